@@ -1,0 +1,1 @@
+"""Pure bot flows: ``(state, event, now) -> Outcome`` over pydantic models, no DB."""

@@ -1,0 +1,161 @@
+"""Bridge state: room and puppet mappings, the outbox, inbound events (docs/matrix.md).
+
+All of it lives in our database (never in matrix-nio stores), and every effect is keyed
+by a unique constraint: a Matrix event id, an outbox txn id, an appservice txn id.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from rooms.models import Message, Person, Room
+
+
+class BridgedRoom(models.Model):
+    """A CoCare room and the private Matrix room that mirrors it (created on demand)."""
+
+    room = models.OneToOneField(Room, on_delete=models.PROTECT, related_name="matrix")
+    matrix_room_id = models.CharField(max_length=255, unique=True)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"room {self.room_id} -> {self.matrix_room_id}"
+
+
+class Puppet(models.Model):
+    """The Matrix user that speaks for one CoCare person (``@cocare_<id>:server``)."""
+
+    person = models.OneToOneField(Person, on_delete=models.PROTECT, related_name="matrix_puppet")
+    user_id = models.CharField(max_length=255, unique=True)
+    display_name = models.CharField(max_length=255)
+    registered_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.user_id
+
+
+class MatrixMember(models.Model):
+    """A Matrix user's membership in a bridged room, as the bridge last made or saw it."""
+
+    class State(models.TextChoices):
+        INVITED = "invited"
+        JOINED = "joined"
+        LEFT = "left"
+        KICKED = "kicked"
+
+    bridged_room = models.ForeignKey(BridgedRoom, on_delete=models.CASCADE,
+                                     related_name="members")
+    user_id = models.CharField(max_length=255)
+    state = models.CharField(max_length=10, choices=State.choices)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["bridged_room", "user_id"], name="one_matrix_member")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.state}"
+
+
+class OutboxEntry(models.Model):
+    """One log entry to send to Matrix. Idempotent on the message and on ``txn_id``."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENT = "sent"
+        FAILED = "failed"  # refused by the homeserver max_attempts times: recorded, skipped
+        SKIPPED = "skipped"  # nothing to send (e.g. an edit of an entry never bridged)
+
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="+")
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+")
+    seq = models.BigIntegerField()
+    txn_id = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    # Consecutive passes in which this entry, as its room's head, could not be sent
+    # (homeserver unreachable or refusing): drives the backoff (bridge.sender).
+    failures = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    event_id = models.CharField(max_length=255, null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "room", "seq"])]
+
+    def __str__(self) -> str:
+        return f"{self.txn_id} {self.status}"
+
+
+class EventLink(models.Model):
+    """A Matrix event id <-> a CoCare log entry, both directions (edits, replies, redactions)."""
+
+    class Direction(models.TextChoices):
+        INBOUND = "in"
+        OUTBOUND = "out"
+
+    event_id = models.CharField(max_length=255, unique=True)
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="+")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+
+    def __str__(self) -> str:
+        return f"{self.event_id} <-> message {self.message_id}"
+
+
+class InboundEvent(models.Model):
+    """Every Matrix event the homeserver pushed, processed once (unique on event id)."""
+
+    class Outcome(models.TextChoices):
+        POSTED = "posted"
+        ECHO = "echo"
+        IGNORED = "ignored"
+        REFUSED = "refused"
+        MEMBER = "member"
+        FAILED = "failed"
+
+    event_id = models.CharField(max_length=255, unique=True)
+    matrix_room_id = models.CharField(max_length=255)
+    sender = models.CharField(max_length=255)
+    event_type = models.CharField(max_length=100)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    # A short reason code (never content).
+    reason = models.CharField(max_length=60, blank=True)
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    received_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.outcome}"
+
+
+class AppserviceTransaction(models.Model):
+    """An appservice transaction id already committed: a retried PUT is acknowledged as is."""
+
+    txn_id = models.CharField(max_length=255, unique=True)
+    events = models.PositiveIntegerField()
+    received_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.txn_id
+
+
+class BridgeAction(models.Model):
+    """A Matrix-side action the bridge owes: kick an intruder, notice an unlinked sender."""
+
+    class Kind(models.TextChoices):
+        KICK = "kick"
+        NOTICE = "notice"
+
+    key = models.CharField(max_length=300, unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    matrix_room_id = models.CharField(max_length=255)
+    user_id = models.CharField(max_length=255)
+    done_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.key

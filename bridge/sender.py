@@ -1,0 +1,303 @@
+"""CoCare -> Matrix, part 2: the sender that drains the outbox (a worker, ``run_once``).
+
+Guarantees:
+- **per-room order**: a room's entries go out strictly in seq order; when one cannot be
+  sent (homeserver down) the room waits with exponential backoff (``next_attempt_at``),
+  nothing behind it overtakes it;
+- **exactly once**: each entry is sent with its deterministic txn id as its puppet.
+  Synapse dedupes a repeated txn id only in memory (appservice senders have no device), so
+  an entry whose earlier attempt is uncertain (``attempts > 0``: we crashed, or the
+  homeserver went away mid-request) is first looked for in the room timeline by its
+  ``org.cocare.txn`` marker, back to the room's last confirmed event, and only sent if
+  absent. The attempt counter is committed *before* the request;
+- attribution: every entry is sent as the puppet of its CoCare sender, registered and
+  joined on first use, display name "Name (Role)";
+- rooms are created on demand (private, invite only, no guests, history from join) under
+  a reserved alias, so a crash between creating and recording cannot make a second room;
+- linked Matrix users follow CoCare access (``rooms.access``): invited when they may read
+  the room, kicked when they no longer may. Nobody else is ever invited.
+
+No database transaction is held across a network request. One sender process per
+deployment (per-room order assumes a single sender); see docs/matrix.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.db import transaction
+from django.db.models import F, Q
+
+from bridge.conf import BridgeConfig
+from bridge.matrix import MatrixClient, MatrixRefused, MatrixUnavailable
+from bridge.models import BridgeAction, BridgedRoom, EventLink, MatrixMember, OutboxEntry, Puppet
+from bridge.render import TXN_KEY, render
+from rooms.access import Action, allowed
+from rooms.models import Message, Person, Room
+
+log = logging.getLogger(__name__)
+Status = OutboxEntry.Status
+NOTICE_TEXT = ("{user}: messages from this account are not added to the CoCare record. "
+               "Ask the care manager to link your Matrix account if you should take part.")
+
+
+def backoff_seconds(attempts: int, cap: float) -> float:
+    """1, 2, 4, ... seconds, capped. Pure."""
+    return min(cap, 2.0 ** max(0, attempts - 1))
+
+
+def puppet_display_name(person: Person) -> str:
+    return f"{person.display_name} ({person.get_role_display()})"
+
+
+class _RoomBlocked(Exception):
+    """This room must wait (its head entry is backing off)."""
+
+
+class MatrixSender:
+    name = "bridge.sender"
+
+    def __init__(self, cfg: BridgeConfig, client: MatrixClient | None = None,
+                 batch_per_room: int = 200):
+        self.cfg = cfg
+        self.client = client or MatrixClient(cfg)
+        self.batch_per_room = batch_per_room
+
+    def run_once(self, now: dt.datetime) -> int:
+        """One pass: owed actions, membership reconciliation, then the outbox."""
+        try:
+            done = self._actions(now)
+            done += self._reconcile_members(now)
+            done += self._outbox(now)
+        except MatrixUnavailable as exc:
+            log.info("bridge: homeserver unavailable (%s); will retry", exc)
+            return 0
+        return done
+
+    # --- outbox ---
+
+    def _outbox(self, now: dt.datetime) -> int:
+        room_ids = list(OutboxEntry.objects.filter(status=Status.PENDING)
+                        .values_list("room_id", flat=True).distinct())
+        done = 0
+        for room_id in sorted(room_ids):
+            entries = list(OutboxEntry.objects.filter(room_id=room_id, status=Status.PENDING)
+                           .order_by("seq")[: self.batch_per_room])
+            if not entries or (entries[0].next_attempt_at and entries[0].next_attempt_at > now):
+                continue
+            try:
+                bridged = self._ensure_room(Room.objects.select_related("service_user")
+                                            .get(pk=room_id), now)
+                for entry in entries:
+                    self._send_entry(bridged, entry, now)
+                    done += 1
+            except _RoomBlocked:
+                continue
+            except MatrixRefused as exc:  # room creation or puppet setup refused
+                log.warning("bridge: room %s setup refused (%s)", room_id, exc.errcode)
+                self._back_off(entries[0], now, exc.errcode)
+                continue
+            except MatrixUnavailable:
+                head = OutboxEntry.objects.filter(room_id=room_id, status=Status.PENDING
+                                                  ).order_by("seq").first()
+                if head is not None:
+                    self._back_off(head, now, "unavailable")
+                raise
+        return done
+
+    def _back_off(self, entry: OutboxEntry, now: dt.datetime, error: str) -> None:
+        """Delay the room's head by its consecutive failures (1, 2, 4 ... s, capped).
+
+        Counted separately from ``attempts`` (requests started): during an outage the
+        retry fails before any request is made (room set-up, the look-up of an uncertain
+        send), so ``attempts`` would stay put and the delay would never grow.
+        """
+        failures = OutboxEntry.objects.get(pk=entry.pk).failures + 1
+        delay = backoff_seconds(failures, self.cfg.retry_max_seconds)
+        OutboxEntry.objects.filter(pk=entry.pk).update(
+            failures=failures, next_attempt_at=now + dt.timedelta(seconds=delay),
+            last_error=error[:100])
+
+    def _send_entry(self, bridged: BridgedRoom, entry: OutboxEntry, now: dt.datetime) -> None:
+        msg = Message.objects.select_related("sender", "reply_to", "target").get(
+            pk=entry.message_id)
+        rendered = render(
+            kind=msg.kind, body=msg.body, payload=msg.payload, txn_id=entry.txn_id,
+            reply_event_id=_event_of(msg.reply_to_id), target_event_id=_event_of(msg.target_id),
+            answered_label=_answer_label(msg),
+        )
+        if rendered is None:
+            OutboxEntry.objects.filter(pk=entry.pk).update(status=Status.SKIPPED)
+            return
+        puppet = self._ensure_puppet(msg.sender, now)
+        self._ensure_in_room(bridged, puppet.user_id, now)
+        if rendered.action == "send" and entry.attempts > 0:
+            found = self._find_sent(bridged, entry)
+            if found:
+                self._mark_sent(entry, found, now)
+                return
+        OutboxEntry.objects.filter(pk=entry.pk).update(attempts=F("attempts") + 1)
+        try:
+            if rendered.action == "send":
+                event_id = self.client.send(bridged.matrix_room_id, "m.room.message",
+                                            rendered.content, entry.txn_id, as_user=puppet.user_id)
+            else:
+                own = msg.target is not None and msg.target.sender_id == msg.sender_id
+                event_id = self.client.redact(bridged.matrix_room_id, rendered.target_event_id,
+                                              entry.txn_id, as_user=puppet.user_id if own else None)
+        except MatrixRefused as exc:
+            attempts = entry.attempts + 1
+            if attempts >= self.cfg.max_attempts:
+                OutboxEntry.objects.filter(pk=entry.pk).update(status=Status.FAILED,
+                                                               last_error=exc.errcode)
+                log.warning("bridge: entry %s refused (%s), recorded failed", entry.message_id,
+                            exc.errcode)
+                return
+            self._back_off(entry, now, exc.errcode)
+            raise _RoomBlocked from None
+        self._mark_sent(entry, event_id, now)
+
+    def _mark_sent(self, entry: OutboxEntry, event_id: str, now: dt.datetime) -> None:
+        with transaction.atomic():
+            OutboxEntry.objects.filter(pk=entry.pk).update(
+                status=Status.SENT, event_id=event_id, sent_at=now, next_attempt_at=None,
+                last_error="")
+            EventLink.objects.get_or_create(event_id=event_id, defaults={
+                "message_id": entry.message_id, "direction": EventLink.Direction.OUTBOUND})
+
+    def _find_sent(self, bridged: BridgedRoom, entry: OutboxEntry, max_pages: int = 20
+                   ) -> str | None:
+        """The event an uncertain earlier attempt produced, if it reached the room."""
+        last = (OutboxEntry.objects.filter(room_id=entry.room_id, status=Status.SENT,
+                                           seq__lt=entry.seq)
+                .exclude(event_id=None).order_by("-seq").values_list("event_id", flat=True)
+                .first())
+        start = None
+        for _ in range(max_pages):
+            chunk, start = self.client.recent_events(bridged.matrix_room_id, start=start)
+            for ev in chunk:
+                if (ev.get("content") or {}).get(TXN_KEY) == entry.txn_id:
+                    return ev["event_id"]
+                if last is not None and ev.get("event_id") == last:
+                    return None
+            if not chunk or start is None:
+                return None
+        return None
+
+    # --- rooms, puppets, members ---
+
+    def _ensure_room(self, room: Room, now: dt.datetime) -> BridgedRoom:
+        bridged = BridgedRoom.objects.filter(room=room).first()
+        if bridged is not None:
+            return bridged
+        name = f"{room.service_user.name} · {room.get_kind_display()}"
+        matrix_room_id = self.client.create_room(
+            alias_localpart=self.cfg.room_alias_localpart(room.id), name=name, invite=[],
+            power_users={})
+        bridged, _ = BridgedRoom.objects.get_or_create(
+            room=room, defaults={"matrix_room_id": matrix_room_id, "created_at": now})
+        MatrixMember.objects.get_or_create(
+            bridged_room=bridged, user_id=self.cfg.bot_user_id,
+            defaults={"state": MatrixMember.State.JOINED, "updated_at": now})
+        return bridged
+
+    def _ensure_puppet(self, person: Person, now: dt.datetime) -> Puppet:
+        name = puppet_display_name(person)
+        puppet = Puppet.objects.filter(person=person).first()
+        if puppet is not None and puppet.display_name == name:
+            return puppet
+        user_id = self.cfg.puppet_user_id(person.id)
+        if puppet is None:
+            self.client.register_puppet(user_id[1:].split(":", 1)[0])
+        self.client.set_display_name(user_id, name)
+        puppet, _ = Puppet.objects.update_or_create(
+            person=person, defaults={"user_id": user_id, "display_name": name,
+                                     "registered_at": now})
+        return puppet
+
+    def _ensure_in_room(self, bridged: BridgedRoom, user_id: str, now: dt.datetime) -> None:
+        if MatrixMember.objects.filter(bridged_room=bridged, user_id=user_id,
+                                       state=MatrixMember.State.JOINED).exists():
+            return
+        self.client.invite(bridged.matrix_room_id, user_id)
+        self.client.join(bridged.matrix_room_id, user_id)
+        MatrixMember.objects.update_or_create(
+            bridged_room=bridged, user_id=user_id,
+            defaults={"state": MatrixMember.State.JOINED, "updated_at": now})
+
+    def _reconcile_members(self, now: dt.datetime) -> int:
+        """Invite linked people who may read a bridged room; kick those who may not."""
+        changed = 0
+        for bridged in BridgedRoom.objects.select_related("room__service_user"):
+            room = bridged.room
+            linked = Person.objects.filter(matrix_id__isnull=False, memberships__room=room,
+                                           memberships__removed_at__isnull=True
+                                           ).exclude(matrix_id="")
+            desired = {p.matrix_id for p in linked
+                       if not self.cfg.is_ours(p.matrix_id) and allowed(p, room, Action.READ)}
+            known = {m.user_id: m for m in bridged.members.all()}
+            for user_id in sorted(desired - set(known)):
+                self.client.invite(bridged.matrix_room_id, user_id)
+                MatrixMember.objects.create(bridged_room=bridged, user_id=user_id,
+                                            state=MatrixMember.State.INVITED, updated_at=now)
+                changed += 1
+            for user_id, member in known.items():
+                if (user_id not in desired and not self.cfg.is_ours(user_id)
+                        and member.state in (MatrixMember.State.INVITED,
+                                             MatrixMember.State.JOINED)):
+                    self.client.kick(bridged.matrix_room_id, user_id,
+                                     "No longer a member of this CoCare room")
+                    MatrixMember.objects.filter(pk=member.pk).update(
+                        state=MatrixMember.State.KICKED, updated_at=now)
+                    changed += 1
+        return changed
+
+    def _actions(self, now: dt.datetime) -> int:
+        due = BridgeAction.objects.filter(done_at__isnull=True).filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+        ).order_by("-kind", "id")  # notices before kicks: the sender can still read it
+        done = 0
+        for action in due[:100]:
+            BridgeAction.objects.filter(pk=action.pk).update(attempts=F("attempts") + 1)
+            try:
+                if action.kind == BridgeAction.Kind.KICK:
+                    self.client.kick(action.matrix_room_id, action.user_id,
+                                     "Not a member of this CoCare room")
+                else:
+                    self.client.send(action.matrix_room_id, "m.room.message", {
+                        "msgtype": "m.notice", "body": NOTICE_TEXT.format(user=action.user_id),
+                        "m.mentions": {"user_ids": [action.user_id]},
+                    }, f"cocare-action-{action.id}")
+            except MatrixRefused as exc:
+                log.warning("bridge: action %s refused (%s)", action.id, exc.errcode)
+                if action.attempts + 1 < self.cfg.max_attempts:
+                    BridgeAction.objects.filter(pk=action.pk).update(
+                        next_attempt_at=now + dt.timedelta(
+                            seconds=backoff_seconds(action.attempts + 1,
+                                                    self.cfg.retry_max_seconds)))
+                    continue
+            BridgeAction.objects.filter(pk=action.pk).update(done_at=now)
+            done += 1
+        return done
+
+
+def _event_of(message_id: int | None) -> str | None:
+    if message_id is None:
+        return None
+    return EventLink.objects.filter(message_id=message_id).values_list(
+        "event_id", flat=True).first()
+
+
+def _answer_label(msg: Message) -> str | None:
+    if msg.kind != Message.Kind.ANSWER:
+        return None
+    card_id = msg.payload.get("card_id")
+    card = (Message.objects.filter(room_id=msg.room_id, kind=Message.Kind.CARD,
+                                   payload__card_id=card_id).order_by("-seq").first())
+    if card is None:
+        return None
+    for option in card.payload.get("options", []):
+        if option.get("value") == msg.payload.get("value"):
+            return option.get("label")
+    return None

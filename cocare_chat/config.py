@@ -1,0 +1,86 @@
+"""Typed reader for the environment.
+
+Every setting the code reads comes from here, as ``COCARE_*`` environment variables,
+validated by pydantic. ``docker-compose.yml`` is checked against ``Config.model_fields``
+by a test, so a variable the compose file sets that the code does not read fails CI.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+class Config(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="COCARE_", extra="ignore")
+
+    # Core
+    production: bool = False
+    debug: bool = True
+    secret_key: str = "dev-insecure-" + "x" * 50
+    allowed_hosts: list[str] = Field(default_factory=lambda: ["localhost", "127.0.0.1", "[::1]"])
+    # Origins allowed to open websockets / post forms (scheme://host[:port]).
+    trusted_origins: list[str] = Field(default_factory=list)
+    database_url: str = f"sqlite:///{BASE_DIR / 'var' / 'cocare.sqlite3'}"
+    # Unset: in-memory channel layer (single process, the demo default).
+    redis_url: str | None = None
+    # Key prefix on Redis: separate deployments (or concurrent test runs) sharing one Redis.
+    redis_prefix: str = "asgi"
+    # Suffix of the test database name, so concurrent test runs do not share one.
+    test_db: str = "main"
+    # Fernet-style key material for channels-redis symmetric encryption; defaults to a
+    # key derived from secret_key so nothing crosses Redis in clear text.
+    channel_encryption_key: str | None = None
+    # Run bot / escalation / bridge workers inside the web process (demo only).
+    inprocess_workers: bool = False
+    # How often durable log consumers poll when no poke arrives.
+    worker_poll_seconds: float = 2.0
+    log_level: str = "INFO"
+    # Seconds a database connection is kept for reuse (Django CONN_MAX_AGE); 0 opens one
+    # per request / per websocket frame. bench/fanout.py measures the difference.
+    db_conn_max_age: int = Field(default=0, ge=0)
+
+    # Limits
+    max_message_chars: int = 8000
+    max_frame_bytes: int = 32_768
+    # Rate limits (rooms/ratelimit.py, docs/security.md); 0 turns one off.
+    rate_limit_sends: int = Field(default=300, ge=0)  # per person per minute
+    rate_limit_invites: int = Field(default=60, ge=0)  # members added per manager per hour
+    rate_limit_login_failures: int = Field(default=10, ge=0)  # per username per 5 minutes
+
+    # Matrix bridge (off unless homeserver_url is set)
+    matrix_homeserver_url: str | None = None
+    matrix_server_name: str | None = None
+    matrix_as_token: str | None = None
+    matrix_hs_token: str | None = None
+    matrix_puppet_prefix: str = "cocare_"
+    matrix_bot_localpart: str = "cocare_bridge"
+    # Cap of the bridge's retry backoff while the homeserver is unreachable.
+    matrix_retry_max_seconds: float = 30.0
+    # Our appservice endpoint as the homeserver reaches it (written into the registration).
+    matrix_appservice_url: str | None = None
+
+    # Bots (docs/bots.md)
+    # An unanswered wellbeing question expires quietly after this long.
+    bots_question_ttl_minutes: int = 120
+    # The family-voice question stays open this long.
+    bots_family_voice_ttl_hours: int = 72
+    # A planned visit with no check-in by window end + grace is flagged as missed.
+    bots_missed_visit_grace_minutes: int = 30
+
+    # Push notifications
+    push_backend: str = "outbox"  # "outbox" (record only) or "fcm"
+    fcm_credentials_file: str | None = None
+    fcm_project_id: str | None = None
+    # Overrides the FCM endpoint (tests point it at a loopback stub).
+    fcm_endpoint: str | None = None
+
+
+@lru_cache(maxsize=1)
+def get_config() -> Config:
+    return Config()

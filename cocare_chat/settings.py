@@ -1,0 +1,199 @@
+"""Django settings, read from the environment through :mod:`cocare_chat.config`.
+
+Embedded defaults (no environment): SQLite in ``var/`` and the in-memory channel layer.
+Production: ``COCARE_PRODUCTION=true``, ``COCARE_DATABASE_URL=postgres://...`` and
+``COCARE_REDIS_URL=redis://...``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+
+import dj_database_url
+
+from cocare_chat.config import BASE_DIR, get_config
+
+CFG = get_config()
+
+SECRET_KEY = CFG.secret_key
+DEBUG = CFG.debug and not CFG.production
+ALLOWED_HOSTS = CFG.allowed_hosts
+CSRF_TRUSTED_ORIGINS = CFG.trusted_origins
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "rooms",
+    "bots",
+    "escalation",
+    "web",
+    "web.dashboards.apps.DashboardsConfig",
+    "bridge",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "cocare_chat.middleware.DatabaseUnavailableMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "rooms.ratelimit.LoginRateLimitMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "cocare_chat.urls"
+ASGI_APPLICATION = "cocare_chat.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Persistent connections are opt-in (COCARE_DB_CONN_MAX_AGE); see docs/performance.md.
+_db = dj_database_url.parse(CFG.database_url, conn_max_age=CFG.db_conn_max_age,
+                            conn_health_checks=CFG.db_conn_max_age > 0)
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    (BASE_DIR / "var").mkdir(exist_ok=True)
+    _db["OPTIONS"] = {
+        # IMMEDIATE: writers take the write lock at BEGIN, so two writers queue on the
+        # busy timeout instead of failing with "database is locked" on lock upgrade.
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # A file (not :memory:) so Daphne subprocesses started by tests see the test data.
+    _db["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-{CFG.test_db}.sqlite3")}
+else:
+    _db["TEST"] = {"NAME": f"test_cocare_{CFG.test_db}"}
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if CFG.redis_url:
+    _key = CFG.channel_encryption_key or base64.urlsafe_b64encode(
+        hashlib.sha256(("channels:" + SECRET_KEY).encode()).digest()
+    ).decode()
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                # redis-py 8 reads with a 5 s socket timeout by default, the same as
+                # channels-redis's 5 s BZPOPMIN: under load the empty reply loses the race,
+                # the receive raises TimeoutError and every socket waiting on it is closed
+                # (seen in bench/fanout.py). The read timeout must exceed the block time.
+                # redis-py 8's async pool refuses (MaxConnectionsError) past 100 connections
+                # in use; a reconnect storm of a few hundred handshakes, each doing a
+                # group_add, went past that (bench/resume.py). Redis allows 10,000 clients.
+                "hosts": [{"address": CFG.redis_url, "socket_timeout": 15,
+                           "max_connections": 2000}],
+                "prefix": CFG.redis_prefix,
+                # Message bodies cross Redis only encrypted (DESIGN.md §3.9).
+                "symmetric_encryption_keys": [_key],
+                "capacity": 1500,
+                "expiry": 30,
+                "group_expiry": 86400,
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Rate-limit counters (rooms/ratelimit.py): shared on Redis across web processes.
+if CFG.redis_url:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CFG.redis_url,
+            "KEY_PREFIX": f"{CFG.redis_prefix}:cache",
+            "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = "Europe/London"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+# Browser libraries from npm, copied by scripts/vendor-static.sh (git-ignored). Always
+# listed, and created here if absent, so files vendored after start-up are found too.
+VENDOR_DIR = BASE_DIR / "web" / "vendor"
+with contextlib.suppress(OSError):  # read-only image: the build step provides it
+    VENDOR_DIR.mkdir(exist_ok=True)
+STATICFILES_DIRS = [VENDOR_DIR]
+
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/"
+
+SESSION_COOKIE_HTTPONLY = True
+# A signed-in session lasts a working day (a shift), not Django's two weeks.
+SESSION_COOKIE_AGE = 12 * 3600
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+if CFG.production:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = 31_536_000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    # Health-check and loopback workers talk plain HTTP on the private network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^_matrix/"]
+
+# Logs carry ids and event names only, never message bodies (DESIGN.md §3.9).
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": CFG.log_level},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# Durable workers, by name (manage.py run_workers NAME...). Dotted paths so that rooms
+# never imports bots/escalation (DESIGN.md §2); each entry returns a worker or a list.
+COCARE_WORKERS: dict[str, str] = {
+    "bots": "bots.runner.make_workers",
+    "bridge": "bridge.runner.make_workers",
+    "escalation": "escalation.runner.make_workers",
+    "dashboards": "web.dashboards.rollup.make_workers",
+}

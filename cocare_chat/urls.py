@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from bots.api import router as visits_router
+from escalation.api import router as alerts_router
+from rooms.api import api
+
+api.add_router("/alerts", alerts_router)  # before api.urls is used
+api.add_router("/visits", visits_router)
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", api.urls),
+    path("", include("bridge.urls")),
+    path("", include("web.urls")),
+]

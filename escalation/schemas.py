@@ -1,0 +1,26 @@
+"""Shared vocabulary of the escalation engine: concerns, severities, a strict base model."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Concern = Literal[
+    "falls", "eating_drinking", "confusion", "breathing", "chest_pain", "injury",
+    "medication", "safeguarding", "wellbeing_change", "location_exception", "missed_visit",
+    "late_visit", "other",
+]
+CONCERNS: tuple[str, ...] = Concern.__args__  # type: ignore[attr-defined]
+
+Severity = Literal["low", "medium", "high", "safeguarding"]
+SEVERITY_RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "safeguarding": 3}
+
+
+def worse(a: str, b: str) -> str:
+    """The more severe of two severities."""
+    return a if SEVERITY_RANK[a] >= SEVERITY_RANK[b] else b
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)

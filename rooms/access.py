@@ -1,0 +1,182 @@
+"""Who may do what — decided here and nowhere else (DESIGN.md §3.7, §4).
+
+Every read, send, subscribe, fan-out and membership change calls these functions. The
+rules are data (``ROOM_ROLES``) plus three facts from the database: an active
+membership, the person's role, and for family members an unrevoked lawful basis.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from rooms.errors import Forbidden, NotFound
+from rooms.models import FamilyBasis, Membership, Person, Role, Room, ServiceUser
+
+
+class Action(StrEnum):
+    READ = "read"  # read history
+    SUBSCRIBE = "subscribe"  # live delivery
+    POST = "post"
+    MANAGE = "manage"  # add / remove members
+
+
+# Which roles may hold a membership in each kind of room (DESIGN.md §4).
+ROOM_ROLES: dict[str, frozenset[str]] = {
+    Room.Kind.PROFESSIONAL: frozenset(
+        {Role.CARE_WORKER, Role.NURSE, Role.THERAPIST, Role.CARE_MANAGER, Role.BOT}
+    ),
+    Room.Kind.FAMILY: frozenset(
+        {Role.CARE_WORKER, Role.CARE_MANAGER, Role.FAMILY, Role.SERVICE_USER, Role.BOT}
+    ),
+}
+
+# Roles that see a service user's key information (access notes can hold a key-safe code).
+KEY_INFO_ROLES = frozenset(
+    {Role.CARE_WORKER, Role.NURSE, Role.THERAPIST, Role.CARE_MANAGER, Role.BOT}
+)
+
+
+def role_allowed(role: str, room_kind: str) -> bool:
+    return role in ROOM_ROLES[room_kind]
+
+
+def family_basis_active(service_user_id: int) -> bool:
+    return FamilyBasis.objects.filter(
+        service_user_id=service_user_id, revoked_at__isnull=True
+    ).exists()
+
+
+def grants(role: str, room_kind: str, *, is_own_service_user: bool, basis_active: bool) -> bool:
+    """The rule for an active membership, as a pure function of the facts it needs."""
+    if not role_allowed(role, room_kind):
+        return False
+    if role == Role.SERVICE_USER and not is_own_service_user:
+        return False
+    return not (role == Role.FAMILY and not basis_active)
+
+
+def active_membership(person: Person, room: Room) -> Membership | None:
+    """The person's membership if it currently grants access, else None."""
+    if not role_allowed(person.role, room.kind):
+        return None
+    m = Membership.objects.filter(room=room, person=person, removed_at__isnull=True).first()
+    if m is None:
+        return None
+    ok = grants(
+        person.role, room.kind,
+        is_own_service_user=room.service_user.person_id == person.id,
+        basis_active=person.role != Role.FAMILY or family_basis_active(room.service_user_id),
+    )
+    return m if ok else None
+
+
+def allowed_pairs(pairs: set[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Which ``(person_id, room_id)`` pairs may read/subscribe now — in two queries.
+
+    The same rule as :func:`active_membership`, decided for many sockets at once (the
+    per-process access watch in ``rooms.socket``).
+    """
+    if not pairs:
+        return set()
+    people = {p for p, _ in pairs}
+    rooms = {r for _, r in pairs}
+    rows = Membership.objects.filter(
+        person_id__in=people, room_id__in=rooms, removed_at__isnull=True
+    ).values_list("person_id", "room_id", "person__role", "room__kind",
+                  "room__service_user_id", "room__service_user__person_id")
+    rows = [r for r in rows if (r[0], r[1]) in pairs]
+    with_basis = set(
+        FamilyBasis.objects.filter(
+            service_user_id__in={r[4] for r in rows if r[2] == Role.FAMILY},
+            revoked_at__isnull=True,
+        ).values_list("service_user_id", flat=True)
+    ) if any(r[2] == Role.FAMILY for r in rows) else set()
+    return {
+        (pid, rid)
+        for pid, rid, role, kind, su_id, su_person in rows
+        if grants(role, kind, is_own_service_user=su_person == pid,
+                  basis_active=su_id in with_basis)
+    }
+
+
+def is_provider_manager(person: Person, service_user: ServiceUser) -> bool:
+    return person.role == Role.CARE_MANAGER and person.organisation_id == service_user.provider_id
+
+
+def allowed(person: Person | None, room: Room, action: Action) -> bool:
+    if person is None:
+        return False
+    m = active_membership(person, room)
+    if m is None:
+        return False
+    if action == Action.MANAGE:
+        return is_provider_manager(person, room.service_user)
+    return True
+
+
+def access_room(person: Person | None, room_id: int, action: Action) -> tuple[Room, Membership]:
+    """Fetch a room and authorise ``action`` on it; raises NotFound / Forbidden.
+
+    A room that exists but is not visible answers NotFound for reads, so that room ids
+    cannot be probed.
+    """
+    room = Room.objects.select_related("service_user").filter(pk=room_id).first()
+    if room is None or person is None:
+        raise NotFound("No such room.")
+    m = active_membership(person, room)
+    if m is None:
+        raise NotFound("No such room.")
+    if action == Action.MANAGE and not is_provider_manager(person, room.service_user):
+        raise Forbidden("Only the provider's care managers manage members.")
+    return room, m
+
+
+def visible_rooms(person: Person) -> QuerySet[Room]:
+    """Rooms the person may read, in one query."""
+    qs = Room.objects.filter(
+        memberships__person=person, memberships__removed_at__isnull=True
+    ).select_related("service_user")
+    kinds = [k for k, roles in ROOM_ROLES.items() if person.role in roles]
+    qs = qs.filter(kind__in=kinds)
+    if person.role == Role.SERVICE_USER:
+        qs = qs.filter(service_user__person=person)
+    if person.role == Role.FAMILY:
+        qs = qs.filter(
+            Exists(
+                FamilyBasis.objects.filter(
+                    service_user=OuterRef("service_user"), revoked_at__isnull=True
+                )
+            )
+        )
+    return qs.distinct()
+
+
+def access_service_user(person: Person | None, service_user_id: int) -> ServiceUser:
+    """Fetch a service user whose key information the person may see."""
+    su = ServiceUser.objects.filter(pk=service_user_id).first()
+    if su is None or person is None:
+        raise NotFound("No such person.")
+    if person.role == Role.SERVICE_USER and su.person_id == person.id:
+        return su
+    if person.role not in KEY_INFO_ROLES:
+        raise NotFound("No such person.")
+    if is_provider_manager(person, su):
+        return su
+    if not Membership.objects.filter(
+        Q(room__service_user=su), person=person, removed_at__isnull=True
+    ).exists():
+        raise NotFound("No such person.")
+    return su
+
+
+def visible_from_seq(membership: Membership) -> int:
+    return membership.visible_from_seq
+
+
+def managed_service_users(person: Person | None) -> QuerySet[ServiceUser]:
+    """Service users whose provider this person manages (``is_provider_manager`` as a query)."""
+    if person is None or person.role != Role.CARE_MANAGER or person.organisation_id is None:
+        return ServiceUser.objects.none()
+    return ServiceUser.objects.filter(provider_id=person.organisation_id)

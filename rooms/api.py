@@ -1,0 +1,218 @@
+"""HTTP API (django-ninja; OpenAPI at /api/openapi.json, docs at /api/docs).
+
+Thin adapters over the actions modules: authorise through ``rooms.access``, write through
+``rooms.messages`` / ``rooms.network``. Bodies are pydantic models that reject
+undeclared fields; every error is a JSON body with ``error`` and ``message``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Literal
+
+from django.db import transaction
+from django.http import HttpRequest
+from ninja import Field, NinjaAPI, Query, Router, Schema, Status
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import django_auth
+from pydantic import ConfigDict
+
+from cocare_chat import clock
+from rooms import access, audit, ratelimit
+from rooms.errors import CoCareError, NotFound
+from rooms.frames import ClientId
+from rooms.messages import check_post_message, history
+from rooms.models import Membership, Person, PushDevice
+from rooms.network import check_add_member, check_remove_member
+from rooms.wire import message_wire, person_wire, rooms_wire
+
+api = NinjaAPI(
+    title="CoCare chat API",
+    version="1",
+    auth=django_auth,
+    urls_namespace="api",
+)
+
+
+class Body(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(Schema):
+    error: str
+    message: str
+
+
+@api.exception_handler(CoCareError)
+def _cocare_error(request, exc: CoCareError):
+    return api.create_response(request, {"error": exc.code, "message": exc.message},
+                               status=exc.status)
+
+
+@api.exception_handler(NinjaValidationError)
+def _validation_error(request, exc: NinjaValidationError):
+    parts = []
+    for err in exc.errors[:5]:
+        loc = list(err.get("loc", ()))
+        # ("body", "data", "client_id") -> "client_id": drop the source and parameter name.
+        if loc and loc[0] in ("body", "query", "path"):
+            loc = loc[1:]
+            if loc and loc[0] in ("data", "q"):
+                loc = loc[1:]
+        loc = ".".join(str(x) for x in loc)
+        parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
+    return api.create_response(
+        request, {"error": "invalid", "message": "; ".join(parts) or "Invalid request."},
+        status=422,
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request, exc):
+    return api.create_response(request, {"error": "unauthenticated", "message": "Sign in first."},
+                               status=401)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, exc: HttpError):
+    return api.create_response(request, {"error": "bad_request", "message": str(exc)},
+                               status=exc.status_code)
+
+
+def me(request: HttpRequest) -> Person:
+    person = Person.objects.filter(user=request.user).first()
+    if person is None:
+        raise NotFound("Your account is not linked to a person.")
+    return person
+
+
+router = Router(tags=["rooms"])
+
+
+@router.get("/me", response={200: dict})
+def get_me(request):
+    return person_wire(me(request))
+
+
+@router.get("/rooms", response={200: list[dict]})
+def my_rooms(request):
+    return rooms_wire(me(request))
+
+
+class HistoryQuery(Schema):
+    after_seq: int = Field(0, ge=0)
+    limit: int = Field(100, ge=1, le=500)
+
+
+@router.get("/rooms/{room_id}/messages", response={200: dict, 404: ErrorOut})
+def room_history(request, room_id: int, q: Query[HistoryQuery]):
+    person = me(request)
+    room, m = access.access_room(person, room_id, access.Action.READ)
+    rows = history(room, after_seq=q.after_seq, visible_from=m.visible_from_seq, limit=q.limit)
+    audit.record(person, "room.read", room=room)
+    return {
+        "room": room.id,
+        "head_seq": room.last_seq,
+        "messages": [message_wire(x) for x in rows],
+        "more": bool(rows) and rows[-1].seq < room.last_seq,
+    }
+
+
+class PostIn(Body):
+    client_id: ClientId
+    kind: Literal["text", "note", "answer", "edit", "redaction"] = "text"
+    body: str = Field("", max_length=100_000)
+    payload: dict[str, Any] | None = None
+    reply_to: int | None = Field(None, ge=1)
+    target: int | None = Field(None, ge=1)
+
+
+@router.post("/rooms/{room_id}/messages",
+             response={201: dict, 200: dict, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut,
+                       422: ErrorOut, 429: ErrorOut})
+def post(request, room_id: int, data: PostIn):
+    person = me(request)
+    ratelimit.hit("send", person.id)
+    posted = check_post_message(
+        person=person, room_id=room_id, kind=data.kind, body=data.body,
+        payload=data.payload, client_id=data.client_id, reply_to_seq=data.reply_to,
+        target_seq=data.target,
+    )
+    m = posted.message
+    return Status(201 if posted.created else 200, {
+        "id": m.id, "seq": m.seq, "room": m.room_id, "duplicate": not posted.created,
+    })
+
+
+@router.get("/rooms/{room_id}/members", response={200: list[dict], 404: ErrorOut})
+def members(request, room_id: int):
+    room, _ = access.access_room(me(request), room_id, access.Action.READ)
+    rows = Membership.objects.filter(room=room, removed_at__isnull=True).select_related("person")
+    return [person_wire(x.person) | {"joined_at": x.joined_at.isoformat()} for x in rows]
+
+
+class MemberIn(Body):
+    person_id: int = Field(ge=1)
+
+
+@router.post("/rooms/{room_id}/members", response={201: dict, 403: ErrorOut, 404: ErrorOut,
+                                                    422: ErrorOut, 429: ErrorOut})
+def add_member(request, room_id: int, data: MemberIn):
+    person = me(request)
+    ratelimit.hit("invite", person.id)
+    m = check_add_member(person, room_id, data.person_id)
+    return Status(201, {"room": m.room_id, "person": m.person_id})
+
+
+@router.delete("/rooms/{room_id}/members/{person_id}",
+               response={204: None, 403: ErrorOut, 404: ErrorOut})
+def remove_member(request, room_id: int, person_id: int):
+    check_remove_member(me(request), room_id, person_id)
+    return Status(204, None)
+
+
+@router.get("/service-users/{su_id}", response={200: dict, 404: ErrorOut})
+def key_info(request, su_id: int):
+    person = me(request)
+    su = access.access_service_user(person, su_id)
+    audit.record(person, "service_user.key_info", service_user=su)
+    return {
+        "id": su.id, "name": su.name, "full_name": su.full_name,
+        "preferences": su.preferences, "what_matters": su.what_matters,
+        "communication_needs": su.communication_needs, "access_notes": su.access_notes,
+        "updated_at": su.key_info_updated_at.isoformat() if su.key_info_updated_at else None,
+    }
+
+
+class DeviceIn(Body):
+    token: str = Field(min_length=8, max_length=4096)
+    platform: Literal["web", "android", "ios"] = "web"
+
+
+@router.post("/push-devices", response={201: dict, 200: dict, 422: ErrorOut})
+def register_device(request, data: DeviceIn):
+    """Idempotent on the token: registering it again (re)activates it for this person."""
+    person = me(request)
+    digest = hashlib.sha256(data.token.encode()).hexdigest()
+    with transaction.atomic():
+        dev, created = PushDevice.objects.update_or_create(
+            token_hash=digest,
+            defaults={"person": person, "token": data.token, "platform": data.platform,
+                      "active": True, "disabled_at": None, "disabled_reason": ""},
+            create_defaults={"person": person, "token": data.token, "platform": data.platform,
+                             "created_at": clock.now()},
+        )
+    return Status(201 if created else 200, {"id": dev.id, "active": dev.active})
+
+
+@router.delete("/push-devices/{device_id}", response={204: None, 404: ErrorOut})
+def remove_device(request, device_id: int):
+    n = PushDevice.objects.filter(pk=device_id, person=me(request)).update(
+        active=False, disabled_at=clock.now(), disabled_reason="removed by user")
+    if not n:
+        raise NotFound("No such device.")
+    return Status(204, None)
+
+
+api.add_router("/", router)

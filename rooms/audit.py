@@ -1,0 +1,30 @@
+"""Append-only audit of reads and changes: who, what, when — never the content."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from cocare_chat import clock
+from rooms.models import AuditEvent, Person, Room, ServiceUser
+
+
+def record(
+    actor: Person | None,
+    action: str,
+    *,
+    service_user: ServiceUser | int | None = None,
+    room: Room | None = None,
+    target: str = "",
+    now: dt.datetime | None = None,
+) -> AuditEvent:
+    su_id = service_user.pk if isinstance(service_user, ServiceUser) else service_user
+    if su_id is None and room is not None:
+        su_id = room.service_user_id
+    return AuditEvent.objects.create(
+        actor=actor,
+        action=action,
+        service_user_id=su_id,
+        room=room,
+        target=target,
+        at=now or clock.now(),
+    )

@@ -1,0 +1,226 @@
+"""The one write path for the message log (DESIGN.md §3.1–3.2).
+
+Every entry — from a person over websocket or HTTP, a bot, the Matrix bridge or the
+system — is written by :func:`post_message`. People's entries first pass
+:func:`check_post_message`, which authorises and applies the human rules (who may edit
+or redact what).
+
+Guarantees of ``post_message``:
+- idempotent on ``(sender, client_id)``: a retry returns the stored entry, unchanged;
+- gap-free per-room ``seq``, assigned under the log lock (see ``rooms.loglock``) by one
+  ``UPDATE ... RETURNING`` on the room row;
+- persisted first; live fan-out and the worker poke are scheduled with ``on_commit``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from pydantic import ValidationError
+
+from cocare_chat import clock
+from cocare_chat.config import get_config
+from rooms import publish
+from rooms.access import Action, access_room, is_provider_manager
+from rooms.errors import Conflict, Forbidden, Invalid
+from rooms.loglock import lock_log
+from rooms.models import Message, Person, Room
+from rooms.payloads import validate_payload
+from rooms.wire import message_wire
+
+BODY_KINDS = {Message.Kind.TEXT, Message.Kind.NOTE, Message.Kind.SYSTEM, Message.Kind.EDIT}
+AMENDABLE_KINDS = {Message.Kind.TEXT, Message.Kind.NOTE}
+PERSON_KINDS = {
+    Message.Kind.TEXT,
+    Message.Kind.NOTE,
+    Message.Kind.ANSWER,
+    Message.Kind.EDIT,
+    Message.Kind.REDACTION,
+}
+
+
+@dataclass(frozen=True)
+class Posted:
+    message: Message
+    created: bool
+
+
+def _pydantic_error_text(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(x) for x in err["loc"]) or "payload"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def post_message(
+    *,
+    room: Room,
+    sender: Person,
+    kind: str = Message.Kind.TEXT,
+    body: str = "",
+    payload: dict[str, Any] | None = None,
+    client_id: str | None = None,
+    reply_to_seq: int | None = None,
+    target_seq: int | None = None,
+    now: dt.datetime | None = None,
+) -> Posted:
+    """Append one entry to ``room``'s log. Structural validation only — no access check.
+
+    Raises Invalid (nothing written) or Conflict (client id reused for another room).
+    Locks: the log lock, then the room row (both held to commit).
+    """
+    if kind not in Message.Kind.values:
+        raise Invalid(f"Unknown message kind {kind!r}.")
+    if client_id is not None and not (1 <= len(client_id) <= 64):
+        raise Invalid("client_id must be 1 to 64 characters.")
+    body = body or ""
+    limit = get_config().max_message_chars
+    if len(body) > limit:
+        raise Invalid(f"Message is too long ({len(body)} characters; the limit is {limit}).")
+    if kind in BODY_KINDS and not body.strip():
+        raise Invalid("Message body is empty.")
+    if "\x00" in body:
+        raise Invalid("Message body contains a NUL character.")
+    try:
+        clean_payload = validate_payload(kind, payload)
+    except ValidationError as exc:
+        raise Invalid(f"Invalid payload: {_pydantic_error_text(exc)}") from None
+    if kind in (Message.Kind.EDIT, Message.Kind.REDACTION) and target_seq is None:
+        raise Invalid(f"A {kind} needs a target seq.")
+    now = now or clock.now()
+
+    with transaction.atomic():
+        # Everything that only reads runs before the log lock, so the serialised section
+        # is just: lock, bump the room's seq, insert, commit. A repeated client id is
+        # found by the unique constraint at insert (no look-up on the common path).
+        reply_to = _entry_at(room, reply_to_seq, "reply_to") if reply_to_seq else None
+        target = _entry_at(room, target_seq, "target") if target_seq else None
+        if target is not None and target.kind not in AMENDABLE_KINDS:
+            raise Invalid("Only messages and notes can be edited or redacted.")
+        lock_log()
+        if target is not None and Message.objects.filter(
+                pk=target.pk, redacted_at__isnull=False).exists():
+            retried = _existing(sender, client_id, room) if client_id else None
+            if retried is not None:  # a retry of the redaction that deleted it
+                return Posted(retried, created=False)
+            raise Invalid("That message was already deleted.")
+        try:
+            with transaction.atomic():  # savepoint: a lost race on client_id undoes the seq
+                seq = _next_seq(room.pk)
+                msg = Message.objects.create(
+                    room_id=room.pk,
+                    seq=seq,
+                    sender=sender,
+                    client_id=client_id,
+                    kind=kind,
+                    body=body,
+                    payload=clean_payload,
+                    reply_to=reply_to,
+                    target=target,
+                    created_at=now,
+                )
+        except IntegrityError:
+            # (sender, client_id) is already stored: a retry. Return the stored entry.
+            existing = _existing(sender, client_id, room) if client_id else None
+            if existing is None:
+                raise
+            return Posted(existing, created=False)
+        room.last_seq = seq
+        if target is not None:
+            if kind == Message.Kind.EDIT:
+                target.edited_body = body
+                target.edited_at = now
+                target.save(update_fields=["edited_body", "edited_at"])
+            else:
+                target.redacted_at = now
+                target.save(update_fields=["redacted_at"])
+        msg.sender = sender
+        publish.message_on_commit(room.pk, message_wire(msg))
+        publish.poke_workers_on_commit()
+    return Posted(msg, created=True)
+
+
+def _existing(sender: Person, client_id: str, room: Room) -> Message | None:
+    existing = (
+        Message.objects.select_related("sender", "reply_to", "target")
+        .filter(sender=sender, client_id=client_id)
+        .first()
+    )
+    if existing is not None and existing.room_id != room.pk:
+        raise Conflict("client_id was already used for another room.")
+    return existing
+
+
+def _next_seq(room_id: int) -> int:
+    """Bump and return the room's seq in one statement (the row lock lasts to commit)."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "UPDATE rooms_room SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq",
+            [room_id],
+        )
+        return cur.fetchone()[0]
+
+
+def _entry_at(room: Room, seq: int, what: str) -> Message:
+    m = Message.objects.filter(room=room, seq=seq).select_related("sender").first()
+    if m is None:
+        raise Invalid(f"{what}: no message {seq} in this room.")
+    return m
+
+
+def check_post_message(
+    *,
+    person: Person,
+    room_id: int,
+    kind: str = Message.Kind.TEXT,
+    body: str = "",
+    payload: dict[str, Any] | None = None,
+    client_id: str | None = None,
+    reply_to_seq: int | None = None,
+    target_seq: int | None = None,
+    now: dt.datetime | None = None,
+) -> Posted:
+    """Authorise a person's entry, apply the human rules, then ``post_message``.
+
+    - people post text, notes, card answers, edits and redactions — never system
+      notices, cards or signals;
+    - clinical notes only in the professional room;
+    - an edit only of one's own message; a redaction of one's own, or by the provider's
+      care manager (moderation).
+    """
+    room, _ = access_room(person, room_id, Action.POST)
+    if kind not in PERSON_KINDS:
+        raise Forbidden(f"People cannot post {kind!r} entries.")
+    if kind == Message.Kind.NOTE and room.kind != Room.Kind.PROFESSIONAL:
+        raise Invalid("Clinical notes belong in the team room.")
+    if kind in (Message.Kind.EDIT, Message.Kind.REDACTION) and target_seq is not None:
+        target = Message.objects.filter(room=room, seq=target_seq).first()
+        if target is not None and target.sender_id != person.id:
+            manager = is_provider_manager(person, room.service_user)
+            if kind == Message.Kind.EDIT or not manager:
+                raise Forbidden("You can only change your own messages.")
+    return post_message(
+        room=room,
+        sender=person,
+        kind=kind,
+        body=body,
+        payload=payload,
+        client_id=client_id,
+        reply_to_seq=reply_to_seq,
+        target_seq=target_seq,
+        now=now,
+    )
+
+
+def history(room: Room, *, after_seq: int = 0, visible_from: int = 0, limit: int = 100):
+    """Entries after ``after_seq`` in seq order, never before ``visible_from``."""
+    start = max(after_seq, visible_from)
+    return list(
+        Message.objects.filter(room=room, seq__gt=start)
+        .select_related("sender", "reply_to", "target")
+        .order_by("seq")[:limit]
+    )

@@ -1,0 +1,182 @@
+"""Actions on care networks: service users, their two rooms, members and family basis.
+
+``do_*`` mutate; ``check_*`` authorise then call ``do_*``. Each runs in one transaction;
+live effects (access changes, notices) are published on commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+
+from cocare_chat import clock
+from rooms import audit, publish
+from rooms.access import Action, access_room, family_basis_active, role_allowed
+from rooms.errors import Conflict, Invalid, NotFound
+from rooms.messages import post_message
+from rooms.models import FamilyBasis, Membership, Organisation, Person, Role, Room, ServiceUser
+
+SYSTEM_NAME = "CoCare"
+
+
+def system_person() -> Person:
+    """The sender of system notices (a bot participant with no login)."""
+    person, _ = Person.objects.get_or_create(
+        role=Role.BOT, display_name=SYSTEM_NAME, user=None, organisation=None
+    )
+    return person
+
+
+def notice(room: Room, text: str, event: str, now: dt.datetime, **data) -> None:
+    post_message(
+        room=room,
+        sender=system_person(),
+        kind="system",
+        body=text,
+        payload={"event": event, "data": data},
+        now=now,
+    )
+
+
+def do_create_service_user(
+    *,
+    full_name: str,
+    provider: Organisation,
+    council: Organisation,
+    created_by: Person | None = None,
+    now: dt.datetime | None = None,
+    **fields,
+) -> ServiceUser:
+    """Create a service user with both rooms, atomically (one_room_per_kind holds)."""
+    if provider.kind != Organisation.Kind.PROVIDER:
+        raise Invalid("provider must be a care provider organisation.")
+    if council.kind != Organisation.Kind.COUNCIL:
+        raise Invalid("council must be a council organisation.")
+    now = now or clock.now()
+    with transaction.atomic():
+        su = ServiceUser.objects.create(
+            full_name=full_name,
+            provider=provider,
+            council=council,
+            created_at=now,
+            key_info_updated_at=now,
+            **fields,
+        )
+        for kind in (Room.Kind.PROFESSIONAL, Room.Kind.FAMILY):
+            Room.objects.create(service_user=su, kind=kind, created_at=now)
+        audit.record(created_by, "service_user.create", service_user=su, now=now)
+    return su
+
+
+def do_add_member(
+    room: Room, person: Person, *, by: Person | None = None, now: dt.datetime | None = None,
+    notify: bool = True,
+) -> Membership:
+    """Add (or re-add) a member. Idempotent on (room, person): an active member is kept."""
+    if not role_allowed(person.role, room.kind):
+        raise Invalid(f"A {person.get_role_display()} cannot join the {room.kind} room.")
+    if person.role == Role.SERVICE_USER and room.service_user.person_id != person.id:
+        raise Invalid("Only the service user themselves can join as service user.")
+    if person.role == Role.FAMILY and not family_basis_active(room.service_user_id):
+        raise Invalid("Record a lawful basis for family sharing first.")
+    now = now or clock.now()
+    with transaction.atomic():
+        m = Membership.objects.select_for_update().filter(room=room, person=person).first()
+        if m is not None and m.removed_at is None:
+            return m
+        hide_history = (
+            person.role == Role.FAMILY and room.service_user.family_history_from_join
+        )
+        visible_from = Room.objects.get(pk=room.pk).last_seq if hide_history else 0
+        if m is None:
+            m = Membership.objects.create(
+                room=room, person=person, joined_at=now, visible_from_seq=visible_from
+            )
+        else:
+            m.removed_at = None
+            m.removed_by = None
+            m.joined_at = now
+            m.visible_from_seq = visible_from
+            m.save()
+        audit.record(by, "membership.add", room=room, target=f"person:{person.id}", now=now)
+        if notify:
+            notice(room, f"{person.display_name} joined", "member.joined", now, person=person.id)
+        publish.access_changed_on_commit(person.id, room.id)
+    return m
+
+
+def do_remove_member(
+    room: Room, person: Person, *, by: Person | None = None, now: dt.datetime | None = None
+) -> None:
+    """End a membership now; the person's open sockets are told on commit."""
+    now = now or clock.now()
+    with transaction.atomic():
+        updated = Membership.objects.filter(
+            room=room, person=person, removed_at__isnull=True
+        ).update(removed_at=now, removed_by=by)
+        if not updated:
+            raise NotFound("That person is not a member of this room.")
+        audit.record(by, "membership.remove", room=room, target=f"person:{person.id}", now=now)
+        notice(room, f"{person.display_name} left", "member.left", now, person=person.id)
+        publish.access_changed_on_commit(person.id, room.id)
+
+
+def check_add_member(actor: Person, room_id: int, person_id: int) -> Membership:
+    room, _ = access_room(actor, room_id, Action.MANAGE)
+    person = Person.objects.filter(pk=person_id).first()
+    if person is None:
+        raise NotFound("No such person.")
+    return do_add_member(room, person, by=actor)
+
+
+def check_remove_member(actor: Person, room_id: int, person_id: int) -> None:
+    room, _ = access_room(actor, room_id, Action.MANAGE)
+    person = Person.objects.filter(pk=person_id).first()
+    if person is None:
+        raise NotFound("No such person.")
+    do_remove_member(room, person, by=actor)
+
+
+def do_record_family_basis(
+    service_user: ServiceUser,
+    basis: str,
+    *,
+    by: Person,
+    notes: str = "",
+    now: dt.datetime | None = None,
+) -> FamilyBasis:
+    if basis not in FamilyBasis.Basis.values:
+        raise Invalid(f"basis must be one of {', '.join(FamilyBasis.Basis.values)}.")
+    now = now or clock.now()
+    with transaction.atomic():
+        if FamilyBasis.objects.filter(service_user=service_user, revoked_at__isnull=True).exists():
+            raise Conflict("A lawful basis is already recorded; revoke it first to change it.")
+        fb = FamilyBasis.objects.create(
+            service_user=service_user, basis=basis, recorded_by=by, recorded_at=now, notes=notes
+        )
+        audit.record(by, "family_basis.record", service_user=service_user, now=now)
+    return fb
+
+
+def do_revoke_family_basis(
+    service_user: ServiceUser, *, by: Person, now: dt.datetime | None = None
+) -> None:
+    """Revoke the lawful basis: every family member loses access at once.
+
+    Access checks read the basis on every read and fan-out, so this takes effect at
+    commit; open sockets of family members are also told to re-check immediately.
+    """
+    now = now or clock.now()
+    with transaction.atomic():
+        n = FamilyBasis.objects.filter(
+            service_user=service_user, revoked_at__isnull=True
+        ).update(revoked_at=now, revoked_by=by)
+        if not n:
+            raise NotFound("No lawful basis is recorded.")
+        audit.record(by, "family_basis.revoke", service_user=service_user, now=now)
+        family_room = Room.objects.get(service_user=service_user, kind=Room.Kind.FAMILY)
+        for m in Membership.objects.filter(
+            room=family_room, removed_at__isnull=True, person__role=Role.FAMILY
+        ):
+            publish.access_changed_on_commit(m.person_id, family_room.id)

@@ -1,0 +1,111 @@
+"""Retention: expired message content is purged, and the deletion reaches every copy.
+
+Per provider (``RetentionPolicy.message_days``; none = kept indefinitely), an entry older
+than the cutoff loses its content. A service user under an active ``LegalHold`` is skipped
+entirely. For each expired entry, in one transaction:
+
+- a ``text``/``note`` not yet redacted gets a ``redaction`` entry through the one write path
+  (:func:`rooms.messages.post_message`, sender: the system participant, client id
+  ``retention:<message id>``), so open sockets hide it and the bridge redacts the Matrix
+  event (docs/matrix.md);
+- then its ``body``, ``edited_body`` and ``payload`` are emptied, as are the bodies of the
+  ``edit`` entries that amended it; other kinds (cards, answers, notices, signals) are
+  emptied in place.
+
+Idempotent: the redaction is keyed on its client id, and an already-empty entry is not
+selected again. The sequence, senders and times stay: the log keeps its shape, without the
+content. Run daily: ``manage.py apply_retention``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Q
+
+from rooms.messages import AMENDABLE_KINDS, post_message
+from rooms.models import LegalHold, Message, RetentionPolicy
+from rooms.network import system_person
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RetentionResult:
+    purged: int = 0
+    redactions: int = 0
+    held: int = 0  # service users skipped under legal hold
+
+
+def cutoff(policy: RetentionPolicy, now: dt.datetime) -> dt.datetime | None:
+    if policy.message_days is None:
+        return None
+    return now - dt.timedelta(days=policy.message_days)
+
+
+def expired(now: dt.datetime):
+    """Entries whose content has expired and is not yet purged, oldest first."""
+    held = LegalHold.objects.filter(released_at__isnull=True).values("service_user_id")
+    q = Q(pk__in=[])
+    for policy in RetentionPolicy.objects.exclude(message_days__isnull=True):
+        q |= Q(room__service_user__provider_id=policy.provider_id,
+               created_at__lt=cutoff(policy, now))
+    has_content = ~Q(body="") | Q(edited_body__isnull=False) | ~Q(payload={})
+    return (
+        Message.objects.filter(q)
+        .filter(has_content)
+        .exclude(kind=Message.Kind.REDACTION)
+        .exclude(kind=Message.Kind.EDIT)  # purged with their target
+        .exclude(room__service_user_id__in=held)
+        .select_related("room")
+        .order_by("id")
+    )
+
+
+def purge_one(msg: Message, now: dt.datetime) -> bool:
+    """Redact (if amendable) and empty one entry; True if a redaction entry was written."""
+    redacted = False
+    with transaction.atomic():
+        msg = Message.objects.select_related("room").get(pk=msg.pk)
+        if msg.kind in AMENDABLE_KINDS and msg.redacted_at is None:
+            post_message(room=msg.room, sender=system_person(), kind=Message.Kind.REDACTION,
+                         target_seq=msg.seq, client_id=f"retention:{msg.id}", now=now)
+            redacted = True
+        Message.objects.filter(pk=msg.pk).update(body="", edited_body=None, payload={})
+        Message.objects.filter(target=msg, kind=Message.Kind.EDIT).update(body="")
+    return redacted
+
+
+def apply_retention(now: dt.datetime, limit: int = 10_000) -> RetentionResult:
+    """Purge up to ``limit`` expired entries. Safe to run concurrently with itself:
+    the redaction is keyed and the purge is a plain overwrite."""
+    result = RetentionResult()
+    result.held = LegalHold.objects.filter(released_at__isnull=True).count()
+    for msg in expired(now)[:limit]:
+        result.redactions += purge_one(msg, now)
+        result.purged += 1
+    log.info("retention: purged %s entries (%s redactions)", result.purged, result.redactions)
+    return result
+
+
+def place_hold(service_user, *, by, reason: str, now: dt.datetime) -> LegalHold:
+    """Idempotent: an active hold is returned as it is."""
+    hold, _ = LegalHold.objects.get_or_create(
+        service_user=service_user, released_at__isnull=True,
+        defaults={"reason": reason, "placed_by": by, "placed_at": now},
+    )
+    return hold
+
+
+def release_hold(service_user, *, now: dt.datetime) -> int:
+    return LegalHold.objects.filter(service_user=service_user, released_at__isnull=True).update(
+        released_at=now)
+
+
+def set_policy(provider, message_days: int | None, *, now: dt.datetime) -> RetentionPolicy:
+    policy, _ = RetentionPolicy.objects.update_or_create(
+        provider=provider, defaults={"message_days": message_days, "updated_at": now})
+    return policy

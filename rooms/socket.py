@@ -1,0 +1,302 @@
+"""The one authenticated websocket per client, multiplexing the rooms it can see.
+
+Protocol: docs/protocol.md. Guarantees per subscribed room: entries arrive in seq order,
+each once, with gaps (lost channel-layer hints) filled from the database; access is
+re-checked at least every ``ACCESS_TTL`` seconds while entries flow and at once when an
+``access.changed`` hint arrives, so a removed member stops receiving within a second.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from pydantic import ValidationError
+
+from cocare_chat.config import get_config
+from rooms import access, audit, publish, ratelimit
+from rooms.accesswatch import WATCH
+from rooms.errors import CoCareError
+from rooms.frames import (
+    Edit,
+    Ping,
+    Read,
+    Redact,
+    Send,
+    Subscribe,
+    Typing,
+    Unsubscribe,
+    client_frame,
+)
+from rooms.messages import check_post_message, history
+from rooms.models import Person, Room
+from rooms.reads import check_mark_read
+from rooms.wire import message_wire, person_wire, rooms_wire
+
+log = logging.getLogger(__name__)
+
+ACCESS_TTL = 1.0
+TYPING_MIN_INTERVAL = 2.0
+REPLAY_PAGE = 200
+
+
+@dataclass
+class Sub:
+    last_seq: int
+    visible_from: int
+    checked_at: float
+
+
+def _reader(fn):
+    # Off the shared sync thread: access checks, replays and audit rows of different
+    # sockets run side by side instead of queueing behind each other and behind posts.
+    return database_sync_to_async(fn, thread_sensitive=False)
+
+
+@_reader
+def _load_person(user) -> Person | None:
+    if user is None or not user.is_authenticated:
+        return None
+    return Person.objects.filter(user=user).first()
+
+
+_my_rooms = _reader(rooms_wire)
+
+
+@_reader
+def _authorise(person: Person, room_id: int) -> tuple[int, int]:
+    room, m = access.access_room(person, room_id, access.Action.SUBSCRIBE)
+    audit.record(person, "room.subscribe", room=room)
+    return room.last_seq, m.visible_from_seq
+
+
+@_reader
+def _still_allowed(person: Person, room_id: int) -> bool:
+    room = Room.objects.select_related("service_user").filter(pk=room_id).first()
+    return room is not None and access.allowed(person, room, access.Action.SUBSCRIBE)
+
+
+@_reader
+def _page(room_id: int, after_seq: int, visible_from: int, upto: int | None = None):
+    room = Room(pk=room_id)
+    rows = history(room, after_seq=after_seq, visible_from=visible_from, limit=REPLAY_PAGE)
+    return [message_wire(m) for m in rows if upto is None or m.seq < upto]
+
+
+class RoomsSocket(AsyncWebsocketConsumer):
+    async def connect(self):
+        self.person: Person | None = await _load_person(self.scope.get("user"))
+        self.subs: dict[int, Sub] = {}
+        self.typing_at: dict[int, float] = {}
+        if self.person is None:
+            await self.accept()
+            await self._send({"type": "error", "code": "unauthenticated",
+                              "message": "Sign in first."})
+            await self.close(code=4401)
+            return
+        # Join before accepting: if the layer fails here the handshake is refused and the
+        # client retries, rather than holding an open socket that never gets events.
+        await self.channel_layer.group_add(publish.person_group(self.person.id), self.channel_name)
+        await self.accept()
+        WATCH.register(self.channel_name, self.person.id, self.subs)
+        await self._send({"type": "hello", "me": person_wire(self.person),
+                          "rooms": await _my_rooms(self.person)})
+
+    async def disconnect(self, code):
+        WATCH.unregister(self.channel_name)
+        person = getattr(self, "person", None)
+        if person is None:
+            return
+        await self.channel_layer.group_discard(publish.person_group(person.id), self.channel_name)
+        for room_id in list(self.subs):
+            await self.channel_layer.group_discard(publish.room_group(room_id), self.channel_name)
+
+    # ---- client frames -------------------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.person is None:
+            return
+        if text_data is None:
+            await self._error("bad_frame", "Send JSON text frames, not binary.")
+            return
+        limit = get_config().max_frame_bytes
+        if len(text_data.encode()) > limit:
+            await self._error("too_large", f"Frame is larger than {limit} bytes.")
+            return
+        try:
+            raw = json.loads(text_data)
+        except (ValueError, RecursionError):
+            await self._error("bad_json", "Frame is not valid JSON.")
+            return
+        ref = raw.get("ref") if isinstance(raw, dict) and isinstance(raw.get("ref"), str) else None
+        try:
+            frame = client_frame.validate_python(raw)
+        except ValidationError as exc:
+            await self._error("invalid", _describe(exc), ref=ref)
+            return
+        try:
+            await self._dispatch(frame)
+        except CoCareError as exc:
+            await self._error(exc.code, exc.message, ref=ref,
+                              client_id=getattr(frame, "client_id", None),
+                              room=getattr(frame, "room", None))
+        except Exception:
+            log.exception("websocket frame %s failed", type(frame).__name__)
+            await self._error("server_error",
+                              "Something went wrong; retry with the same client_id.",
+                              ref=ref, client_id=getattr(frame, "client_id", None))
+
+    async def _dispatch(self, f) -> None:
+        if isinstance(f, Subscribe):
+            await self._subscribe(f)
+        elif isinstance(f, Unsubscribe):
+            await self._unsubscribe(f.room)
+            await self._send({"type": "unsubscribed", "room": f.room, "ref": f.ref})
+        elif isinstance(f, Send):
+            await self._post(f, kind=f.kind, body=f.body, payload=f.payload,
+                             reply_to_seq=f.reply_to)
+        elif isinstance(f, Edit):
+            await self._post(f, kind="edit", body=f.body, target_seq=f.target)
+        elif isinstance(f, Redact):
+            await self._post(f, kind="redaction", target_seq=f.target)
+        elif isinstance(f, Typing):
+            await self._typing(f.room)
+        elif isinstance(f, Read):
+            seq = await database_sync_to_async(check_mark_read)(self.person, f.room, f.seq)
+            await self._send({"type": "read_ok", "room": f.room, "seq": seq, "ref": f.ref})
+        elif isinstance(f, Ping):
+            await self._send({"type": "pong", "ref": f.ref})
+
+    async def _subscribe(self, f: Subscribe) -> None:
+        head, visible_from = await _authorise(self.person, f.room)
+        if f.room not in self.subs:
+            await self.channel_layer.group_add(publish.room_group(f.room), self.channel_name)
+        # An after_seq past the head (a client holding a stale position) is clamped to the
+        # head, or the socket would silently drop everything until the room caught up.
+        sub = Sub(last_seq=max(min(f.after_seq, head), visible_from), visible_from=visible_from,
+                  checked_at=time.monotonic())
+        self.subs[f.room] = sub
+        # Replay from the database. Live hints that arrive meanwhile wait in the channel
+        # queue (a consumer handles one event at a time) and are de-duplicated by seq.
+        while True:
+            page = await _page(f.room, sub.last_seq, visible_from)
+            for wire in page:
+                await self._deliver(wire, sub)
+            if len(page) < REPLAY_PAGE:
+                break
+        await self._send({"type": "subscribed", "room": f.room, "head_seq": max(head, sub.last_seq),
+                          "visible_from": visible_from, "ref": f.ref})
+
+    async def _unsubscribe(self, room_id: int) -> None:
+        if self.subs.pop(room_id, None) is not None:
+            await self.channel_layer.group_discard(publish.room_group(room_id), self.channel_name)
+
+    async def _post(self, f, **kw) -> None:
+        # Off the shared sync thread: one socket still posts in order (frames are handled
+        # one at a time), while different sockets no longer queue behind each other.
+        posted = await database_sync_to_async(_limited_post, thread_sensitive=False)(
+            person=self.person, room_id=f.room, client_id=f.client_id, **kw
+        )
+        m = posted.message
+        await self._send({"type": "ack", "ref": f.ref, "client_id": f.client_id, "room": f.room,
+                          "id": m.id, "seq": m.seq, "duplicate": not posted.created})
+
+    async def _typing(self, room_id: int) -> None:
+        if room_id not in self.subs:
+            await self._error("not_subscribed", "Subscribe to the room first.", room=room_id)
+            return
+        now = time.monotonic()
+        if now - self.typing_at.get(room_id, 0) < TYPING_MIN_INTERVAL:
+            return
+        self.typing_at[room_id] = now
+        await self.channel_layer.group_send(
+            publish.room_group(room_id),
+            {"type": "room.typing", "room": room_id, "person": person_wire(self.person)},
+        )
+
+    # ---- channel-layer events --------------------------------------------------------
+
+    async def room_message(self, event):
+        wire = event["message"]
+        sub = self.subs.get(wire["room"])
+        if sub is None or not await self._recheck(wire["room"], sub):
+            return
+        if wire["seq"] <= sub.last_seq:
+            return
+        while wire["seq"] > sub.last_seq + 1:  # a lost hint: fill the gap from the record
+            missed = await _page(wire["room"], sub.last_seq, sub.visible_from, upto=wire["seq"])
+            if not missed:
+                break
+            for m in missed:
+                await self._deliver(m, sub)
+        await self._deliver(wire, sub)
+
+    async def room_typing(self, event):
+        sub = self.subs.get(event["room"])
+        if sub is None or event["person"]["id"] == self.person.id:
+            return
+        if await self._recheck(event["room"], sub):
+            await self._send({"type": "typing", "room": event["room"], "person": event["person"]})
+
+    async def room_read(self, event):
+        sub = self.subs.get(event["room"])
+        if sub is not None and await self._recheck(event["room"], sub):
+            await self._send({"type": "read", "room": event["room"], "person": event["person"],
+                              "seq": event["seq"]})
+
+    async def access_changed(self, event):
+        room_id = event["room"]
+        sub = self.subs.get(room_id)
+        if sub is not None:
+            sub.checked_at = 0.0
+            await self._recheck(room_id, sub)
+        await self._send({"type": "rooms_changed", "rooms": await _my_rooms(self.person)})
+
+    async def person_event(self, event):
+        """Any other per-person event (alerts, notices) is passed through as-is."""
+        await self._send(event["payload"])
+
+    # ---- helpers ---------------------------------------------------------------------
+
+    async def _recheck(self, room_id: int, sub: Sub) -> bool:
+        now = time.monotonic()
+        if now - sub.checked_at < ACCESS_TTL:
+            return True
+        if await _still_allowed(self.person, room_id):
+            sub.checked_at = now
+            return True
+        await self._unsubscribe(room_id)
+        await self._send({"type": "revoked", "room": room_id})
+        return False
+
+    async def _deliver(self, wire: dict, sub: Sub) -> None:
+        if wire["seq"] <= sub.last_seq:
+            return
+        sub.last_seq = wire["seq"]
+        await self._send(wire)
+
+    async def _send(self, obj: dict) -> None:
+        await self.send(text_data=json.dumps(obj, separators=(",", ":")))
+
+    async def _error(self, code: str, message: str, **extra) -> None:
+        frame = {"type": "error", "code": code, "message": message}
+        frame.update({k: v for k, v in extra.items() if v is not None})
+        await self._send(frame)
+
+
+def _limited_post(*, person: Person, **kw):
+    """``check_post_message`` behind the per-person send limit (error code rate_limited)."""
+    ratelimit.hit("send", person.id)
+    return check_post_message(person=person, **kw)
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(x) for x in err["loc"])
+        parts.append(f"{loc}: {err['msg']}" if loc else err["msg"])
+    return "; ".join(parts)

@@ -1,0 +1,72 @@
+"""Helpers for tests against the real Synapse: the bridge workers and matrix-nio users."""
+
+from __future__ import annotations
+
+import httpx
+from nio import AsyncClient, MessageDirection, RoomMessagesResponse
+
+from bridge.outbound import OutboxConsumer
+from bridge.sender import MatrixSender
+from cocare_chat import clock
+
+AS_TOKEN = "as-token-" + "a" * 24
+
+
+class Bridge:
+    """The two outbound workers, driven one iteration at a time."""
+
+    def __init__(self, cfg):
+        self.consumer = OutboxConsumer()
+        self.sender = MatrixSender(cfg)
+
+    def drain(self) -> int:
+        total = 0
+        for _ in range(50):
+            done = self.consumer.run_once(clock.now()) + self.sender.run_once(clock.now())
+            total += done
+            if not done:
+                break
+        return total
+
+
+open_clients: list[AsyncClient] = []
+
+
+def nio_client(matrix, run, localpart: str) -> AsyncClient:
+    """A real matrix-nio client of a user registered on the test Synapse."""
+    user_id, token = matrix.synapse.register_user(localpart)
+    client = AsyncClient(matrix.synapse.url, user_id)
+    client.access_token = token
+    client.user_id = user_id
+    open_clients.append(client)
+    return client
+
+
+def join_when_invited(run, client: AsyncClient, room_id: str, bridge: Bridge) -> None:
+    for _ in range(100):
+        bridge.drain()
+        resp = run(client.sync(timeout=200))
+        if room_id in getattr(resp.rooms, "invite", {}):
+            r = run(client.join(room_id))
+            assert getattr(r, "room_id", None) == room_id, r
+            return
+    raise AssertionError("never invited")
+
+
+def timeline(run, client: AsyncClient, room_id: str) -> list[dict]:
+    """Every m.room.message event visible to the client, oldest first."""
+    events, start = [], None
+    while True:
+        r = run(client.room_messages(room_id, start=start, direction=MessageDirection.front,
+                                     limit=100))
+        assert isinstance(r, RoomMessagesResponse), r
+        events += [e.source for e in r.chunk if e.source.get("type") == "m.room.message"]
+        if not r.chunk or not r.end or r.end == start:
+            return events
+        start = r.end
+
+
+def display_name(matrix, user_id: str) -> str:
+    r = httpx.get(f"{matrix.synapse.url}/_matrix/client/v3/profile/{user_id}/displayname",
+                  headers={"Authorization": f"Bearer {AS_TOKEN}"}, timeout=10)
+    return r.json()["displayname"]

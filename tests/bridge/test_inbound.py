@@ -1,0 +1,220 @@
+"""Matrix -> CoCare without a homeserver: the appservice endpoint and event processing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bridge import conf
+from bridge.inbound import client_id_for, process_transaction, strip_reply_fallback
+from bridge.models import (
+    AppserviceTransaction,
+    BridgeAction,
+    BridgedRoom,
+    EventLink,
+    InboundEvent,
+    OutboxEntry,
+)
+from bridge.outbound import OutboxConsumer
+from cocare_chat import clock
+from rooms.messages import check_post_message, post_message
+from rooms.models import Message
+from tests.bridge.conftest import HS_TOKEN, make_config
+from tests.support.cast import T0
+
+NADIA = "@nadia:cocare.test"
+ROOM = "!team:cocare.test"
+FAMILY = "!family:cocare.test"
+
+
+@pytest.fixture
+def linked(cast):
+    cast.nadia.matrix_id = NADIA
+    cast.nadia.save()
+    BridgedRoom.objects.create(room=cast.team, matrix_room_id=ROOM, created_at=T0)
+    BridgedRoom.objects.create(room=cast.family, matrix_room_id=FAMILY, created_at=T0)
+    return cast
+
+
+def text(event_id, body, sender=NADIA, room=ROOM, **content):
+    return {"event_id": event_id, "room_id": room, "sender": sender, "type": "m.room.message",
+            "origin_server_ts": 1, "unsigned": {"age": 5},
+            "content": {"msgtype": "m.text", "body": body, **content}}
+
+
+def run(events, txn="t1"):
+    return process_transaction(txn, events, make_config(), T0)
+
+
+def test_a_linked_members_message_is_posted_as_her_once(linked):
+    run([text("$e1", "BP 120/80, dressing changed")])
+    run([text("$e1", "BP 120/80, dressing changed")], txn="t2")  # redelivered in a new txn
+    msgs = list(Message.objects.filter(room=linked.team))
+    assert [(m.sender_id, m.body, m.client_id) for m in msgs] == [
+        (linked.nadia.id, "BP 120/80, dressing changed", client_id_for("$e1"))]
+    assert EventLink.objects.get(event_id="$e1").message == msgs[0]
+    assert InboundEvent.objects.get(event_id="$e1").outcome == "posted"
+
+
+def test_a_retried_transaction_is_acknowledged_without_effect(linked):
+    assert run([text("$e1", "one")]) == 1
+    assert run([text("$e2", "two")]) == 0  # same txn id "t1": already committed
+    assert Message.objects.count() == 1
+    assert AppserviceTransaction.objects.get(txn_id="t1").events == 1
+
+
+def test_reply_edit_and_redaction_map_to_cocare_seqs(linked):
+    anna = check_post_message(person=linked.anna, room_id=linked.team.id, body="Peggy fell").message
+    EventLink.objects.create(event_id="$anna", message=anna, direction="out")
+    run([text("$r", "> <@cocare_1:cocare.test> Peggy fell\n\nI'll visit at 2",
+              **{"m.relates_to": {"m.in_reply_to": {"event_id": "$anna"}}})], txn="a")
+    reply = Message.objects.get(client_id=client_id_for("$r"))
+    assert (reply.body, reply.reply_to_id) == ("I'll visit at 2", anna.id)
+    run([text("$ed", "* at 3", **{"m.new_content": {"msgtype": "m.text", "body": "at 3"},
+                                    "m.relates_to": {"rel_type": "m.replace",
+                                                     "event_id": "$r"}})], txn="b")
+    reply.refresh_from_db()
+    assert reply.current_body == "at 3"
+    run([{"event_id": "$x", "room_id": ROOM, "sender": NADIA, "type": "m.room.redaction",
+          "redacts": "$r", "content": {}}], txn="c")
+    reply.refresh_from_db()
+    assert reply.redacted_at is not None
+    kinds = list(Message.objects.filter(sender=linked.nadia).values_list("kind", flat=True))
+    assert kinds == ["text", "edit", "redaction"]
+
+
+def test_she_cannot_redact_someone_elses_message_from_matrix(linked):
+    anna = check_post_message(person=linked.anna, room_id=linked.team.id, body="x").message
+    EventLink.objects.create(event_id="$anna", message=anna, direction="out")
+    run([{"event_id": "$x", "room_id": ROOM, "sender": NADIA, "type": "m.room.redaction",
+          "content": {"redacts": "$anna"}}])
+    anna.refresh_from_db()
+    assert anna.redacted_at is None
+    assert InboundEvent.objects.get(event_id="$x").outcome == "refused"
+
+
+def test_unlinked_users_never_reach_the_record_and_get_a_notice(linked):
+    run([text("$m", "let me in", sender="@mallory:elsewhere.org")])
+    assert Message.objects.count() == 0
+    assert InboundEvent.objects.get(event_id="$m").outcome == "refused"
+    action = BridgeAction.objects.get()
+    assert (action.kind, action.user_id, action.matrix_room_id) == (
+        "notice", "@mallory:elsewhere.org", ROOM)
+
+
+def test_a_linked_person_without_access_to_that_room_is_refused(linked):
+    # Nadia is a nurse: the family room is not hers even though her account is linked.
+    run([text("$f", "hello family", room=FAMILY)])
+    assert Message.objects.count() == 0
+    assert BridgeAction.objects.filter(kind="notice").count() == 1
+
+
+def test_intruders_joining_a_bridged_room_are_queued_for_a_kick(linked):
+    run([{"event_id": "$j1", "room_id": FAMILY, "sender": NADIA, "type": "m.room.member",
+          "state_key": NADIA, "content": {"membership": "join"}},
+         {"event_id": "$j2", "room_id": ROOM, "sender": NADIA, "type": "m.room.member",
+          "state_key": NADIA, "content": {"membership": "join"}}])
+    kicks = list(BridgeAction.objects.filter(kind="kick").values_list("matrix_room_id",
+                                                                       flat=True))
+    assert kicks == [FAMILY]
+
+
+def test_echoes_of_our_puppets_are_ignored_and_confirm_an_uncertain_send(linked):
+    m = post_message(room=linked.team, sender=linked.anna, body="hi", now=T0)
+    OutboxConsumer().run_once(T0)
+    entry = OutboxEntry.objects.get(message=m.message)
+    run([text("$echo", "hi", sender="@cocare_1:cocare.test", **{"org.cocare.txn": entry.txn_id})])
+    entry.refresh_from_db()
+    assert (entry.status, entry.event_id) == ("sent", "$echo")
+    assert Message.objects.count() == 1
+
+
+def test_messages_from_matrix_are_not_sent_back(linked):
+    run([text("$e1", "from element")])
+    post_message(room=linked.team, sender=linked.anna, body="from cocare", now=T0)
+    OutboxConsumer().run_once(T0)
+    assert [e.message.body for e in OutboxEntry.objects.all()] == ["from cocare"]
+
+
+def test_one_malformed_event_does_not_block_the_others(linked):
+    run([{"event_id": "$bad", "room_id": ROOM, "sender": NADIA, "type": "m.room.message",
+          "content": {"msgtype": "m.text"}},  # no body
+         {"nonsense": True},
+         text("$ok", "fine")])
+    assert list(Message.objects.values_list("body", flat=True)) == ["fine"]
+    assert InboundEvent.objects.get(event_id="$bad").outcome == "refused"
+
+
+def test_a_poll_response_to_a_card_becomes_an_answer_entry(linked):
+    card = post_message(room=linked.team, sender=linked.bot, kind="card", payload={
+        "card_id": "v1:mood", "card_type": "question", "title": "How is Peggy's mood?",
+        "options": [{"value": 1, "label": "Good"}, {"value": 3, "label": "Low"}]}, now=T0)
+    EventLink.objects.create(event_id="$card", message=card.message, direction="out")
+    run([{"event_id": "$p", "room_id": ROOM, "sender": NADIA,
+          "type": "org.matrix.msc3381.poll.response",
+          "content": {"m.relates_to": {"rel_type": "m.reference", "event_id": "$card"},
+                      "org.matrix.msc3381.poll.response": {"answers": ["3"]}}}])
+    answer = Message.objects.get(kind="answer")
+    assert (answer.sender_id, answer.payload) == (
+        linked.nadia.id, {"card_id": "v1:mood", "value": 3, "via": "matrix"})
+
+
+def test_a_stable_poll_response_with_m_selections_becomes_an_answer_entry(linked):
+    # Stable MSC3381: type m.poll.response, "m.selections" is a plain list of answer ids.
+    card = post_message(room=linked.team, sender=linked.bot, kind="card", payload={
+        "card_id": "v1:mood", "card_type": "question", "title": "How is Peggy's mood?",
+        "options": [{"value": 1, "label": "Good"}, {"value": 3, "label": "Low"}]}, now=T0)
+    EventLink.objects.create(event_id="$card", message=card.message, direction="out")
+    run([{"event_id": "$p", "room_id": ROOM, "sender": NADIA, "type": "m.poll.response",
+          "content": {"m.relates_to": {"rel_type": "m.reference", "event_id": "$card"},
+                      "m.selections": ["3"]}}])
+    assert InboundEvent.objects.get(event_id="$p").outcome == "posted"
+    assert Message.objects.get(kind="answer").payload == {
+        "card_id": "v1:mood", "value": 3, "via": "matrix"}
+
+
+def test_strip_reply_fallback():
+    assert strip_reply_fallback("> <@a:b> hi\n> more\n\nreal") == "real"
+    assert strip_reply_fallback("plain > text") == "plain > text"
+
+
+# --- the HTTP endpoint ---
+
+@pytest.fixture
+def endpoint(monkeypatch, linked):
+    monkeypatch.setattr(conf, "load", make_config)
+    clock.freeze(T0)
+    return linked
+
+
+def put(client, path, body, token=HS_TOKEN, header=True):
+    kwargs = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if header and token else {}
+    if not header and token:
+        path += f"?access_token={token}"
+    return client.put(path, data=json.dumps(body) if not isinstance(body, bytes) else body,
+                      content_type="application/json", **kwargs)
+
+
+def test_endpoint_refuses_missing_or_wrong_hs_token(client, endpoint):
+    url = "/_matrix/app/v1/transactions/1"
+    assert put(client, url, {"events": []}, token=None).status_code == 401
+    r = put(client, url, {"events": [text("$e", "x")]}, token="wrong-" + "x" * 20)
+    assert (r.status_code, r.json()["errcode"]) == (403, "M_FORBIDDEN")
+    assert Message.objects.count() == 0
+
+
+def test_endpoint_accepts_both_paths_and_query_token_and_is_idempotent(client, endpoint):
+    assert put(client, "/_matrix/app/v1/transactions/7", {"events": [text("$e", "x")]}
+               ).json() == {}
+    assert put(client, "/transactions/7", {"events": [text("$e", "x")]}, header=False
+               ).status_code == 200
+    assert Message.objects.count() == 1
+
+
+def test_endpoint_answers_bad_json_with_a_matrix_error(client, endpoint):
+    r = put(client, "/_matrix/app/v1/transactions/8", b"{not json")
+    assert (r.status_code, r.json()["errcode"]) == (400, "M_BAD_JSON")
+    r = put(client, "/_matrix/app/v1/transactions/8", {"events": "nope"})
+    assert r.status_code == 400
+    assert client.get("/_matrix/app/v1/transactions/8").status_code == 405

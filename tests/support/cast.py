@@ -1,0 +1,94 @@
+"""The fixed persona cast (DESIGN.md §9), built through the real actions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+
+from rooms.models import Organisation, Person, Role, Room, ServiceUser
+from rooms.network import do_add_member, do_create_service_user, do_record_family_basis
+
+PASSWORD = "test-pass-Xy9!"
+T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+
+@dataclass
+class Cast:
+    council: Organisation
+    provider: Organisation
+    other_provider: Organisation
+    health: Organisation
+    peggy: ServiceUser  # the service user
+    team: Room  # Peggy's professional room
+    family: Room  # Peggy's family room
+    margaret: Person  # Peggy's own account
+    anna: Person  # assigned care worker
+    nadia: Person  # district nurse
+    tom: Person  # physio
+    carol: Person  # care manager (Peggy's provider)
+    debbie: Person  # daughter, with a recorded basis
+    colin: Person  # council duty officer / commissioner
+    bot: Person
+    outsider_worker: Person  # a care worker not assigned to Peggy
+    other_manager: Person  # a care manager of another provider
+
+    def everyone(self) -> dict[str, Person]:
+        return {
+            "service_user": self.margaret, "care_worker": self.anna, "nurse": self.nadia,
+            "therapist": self.tom, "care_manager": self.carol, "family": self.debbie,
+            "commissioner": self.colin, "bot": self.bot,
+            "unassigned_worker": self.outsider_worker, "other_provider_manager": self.other_manager,
+        }
+
+
+@functools.cache
+def password_hash() -> str:
+    """One real Argon2 hash of PASSWORD, reused: hashing per user made every test ~1 s."""
+    return make_password(PASSWORD)
+
+
+def person(username: str | None, name: str, role: str, org: Organisation | None) -> Person:
+    user = None
+    if username:
+        user = get_user_model().objects.create(username=username, password=password_hash())
+    return Person.objects.create(user=user, display_name=name, role=role, organisation=org)
+
+
+def build_cast(now: dt.datetime = T0) -> Cast:
+    council = Organisation.objects.create(name="Northshire Council", kind="council")
+    provider = Organisation.objects.create(name="Brightwater", kind="provider",
+                                           commissioned_by=council)
+    other = Organisation.objects.create(name="Elsewhere Care", kind="provider",
+                                        commissioned_by=council)
+    health = Organisation.objects.create(name="Community Health", kind="health")
+    margaret = person("margaret", "Margaret Hughes", Role.SERVICE_USER, None)
+    anna = person("anna", "Anna Kowalski", Role.CARE_WORKER, provider)
+    nadia = person("nadia", "Nadia Rahman", Role.NURSE, health)
+    tom = person("tom", "Tom Reid", Role.THERAPIST, health)
+    carol = person("carol", "Carol Evans", Role.CARE_MANAGER, provider)
+    debbie = person("debbie", "Debbie Hughes", Role.FAMILY, None)
+    colin = person("colin", "Colin Price", Role.COMMISSIONER, council)
+    bot = person(None, "Visit bot", Role.BOT, provider)
+    outsider = person("olly", "Olly Unassigned", Role.CARE_WORKER, provider)
+    other_manager = person("oscar", "Oscar Other", Role.CARE_MANAGER, other)
+    peggy = do_create_service_user(
+        full_name="Margaret Hughes", preferred_name="Peggy", provider=provider, council=council,
+        person=margaret, created_by=carol, now=now, home_lat=53.4808, home_lon=-2.2426,
+        access_notes="Key safe code 4411", preferences="Tea, one sugar",
+    )
+    team = Room.objects.get(service_user=peggy, kind="professional")
+    family = Room.objects.get(service_user=peggy, kind="family")
+    do_record_family_basis(peggy, "consent", by=carol, now=now)
+    for p in (carol, anna, bot):
+        do_add_member(team, p, by=carol, now=now, notify=False)
+        do_add_member(family, p, by=carol, now=now, notify=False)
+    for p in (nadia, tom):
+        do_add_member(team, p, by=carol, now=now, notify=False)
+    for p in (debbie, margaret):
+        do_add_member(family, p, by=carol, now=now, notify=False)
+    return Cast(council, provider, other, health, peggy, team, family, margaret, anna, nadia, tom,
+                carol, debbie, colin, bot, outsider, other_manager)

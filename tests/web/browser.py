@@ -1,0 +1,75 @@
+"""Playwright on Debian's Chromium against a real Daphne subprocess (with workers).
+
+Never ``playwright install``: the browser is /usr/bin/chromium. One browser per test
+module (a module-scoped fixture); each persona gets its own phone-sized context, signed
+in with the real login form's cookies. Screenshots go to var/screenshots/
+(docs/screenshots/ with COCARE_UPDATE_SCREENSHOTS=1).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from tests.support.cast import PASSWORD
+from tests.support.live import ServerProcess, login_cookies
+from tests.support.services import ROOT, missing, port_open, subprocess_env
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync"]
+# Every run saves its screenshots under var/ (ignored by git); the README's pictures in
+# docs/screenshots/ are refreshed on purpose with COCARE_UPDATE_SCREENSHOTS=1.
+SHOTS = ROOT / ("docs" if os.environ.get("COCARE_UPDATE_SCREENSHOTS") else "var") / "screenshots"
+HOME = {"latitude": 53.4808, "longitude": -2.2426, "accuracy": 12}
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
+         "device_scale_factor": 2, "locale": "en-GB", "timezone_id": "Europe/London"}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        missing("chromium")
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=20_000)
+    # Playwright's sync API keeps an event loop marked as running in this thread; the
+    # test's own ORM calls are still plain synchronous calls, so Django may allow them.
+    # (Only in this process: start_server() removes the flag from the server's env.)
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as pw:
+            b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            yield b
+            b.close()
+    finally:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def start_server() -> ServerProcess:
+    """Workers in-process; through Redis when the services phase provides it."""
+    redis = (connection.vendor == "postgresql" and bool(os.environ.get("COCARE_REDIS_URL"))
+             and port_open("127.0.0.1", 6379))
+    env = subprocess_env(redis=redis)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    return ServerProcess(env, with_workers=True).start()
+
+
+def phone(browser, server: ServerProcess, username: str | None, **extra):
+    """A phone-sized context (geolocation at Peggy's home), signed in as ``username``."""
+    ctx = browser.new_context(**PHONE, base_url=server.url, geolocation=HOME,
+                              permissions=["geolocation"], **extra)
+    if username:
+        cookies = login_cookies(server.url, username, PASSWORD)
+        ctx.add_cookies([{"name": k, "value": v, "url": server.url} for k, v in cookies.items()])
+    page = ctx.new_page()
+    return ctx, page
+
+
+def shot(page, name: str, *, full_page: bool = False) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)

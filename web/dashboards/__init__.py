@@ -1,0 +1,1 @@
+"""Service-user, provider and council dashboards (issue 6); see docs/dashboards.md."""

@@ -1,0 +1,155 @@
+"""Inviting family: record the lawful basis, issue a single-use link, redeem it.
+
+``check_*`` authorise through ``rooms.access`` (managing the family room) then act.
+Guarantees:
+- creating an invitation records the lawful basis first when none is active
+  (``rooms.network.do_record_family_basis``), in the same transaction;
+- a token is 256 random bits; only its SHA-256 is stored;
+- redeeming is all or nothing (user, person, membership, ``used_at``) and single use: the
+  invitation row is locked and ``used_at`` is set by compare-and-set, so two concurrent
+  redemptions cannot both succeed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from cocare_chat import clock
+from rooms import audit
+from rooms.access import Action, access_room, family_basis_active
+from rooms.errors import Invalid, NotFound
+from rooms.models import FamilyBasis, Person, Role, Room, ServiceUser
+from rooms.network import do_add_member, do_record_family_basis
+from web.models import Invitation
+
+MAX_DAYS = 30
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def family_room(su: ServiceUser | int) -> Room:
+    su_id = su.pk if isinstance(su, ServiceUser) else su
+    return Room.objects.select_related("service_user").get(service_user_id=su_id,
+                                                          kind=Room.Kind.FAMILY)
+
+
+def access_manage_family(actor: Person | None, su_id: int) -> Room:
+    """The family room of ``su_id`` if ``actor`` may manage its members; NotFound otherwise."""
+    room = Room.objects.filter(service_user_id=su_id, kind=Room.Kind.FAMILY).first()
+    if room is None:
+        raise NotFound("No such person.")
+    room, _ = access_room(actor, room.id, Action.MANAGE)
+    return room
+
+
+@dataclass(frozen=True)
+class Issued:
+    invitation: Invitation
+    token: str
+
+
+def check_create_invitation(
+    actor: Person, su_id: int, *, display_name: str, relationship: str = "", days: int = 7,
+    basis: str | None = None, basis_notes: str = "", now: dt.datetime | None = None,
+) -> Issued:
+    room = access_manage_family(actor, su_id)
+    if not 1 <= days <= MAX_DAYS:
+        raise Invalid(f"An invitation lasts 1 to {MAX_DAYS} days.")
+    now = now or clock.now()
+    token = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        su = ServiceUser.objects.select_for_update().get(pk=room.service_user_id)
+        if not family_basis_active(su.id):
+            if not basis:
+                raise Invalid("Record the lawful basis for sharing with family first.")
+            do_record_family_basis(su, basis, by=actor, notes=basis_notes, now=now)
+        inv = Invitation.objects.create(
+            service_user=su, display_name=display_name.strip(), relationship=relationship.strip(),
+            token_hash=token_hash(token), created_by=actor, created_at=now,
+            expires_at=now + dt.timedelta(days=days),
+        )
+        audit.record(actor, "invitation.create", service_user=su, target=f"invitation:{inv.id}",
+                     now=now)
+    return Issued(inv, token)
+
+
+def check_cancel_invitation(actor: Person, invitation_id: int,
+                            now: dt.datetime | None = None) -> Invitation:
+    inv = Invitation.objects.filter(pk=invitation_id).first()
+    if inv is None:
+        raise NotFound("No such invitation.")
+    access_manage_family(actor, inv.service_user_id)
+    now = now or clock.now()
+    with transaction.atomic():
+        Invitation.objects.filter(pk=inv.pk, used_at__isnull=True,
+                                  cancelled_at__isnull=True).update(cancelled_at=now)
+        audit.record(actor, "invitation.cancel", service_user=inv.service_user_id,
+                     target=f"invitation:{inv.id}", now=now)
+    inv.refresh_from_db()
+    return inv
+
+
+def find_invitation(token: str) -> Invitation | None:
+    if not token or len(token) > 100:
+        return None
+    return (Invitation.objects.select_related("service_user")
+            .filter(token_hash=token_hash(token)).first())
+
+
+class InvitationUnusable(Exception):
+    """The link is used, expired or cancelled (``status`` says which)."""
+
+    def __init__(self, status: str):
+        super().__init__(status)
+        self.status = status
+
+
+def redeem_invitation(token: str, *, username: str, password: str,
+                      now: dt.datetime | None = None) -> Person:
+    """Create the family member's account, person and family-room membership, once.
+
+    Raises NotFound (unknown token), InvitationUnusable (used/expired/cancelled) or
+    Invalid (username taken, weak password, lawful basis revoked) — nothing written.
+    """
+    now = now or clock.now()
+    User = get_user_model()
+    with transaction.atomic():
+        inv = Invitation.objects.select_for_update().filter(token_hash=token_hash(token)).first()
+        if inv is None:
+            raise NotFound("This invitation link is not valid.")
+        status = inv.status(now)
+        if status != "pending":
+            raise InvitationUnusable(status)
+        if not FamilyBasis.objects.filter(service_user_id=inv.service_user_id,
+                                          revoked_at__isnull=True).exists():
+            raise InvitationUnusable("withdrawn")
+        user = User(username=username)
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise Invalid(" ".join(exc.messages)) from None
+        user.set_password(password)
+        try:
+            with transaction.atomic():
+                user.save()
+        except IntegrityError:
+            raise Invalid("That username is taken; choose another.") from None
+        person = Person.objects.create(user=user, display_name=inv.display_name,
+                                       role=Role.FAMILY)
+        if not Invitation.objects.filter(pk=inv.pk, used_at__isnull=True).update(
+                used_at=now, used_by=person):
+            raise InvitationUnusable("used")
+        do_add_member(family_room(inv.service_user_id), person, by=inv.created_by, now=now)
+        audit.record(person, "invitation.redeem", service_user=inv.service_user_id,
+                     target=f"invitation:{inv.id}", now=now)
+    return person

@@ -1,0 +1,47 @@
+"""Family invitations: a single-use link with an expiry, stored only as a hash."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from rooms.models import Person, ServiceUser
+
+
+class Invitation(models.Model):
+    """An invite for a family member or friend to join a service user's family room.
+
+    The token itself is shown once to the care manager who created it; only its SHA-256
+    is stored (``token_hash``, unique), so a database read never yields a working link.
+    Single use: ``used_at`` is set by a compare-and-set update when it is redeemed.
+    """
+
+    service_user = models.ForeignKey(ServiceUser, on_delete=models.CASCADE,
+                                     related_name="invitations")
+    display_name = models.CharField(max_length=120)
+    relationship = models.CharField(max_length=60, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_by = models.ForeignKey(Person, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="+")
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(expires_at__gt=models.F("created_at")),
+                                   name="invitation_expires_after_creation"),
+        ]
+
+    def __str__(self) -> str:
+        return f"invitation {self.pk}"
+
+    def status(self, now) -> str:
+        if self.used_at is not None:
+            return "used"
+        if self.cancelled_at is not None:
+            return "cancelled"
+        if self.expires_at <= now:
+            return "expired"
+        return "pending"

@@ -1,0 +1,575 @@
+// The service-user page: one room's conversation, live (docs/protocol.md).
+//
+// Guarantees kept here:
+// - Nothing the person writes is lost: every frame that changes the record (send, edit,
+//   redact, card answer, check-in/out) goes into a localStorage outbox keyed by its
+//   client id *before* it is sent, and leaves the outbox only when the server acks it.
+//   After a reconnect the outbox is sent again with the same client ids, so the server's
+//   (sender, client_id) key turns any repeat into a duplicate ack — never a second message.
+// - A resumed subscription asks for entries after the last seq shown (after_seq), so
+//   nothing missed while disconnected is skipped and nothing is shown twice.
+// - User data is only ever set with textContent (see el() in socket.js), never innerHTML.
+import { Socket, csrfToken, el, newClientId, timeOf } from "./socket.js";
+
+const cfg = JSON.parse(document.getElementById("chat-config").textContent);
+const $ = (id) => document.getElementById(id);
+const OUTBOX_KEY = `cocare.outbox.${cfg.me.id}`;
+const RETRYABLE = new Set(["server_error", "rate_limited"]);
+const members = new Map(Object.entries(cfg.members).map(([k, v]) => [Number(k), v]));
+
+const state = {
+  lastSeq: cfg.start_seq,
+  subscribed: false,
+  bySeq: new Map(),
+  cards: new Map(),
+  inflight: new Set(),
+  reads: new Map(Object.entries(cfg.reads).map(([k, v]) => [Number(k), v])),
+  readSent: 0,
+  replyTo: null,
+  editing: null,
+  typingClear: null,
+  typingSent: 0,
+  conn: "connecting",
+};
+
+// ---- outbox ----------------------------------------------------------------------------
+
+function loadOutbox() {
+  try { return JSON.parse(localStorage.getItem(OUTBOX_KEY)) || []; } catch { return []; }
+}
+
+function mutateOutbox(fn) {
+  const list = loadOutbox();
+  fn(list);
+  localStorage.setItem(OUTBOX_KEY, JSON.stringify(list));
+  return list;
+}
+
+function enqueue(frame, after = null) {
+  const entry = { cid: frame.client_id, frame, after, at: Date.now() };
+  mutateOutbox((list) => list.push(entry));
+  if (frame.room === cfg.room) renderPending(entry);
+  flush();
+}
+
+function flush() {
+  if (!sock.ready || !state.subscribed) { showConn(); return; }
+  const list = loadOutbox();
+  const waiting = new Set(list.map((e) => e.cid));
+  for (const e of list) {
+    if (state.inflight.has(e.cid)) continue;
+    if (e.after && waiting.has(e.after)) continue; // a shared twin waits for its original
+    if (sock.send(e.frame)) state.inflight.add(e.cid);
+  }
+  showConn();
+}
+
+function onAck(f) {
+  state.inflight.delete(f.client_id);
+  let entry = null;
+  mutateOutbox((list) => {
+    const i = list.findIndex((e) => e.cid === f.client_id);
+    if (i >= 0) entry = list.splice(i, 1)[0];
+    for (const e of list) {
+      if (e.after === f.client_id) {
+        e.after = null;
+        e.frame.payload = { ...(e.frame.payload || {}), shared_from: f.id };
+      }
+    }
+  });
+  const li = pendingLi(f.client_id);
+  if (li) {
+    if (state.bySeq.has(f.seq) && f.room === cfg.room) li.remove();
+    else if (entry && entry.frame.type !== "send") li.remove();
+    else { li.classList.add("sent"); li.querySelector(".state").textContent = "Sent"; }
+  }
+  flush();
+}
+
+function onSendError(f) {
+  state.inflight.delete(f.client_id);
+  if (RETRYABLE.has(f.code)) { setTimeout(flush, 3000); return; }
+  // Refused for good (invalid, forbidden, not found, conflict): say so, keep the text.
+  mutateOutbox((list) => {
+    for (let i = list.length - 1; i >= 0; i--) {
+      if (list[i].cid === f.client_id || list[i].after === f.client_id) list.splice(i, 1);
+    }
+  });
+  const li = pendingLi(f.client_id);
+  if (li) {
+    li.classList.add("failed");
+    li.querySelector(".state").textContent = `Not sent: ${f.message}`;
+  } else {
+    note(`Not sent: ${f.message}`);
+  }
+  flush();
+}
+
+function pendingLi(cid) {
+  return document.querySelector(`#outbox li[data-cid="${CSS.escape(cid)}"]`);
+}
+
+function renderPending(entry) {
+  const fr = entry.frame;
+  if (fr.type !== "send" || fr.kind === "answer") return;
+  if (pendingLi(entry.cid)) return;
+  const li = el("li", { class: "msg mine pending", dataset: { cid: entry.cid } },
+    el("p", { class: "text", text: fr.body }),
+    el("span", { class: "state small", text: "Waiting to send" }));
+  $("outbox").append(li);
+  scrollDown(true);
+}
+
+// ---- the socket -----------------------------------------------------------------------
+
+const sock = new Socket({ onFrame: handle, onState: (s) => { state.conn = s; onConnState(s); } });
+
+function onConnState(s) {
+  if (s !== "online") { state.subscribed = false; state.inflight.clear(); }
+  showConn();
+}
+
+function showConn() {
+  const waiting = loadOutbox().length;
+  const texts = {
+    offline: "You're offline. What you write is kept and sent when you're back.",
+    reconnecting: "Connection lost. Reconnecting…",
+    connecting: "Connecting…",
+    "signed-out": "You have been signed out. Sign in again to carry on.",
+  };
+  let t = texts[state.conn] || "";
+  if (state.conn !== "online" && waiting) t += ` ${waiting} waiting to send.`;
+  $("conn").textContent = t;
+  $("conn").dataset.state = state.conn;
+}
+
+function handle(f) {
+  switch (f.type) {
+    case "hello":
+      sock.send({ type: "subscribe", room: cfg.room, after_seq: state.lastSeq });
+      break;
+    case "subscribed":
+      if (f.room === cfg.room) { state.subscribed = true; flush(); scheduleRead(); }
+      break;
+    case "message":
+      onMessage(f);
+      break;
+    case "ack":
+      onAck(f);
+      break;
+    case "typing":
+      if (f.room === cfg.room) showTyping(f.person);
+      break;
+    case "read":
+      if (f.room === cfg.room) { state.reads.set(f.person, f.seq); updateSeen(); }
+      break;
+    case "revoked":
+      if (f.room === cfg.room) {
+        $("composer").hidden = true;
+        note("You no longer have access to this room.");
+      }
+      break;
+    case "error":
+      if (f.client_id) onSendError(f);
+      else note(f.message);
+      break;
+    default:
+      break;
+  }
+}
+
+// ---- rendering ------------------------------------------------------------------------
+
+function onMessage(m) {
+  if (m.room !== cfg.room) return;
+  if (state.bySeq.has(m.seq)) return;
+  state.lastSeq = Math.max(state.lastSeq, m.seq);
+  if (m.client_id && m.sender.id === cfg.me.id) {
+    const p = pendingLi(m.client_id);
+    if (p) p.remove();
+  }
+  let li = null;
+  if (m.kind === "edit") applyEdit(m);
+  else if (m.kind === "redaction") applyRedaction(m);
+  else if (m.kind === "card") li = renderCard(m);
+  else if (m.kind === "answer") li = renderAnswer(m);
+  else if (m.kind === "system") li = renderNotice(m);
+  else if (m.kind === "text" || m.kind === "note") li = renderText(m);
+  state.bySeq.set(m.seq, { wire: m, li });
+  if (li) {
+    const nearBottom = isNearBottom();
+    $("messages").append(li);
+    scrollDown(nearBottom || m.sender.id === cfg.me.id);
+  }
+  scheduleRead();
+  updateSeen();
+}
+
+function renderText(m) {
+  const mine = m.sender.id === cfg.me.id;
+  const li = el("li", {
+    class: `msg ${m.kind}${mine ? " mine" : ""}${m.redacted ? " deleted" : ""}`,
+    dataset: { seq: m.seq, id: m.id },
+  });
+  li.append(el("div", { class: "meta" },
+    el("span", { class: "who", text: mine ? "You" : m.sender.name }),
+    m.kind === "note" ? el("span", { class: "badge", text: "Clinical note" }) : null,
+    el("time", { datetime: m.created_at, text: timeOf(m.created_at) })));
+  if (m.reply_to) {
+    const orig = state.bySeq.get(m.reply_to);
+    const quoted = orig ? `${orig.wire.sender.name}: ${orig.wire.body || "(deleted)"}` : "an earlier message";
+    li.append(el("blockquote", { class: "quote", text: `↩ ${quoted}` }));
+  }
+  li.append(el("p", { class: "text", text: m.redacted ? "This message was deleted." : m.body }));
+  const extras = [];
+  if (m.edited && !m.redacted) extras.push("edited");
+  if (m.payload && m.payload.location) extras.push("📍 location shared");
+  if (m.payload && m.payload.shared_from) extras.push("shared from the team");
+  li.append(el("span", { class: "extras small", text: extras.join(" · ") }));
+  if (!m.redacted) li.append(actionsFor(m, li));
+  return li;
+}
+
+function actionsFor(m, li) {
+  const mine = m.sender.id === cfg.me.id;
+  const menuId = `menu-${m.seq}`;
+  const menu = el("div", { class: "menu", id: menuId, hidden: true });
+  const toggle = el("button", {
+    type: "button", class: "more", "aria-expanded": "false", "aria-controls": menuId,
+    "aria-label": `Actions for ${mine ? "your" : `${m.sender.name}'s`} message`, text: "⋯",
+    onclick: () => {
+      const open = menu.hidden;
+      document.querySelectorAll(".menu:not([hidden])").forEach((x) => { x.hidden = true; });
+      document.querySelectorAll(".more[aria-expanded=true]").forEach((x) => x.setAttribute("aria-expanded", "false"));
+      menu.hidden = !open;
+      toggle.setAttribute("aria-expanded", String(open));
+    },
+  });
+  const close = () => { menu.hidden = true; toggle.setAttribute("aria-expanded", "false"); };
+  menu.append(el("button", { type: "button", text: "Reply", onclick: () => { close(); startReply(m); } }));
+  if (mine && (m.kind === "text" || m.kind === "note")) {
+    menu.append(el("button", { type: "button", text: "Edit", onclick: () => { close(); startEdit(m, li); } }));
+  }
+  if (mine || cfg.can_moderate) {
+    const del = el("button", { type: "button", class: "danger", text: "Delete" });
+    del.addEventListener("click", () => {
+      if (del.dataset.confirm) {
+        close();
+        enqueue({ type: "redact", room: cfg.room, client_id: newClientId(), target: m.seq });
+      } else {
+        del.dataset.confirm = "1";
+        del.textContent = "Tap again to delete";
+      }
+    });
+    menu.append(del);
+  }
+  menu.append(el("button", { type: "button", text: "Raise concern", onclick: () => { close(); openConcern(m); } }));
+  return el("div", { class: "actions" }, toggle, menu);
+}
+
+function applyEdit(m) {
+  const t = state.bySeq.get(m.target);
+  if (!t) return;
+  t.wire.body = m.body;
+  t.wire.edited = true;
+  if (t.li) {
+    t.li.querySelector(".text").textContent = m.body;
+    const ex = t.li.querySelector(".extras");
+    if (ex && !ex.textContent.includes("edited")) ex.textContent = ["edited", ex.textContent].filter(Boolean).join(" · ");
+  }
+}
+
+function applyRedaction(m) {
+  const t = state.bySeq.get(m.target);
+  if (!t) return;
+  t.wire.body = "";
+  t.wire.redacted = true;
+  if (t.li) {
+    t.li.classList.add("deleted");
+    t.li.querySelector(".text").textContent = "This message was deleted.";
+    const a = t.li.querySelector(".actions");
+    if (a) a.remove();
+  }
+}
+
+function renderNotice(m) {
+  const ev = (m.payload && m.payload.event) || "";
+  const icon = ev === "visit.arrived" ? "🏠 " : ev === "visit.left" ? "👋 " : ev.startsWith("alert.") ? "🔔 " : "";
+  const cls = ev.startsWith("visit.") ? "notice visit" : ev.startsWith("alert.") ? "notice alert" : "notice";
+  return el("li", { class: cls, dataset: { seq: m.seq, event: ev }, title: timeOf(m.created_at) },
+    el("span", { text: icon + m.body }));
+}
+
+function canAnswer() {
+  if (cfg.kind === "family") return cfg.me.role === "family" || cfg.me.role === "service_user";
+  return cfg.me.role === "care_worker";
+}
+
+function renderCard(m) {
+  const p = m.payload || {};
+  if (p.card_type === "key_info") {
+    const d = p.data || {};
+    const dl = el("dl");
+    for (const [k, label] of [["preferences", "Preferences"], ["what_matters", "What matters"],
+      ["communication_needs", "Communication"], ["access_notes", "Access"]]) {
+      if (d[k]) dl.append(el("dt", { text: label }), el("dd", { text: String(d[k]) }));
+    }
+    return el("li", { class: "card keyinfo-card", dataset: { seq: m.seq } },
+      el("h3", { text: p.title || "Key information" }), dl);
+  }
+  const data = p.data || {};
+  const li = el("li", { class: "card question", dataset: { seq: m.seq, card: p.card_id } });
+  if (data.n && data.of) li.append(el("p", { class: "small muted", text: `Question ${data.n} of ${data.of}` }));
+  const h = el("h3", { text: p.title, id: `card-${m.seq}` });
+  const group = el("div", { class: "options", role: "group", "aria-labelledby": `card-${m.seq}` });
+  const card = { li, options: new Map(), answered: null };
+  const allowed = canAnswer();
+  for (const o of p.options || []) {
+    const b = el("button", { type: "button", class: "option", "aria-pressed": "false", disabled: !allowed },
+      el("span", { class: "emoji", "aria-hidden": "true", text: o.emoji || "" }),
+      el("span", { class: "label", text: o.label }));
+    if (o.colour) b.style.setProperty("--opt", o.colour);
+    b.addEventListener("click", () => answer(p.card_id, o.value));
+    card.options.set(o.value, { button: b, label: o.label, emoji: o.emoji || "" });
+    group.append(b);
+  }
+  li.append(h, group);
+  state.cards.set(p.card_id, card);
+  return li;
+}
+
+function markChosen(cardId, value) {
+  const card = state.cards.get(cardId);
+  if (!card || card.answered !== null) return;
+  card.answered = value;
+  for (const [v, o] of card.options) {
+    o.button.disabled = true;
+    o.button.setAttribute("aria-pressed", String(v === value));
+    if (v === value) o.button.classList.add("chosen");
+  }
+  card.li.classList.add("answered");
+}
+
+function answer(cardId, value) {
+  const card = state.cards.get(cardId);
+  if (!card || card.answered !== null) return;
+  markChosen(cardId, value);
+  enqueue({ type: "send", room: cfg.room, client_id: newClientId(), kind: "answer",
+    payload: { card_id: cardId, value } });
+}
+
+function renderAnswer(m) {
+  const p = m.payload || {};
+  markChosen(p.card_id, p.value);
+  const card = state.cards.get(p.card_id);
+  const opt = card && card.options.get(p.value);
+  const who = m.sender.id === cfg.me.id ? "You" : m.sender.name;
+  const what = opt ? `${opt.emoji} ${opt.label}`.trim() : `option ${p.value}`;
+  const li = el("li", { class: "answer small", dataset: { seq: m.seq, id: m.id } },
+    el("span", { text: `${who} answered: ${what}` }));
+  if (m.redacted) return li;
+  li.append(actionsFor({ ...m, kind: "answer", sender: m.sender }, li));
+  return li;
+}
+
+// ---- composer, reply, edit ------------------------------------------------------------
+
+function startReply(m) {
+  state.editing = null;
+  state.replyTo = m.seq;
+  showContext(`Replying to ${m.sender.name}: ${m.body || ""}`.slice(0, 120));
+}
+
+function startEdit(m) {
+  state.replyTo = null;
+  state.editing = m.seq;
+  $("body").value = state.bySeq.get(m.seq)?.wire.body || m.body;
+  showContext("Editing your message");
+}
+
+function showContext(text) {
+  $("context-text").textContent = text;
+  $("context-bar").hidden = false;
+  $("body").focus();
+}
+
+function clearContext() {
+  state.replyTo = null;
+  state.editing = null;
+  $("context-bar").hidden = true;
+}
+
+$("context-cancel").addEventListener("click", () => {
+  if (state.editing) $("body").value = "";
+  clearContext();
+});
+
+$("composer").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const body = $("body").value.trim();
+  if (!body) return;
+  if (state.editing) {
+    enqueue({ type: "edit", room: cfg.room, client_id: newClientId(), target: state.editing, body });
+  } else {
+    const cid = newClientId();
+    const frame = { type: "send", room: cfg.room, client_id: cid, kind: "text", body };
+    if (state.replyTo) frame.reply_to = state.replyTo;
+    enqueue(frame);
+    const share = $("share");
+    if (cfg.share_room && share && share.checked) {
+      // The family twin: sent once the team message is acked, carrying its id.
+      enqueue({ type: "send", room: cfg.share_room, client_id: `${cid}.f`, kind: "text", body,
+        payload: {} }, cid);
+      share.checked = false;
+    }
+  }
+  $("body").value = "";
+  autosize();
+  clearContext();
+});
+
+$("body").addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && !e.shiftKey && !e.isComposing && window.matchMedia("(pointer: fine)").matches) {
+    e.preventDefault();
+    $("composer").requestSubmit();
+  }
+});
+
+$("body").addEventListener("input", () => {
+  autosize();
+  const now = Date.now();
+  if (state.subscribed && now - state.typingSent > 2500) {
+    state.typingSent = now;
+    sock.send({ type: "typing", room: cfg.room });
+  }
+});
+
+function autosize() {
+  const t = $("body");
+  t.style.height = "auto";
+  t.style.height = `${Math.min(t.scrollHeight, 160)}px`;
+}
+
+function showTyping(person) {
+  $("typing").textContent = `${person.name} is typing…`;
+  clearTimeout(state.typingClear);
+  state.typingClear = setTimeout(() => { $("typing").textContent = ""; }, 4000);
+}
+
+// ---- read state -----------------------------------------------------------------------
+
+let readTimer = null;
+function scheduleRead() {
+  clearTimeout(readTimer);
+  readTimer = setTimeout(() => {
+    if (!state.subscribed || document.visibilityState !== "visible") return;
+    if (state.lastSeq > state.readSent) {
+      state.readSent = state.lastSeq;
+      sock.send({ type: "read", room: cfg.room, seq: state.lastSeq });
+    }
+  }, 400);
+}
+document.addEventListener("visibilitychange", scheduleRead);
+
+function updateSeen() {
+  let mine = 0;
+  for (const [seq, { wire }] of state.bySeq) {
+    if (wire.sender.id === cfg.me.id && (wire.kind === "text" || wire.kind === "note")) mine = Math.max(mine, seq);
+  }
+  if (!mine) { $("seen").textContent = ""; return; }
+  const names = [];
+  for (const [pid, seq] of state.reads) {
+    if (pid !== cfg.me.id && seq >= mine && members.has(pid)) names.push(members.get(pid));
+  }
+  $("seen").textContent = names.length ? `Seen by ${names.sort().join(", ")}` : "";
+}
+
+// ---- check in / check out -------------------------------------------------------------
+
+function visitButton(which) {
+  const btn = $(which === "in" ? "check-in" : "check-out");
+  const body = which === "in" ? "Check in" : "Check out";
+  btn.disabled = true;
+  note("Getting your location…");
+  const send = (loc) => {
+    const frame = { type: "send", room: cfg.room, client_id: newClientId(), kind: "text", body };
+    if (loc) frame.payload = { location: loc };
+    enqueue(frame);
+    btn.disabled = false;
+    note(loc ? "" : "Location unavailable: sent without it.");
+  };
+  if (!navigator.geolocation) { send(null); return; }
+  navigator.geolocation.getCurrentPosition(
+    (pos) => send({ lat: pos.coords.latitude, lon: pos.coords.longitude,
+      accuracy: Math.round(pos.coords.accuracy * 10) / 10 }),
+    () => send(null),
+    { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
+}
+
+if (cfg.can_check_in) {
+  $("check-in").addEventListener("click", () => visitButton("in"));
+  $("check-out").addEventListener("click", () => visitButton("out"));
+}
+
+// ---- raise concern --------------------------------------------------------------------
+
+let concernFor = null;
+function openConcern(m) {
+  concernFor = m;
+  $("concern-error").textContent = "";
+  $("concern-reason").value = "";
+  $("concern-dialog").showModal();
+  $("concern-reason").focus();
+}
+
+$("concern-cancel").addEventListener("click", () => $("concern-dialog").close());
+$("concern-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const reason = $("concern-reason").value.trim();
+  if (!reason || !concernFor) { $("concern-error").textContent = "Say why you are concerned."; return; }
+  $("concern-send").disabled = true;
+  try {
+    const r = await fetch("/api/alerts/concerns", {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+      body: JSON.stringify({ message_id: concernFor.id, reason, concern: $("concern-kind").value }),
+    });
+    const out = await r.json().catch(() => ({}));
+    if (r.ok) {
+      $("concern-dialog").close();
+      note("Concern raised. The care manager has been alerted.");
+    } else {
+      $("concern-error").textContent = out.message || "That did not work; try again.";
+    }
+  } catch {
+    $("concern-error").textContent = "No connection: try again when you have signal.";
+  } finally {
+    $("concern-send").disabled = false;
+  }
+});
+
+// ---- helpers --------------------------------------------------------------------------
+
+let noteTimer = null;
+function note(text) {
+  const n = $("note");
+  n.textContent = text;
+  clearTimeout(noteTimer);
+  if (text) noteTimer = setTimeout(() => { if (n.textContent === text) n.textContent = ""; }, 6000);
+}
+
+function isNearBottom() {
+  const log = $("log");
+  return log.scrollHeight - log.scrollTop - log.clientHeight < 120;
+}
+
+function scrollDown(force) {
+  if (!force) return;
+  const log = $("log");
+  log.scrollTop = log.scrollHeight;
+}
+
+window.addEventListener("storage", (e) => { if (e.key === OUTBOX_KEY) showConn(); });
+
+for (const entry of loadOutbox()) if (entry.frame.room === cfg.room) renderPending(entry);
+sock.start();

@@ -1,0 +1,25 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from web import views, views_invite, views_manager
+
+urlpatterns = [
+    path("login/", auth_views.LoginView.as_view(template_name="web/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("healthz", views.healthz, name="healthz"),
+    path("dashboards/", include("web.dashboards.urls")),
+    path("", views.home, name="home"),
+    path("people/<int:su_id>/", views.service_user, name="service_user"),
+    path("people/<int:su_id>/<str:tab>/", views.room, name="room"),
+    path("people/<int:su_id>/manage/members/", views_manager.members, name="members"),
+    path("people/<int:su_id>/manage/invitations/<int:invitation_id>/cancel",
+         views_manager.invitation_cancel, name="invitation_cancel"),
+    path("people/<int:su_id>/manage/rooms/<int:room_id>/members/<int:person_id>/remove",
+         views_manager.member_remove, name="member_remove"),
+    path("people/<int:su_id>/manage/visits/", views_manager.visits, name="visits"),
+    path("alerts/", views_manager.inbox, name="inbox"),
+    path("alerts/<int:alert_id>/", views_manager.alert_page, name="alert"),
+    path("alerts/<int:alert_id>/<str:action>", views_manager.alert_action, name="alert_action"),
+    path("exceptions/", views_manager.exceptions, name="exceptions"),
+    path("invite/<str:token>/", views_invite.accept, name="invite"),
+]

@@ -1,0 +1,123 @@
+"""People-facing pages: home, the service-user page (chat tabs), health check.
+
+Thin: every page authorises through ``rooms.access`` (and ``escalation.access`` for
+alerts); live data arrives over the websocket (docs/protocol.md) in the browser.
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from bots.models import PlannedVisit
+from cocare_chat import clock
+from rooms import access, audit
+from rooms.errors import NotFound
+from rooms.models import Membership, ReadPosition, Role, Room, ServiceUser
+from rooms.wire import person_wire
+from web.pages import page, person_page
+from web.schedule_view import local_day, visit_status
+
+TABS = {"team": Room.Kind.PROFESSIONAL, "family": Room.Kind.FAMILY}
+HISTORY_WINDOW = 150  # entries replayed on open; older ones stay in the record
+
+
+@person_page
+@ensure_csrf_cookie
+def home(request):
+    person = request.person
+    rooms = access.visible_rooms(person).order_by("service_user__full_name", "kind")
+    people: dict[int, dict] = {}
+    for r in rooms:
+        entry = people.setdefault(r.service_user_id, {"su": r.service_user, "tabs": []})
+        entry["tabs"].append("team" if r.kind == Room.Kind.PROFESSIONAL else "family")
+    for su in access.managed_service_users(person).order_by("full_name"):
+        people.setdefault(su.id, {"su": su, "tabs": []})
+    for entry in people.values():
+        entry["dashboard"] = person.role in (Role.CARE_MANAGER, Role.NURSE, Role.THERAPIST)
+    now = clock.now()
+    start, end = local_day(now)
+    visits = []
+    if person.role == Role.CARE_WORKER:
+        qs = (PlannedVisit.objects.filter(worker=person, status=PlannedVisit.Status.PLANNED,
+                                          window_start__gte=start, window_start__lt=end)
+              .select_related("service_user", "visit").order_by("window_start"))
+        visits = [{"pv": pv, "status": visit_status(pv, now)} for pv in qs]
+    return page(request, "web/home.html", {
+        "people": sorted(people.values(), key=lambda e: e["su"].name),
+        "visits": visits, "today": start,
+    }, active="home")
+
+
+def tabs_for(person, su_id: int) -> dict[str, Room]:
+    rooms = access.visible_rooms(person).filter(service_user_id=su_id)
+    kinds = {r.kind: r for r in rooms}
+    return {tab: kinds[kind] for tab, kind in TABS.items() if kind in kinds}
+
+
+@person_page
+def service_user(request, su_id: int):
+    tabs = tabs_for(request.person, su_id)
+    if not tabs:
+        if access.managed_service_users(request.person).filter(pk=su_id).exists():
+            return redirect("members", su_id=su_id)
+        raise Http404("Not found")
+    return redirect("room", su_id=su_id, tab=next(iter(tabs)))
+
+
+def key_info_for(person, su_id: int) -> ServiceUser | None:
+    try:
+        su = access.access_service_user(person, su_id)
+    except NotFound:
+        return None
+    if person.role == Role.SERVICE_USER:
+        return None  # their own details: nothing to brief them on
+    audit.record(person, "service_user.key_info", service_user=su)
+    return su
+
+
+@person_page
+@ensure_csrf_cookie
+def room(request, su_id: int, tab: str):
+    person = request.person
+    tabs = tabs_for(person, su_id)
+    if tab not in tabs:
+        raise Http404("Not found")
+    the_room = tabs[tab]
+    room_obj, membership = access.access_room(person, the_room.id, access.Action.READ)
+    audit.record(person, "room.page", room=room_obj)
+    su = room_obj.service_user
+    members = (Membership.objects.filter(room=room_obj, removed_at__isnull=True)
+               .select_related("person"))
+    reads = dict(ReadPosition.objects.filter(room=room_obj).values_list("person_id", "seq"))
+    manager = access.is_provider_manager(person, su)
+    share_room = None
+    if tab == "team" and person.role == Role.CARE_WORKER and "family" in tabs:
+        share_room = tabs["family"].id
+    config = {
+        "me": person_wire(person),
+        "room": room_obj.id,
+        "kind": room_obj.kind,
+        "service_user": su.id,
+        "name": su.name,
+        "start_seq": max(membership.visible_from_seq, room_obj.last_seq - HISTORY_WINDOW),
+        "share_room": share_room,
+        "can_check_in": person.role == Role.CARE_WORKER and tab == "team",
+        "can_note": tab == "team",
+        "can_moderate": manager,
+        "members": {str(m.person_id): m.person.display_name for m in members},
+        "reads": {str(k): v for k, v in reads.items()},
+    }
+    return page(request, "web/room.html", {
+        "su": su, "tab": tab, "tabs": list(tabs), "config": config,
+        "key_info": key_info_for(person, su_id), "manager": manager,
+        "dashboard": person.role in (Role.CARE_MANAGER, Role.NURSE, Role.THERAPIST),
+    }, active="home")
+
+
+def healthz(request):
+    with connection.cursor() as cur:
+        cur.execute("SELECT 1")
+    return JsonResponse({"ok": True})

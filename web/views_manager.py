@@ -1,0 +1,260 @@
+"""Care manager (and council) pages: alert inbox and alert page, exceptions queue,
+members and invitations, planned visits.
+
+Alerts authorise through ``escalation.access``; members, invitations and visits through
+``rooms.access`` (managing the family room, key-information access, provider manager).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import urlencode
+
+from django.db.models import Q
+from django.http import Http404
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_POST
+from pydantic import ValidationError
+
+from bots.models import PlannedVisit, Visit
+from bots.schedule import LOCAL_TZ, PlannedVisitIn, check_create_planned_visit
+from cocare_chat import clock
+from escalation import access as alert_access
+from escalation.alerts import LABELS, do_acknowledge, do_reopen, do_resolve
+from escalation.api import alert_wire
+from escalation.models import Alert, Flag
+from rooms import access, audit
+from rooms.errors import CoCareError, NotFound
+from rooms.models import FamilyBasis, Membership, Person, Role, Room
+from rooms.network import check_remove_member
+from web.forms import InviteForm, PlannedVisitForm, ReopenForm, ResolveForm
+from web.invitations import access_manage_family, check_cancel_invitation, check_create_invitation
+from web.models import Invitation
+from web.pages import ALERT_ROLES, page, person_page
+from web.schedule_view import visit_status
+
+EXCEPTION_DAYS = 14
+VISIT_CONCERNS = ("location_exception", "missed_visit", "late_visit")
+
+
+def _require_inbox(person: Person) -> None:
+    if person.role not in ALERT_ROLES:
+        raise NotFound("No alert inbox.")
+
+
+@person_page
+@ensure_csrf_cookie
+def inbox(request):
+    person = request.person
+    _require_inbox(person)
+    alerts = (alert_access.visible_alerts(person).exclude(state=Alert.State.RESOLVED)
+              .order_by("-opened_at", "-id")[:100])
+    wires = [alert_wire(a) for a in alerts]
+    can_manage = person.role == Role.CARE_MANAGER
+    return page(request, "web/inbox.html", {
+        "alerts": wires, "can_manage": can_manage,
+        "inbox_config": {"initial": [a["id"] for a in wires], "can_manage": can_manage},
+    }, active="alerts")
+
+
+@person_page
+def alert_page(request, alert_id: int):
+    person = request.person
+    alert = alert_access.access_alert(person, alert_id)
+    audit.record(person, "alert.read", service_user=alert.service_user_id,
+                 target=f"alert:{alert.id}")
+    flags = []
+    for f in (Flag.objects.filter(alert=alert)
+              .select_related("subject", "subject__room", "subject__sender", "raised_by")
+              .order_by("id")):
+        context = alert_access.flagged_context(person, alert, f.subject) if f.subject else None
+        flags.append({"flag": f, "context": context,
+                      "label": LABELS.get(f.concern, f.concern)})
+    events = list(alert.events.select_related("actor"))
+    manage = access.is_provider_manager(person, alert.service_user)
+    return page(request, "web/alert.html", {
+        "alert": alert, "label": LABELS.get(alert.concern, alert.concern), "flags": flags,
+        "events": events, "manage": manage,
+        "resolve_form": ResolveForm(prefix="resolve"), "reopen_form": ReopenForm(prefix="reopen"),
+        "error": request.GET.get("error", "")[:200],
+    }, active="alerts")
+
+
+def _back(request, default: str) -> str:
+    nxt = request.POST.get("next", "")
+    if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
+        return nxt
+    return default
+
+
+@require_POST
+@person_page
+def alert_action(request, alert_id: int, action: str):
+    person = request.person
+    alert = alert_access.access_alert(person, alert_id, manage=True)
+    now = clock.now()
+    detail = reverse("alert", args=[alert.id])
+    try:
+        if action == "ack":
+            do_acknowledge(alert, person, now)
+        elif action == "resolve":
+            form = ResolveForm(request.POST, prefix="resolve")
+            if not form.is_valid():
+                return redirect(detail + "?error=Write+the+outcome+before+resolving.")
+            do_resolve(alert, person, form.cleaned_data["outcome"], now)
+        elif action == "reopen":
+            form = ReopenForm(request.POST, prefix="reopen")
+            if not form.is_valid():
+                return redirect(detail + "?error=Say+why+you+are+reopening+it.")
+            do_reopen(alert, person, form.cleaned_data["reason"], now)
+        else:
+            raise Http404("Not found")
+    except CoCareError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return redirect(detail + "?" + _q(error=exc.message))
+    return redirect(_back(request, detail))
+
+
+def _q(**kw) -> str:
+    return urlencode(kw)
+
+
+@person_page
+def exceptions(request):
+    person = request.person
+    if person.role != Role.CARE_MANAGER:
+        raise NotFound("No exceptions queue.")
+    sus = access.managed_service_users(person)
+    now = clock.now()
+    since = now - dt.timedelta(days=EXCEPTION_DAYS)
+    bad = (Visit.Location.OUT_OF_RANGE, Visit.Location.NO_LOCATION)
+    location = (Visit.objects.filter(service_user__in=sus, checked_in_at__gte=since)
+                .filter(Q(checkin_location__in=bad) | Q(checkout_location__in=bad))
+                .select_related("service_user", "worker").order_by("-checked_in_at")[:100])
+    late = (Visit.objects.filter(service_user__in=sus, checked_in_at__gte=since, late=True)
+            .select_related("service_user", "worker", "planned_visit")
+            .order_by("-checked_in_at")[:100])
+    missed = (PlannedVisit.objects.filter(service_user__in=sus, window_start__gte=since,
+                                          status=PlannedVisit.Status.PLANNED,
+                                          missed_flagged_at__isnull=False, visit__isnull=True)
+              .select_related("service_user", "worker").order_by("-window_start")[:100])
+    alerts = (alert_access.visible_alerts(person).filter(concern__in=VISIT_CONCERNS)
+              .exclude(state=Alert.State.RESOLVED).order_by("-opened_at")[:100])
+    return page(request, "web/exceptions.html", {
+        "location": location, "late": late, "missed": missed,
+        "alerts": [alert_wire(a) for a in alerts], "days": EXCEPTION_DAYS,
+    }, active="exceptions")
+
+
+def _members_context(person, room: Room) -> dict:
+    su = room.service_user
+    now = clock.now()
+    rooms = {r.kind: r for r in Room.objects.filter(service_user=su)}
+    members = {
+        kind: list(Membership.objects.filter(room=r, removed_at__isnull=True)
+                   .select_related("person").order_by("person__display_name"))
+        for kind, r in rooms.items()
+    }
+    basis = FamilyBasis.objects.filter(service_user=su, revoked_at__isnull=True).first()
+    invites = [{"inv": i, "status": i.status(now)}
+               for i in Invitation.objects.filter(service_user=su).order_by("-created_at")[:50]]
+    return {"su": su, "team_members": members.get(Room.Kind.PROFESSIONAL, []),
+            "family_members": members.get(Room.Kind.FAMILY, []),
+            "family_room": rooms.get(Room.Kind.FAMILY), "basis": basis, "invites": invites}
+
+
+@person_page
+@ensure_csrf_cookie
+def members(request, su_id: int):
+    person = request.person
+    room = access_manage_family(person, su_id)
+    audit.record(person, "members.read", service_user=room.service_user_id)
+    ctx = _members_context(person, room)
+    issued = None
+    form = InviteForm(request.POST or None, basis_needed=ctx["basis"] is None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            issued = check_create_invitation(
+                person, su_id, display_name=d["display_name"], relationship=d["relationship"],
+                days=d["days"], basis=d.get("basis") or None, basis_notes=d.get("basis_notes", ""))
+        except CoCareError as exc:
+            if isinstance(exc, NotFound):
+                raise
+            form.add_error(None, exc.message)
+        else:
+            ctx = _members_context(person, room)
+            form = InviteForm(basis_needed=False)
+    link = request.build_absolute_uri(f"/invite/{issued.token}/") if issued else None
+    return page(request, "web/members.html", {**ctx, "form": form, "link": link,
+                                              "issued": issued}, active="home")
+
+
+@require_POST
+@person_page
+def invitation_cancel(request, su_id: int, invitation_id: int):
+    inv = Invitation.objects.filter(pk=invitation_id, service_user_id=su_id).first()
+    if inv is None:
+        raise NotFound("No such invitation.")
+    check_cancel_invitation(request.person, inv.id)
+    return redirect("members", su_id=su_id)
+
+
+@require_POST
+@person_page
+def member_remove(request, su_id: int, room_id: int, person_id: int):
+    room = Room.objects.filter(pk=room_id, service_user_id=su_id).first()
+    if room is None:
+        raise NotFound("No such room.")
+    check_remove_member(request.person, room.id, person_id)
+    return redirect("members", su_id=su_id)
+
+
+@person_page
+@ensure_csrf_cookie
+def visits(request, su_id: int):
+    person = request.person
+    su = access.access_service_user(person, su_id)
+    manage = access.is_provider_manager(person, su)
+    team = Room.objects.get(service_user=su, kind=Room.Kind.PROFESSIONAL)
+    workers = [m.person for m in Membership.objects.filter(
+        room=team, removed_at__isnull=True, person__role=Role.CARE_WORKER)
+        .select_related("person").order_by("person__display_name")]
+    form = PlannedVisitForm(request.POST or None, workers=workers)
+    created = None
+    if request.method == "POST":
+        if not manage:
+            raise NotFound("No such person.")
+        if form.is_valid():
+            d = form.cleaned_data
+            try:
+                data = PlannedVisitIn(
+                    worker_id=d["worker"],
+                    window_start=dt.datetime.combine(d["date"], d["start"], tzinfo=LOCAL_TZ),
+                    window_end=dt.datetime.combine(d["date"], d["end"], tzinfo=LOCAL_TZ),
+                    notes=d["notes"])
+                created = check_create_planned_visit(person, su.id, data)
+            except ValidationError as exc:
+                form.add_error(None, "; ".join(e["msg"].removeprefix("Value error, ")
+                                               for e in exc.errors()))
+            except CoCareError as exc:
+                if isinstance(exc, NotFound):
+                    raise
+                form.add_error(None, exc.message)
+            else:
+                form = PlannedVisitForm(workers=workers)
+    now = clock.now()
+    planned = (PlannedVisit.objects.filter(service_user=su,
+                                           window_start__gte=now - dt.timedelta(days=7))
+               .select_related("worker", "visit").order_by("window_start")[:200])
+    audit.record(person, "planned_visit.list", service_user=su)
+    return page(request, "web/visits.html", {
+        "su": su, "manage": manage, "form": form, "created": created,
+        "planned": [{"pv": pv, "status": visit_status(pv, now)
+                     if pv.status == PlannedVisit.Status.PLANNED else "cancelled"}
+                    for pv in planned],
+    }, active="home")
