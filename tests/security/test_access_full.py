@@ -132,4 +132,4 @@ def test_refused_reads_are_not_answered_with_content(cast):
                     f"/api/rooms/{cast.team.id}/members"):
             r = c.get(url)
             assert r.status_code == 404, (who, url)
-            assert b"sore" not in r.content and b"4411" not in r.content
+            assert b"pressure sore" not in r.content and b"Key safe code" not in r.content
