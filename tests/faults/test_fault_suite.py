@@ -214,8 +214,12 @@ def stack():
         missing("PostgreSQL (set COCARE_DATABASE_URL=postgres://...)")
     cast = build_cast()
     rds = PrivateRedis().start()
+    # Persistent connections as in docker-compose.yml: every process holds a live
+    # PostgreSQL connection, so terminating them is a real fault (with the default of
+    # one connection per request there may be nothing open to terminate).
     env = subprocess_env(redis=False, COCARE_REDIS_URL=rds.url,
-                         COCARE_REDIS_PREFIX="faults", COCARE_WORKER_POLL_SECONDS="0.5")
+                         COCARE_REDIS_PREFIX="faults", COCARE_WORKER_POLL_SECONDS="0.5",
+                         COCARE_DB_CONN_MAX_AGE="60")
     servers = Servers(env)
     workers = {n: WorkerProcess(n, env).start() for n in ("bots", "escalation")}
     yield cast, servers, workers, rds
