@@ -144,6 +144,7 @@ class MatrixSender:
                                             rendered.content, entry.txn_id, as_user=puppet.user_id)
             else:
                 own = msg.target is not None and msg.target.sender_id == msg.sender_id
+                self._redact_edits_of(bridged, msg, entry, puppet.user_id)
                 event_id = self.client.redact(bridged.matrix_room_id, rendered.target_event_id,
                                               entry.txn_id, as_user=puppet.user_id if own else None)
         except MatrixRefused as exc:
@@ -157,6 +158,24 @@ class MatrixSender:
             self._back_off(entry, now, exc.errcode)
             raise _RoomBlocked from None
         self._mark_sent(entry, event_id, now)
+
+    def _redact_edits_of(self, bridged: BridgedRoom, msg: Message, entry: OutboxEntry,
+                         puppet_user_id: str) -> None:
+        """Redact the Matrix events of every edit of the redacted message.
+
+        Matrix keeps an ``m.replace`` event when its original is redacted, and the edit
+        carries the amended text in clear. Each gets a deterministic txn id derived from
+        the redaction's, so a retried redaction repeats none of them.
+        """
+        links = (EventLink.objects.filter(message__target_id=msg.target_id,
+                                          message__kind=Message.Kind.EDIT)
+                 .select_related("message").order_by("message__seq"))
+        for link in links:
+            own = (link.message.sender_id == msg.sender_id
+                   and link.direction == EventLink.Direction.OUTBOUND)
+            self.client.redact(bridged.matrix_room_id, link.event_id,
+                               f"{entry.txn_id}.edit-{link.message_id}",
+                               as_user=puppet_user_id if own else None)
 
     def _mark_sent(self, entry: OutboxEntry, event_id: str, now: dt.datetime) -> None:
         with transaction.atomic():

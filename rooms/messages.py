@@ -33,6 +33,10 @@ from rooms.wire import message_wire
 
 BODY_KINDS = {Message.Kind.TEXT, Message.Kind.NOTE, Message.Kind.SYSTEM, Message.Kind.EDIT}
 AMENDABLE_KINDS = {Message.Kind.TEXT, Message.Kind.NOTE}
+# What the system may redact (retention): everything that reaches screens and Matrix.
+# People are held to AMENDABLE_KINDS by check_post_message.
+REDACTABLE_KINDS = AMENDABLE_KINDS | {Message.Kind.SYSTEM, Message.Kind.CARD,
+                                      Message.Kind.ANSWER}
 PERSON_KINDS = {
     Message.Kind.TEXT,
     Message.Kind.NOTE,
@@ -99,8 +103,12 @@ def post_message(
         # found by the unique constraint at insert (no look-up on the common path).
         reply_to = _entry_at(room, reply_to_seq, "reply_to") if reply_to_seq else None
         target = _entry_at(room, target_seq, "target") if target_seq else None
-        if target is not None and target.kind not in AMENDABLE_KINDS:
-            raise Invalid("Only messages and notes can be edited or redacted.")
+        if target is not None and kind == Message.Kind.EDIT \
+                and target.kind not in AMENDABLE_KINDS:
+            raise Invalid("Only messages and notes can be edited.")
+        if target is not None and kind == Message.Kind.REDACTION \
+                and target.kind not in REDACTABLE_KINDS:
+            raise Invalid(f"A {target.kind} entry cannot be redacted.")
         lock_log()
         if target is not None and Message.objects.filter(
                 pk=target.pk, redacted_at__isnull=False).exists():
@@ -199,6 +207,8 @@ def check_post_message(
         raise Invalid("Clinical notes belong in the team room.")
     if kind in (Message.Kind.EDIT, Message.Kind.REDACTION) and target_seq is not None:
         target = Message.objects.filter(room=room, seq=target_seq).first()
+        if target is not None and target.kind not in AMENDABLE_KINDS:
+            raise Invalid("Only messages and notes can be edited or deleted.")
         if target is not None and target.sender_id != person.id:
             manager = is_provider_manager(person, room.service_user)
             if kind == Message.Kind.EDIT or not manager:

@@ -4,13 +4,14 @@ Per provider (``RetentionPolicy.message_days``; none = kept indefinitely), an en
 than the cutoff loses its content. A service user under an active ``LegalHold`` is skipped
 entirely. For each expired entry, in one transaction:
 
-- a ``text``/``note`` not yet redacted gets a ``redaction`` entry through the one write path
+- an entry that reaches screens and Matrix (text, note, system notice, card, answer) and
+  is not yet redacted gets a ``redaction`` entry through the one write path
   (:func:`rooms.messages.post_message`, sender: the system participant, client id
   ``retention:<message id>``), so open sockets hide it and the bridge redacts the Matrix
-  event (docs/matrix.md);
+  event and the Matrix events of its edits (docs/matrix.md);
 - then its ``body``, ``edited_body`` and ``payload`` are emptied, as are the bodies of the
-  ``edit`` entries that amended it; other kinds (cards, answers, notices, signals) are
-  emptied in place.
+  ``edit`` entries that amended it; signals, which never leave CoCare, are emptied in
+  place.
 
 Idempotent: the redaction is keyed on its client id, and an already-empty entry is not
 selected again. The sequence, senders and times stay: the log keeps its shape, without the
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Q
 
-from rooms.messages import AMENDABLE_KINDS, post_message
+from rooms.messages import REDACTABLE_KINDS, post_message
 from rooms.models import LegalHold, Message, RetentionPolicy
 from rooms.network import system_person
 
@@ -70,7 +71,7 @@ def purge_one(msg: Message, now: dt.datetime) -> bool:
     redacted = False
     with transaction.atomic():
         msg = Message.objects.select_related("room").get(pk=msg.pk)
-        if msg.kind in AMENDABLE_KINDS and msg.redacted_at is None:
+        if msg.kind in REDACTABLE_KINDS and msg.redacted_at is None:
             post_message(room=msg.room, sender=system_person(), kind=Message.Kind.REDACTION,
                          target_seq=msg.seq, client_id=f"retention:{msg.id}", now=now)
             redacted = True
