@@ -227,13 +227,16 @@ class RoomsSocket(AsyncWebsocketConsumer):
             return
         if wire["seq"] <= sub.last_seq:
             return
-        while wire["seq"] > sub.last_seq + 1:  # a lost hint: fill the gap from the record
-            missed = await _page(wire["room"], sub.last_seq, sub.visible_from, upto=wire["seq"])
-            if not missed:
-                break
-            for m in missed:
-                await self._deliver(m, sub)
+        await self._fill(wire["room"], sub, upto=wire["seq"])  # a lost hint before this one
         await self._deliver(wire, sub)
+
+    async def room_behind(self, event):
+        """From the process's watch: the record has been ahead of this socket for a tick
+        (a lost hint with no later message). Deliver what is missing, in seq order."""
+        sub = self.subs.get(event["room"])
+        if sub is None or not await self._recheck(event["room"], sub):
+            return
+        await self._fill(event["room"], sub, upto=event["head"] + 1)
 
     async def room_typing(self, event):
         sub = self.subs.get(event["room"])
@@ -272,6 +275,15 @@ class RoomsSocket(AsyncWebsocketConsumer):
         await self._unsubscribe(room_id)
         await self._send({"type": "revoked", "room": room_id})
         return False
+
+    async def _fill(self, room_id: int, sub: Sub, upto: int) -> None:
+        """Deliver the stored entries after ``sub.last_seq`` and before ``upto``."""
+        while upto > sub.last_seq + 1:
+            missed = await _page(room_id, sub.last_seq, sub.visible_from, upto=upto)
+            if not missed:
+                break
+            for m in missed:
+                await self._deliver(m, sub)
 
     async def _deliver(self, wire: dict, sub: Sub) -> None:
         if wire["seq"] <= sub.last_seq:

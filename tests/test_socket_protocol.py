@@ -238,3 +238,23 @@ async def test_an_after_seq_past_the_head_is_clamped_so_live_messages_still_arri
     await post(person=acast.anna, room_id=acast.team.id, body="first")
     assert (await expect(comm, "message"))["seq"] == 1
     await comm.disconnect()
+
+
+async def test_a_message_whose_hint_is_lost_still_reaches_a_silent_socket(acast, monkeypatch):
+    """The fan-out hint is lost and nothing else is said in the room: the process watch
+    sees the socket behind the record and fills the gap, once."""
+    from rooms import publish
+
+    nadia, _ = await ws_connect(acast.nadia)
+    await subscribe(nadia, acast.team.id)
+    await expect(nadia, "subscribed")
+    monkeypatch.setattr(publish, "message_on_commit", lambda *a, **k: None)
+    await post(person=acast.anna, room_id=acast.team.id, body="Peggy had a fall at 14:10")
+    got = await expect(nadia, "message", timeout=5)
+    assert (got["seq"], got["body"]) == (1, "Peggy had a fall at 14:10")
+    await post(person=acast.anna, room_id=acast.team.id, body="Paramedics called")
+    assert (await expect(nadia, "message", timeout=5))["seq"] == 2
+    await send(nadia, {"type": "ping", "ref": "p"})
+    while (f := await recv(nadia))["type"] != "pong":
+        assert f["type"] != "message", f  # each entry once
+    await nadia.disconnect()

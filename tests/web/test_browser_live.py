@@ -7,13 +7,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
 from playwright.sync_api import expect
 
+from cocare_chat import clock
 from escalation.models import Alert, Flag
+from rooms.messages import post_message
 from rooms.models import Message
+from rooms.retention import apply_retention, set_policy
 from tests.support.cast import build_cast
 from tests.web.browser import phone, shot, start_server
 
@@ -125,3 +129,37 @@ def test_messages_typed_offline_are_delivered_once_when_back(browser, live):
     assert len({m.client_id for m in rows}) == 2 and all(m.sender_id == cast.anna.id for m in rows)
     assert [c["frame"]["client_id"] for c in outbox] == [m.client_id for m in rows]
     assert anna.evaluate(f"localStorage.getItem('cocare.outbox.{cast.anna.id}')") == "[]"
+
+
+def test_notices_and_cards_removed_by_retention_vanish_from_an_open_page(browser, live):
+    """Written by the bot and by the daily retention job (here: this process), the entries
+    reach Debbie's open page by the fan-out hint or, failing that, the process watch."""
+    cast, open_phone = live
+    debbie = open_phone(browser, "debbie")
+    errors: list[str] = []
+    debbie.on("pageerror", lambda e: errors.append(str(e)))
+    debbie.goto(f"/people/{cast.peggy.id}/family/")
+    messages = debbie.locator("#messages")
+    expect(debbie.locator("#conn")).to_have_text("")
+    now = clock.now()
+    post_message(room=cast.family, sender=cast.bot, kind="system", body="Anna arrived 09:02",
+                 payload={"event": "visit.arrived"}, now=now)
+    post_message(room=cast.family, sender=cast.bot, kind="card", payload={
+        "card_id": "retention-card", "card_type": "question", "title": "How did Mum seem?",
+        "options": [{"value": 1, "label": "Good", "emoji": "🙂"},
+                    {"value": 2, "label": "Not herself", "emoji": "🙁"}]}, now=now)
+    expect(messages.get_by_text("Anna arrived 09:02")).to_have_count(1)
+    expect(messages.get_by_role("button", name="Not herself")).to_have_count(1)
+
+    set_policy(cast.provider, 30, now=now)
+    assert apply_retention(now + dt.timedelta(days=365)).redactions >= 2
+    for reload in (False, True):  # live on the open page, then from history
+        if reload:
+            debbie.reload()
+            expect(debbie.locator("#conn")).to_have_text("")
+        expect(messages.get_by_text("Anna arrived 09:02")).to_have_count(0)
+        expect(messages.get_by_text("How did Mum seem?")).to_have_count(0)
+        expect(messages.get_by_role("button", name="Not herself")).to_have_count(0)
+        expect(messages.locator("li.deleted", has_text="This entry was removed.")).to_have_count(2)
+        expect(messages).not_to_contain_text("undefined")
+    assert errors == []

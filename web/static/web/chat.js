@@ -191,6 +191,7 @@ function onMessage(m) {
   let li = null;
   if (m.kind === "edit") applyEdit(m);
   else if (m.kind === "redaction") applyRedaction(m);
+  else if (m.redacted && m.kind !== "text" && m.kind !== "note") li = renderRemoved(m);
   else if (m.kind === "card") li = renderCard(m);
   else if (m.kind === "answer") li = renderAnswer(m);
   else if (m.kind === "system") li = renderNotice(m);
@@ -284,12 +285,24 @@ function applyRedaction(m) {
   if (!t) return;
   t.wire.body = "";
   t.wire.redacted = true;
-  if (t.li) {
+  if (t.li && t.wire.kind !== "text" && t.wire.kind !== "note") {
+    // Notices, cards and answers are removed by retention: nothing of them stays on screen.
+    if (t.wire.kind === "card") state.cards.delete((t.wire.payload || {}).card_id);
+    t.wire.payload = {};
+    const removed = renderRemoved(t.wire);
+    t.li.replaceWith(removed);
+    t.li = removed;
+  } else if (t.li) {
     t.li.classList.add("deleted");
     t.li.querySelector(".text").textContent = "This message was deleted.";
     const a = t.li.querySelector(".actions");
     if (a) a.remove();
   }
+}
+
+function renderRemoved(m) {
+  return el("li", { class: "notice deleted", dataset: { seq: m.seq } },
+    el("span", { class: "text", text: "This entry was removed." }));
 }
 
 function renderNotice(m) {
