@@ -207,8 +207,11 @@ def check_post_message(
         raise Invalid("Clinical notes belong in the team room.")
     if kind in (Message.Kind.EDIT, Message.Kind.REDACTION) and target_seq is not None:
         target = Message.objects.filter(room=room, seq=target_seq).first()
-        if target is not None and target.kind not in AMENDABLE_KINDS:
-            raise Invalid("Only messages and notes can be edited or deleted.")
+        # post_message already refuses edits of other kinds; redactions it allows wider
+        # (for retention), so the narrower human rule for deleting is stated here.
+        if target is not None and kind == Message.Kind.REDACTION \
+                and target.kind not in AMENDABLE_KINDS:
+            raise Invalid("Only messages and notes can be deleted.")
         if target is not None and target.sender_id != person.id:
             manager = is_provider_manager(person, room.service_user)
             if kind == Message.Kind.EDIT or not manager:

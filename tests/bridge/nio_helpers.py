@@ -5,9 +5,11 @@ from __future__ import annotations
 import httpx
 from nio import AsyncClient, MessageDirection, RoomMessagesResponse
 
+from bridge.models import BridgedRoom
 from bridge.outbound import OutboxConsumer
 from bridge.sender import MatrixSender
 from cocare_chat import clock
+from rooms.messages import check_post_message
 
 AS_TOKEN = "as-token-" + "a" * 24
 
@@ -51,6 +53,20 @@ def join_when_invited(run, client: AsyncClient, room_id: str, bridge: Bridge) ->
             assert getattr(r, "room_id", None) == room_id, r
             return
     raise AssertionError("never invited")
+
+
+def linked_nurse_in_team_room(matrix, cast, run, opening: str = "Room open"):
+    """Nadia's Matrix account, linked to her CoCare person and joined to the bridged team
+    room (created by Anna's ``opening`` message). Returns (client, bridge, room id)."""
+    nurse = nio_client(matrix, run, "nadia")
+    cast.nadia.matrix_id = nurse.user_id
+    cast.nadia.save()
+    bridge = Bridge(matrix.cfg)
+    check_post_message(person=cast.anna, room_id=cast.team.id, body=opening)
+    bridge.drain()
+    room_id = BridgedRoom.objects.get(room=cast.team).matrix_room_id
+    join_when_invited(run, nurse, room_id, bridge)
+    return nurse, bridge, room_id
 
 
 def timeline(run, client: AsyncClient, room_id: str) -> list[dict]:

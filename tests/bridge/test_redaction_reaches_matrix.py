@@ -13,14 +13,14 @@ import httpx
 import pytest
 
 from bots.runner import make_workers
-from bridge.models import BridgedRoom, EventLink
+from bridge.models import EventLink
 from cocare_chat import clock
 from rooms.messages import check_post_message
 from rooms.models import Message
 from rooms.retention import apply_retention, set_policy
 from rooms.workers import drain
 from tests.bots.helpers import HOME, say
-from tests.bridge.nio_helpers import Bridge, join_when_invited, nio_client
+from tests.bridge.nio_helpers import linked_nurse_in_team_room
 
 pytestmark = [pytest.mark.synapse, pytest.mark.django_db(transaction=True)]
 
@@ -35,14 +35,7 @@ def event_as_seen_by(matrix, client, room_id: str, message: Message) -> dict:
 
 
 def test_a_deleted_edited_message_and_expired_cards_leave_no_text_in_matrix(matrix, cast, run):
-    nurse = nio_client(matrix, run, "nadia")
-    cast.nadia.matrix_id = nurse.user_id
-    cast.nadia.save()
-    bridge = Bridge(matrix.cfg)
-    check_post_message(person=cast.carol, room_id=cast.team.id, body="Morning all")
-    bridge.drain()
-    room_id = BridgedRoom.objects.get(room=cast.team).matrix_room_id
-    join_when_invited(run, nurse, room_id, bridge)
+    nurse, bridge, room_id = linked_nurse_in_team_room(matrix, cast, run)
 
     # A check-in: the bot's notice and the key-information card cross to Matrix.
     bots = make_workers()

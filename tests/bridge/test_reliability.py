@@ -11,26 +11,14 @@ import threading
 import pytest
 from django.db import connection
 
-from bridge.models import BridgedRoom, OutboxEntry
+from bridge.models import OutboxEntry
 from rooms.messages import check_post_message
 from rooms.models import Message
 from tests.bridge.conftest import wait_until
-from tests.bridge.nio_helpers import Bridge, join_when_invited, nio_client, timeline
+from tests.bridge.nio_helpers import linked_nurse_in_team_room, timeline
 from tests.support.services import ROOT
 
 pytestmark = [pytest.mark.synapse, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def linked_nurse_in_team_room(matrix, cast, run):
-    nurse = nio_client(matrix, run, "nadia")
-    cast.nadia.matrix_id = nurse.user_id
-    cast.nadia.save()
-    bridge = Bridge(matrix.cfg)
-    check_post_message(person=cast.anna, room_id=cast.team.id, body="Room open")
-    bridge.drain()
-    room_id = BridgedRoom.objects.get(room=cast.team).matrix_room_id
-    join_when_invited(run, nurse, room_id, bridge)
-    return nurse, bridge, room_id
 
 
 def bodies_with(prefix, events):

@@ -12,7 +12,7 @@ from tests.bridge.conftest import AS_TOKEN, wait_until
 from tests.bridge.nio_helpers import (
     Bridge,
     display_name,
-    join_when_invited,
+    linked_nurse_in_team_room,
     nio_client,
     timeline,
 )
@@ -22,14 +22,8 @@ pytestmark = [pytest.mark.synapse, pytest.mark.django_db(transaction=True)]
 
 def test_a_linked_nurse_sees_cocare_messages_by_puppet_in_order_and_answers_as_herself(
         matrix, cast, run):
-    nurse = nio_client(matrix, run, "nadia")
-    cast.nadia.matrix_id = nurse.user_id
-    cast.nadia.save()
-    bridge = Bridge(matrix.cfg)
-    check_post_message(person=cast.anna, room_id=cast.team.id, body="Arrived at Peggy's")
-    bridge.drain()
-    room_id = BridgedRoom.objects.get(room=cast.team).matrix_room_id
-    join_when_invited(run, nurse, room_id, bridge)
+    nurse, bridge, room_id = linked_nurse_in_team_room(matrix, cast, run,
+                                                       opening="Arrived at Peggy's")
 
     sent = [(cast.anna, "Peggy ate all her lunch"), (cast.carol, "Thanks Anna"),
             (cast.anna, "Leaving now, 12:40")]

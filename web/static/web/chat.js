@@ -191,11 +191,11 @@ function onMessage(m) {
   let li = null;
   if (m.kind === "edit") applyEdit(m);
   else if (m.kind === "redaction") applyRedaction(m);
-  else if (m.redacted && m.kind !== "text" && m.kind !== "note") li = renderRemoved(m);
+  else if (m.redacted && !isWords(m)) li = renderRemoved(m);
   else if (m.kind === "card") li = renderCard(m);
   else if (m.kind === "answer") li = renderAnswer(m);
   else if (m.kind === "system") li = renderNotice(m);
-  else if (m.kind === "text" || m.kind === "note") li = renderText(m);
+  else if (isWords(m)) li = renderText(m);
   state.bySeq.set(m.seq, { wire: m, li });
   if (li) {
     const nearBottom = isNearBottom();
@@ -248,7 +248,7 @@ function actionsFor(m, li) {
   });
   const close = () => { menu.hidden = true; toggle.setAttribute("aria-expanded", "false"); };
   menu.append(el("button", { type: "button", text: "Reply", onclick: () => { close(); startReply(m); } }));
-  if (mine && (m.kind === "text" || m.kind === "note")) {
+  if (mine && isWords(m)) {
     menu.append(el("button", { type: "button", text: "Edit", onclick: () => { close(); startEdit(m, li); } }));
   }
   if (mine || cfg.can_moderate) {
@@ -285,7 +285,7 @@ function applyRedaction(m) {
   if (!t) return;
   t.wire.body = "";
   t.wire.redacted = true;
-  if (t.li && t.wire.kind !== "text" && t.wire.kind !== "note") {
+  if (t.li && !isWords(t.wire)) {
     // Notices, cards and answers are removed by retention: nothing of them stays on screen.
     if (t.wire.kind === "card") state.cards.delete((t.wire.payload || {}).card_id);
     t.wire.payload = {};
@@ -298,6 +298,12 @@ function applyRedaction(m) {
     const a = t.li.querySelector(".actions");
     if (a) a.remove();
   }
+}
+
+// Text and notes: people's own words, which they can edit and delete. Notices, cards and
+// answers come from bots and the system.
+function isWords(m) {
+  return m.kind === "text" || m.kind === "note";
 }
 
 function renderRemoved(m) {
@@ -487,7 +493,7 @@ document.addEventListener("visibilitychange", scheduleRead);
 function updateSeen() {
   let mine = 0;
   for (const [seq, { wire }] of state.bySeq) {
-    if (wire.sender.id === cfg.me.id && (wire.kind === "text" || wire.kind === "note")) mine = Math.max(mine, seq);
+    if (wire.sender.id === cfg.me.id && isWords(wire)) mine = Math.max(mine, seq);
   }
   if (!mine) { $("seen").textContent = ""; return; }
   const names = [];
