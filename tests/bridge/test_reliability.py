@@ -11,7 +11,7 @@ import threading
 import pytest
 from django.db import connection
 
-from bridge.models import InboundEvent, OutboxEntry
+from bridge.models import OutboxEntry
 from rooms.messages import check_post_message
 from rooms.models import Message
 from tests.bridge.conftest import wait_until
@@ -67,11 +67,11 @@ def test_synapse_down_during_a_stream_of_100_loses_and_doubles_nothing(matrix, c
                what="messages from Matrix")
     assert sorted(Message.objects.filter(sender=cast.nadia).values_list("body", flat=True)) == [
         f"mx-{i}" for i in range(5)]
-    # Synapse is still pushing the echoes of what the bridge sent after its restart; let
-    # the endpoint record them all, or its writes race the test database's flush.
-    sent = set(OutboxEntry.objects.exclude(event_id=None).values_list("event_id", flat=True))
-    wait_until(lambda: sent <= set(InboundEvent.objects.values_list("event_id", flat=True)),
-               timeout=120, what="the echoes of every sent event")
+    # After its restart Synapse keeps pushing echoes to the endpoint, sometimes for
+    # minutes (its appservice recoverer backs off); their writes raced the test
+    # database's flush in CI. Stop the endpoint: the next test's `matrix` fixture starts
+    # a fresh one, and Synapse re-sends whatever it did not get acknowledged.
+    matrix.appservice.stop()
 
 
 def start_worker(matrix) -> subprocess.Popen:
