@@ -180,3 +180,18 @@ def managed_service_users(person: Person | None) -> QuerySet[ServiceUser]:
     if person is None or person.role != Role.CARE_MANAGER or person.organisation_id is None:
         return ServiceUser.objects.none()
     return ServiceUser.objects.filter(provider_id=person.organisation_id)
+
+
+def access_provider_member(manager: Person | None, person_id: int) -> Person:
+    """A person (not a bot) with an active membership in a room of ``manager``'s provider,
+    if ``manager`` is a care manager; NotFound otherwise, one answer whatever the reason.
+
+    Who a care manager may act for outside a room (e.g. link their Matrix account).
+    """
+    sus = managed_service_users(manager)
+    found = (Person.objects.filter(pk=person_id, memberships__removed_at__isnull=True,
+                                   memberships__room__service_user__in=sus)
+             .exclude(role=Role.BOT).distinct().first())
+    if found is None:
+        raise NotFound("No such person.")
+    return found

@@ -29,6 +29,7 @@ def nav(person: Person | None) -> list[dict]:
         links.append({"href": "/exceptions/", "label": "Exceptions", "key": "exceptions"})
         links.append({"href": "/dashboards/provider/", "label": "Dashboards",
                       "key": "dashboards"})
+        links.append({"href": "/bridge/", "label": "Matrix", "key": "bridge"})
     elif person.role == Role.COMMISSIONER:
         links.append({"href": "/dashboards/council/", "label": "Dashboards", "key": "dashboards"})
     elif person.role == Role.SERVICE_USER and hasattr(person, "service_user_record"):

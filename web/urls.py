@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from web import views, views_invite, views_manager
+from web import views, views_invite, views_manager, views_matrix
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="web/login.html"), name="login"),
@@ -22,4 +22,8 @@ urlpatterns = [
     path("alerts/<int:alert_id>/<str:action>", views_manager.alert_action, name="alert_action"),
     path("exceptions/", views_manager.exceptions, name="exceptions"),
     path("invite/<str:token>/", views_invite.accept, name="invite"),
+    path("me/matrix/", views_matrix.my_matrix, name="my_matrix"),
+    path("people/<int:su_id>/manage/matrix/<int:person_id>/", views_matrix.member_matrix,
+         name="member_matrix"),
+    path("bridge/", views_matrix.bridge_status, name="bridge_status"),
 ]
