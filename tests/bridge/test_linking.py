@@ -14,12 +14,20 @@ from django.contrib.admin.sites import site
 from django.test import Client, RequestFactory
 
 from bridge import conf
-from bridge.linking import MAX_ATTEMPTS, code_hash
+from bridge.linking import (
+    MAX_ATTEMPTS,
+    check_confirm_link_code,
+    check_request_link_code,
+    check_unlink_matrix_id,
+    code_hash,
+)
 from bridge.matrix import MatrixRefused
 from bridge.matrixid import InvalidMatrixId, parse_user_id
 from bridge.models import BridgedRoom, MatrixLinkCode, MatrixMember
 from bridge.sender import MatrixSender
-from rooms.models import AuditEvent, Person
+from rooms.errors import NotFound
+from rooms.models import AuditEvent, Person, Room
+from rooms.network import do_add_member, do_create_service_user
 from tests.bridge.conftest import make_config
 from tests.support.cast import T0
 from web import views_matrix
@@ -296,3 +304,25 @@ def test_the_admin_shows_the_matrix_id_read_only(cast):
     admin = site._registry[Person]
     request = RequestFactory().get("/")
     assert "matrix_id" in admin.get_readonly_fields(request, cast.nadia)
+
+
+@pytest.mark.django_db
+def test_the_link_actions_refuse_anyone_but_the_person_and_their_providers_managers(cast):
+    hs = StubHomeserver()
+    for actor in (cast.other_manager, cast.anna, cast.tom, cast.debbie, cast.colin, cast.bot):
+        with pytest.raises(NotFound):
+            check_request_link_code(actor, cast.nadia.id, NADIA, cfg=make_config(), client=hs,
+                                    now=T0)
+        with pytest.raises(NotFound):
+            check_confirm_link_code(actor, cast.nadia.id, "123456", now=T0)
+        with pytest.raises(NotFound):
+            check_unlink_matrix_id(actor, cast.nadia.id, now=T0)
+    assert hs.requests == []
+    # Once Nadia also works for the other provider's service user, its manager may.
+    walter = do_create_service_user(full_name="Walter Green", provider=cast.other_provider,
+                                    council=cast.council, created_by=cast.other_manager, now=T0)
+    do_add_member(Room.objects.get(service_user=walter, kind="professional"), cast.nadia,
+                  by=cast.other_manager, now=T0, notify=False)
+    check_request_link_code(cast.other_manager, cast.nadia.id, NADIA, cfg=make_config(),
+                            client=hs, now=T0)
+    assert len(hs.codes()) == 1
