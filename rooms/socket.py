@@ -144,8 +144,10 @@ class RoomsSocket(AsyncWebsocketConsumer):
             await self._error(exc.code, exc.message, ref=ref,
                               client_id=getattr(frame, "client_id", None),
                               room=getattr(frame, "room", None))
-        except Exception:
-            log.exception("websocket frame %s failed", type(frame).__name__)
+        except Exception as exc:
+            # Type and ids only, never a traceback: its frames can quote the body.
+            log.error("websocket frame %s of person %s failed: %s", type(frame).__name__,
+                      self.person.id, type(exc).__name__)
             await self._error("server_error",
                               "Something went wrong; retry with the same client_id.",
                               ref=ref, client_id=getattr(frame, "client_id", None))
