@@ -21,20 +21,30 @@ from rooms.isolation import label_of, skipped_ids
 
 
 def overdue_missed_checks(now: dt.datetime, grace: dt.timedelta) -> QuerySet:
-    return (PlannedVisit.objects.filter(status=PlannedVisit.Status.PLANNED,
-                                        missed_flagged_at__isnull=True, visit__isnull=True,
-                                        missed_check_at__lt=now - grace)
-            .exclude(pk__in=skipped_ids(BotTicker.name, label_of(PlannedVisit))))
+    return PlannedVisit.objects.filter(
+        status=PlannedVisit.Status.PLANNED,
+        missed_flagged_at__isnull=True,
+        visit__isnull=True,
+        missed_check_at__lt=now - grace,
+    ).exclude(pk__in=skipped_ids(BotTicker.name, label_of(PlannedVisit)))
 
 
 def overdue_expiries(now: dt.datetime, grace: dt.timedelta) -> QuerySet:
-    return (BotQuestion.objects.filter(answered_at__isnull=True, expired_at__isnull=True,
-                                       expires_at__lt=now - grace)
-            .exclude(pk__in=skipped_ids(BotTicker.name, label_of(BotQuestion))))
+    return BotQuestion.objects.filter(
+        answered_at__isnull=True, expired_at__isnull=True, expires_at__lt=now - grace
+    ).exclude(pk__in=skipped_ids(BotTicker.name, label_of(BotQuestion)))
 
 
 def checks(now: dt.datetime, thresholds: Thresholds) -> Iterable[Finding]:
-    yield from overdue("bots.ticker missed-visit checks", "planned visit(s)",
-                        overdue_missed_checks(now, thresholds.grace), thresholds.grace)
-    yield from overdue("bots.ticker question expiries", "question(s)",
-                        overdue_expiries(now, thresholds.grace), thresholds.grace)
+    yield from overdue(
+        "bots.ticker missed-visit checks",
+        "planned visit(s)",
+        overdue_missed_checks(now, thresholds.grace),
+        thresholds.grace,
+    )
+    yield from overdue(
+        "bots.ticker question expiries",
+        "question(s)",
+        overdue_expiries(now, thresholds.grace),
+        thresholds.grace,
+    )

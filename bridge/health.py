@@ -18,10 +18,17 @@ from rooms.health import Finding, Thresholds, overdue
 
 def checks(now: dt.datetime, thresholds: Thresholds) -> Iterable[Finding]:
     before = now - thresholds.grace
-    yield from overdue("bridge.sender outbox", "entr(y/ies) queued for Matrix",
-                       OutboxEntry.objects.filter(status=OutboxEntry.Status.PENDING,
-                                                  created_at__lt=before), thresholds.grace)
-    yield from overdue("bridge.sender actions", "action(s)",
-                       BridgeAction.objects.filter(done_at__isnull=True, created_at__lt=before)
-                       .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=before)),
-                       thresholds.grace)
+    yield from overdue(
+        "bridge.sender outbox",
+        "entr(y/ies) queued for Matrix",
+        OutboxEntry.objects.filter(status=OutboxEntry.Status.PENDING, created_at__lt=before),
+        thresholds.grace,
+    )
+    yield from overdue(
+        "bridge.sender actions",
+        "action(s)",
+        BridgeAction.objects.filter(done_at__isnull=True, created_at__lt=before).filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=before)
+        ),
+        thresholds.grace,
+    )

@@ -68,9 +68,13 @@ class Report:
         return not self.problems
 
     def as_json(self) -> dict:
-        return {"ok": self.ok, "at": self.at.isoformat(), "checks": self.checks,
-                "problems": len(self.problems),
-                "findings": [f.as_json() for f in self.findings]}
+        return {
+            "ok": self.ok,
+            "at": self.at.isoformat(),
+            "checks": self.checks,
+            "problems": len(self.problems),
+            "findings": [f.as_json() for f in self.findings],
+        }
 
 
 HealthCheck = Callable[[dt.datetime, Thresholds], Iterable[Finding]]
@@ -81,8 +85,11 @@ def registered_checks() -> dict[str, HealthCheck]:
     return {name: import_string(path) for name, path in registry.items()}
 
 
-def run_checks(now: dt.datetime, thresholds: Thresholds | None = None,
-               checks: dict[str, HealthCheck] | None = None) -> Report:
+def run_checks(
+    now: dt.datetime,
+    thresholds: Thresholds | None = None,
+    checks: dict[str, HealthCheck] | None = None,
+) -> Report:
     """Run every registered check (each isolated: one that raises is a finding)."""
     thresholds = thresholds or Thresholds()
     report = Report(at=now)
@@ -96,6 +103,7 @@ def run_checks(now: dt.datetime, thresholds: Thresholds | None = None,
 
 
 SHOW_IDS = 10
+BEHIND_CAP = 10_000
 
 
 def overdue(subject: str, what: str, qs: QuerySet, grace: dt.timedelta) -> list[Finding]:
@@ -105,8 +113,13 @@ def overdue(subject: str, what: str, qs: QuerySet, grace: dt.timedelta) -> list[
         return []
     n = qs.count() if len(ids) > SHOW_IDS else len(ids)
     shown = ", ".join(str(i) for i in ids[:SHOW_IDS]) + (" …" if n > SHOW_IDS else "")
-    return [Finding("timer.overdue", subject,
-                    f"{n} {what} more than {int(grace.total_seconds())} s past due: {shown}")]
+    return [
+        Finding(
+            "timer.overdue",
+            subject,
+            f"{n} {what} more than {int(grace.total_seconds())} s past due: {shown}",
+        )
+    ]
 
 
 def _age(now: dt.datetime, since: dt.datetime | None) -> str:
@@ -135,8 +148,7 @@ class Lag:
     oldest_unread_at: dt.datetime | None
 
     def lagging(self, now: dt.datetime, thresholds: Thresholds) -> bool:
-        return (self.oldest_unread_at is not None
-                and self.oldest_unread_at < now - thresholds.lag)
+        return self.oldest_unread_at is not None and self.oldest_unread_at < now - thresholds.lag
 
 
 def consumer_lag(names: Iterable[str] | None = None) -> list[Lag]:
@@ -149,9 +161,17 @@ def consumer_lag(names: Iterable[str] | None = None) -> list[Lag]:
         oldest = None
         behind = 0
         if pos < head:
-            oldest = (Message.objects.filter(id__gt=pos).order_by("id")
-                      .values_list("created_at", flat=True).first())
-            behind = Message.objects.filter(id__gt=pos).count()
+            oldest = (
+                Message.objects.filter(id__gt=pos)
+                .order_by("id")
+                .values_list("created_at", flat=True)
+                .first()
+            )
+            # Counted up to a cap: a consumer far behind on a big log must not make
+            # every check (and the exceptions page) scan it.
+            behind = len(
+                Message.objects.filter(id__gt=pos).values_list("id", flat=True)[:BEHIND_CAP]
+            )
         out.append(Lag(name, pos, head, behind, oldest))
     return out
 
@@ -161,42 +181,88 @@ def consumer_checks(now: dt.datetime, thresholds: Thresholds) -> Iterable[Findin
     for lag in lags:
         lagging = lag.lagging(now, thresholds)
         yield Finding(
-            "consumer.lag", lag.consumer,
-            f"position {lag.position} of {lag.head}, {lag.behind} unread"
+            "consumer.lag",
+            lag.consumer,
+            f"position {lag.position} of {lag.head}, "
+            f"{lag.behind}{'+' if lag.behind >= BEHIND_CAP else ''} unread"
             + (f", oldest unread {_age(now, lag.oldest_unread_at)} old" if lag.behind else ""),
-            problem=lagging, since=lag.oldest_unread_at if lagging else None)
+            problem=lagging,
+            since=lag.oldest_unread_at if lagging else None,
+        )
     positions = {lag.consumer: lag.position for lag in lags}
-    rows = (ConsumerFailure.objects.filter(reviewed_at__isnull=True)
-            .values_list("id", "consumer", "message_id", "message__room_id", "message__seq",
-                         "message__room__service_user_id", "attempts", "error", "skipped",
-                         "first_at").order_by("id"))
+    rows = (
+        ConsumerFailure.objects.filter(reviewed_at__isnull=True)
+        .values_list(
+            "id",
+            "consumer",
+            "message_id",
+            "message__room_id",
+            "message__seq",
+            "message__room__service_user_id",
+            "attempts",
+            "error",
+            "skipped",
+            "first_at",
+        )
+        .order_by("id")
+    )
     for fid, consumer, mid, room, seq, su, attempts, error, skipped, first in rows:
         if skipped:
-            yield Finding("consumer.skipped", f"{consumer} message {mid}",
-                          f"failure {fid}: room {room} seq {seq} skipped after {attempts} "
-                          f"attempts ({error}); not yet reviewed", service_user=su, since=first)
+            yield Finding(
+                "consumer.skipped",
+                f"{consumer} message {mid}",
+                f"failure {fid}: room {room} seq {seq} skipped after {attempts} "
+                f"attempts ({error}); not yet reviewed",
+                service_user=su,
+                since=first,
+            )
         elif mid > positions.get(consumer, 0):  # the cursor waits at it: retrying now
-            yield Finding("consumer.failing", f"{consumer} message {mid}",
-                          f"failure {fid}: room {room} seq {seq}, {attempts} attempt(s) "
-                          f"({error}); the consumer is retrying", service_user=su, since=first)
+            yield Finding(
+                "consumer.failing",
+                f"{consumer} message {mid}",
+                f"failure {fid}: room {room} seq {seq}, {attempts} attempt(s) "
+                f"({error}); the consumer is retrying",
+                service_user=su,
+                since=first,
+            )
 
 
 def worker_failure_checks(now: dt.datetime, thresholds: Thresholds) -> Iterable[Finding]:
     # A skipped row counts until a manager reviewed it; a failing one until it recovers.
-    rows = (WorkerFailure.objects.filter(resolved_at__isnull=True)
-            .exclude(skipped=True, reviewed_at__isnull=False)
-            .values_list("id", "worker", "ref_model", "ref_id", "service_user_id", "attempts",
-                         "error", "skipped", "first_at").order_by("id"))
+    rows = (
+        WorkerFailure.objects.filter(resolved_at__isnull=True)
+        .exclude(skipped=True, reviewed_at__isnull=False)
+        .values_list(
+            "id",
+            "worker",
+            "ref_model",
+            "ref_id",
+            "service_user_id",
+            "attempts",
+            "error",
+            "skipped",
+            "first_at",
+        )
+        .order_by("id")
+    )
     for fid, worker, model, ref, su, attempts, error, skipped, first in rows:
         what = "whole run" if model == RUN else f"{model} {ref}"
         if skipped:
-            yield Finding("worker.skipped", f"{worker} {what}",
-                          f"failure {fid}: skipped after {attempts} attempts ({error}); "
-                          "not yet reviewed", service_user=su, since=first)
+            yield Finding(
+                "worker.skipped",
+                f"{worker} {what}",
+                f"failure {fid}: skipped after {attempts} attempts ({error}); not yet reviewed",
+                service_user=su,
+                since=first,
+            )
         else:
-            yield Finding("worker.failing", f"{worker} {what}",
-                          f"failure {fid}: {attempts} attempt(s) ({error}), retrying",
-                          service_user=su, since=first)
+            yield Finding(
+                "worker.failing",
+                f"{worker} {what}",
+                f"failure {fid}: {attempts} attempt(s) ({error}), retrying",
+                service_user=su,
+                since=first,
+            )
 
 
 def core_checks(now: dt.datetime, thresholds: Thresholds) -> Iterable[Finding]:

@@ -47,13 +47,22 @@ def skipped_ids(worker: str, ref_model: str) -> QuerySet:
     ).values("ref_id")
 
 
-def record_failure(worker: str, ref_model: str, ref_id: int, exc: BaseException,
-                   now: dt.datetime, *, service_user_id: int | None = None,
-                   max_attempts: int | None = MAX_ATTEMPTS) -> WorkerFailure:
+def record_failure(
+    worker: str,
+    ref_model: str,
+    ref_id: int,
+    exc: BaseException,
+    now: dt.datetime,
+    *,
+    service_user_id: int | None = None,
+    max_attempts: int | None = MAX_ATTEMPTS,
+) -> WorkerFailure:
     """Count one failed attempt; mark skipped at ``max_attempts`` (None: never skipped)."""
     with transaction.atomic():
         f, created = WorkerFailure.objects.select_for_update().get_or_create(
-            worker=worker, ref_model=ref_model, ref_id=ref_id,
+            worker=worker,
+            ref_model=ref_model,
+            ref_id=ref_id,
             defaults={"first_at": now, "last_at": now, "service_user_id": service_user_id},
         )
         if not created and f.resolved_at is not None:  # failing again after recovering
@@ -65,17 +74,30 @@ def record_failure(worker: str, ref_model: str, ref_id: int, exc: BaseException,
         f.service_user_id = f.service_user_id or service_user_id
         f.skipped = max_attempts is not None and f.attempts >= max_attempts
         f.save()
-    log.warning("worker %s failed on %s %s (attempt %s%s): %s", worker, ref_model, ref_id,
-                f.attempts, ", skipped" if f.skipped else "", f.error)
+    log.warning(
+        "worker %s failed on %s %s (attempt %s%s): %s",
+        worker,
+        ref_model,
+        ref_id,
+        f.attempts,
+        ", skipped" if f.skipped else "",
+        f.error,
+    )
     return f
 
 
 class RowGuard:
     """Runs one worker's rows of one model in isolation; make one per ``run_once``."""
 
-    def __init__(self, worker: str, model: type[Model] | str, *,
-                 max_attempts: int | None = MAX_ATTEMPTS, atomic: bool = True,
-                 passthrough: tuple[type[BaseException], ...] = ()):
+    def __init__(
+        self,
+        worker: str,
+        model: type[Model] | str,
+        *,
+        max_attempts: int | None = MAX_ATTEMPTS,
+        atomic: bool = True,
+        passthrough: tuple[type[BaseException], ...] = (),
+    ):
         self.worker = worker
         self.ref_model = model if isinstance(model, str) else label_of(model)
         self.max_attempts = max_attempts
@@ -91,14 +113,25 @@ class RowGuard:
     def failing(self) -> set[int]:
         """Rows with an unresolved, not yet skipped failure (loaded once per guard)."""
         if self._failing is None:
-            self._failing = set(WorkerFailure.objects.filter(
-                worker=self.worker, ref_model=self.ref_model, skipped=False,
-                resolved_at__isnull=True).values_list("ref_id", flat=True))
+            self._failing = set(
+                WorkerFailure.objects.filter(
+                    worker=self.worker,
+                    ref_model=self.ref_model,
+                    skipped=False,
+                    resolved_at__isnull=True,
+                ).values_list("ref_id", flat=True)
+            )
         return self._failing
 
-    def run(self, ref_id: int, fn: Callable[[], Any], now: dt.datetime, *,
-            service_user_id: int | None = None,
-            on_skip: Callable[[], None] | None = None) -> Any:
+    def run(
+        self,
+        ref_id: int,
+        fn: Callable[[], Any],
+        now: dt.datetime,
+        *,
+        service_user_id: int | None = None,
+        on_skip: Callable[[], None] | None = None,
+    ) -> Any:
         """Run ``fn`` for row ``ref_id``: its result, or None when it raised (recorded)."""
         try:
             if self.atomic:
@@ -109,9 +142,15 @@ class RowGuard:
         except self.passthrough:
             raise
         except Exception as exc:
-            f = record_failure(self.worker, self.ref_model, ref_id, exc, now,
-                               service_user_id=service_user_id,
-                               max_attempts=self.max_attempts)
+            f = record_failure(
+                self.worker,
+                self.ref_model,
+                ref_id,
+                exc,
+                now,
+                service_user_id=service_user_id,
+                max_attempts=self.max_attempts,
+            )
             if f.skipped:
                 self.failing().discard(ref_id)
             else:
@@ -126,9 +165,13 @@ class RowGuard:
     def resolve(self, ref_ids, now: dt.datetime) -> None:
         """Mark failures of these rows resolved (they succeeded, or are no longer due)."""
         ids = list(ref_ids)
-        WorkerFailure.objects.filter(worker=self.worker, ref_model=self.ref_model,
-                                     ref_id__in=ids, resolved_at__isnull=True,
-                                     skipped=False).update(resolved_at=now)
+        WorkerFailure.objects.filter(
+            worker=self.worker,
+            ref_model=self.ref_model,
+            ref_id__in=ids,
+            resolved_at__isnull=True,
+            skipped=False,
+        ).update(resolved_at=now)
         self.failing().difference_update(ids)
 
     def settle(self, still_due: QuerySet, now: dt.datetime) -> None:
@@ -145,8 +188,13 @@ class RowGuard:
             with transaction.atomic():
                 on_skip()
         except Exception as exc:  # the row stays excluded by its skipped failure anyway
-            log.warning("worker %s could not mark %s %s skipped: %s", self.worker,
-                        self.ref_model, ref_id, type(exc).__name__)
+            log.warning(
+                "worker %s could not mark %s %s skipped: %s",
+                self.worker,
+                self.ref_model,
+                ref_id,
+                type(exc).__name__,
+            )
 
 
 # ---- whole runs (rooms.workers.drain) -------------------------------------------------
@@ -158,8 +206,11 @@ _failing_runs: set[str] | None = None
 def _runs_failing() -> set[str]:
     global _failing_runs
     if _failing_runs is None:
-        _failing_runs = set(WorkerFailure.objects.filter(
-            ref_model=RUN, resolved_at__isnull=True).values_list("worker", flat=True))
+        _failing_runs = set(
+            WorkerFailure.objects.filter(ref_model=RUN, resolved_at__isnull=True).values_list(
+                "worker", flat=True
+            )
+        )
     return _failing_runs
 
 
@@ -180,8 +231,9 @@ def run_succeeded(worker: str, now: dt.datetime) -> None:
         if worker not in _runs_failing():
             return
         _runs_failing().discard(worker)
-    WorkerFailure.objects.filter(worker=worker, ref_model=RUN,
-                                 resolved_at__isnull=True).update(resolved_at=now)
+    WorkerFailure.objects.filter(worker=worker, ref_model=RUN, resolved_at__isnull=True).update(
+        resolved_at=now
+    )
 
 
 def forget_cached_runs() -> None:

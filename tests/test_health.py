@@ -60,8 +60,7 @@ def _skip_in_detector(cast, monkeypatch) -> ConsumerFailure:
     return ConsumerFailure.objects.get(message=msg)
 
 
-def test_health_is_clean_and_exits_zero_when_the_workers_are_caught_up(cast, frozen_clock,
-                                                                        capsys):
+def test_health_is_clean_and_exits_zero_when_the_workers_are_caught_up(cast, frozen_clock, capsys):
     check_post_message(person=cast.anna, room_id=cast.team.id, body="All fine today")
     drain(load_workers())
     code, out = health(capsys)
@@ -73,8 +72,9 @@ def test_health_is_clean_and_exits_zero_when_the_workers_are_caught_up(cast, fro
     assert {"rooms", "bots", "escalation", "bridge", "dashboards"} <= set(report["checks"])
 
 
-def test_a_skipped_consumer_entry_makes_health_fail_without_its_body(cast, frozen_clock,
-                                                                     capsys, monkeypatch):
+def test_a_skipped_consumer_entry_makes_health_fail_without_its_body(
+    cast, frozen_clock, capsys, monkeypatch
+):
     failure = _skip_in_detector(cast, monkeypatch)
     assert failure.skipped
     code, out = health(capsys, "--json")
@@ -94,8 +94,11 @@ def test_a_lagging_cursor_makes_health_fail(cast, frozen_clock, capsys):
     frozen_clock.advance(dt.timedelta(minutes=5))
     code, out = health(capsys, "--json")
     assert code == 1
-    lagging = {f["subject"] for f in json.loads(out)["findings"]
-               if f["check"] == "consumer.lag" and f["problem"]}
+    lagging = {
+        f["subject"]
+        for f in json.loads(out)["findings"]
+        if f["check"] == "consumer.lag" and f["problem"]
+    }
     assert lagging == {"bots", "escalation.detect"}
     drain(load_workers())
     assert health(capsys)[0] == 0
@@ -103,8 +106,9 @@ def test_a_lagging_cursor_makes_health_fail(cast, frozen_clock, capsys):
 
 def test_a_stuck_escalation_step_makes_health_fail(cast, frozen_clock, capsys):
     drain(load_workers())
-    check_post_message(person=cast.anna, room_id=cast.team.id,
-                       body="Peggy had a fall in the kitchen")
+    check_post_message(
+        person=cast.anna, room_id=cast.team.id, body="Peggy had a fall in the kitchen"
+    )
     drain(consumers())  # the alert opens and notifies; the ticker that steps it is down
     alert = Alert.objects.get()
     assert alert.next_step_at is not None
@@ -114,18 +118,18 @@ def test_a_stuck_escalation_step_makes_health_fail(cast, frozen_clock, capsys):
     frozen_clock.advance(dt.timedelta(minutes=2))
     code, out = health(capsys, "--json")
     assert code == 1
-    stuck = {f["subject"]: f for f in json.loads(out)["findings"]
-             if f["check"] == "timer.overdue"}
+    stuck = {f["subject"]: f for f in json.loads(out)["findings"] if f["check"] == "timer.overdue"}
     assert stuck["escalation.ticker alert steps"]["detail"].endswith(f": {alert.id}")
     drain(load_workers())  # the ticker catches up
     assert health(capsys)[0] == 0
 
 
-def test_a_failing_check_is_reported_and_the_others_still_run(cast, frozen_clock, capsys,
-                                                              settings):
+def test_a_failing_check_is_reported_and_the_others_still_run(cast, frozen_clock, capsys, settings):
     drain(load_workers())
-    settings.COCARE_HEALTH_CHECKS = {**settings.COCARE_HEALTH_CHECKS,
-                                     "broken": "tests.test_health.broken_check"}
+    settings.COCARE_HEALTH_CHECKS = {
+        **settings.COCARE_HEALTH_CHECKS,
+        "broken": "tests.test_health.broken_check",
+    }
     code, out = health(capsys, "--json")
     report = json.loads(out)
     assert code == 1
@@ -141,7 +145,8 @@ def broken_check(now, thresholds):
 
 
 def test_the_exceptions_page_shows_a_skipped_entry_to_the_right_manager_only(
-        cast, frozen_clock, capsys, monkeypatch):
+    cast, frozen_clock, capsys, monkeypatch
+):
     failure = _skip_in_detector(cast, monkeypatch)
     carol, oscar = client_for(cast.carol), client_for(cast.other_manager)
     page = carol.get("/exceptions/").content.decode()
@@ -159,21 +164,32 @@ def test_the_exceptions_page_shows_a_skipped_entry_to_the_right_manager_only(
     assert carol.post(url).status_code == 302
     failure.refresh_from_db()
     assert failure.reviewed_by_id == cast.carol.id
-    assert AuditEvent.objects.filter(actor=cast.carol, action="failure.reviewed",
-                                     target=f"consumer_failure:{failure.id}").count() == 1
+    assert (
+        AuditEvent.objects.filter(
+            actor=cast.carol, action="failure.reviewed", target=f"consumer_failure:{failure.id}"
+        ).count()
+        == 1
+    )
     assert "Reviewed by Carol Evans" in carol.get("/exceptions/").content.decode()
     assert health(capsys)[0] == 0  # reviewed: no longer a problem
 
 
 def test_the_exceptions_page_shows_a_skipped_planned_visit_and_an_overdue_missed_check(
-        cast, frozen_clock, capsys):
-    pv = do_create_planned_visit(cast.peggy, PlannedVisitIn(
-        worker_id=cast.anna.id, window_start=clock.now(),
-        window_end=clock.now() + dt.timedelta(minutes=30)), now=clock.now())
+    cast, frozen_clock, capsys
+):
+    pv = do_create_planned_visit(
+        cast.peggy,
+        PlannedVisitIn(
+            worker_id=cast.anna.id,
+            window_start=clock.now(),
+            window_end=clock.now() + dt.timedelta(minutes=30),
+        ),
+        now=clock.now(),
+    )
     y1 = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
-    PlannedVisit.objects.filter(pk=pv.pk).update(window_start=y1,
-                                                 window_end=y1 + dt.timedelta(minutes=30),
-                                                 missed_check_at=y1)
+    PlannedVisit.objects.filter(pk=pv.pk).update(
+        window_start=y1, window_end=y1 + dt.timedelta(minutes=30), missed_check_at=y1
+    )
     for _ in range(3):
         BotTicker().run_once(clock.now())
     row = WorkerFailure.objects.get(ref_id=pv.pk)
@@ -181,7 +197,9 @@ def test_the_exceptions_page_shows_a_skipped_planned_visit_and_an_overdue_missed
     page = client_for(cast.carol).get("/exceptions/").content.decode()
     assert f'data-kind="row" data-id="{row.id}"' in page
     assert f"planned visit #{pv.pk}" in page
-    assert f'data-id="{row.id}"' not in client_for(cast.other_manager).get(
-        "/exceptions/").content.decode()
+    assert (
+        f'data-id="{row.id}"'
+        not in client_for(cast.other_manager).get("/exceptions/").content.decode()
+    )
     code, out = health(capsys)
     assert code == 1 and "worker.skipped" in out

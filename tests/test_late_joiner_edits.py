@@ -52,8 +52,9 @@ def test_a_late_joiner_never_gets_old_text_edited_after_she_joined_but_sees_late
 
         async def before_she_joins() -> int:
             anna = await _connect(srv, anna_cookies)
-            seq = await _acked(anna, {"type": "send", "room": family, "client_id": "a1",
-                                      "body": OLD})
+            seq = await _acked(
+                anna, {"type": "send", "room": family, "client_id": "a1", "body": OLD}
+            )
             await anna.close()
             return seq
 
@@ -70,18 +71,33 @@ def test_a_late_joiner_never_gets_old_text_edited_after_she_joined_but_sees_late
             assert sub["visible_from"] == old_seq
             anna = await _connect(srv, anna_cookies)
             seqs = {
-                "edit_old": await _acked(anna, {"type": "edit", "room": family,
-                                                "client_id": "a2", "target": old_seq,
-                                                "body": NEW}),
-                "redact_old": await _acked(anna, {"type": "redact", "room": family,
-                                                  "client_id": "a3", "target": old_seq}),
+                "edit_old": await _acked(
+                    anna,
+                    {
+                        "type": "edit",
+                        "room": family,
+                        "client_id": "a2",
+                        "target": old_seq,
+                        "body": NEW,
+                    },
+                ),
+                "redact_old": await _acked(
+                    anna, {"type": "redact", "room": family, "client_id": "a3", "target": old_seq}
+                ),
             }
-            seqs["after"] = await _acked(anna, {"type": "send", "room": family,
-                                                "client_id": "a4", "body": AFTER})
-            seqs["edit_after"] = await _acked(anna, {"type": "edit", "room": family,
-                                                     "client_id": "a5",
-                                                     "target": seqs["after"],
-                                                     "body": AFTER_EDITED})
+            seqs["after"] = await _acked(
+                anna, {"type": "send", "room": family, "client_id": "a4", "body": AFTER}
+            )
+            seqs["edit_after"] = await _acked(
+                anna,
+                {
+                    "type": "edit",
+                    "room": family,
+                    "client_id": "a5",
+                    "target": seqs["after"],
+                    "body": AFTER_EDITED,
+                },
+            )
             await live.expect("message", seq=seqs["edit_after"])
             # A second socket resuming from 0 gets the same history from the database.
             resumed = await _connect(srv, dora_cookies)
@@ -98,9 +114,11 @@ def test_a_late_joiner_never_gets_old_text_edited_after_she_joined_but_sees_late
     finally:
         srv.stop()
 
-    for name, frames in (("live", live.messages(family)),
-                         ("resumed", resumed.messages(family)),
-                         ("history API", page.json()["messages"])):
+    for name, frames in (
+        ("live", live.messages(family)),
+        ("resumed", resumed.messages(family)),
+        ("history API", page.json()["messages"]),
+    ):
         by_seq = {f["seq"]: f for f in frames}
         assert sorted(by_seq) == list(range(old_seq + 1, seqs["edit_after"] + 1)), name
         for key in ("edit_old", "redact_old"):  # placeholders: their place, nothing else

@@ -41,37 +41,56 @@ HOUR = dt.timedelta(hours=1)
 
 def _other_provider_visit(cast, start: dt.datetime) -> PlannedVisit:
     """A planned visit for a service user of the *other* provider, with its own worker."""
-    su = do_create_service_user(full_name="Harold Booth", provider=cast.other_provider,
-                                council=cast.council, now=T0)
-    worker = Person.objects.create(display_name="Wendy Other", role=Role.CARE_WORKER,
-                                   organisation=cast.other_provider)
-    do_add_member(Room.objects.get(service_user=su, kind="professional"), worker, now=T0,
-                  notify=False)
-    return do_create_planned_visit(su, PlannedVisitIn(
-        worker_id=worker.id, window_start=start, window_end=start + dt.timedelta(minutes=30)),
-        now=T0)
+    su = do_create_service_user(
+        full_name="Harold Booth", provider=cast.other_provider, council=cast.council, now=T0
+    )
+    worker = Person.objects.create(
+        display_name="Wendy Other", role=Role.CARE_WORKER, organisation=cast.other_provider
+    )
+    do_add_member(
+        Room.objects.get(service_user=su, kind="professional"), worker, now=T0, notify=False
+    )
+    return do_create_planned_visit(
+        su,
+        PlannedVisitIn(
+            worker_id=worker.id, window_start=start, window_end=start + dt.timedelta(minutes=30)
+        ),
+        now=T0,
+    )
 
 
 def _poison_visit(cast, how: str) -> PlannedVisit:
     """Peggy's visit, rewritten in the database to a year-1 window (bypassing the API)."""
-    pv = do_create_planned_visit(cast.peggy, PlannedVisitIn(
-        worker_id=cast.anna.id, window_start=T0 - 3 * HOUR,
-        window_end=T0 - 3 * HOUR + dt.timedelta(minutes=30)), now=T0)
+    pv = do_create_planned_visit(
+        cast.peggy,
+        PlannedVisitIn(
+            worker_id=cast.anna.id,
+            window_start=T0 - 3 * HOUR,
+            window_end=T0 - 3 * HOUR + dt.timedelta(minutes=30),
+        ),
+        now=T0,
+    )
     if how == "readable":  # year 1 in UTC: readable, but breaks local-time formatting
         y1 = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
         PlannedVisit.objects.filter(pk=pv.pk).update(
-            window_start=y1, window_end=y1 + dt.timedelta(minutes=30),
-            missed_check_at=y1 + HOUR)
+            window_start=y1, window_end=y1 + dt.timedelta(minutes=30), missed_check_at=y1 + HOUR
+        )
         return pv
     # "0001-01-01T00:00:00+14:00" as the API once stored it: 1 BC in UTC, unreadable.
     if connection.vendor == "postgresql":
-        values = ["0001-01-01T00:00:00+14:00", "0001-01-01T00:30:00+14:00",
-                  "0001-01-01T01:00:00+14:00"]
+        values = [
+            "0001-01-01T00:00:00+14:00",
+            "0001-01-01T00:30:00+14:00",
+            "0001-01-01T01:00:00+14:00",
+        ]
     else:  # Django keeps UTC text on SQLite; year 0 is what that instant is in UTC
         values = ["0000-12-31 10:00:00", "0000-12-31 10:30:00", "0000-12-31 11:00:00"]
     with connection.cursor() as cur:
-        cur.execute("UPDATE bots_plannedvisit SET window_start = %s, window_end = %s, "
-                    "missed_check_at = %s WHERE id = %s", [*values, pv.pk])
+        cur.execute(
+            "UPDATE bots_plannedvisit SET window_start = %s, window_end = %s, "
+            "missed_check_at = %s WHERE id = %s",
+            [*values, pv.pk],
+        )
     return pv
 
 
@@ -81,7 +100,8 @@ def _missed_flags(pv: PlannedVisit) -> int:
 
 @pytest.mark.parametrize("how", ["unreadable", "readable"])
 def test_a_year_one_planned_visit_does_not_stop_missed_visit_flags_for_other_providers(
-        cast, frozen_clock, how, caplog):
+    cast, frozen_clock, how, caplog
+):
     good = _other_provider_visit(cast, T0)  # due at T0 + 1 h (window end + 30 min grace)
     bad = _poison_visit(cast, how)
     frozen_clock.advance(HOUR + dt.timedelta(minutes=1))
@@ -92,7 +112,11 @@ def test_a_year_one_planned_visit_does_not_stop_missed_visit_flags_for_other_pro
     assert _missed_flags(good) == 1  # the other provider's missed visit is flagged
     failure = WorkerFailure.objects.get(worker="bots.ticker", ref_model="bots.plannedvisit")
     assert (failure.ref_id, failure.service_user_id, failure.attempts, failure.skipped) == (
-        bad.pk, cast.peggy.id, 1, False)
+        bad.pk,
+        cast.peggy.id,
+        1,
+        False,
+    )
     assert re.fullmatch(r"[A-Za-z]+", failure.error)  # the exception type, nothing else
     assert "Traceback" not in caplog.text
 
@@ -101,9 +125,15 @@ def test_a_year_one_planned_visit_does_not_stop_missed_visit_flags_for_other_pro
     ticker.run_once(clock.now())
     failure.refresh_from_db()
     assert (failure.attempts, failure.skipped) == (3, True)
-    later = do_create_planned_visit(good.service_user, PlannedVisitIn(
-        worker_id=good.worker_id, window_start=T0 + HOUR,
-        window_end=T0 + HOUR + dt.timedelta(minutes=30)), now=T0)
+    later = do_create_planned_visit(
+        good.service_user,
+        PlannedVisitIn(
+            worker_id=good.worker_id,
+            window_start=T0 + HOUR,
+            window_end=T0 + HOUR + dt.timedelta(minutes=30),
+        ),
+        now=T0,
+    )
     frozen_clock.advance(2 * HOUR)
     assert drain([BotTicker()]) == 1
     assert _missed_flags(later) == 1
@@ -130,12 +160,17 @@ def test_a_failing_row_that_later_succeeds_is_resolved(cast, frozen_clock, monke
     assert BotTicker().run_once(clock.now()) == 1
     assert _missed_flags(pv) == 1
     f = WorkerFailure.objects.get(ref_id=pv.pk)
-    assert (f.attempts, f.skipped, f.error, f.resolved_at) == (1, False, "ConnectionError",
-                                                                clock.now())
+    assert (f.attempts, f.skipped, f.error, f.resolved_at) == (
+        1,
+        False,
+        "ConnectionError",
+        clock.now(),
+    )
 
 
 def test_the_dashboards_rollup_ignores_a_year_one_row_and_records_its_own_failures(
-        cast, frozen_clock, monkeypatch):
+    cast, frozen_clock, monkeypatch
+):
     _other_provider_visit(cast, T0)
     _poison_visit(cast, "unreadable")
     frozen_clock.advance(dt.timedelta(days=3))
@@ -216,12 +251,22 @@ def test_a_bridge_entry_that_raises_is_skipped_and_other_rooms_keep_flowing(cast
     assert team.status == "failed"  # skipped after three attempts, recorded
     f = WorkerFailure.objects.get(worker="bridge.sender")
     assert (f.ref_model, f.ref_id, f.skipped, f.error) == (
-        "bridge.outboxentry", team.pk, True, "KeyError")
+        "bridge.outboxentry",
+        team.pk,
+        True,
+        "KeyError",
+    )
 
 
 def _open_alert(su, policy: dict, due: dt.datetime) -> Alert:
-    return Alert.objects.create(service_user=su, concern="falls", severity="high",
-                                opened_at=due, policy=policy, next_step_at=due)
+    return Alert.objects.create(
+        service_user=su,
+        concern="falls",
+        severity="high",
+        opened_at=due,
+        policy=policy,
+        next_step_at=due,
+    )
 
 
 def test_an_alert_whose_steps_raise_does_not_stop_other_alerts_escalating(cast, frozen_clock):
@@ -235,7 +280,11 @@ def test_an_alert_whose_steps_raise_does_not_stop_other_alerts_escalating(cast, 
     assert healthy.step_seq >= 1  # escalated although the alert before it raised
     f = WorkerFailure.objects.get(worker="escalation.ticker")
     assert (f.ref_model, f.ref_id, f.service_user_id, f.skipped) == (
-        "escalation.alert", broken.pk, cast.peggy.id, False)
+        "escalation.alert",
+        broken.pk,
+        cast.peggy.id,
+        False,
+    )
     Ticker().run_once(clock.now())
     Ticker().run_once(clock.now())
     f.refresh_from_db()
@@ -243,16 +292,38 @@ def test_an_alert_whose_steps_raise_does_not_stop_other_alerts_escalating(cast, 
 
 
 def test_a_push_that_raises_is_recorded_retried_and_failed_while_others_are_sent(
-        cast, frozen_clock, monkeypatch):
+    cast, frozen_clock, monkeypatch
+):
     from escalation import push
+
     now = clock.now()
-    alert = Alert.objects.create(service_user=cast.peggy, concern="falls", severity="high",
-                                 opened_at=now, policy={}, next_step_at=None)
-    devices = [PushDevice.objects.create(person=cast.carol, token=f"token-{i}-xxxxxxxx",
-                                         token_hash=f"h{i}", created_at=now) for i in range(2)]
-    rows = [Notification.objects.create(alert=alert, step_seq=1, recipient=cast.carol, device=d,
-                                        channel="push", status="pending", next_attempt_at=now,
-                                        created_at=now) for d in devices]
+    alert = Alert.objects.create(
+        service_user=cast.peggy,
+        concern="falls",
+        severity="high",
+        opened_at=now,
+        policy={},
+        next_step_at=None,
+    )
+    devices = [
+        PushDevice.objects.create(
+            person=cast.carol, token=f"token-{i}-xxxxxxxx", token_hash=f"h{i}", created_at=now
+        )
+        for i in range(2)
+    ]
+    rows = [
+        Notification.objects.create(
+            alert=alert,
+            step_seq=1,
+            recipient=cast.carol,
+            device=d,
+            channel="push",
+            status="pending",
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for d in devices
+    ]
     real = push.send
 
     def send(token, nid):
@@ -272,7 +343,8 @@ def test_a_push_that_raises_is_recorded_retried_and_failed_while_others_are_sent
 
 
 def test_a_worker_whose_whole_run_raises_is_recorded_and_resolved_by_the_next_run(
-        cast, frozen_clock, caplog):
+    cast, frozen_clock, caplog
+):
     class Broken:
         name = "test.broken"
         fail = True

@@ -31,8 +31,9 @@ HISTORY = 30
 def server():
     cast = build_cast()
     for i in range(HISTORY):
-        check_post_message(person=cast.anna, room_id=cast.team.id, body=f"note {i}",
-                           client_id=f"h{i}")
+        check_post_message(
+            person=cast.anna, room_id=cast.team.id, body=f"note {i}", client_id=f"h{i}"
+        )
     redis = connection.vendor == "postgresql" and port_open("127.0.0.1", 6379)
     srv = ServerProcess(subprocess_env(redis=redis)).start()
     yield srv, cast
@@ -50,18 +51,19 @@ def _subscribe_audits(person) -> int:
     return AuditEvent.objects.filter(actor=person, action="room.subscribe").count()
 
 
-def test_two_thousand_subscribes_write_one_audit_row_replay_once_and_the_socket_still_acks(
-        server):
+def test_two_thousand_subscribes_write_one_audit_row_replay_once_and_the_socket_still_acks(server):
     srv, cast = server
     head = cast.team.__class__.objects.get(pk=cast.team.id).last_seq
 
     async def flood() -> WsClient:
         nadia = await _connect(srv, "nadia")
         for i in range(2000):
-            await nadia.send({"type": "subscribe", "room": cast.team.id, "after_seq": 0,
-                              "ref": f"s{i}"})
-        await nadia.send({"type": "send", "room": cast.team.id, "client_id": "after-flood",
-                          "body": "still here"})
+            await nadia.send(
+                {"type": "subscribe", "room": cast.team.id, "after_seq": 0, "ref": f"s{i}"}
+            )
+        await nadia.send(
+            {"type": "send", "room": cast.team.id, "client_id": "after-flood", "body": "still here"}
+        )
         await nadia.expect("ack", client_id="after-flood", timeout=30)
         await nadia.expect("message", client_id="after-flood")
         await nadia.close()
@@ -88,8 +90,9 @@ def test_unsubscribe_resubscribe_cycles_from_seq_zero_are_bounded_by_the_limit(s
         tom = await _connect(srv, "tom")
         for i in range(50):
             await tom.send({"type": "unsubscribe", "room": cast.team.id})
-            await tom.send({"type": "subscribe", "room": cast.team.id, "after_seq": 0,
-                            "ref": f"c{i}"})
+            await tom.send(
+                {"type": "subscribe", "room": cast.team.id, "after_seq": 0, "ref": f"c{i}"}
+            )
         await tom.send({"type": "ping", "ref": "end"})
         await tom.expect("pong", ref="end", timeout=30)
         await tom.close()

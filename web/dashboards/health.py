@@ -17,11 +17,15 @@ from web.dashboards.rollup import REFRESH_EVERY
 
 
 def checks(now: dt.datetime, thresholds: Thresholds) -> Iterable[Finding]:
-    refreshed = (RollupMark.objects.filter(name=ROLLUP)
-                 .values_list("refreshed_at", flat=True).first())
+    refreshed = (
+        RollupMark.objects.filter(name=ROLLUP).values_list("refreshed_at", flat=True).first()
+    )
     if refreshed is None:
         yield Finding("timer.overdue", "dashboards.rollup", "never refreshed")
     elif refreshed < now - REFRESH_EVERY - thresholds.grace:
-        yield Finding("timer.overdue", "dashboards.rollup",
-                      f"last refreshed {int((now - refreshed).total_seconds() // 60)} min ago",
-                      since=refreshed)
+        yield Finding(
+            "timer.overdue",
+            "dashboards.rollup",
+            f"last refreshed {int((now - refreshed).total_seconds() // 60)} min ago",
+            since=refreshed,
+        )
