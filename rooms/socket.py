@@ -198,6 +198,7 @@ class RoomsSocket(AsyncWebsocketConsumer):
         self.audited.add(f.room)
         current = self.subs.get(f.room)
         if current is not None:
+            current.checked_at = time.monotonic()
             await self._send({"type": "subscribed", "room": f.room,
                               "head_seq": max(head, current.last_seq),
                               "visible_from": visible_from, "ref": f.ref})

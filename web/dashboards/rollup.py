@@ -130,7 +130,7 @@ class RollupWorker:
     """``COCARE_WORKERS["dashboards"]``: refreshes the recent rollups every 15 minutes.
     The timer is the mark's ``refreshed_at`` column (DESIGN.md §3.5).
 
-    A refresh that raises is recorded (``rooms.isolation``: ``WorkerFailure`` on the mark,
+    A refresh that raises is recorded (``rooms.isolation``: ``WorkerFailure``, ref 0,
     never skipped, resolved by the next success) and retried after ``REFRESH_EVERY``, not
     on every poll: a failing full rebuild must not keep a core busy."""
 
