@@ -197,3 +197,13 @@ COCARE_WORKERS: dict[str, str] = {
     "escalation": "escalation.runner.make_workers",
     "dashboards": "web.dashboards.rollup.make_workers",
 }
+
+# Health checks, by name (manage.py health; rooms/health.py). Each app contributes its
+# stuck timers; rooms checks the log consumers and recorded worker failures.
+COCARE_HEALTH_CHECKS: dict[str, str] = {
+    "rooms": "rooms.health.core_checks",
+    "bots": "bots.health.checks",
+    "escalation": "escalation.health.checks",
+    "bridge": "bridge.health.checks",
+    "dashboards": "web.dashboards.health.checks",
+}

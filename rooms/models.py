@@ -296,11 +296,52 @@ class ConsumerFailure(models.Model):
     first_at = models.DateTimeField()
     last_at = models.DateTimeField()
     skipped = models.BooleanField(default=False)
+    # A care manager looked at the skipped entry by hand (the exceptions page); health
+    # stops counting it. Never cleared by the consumer.
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["consumer", "message"], name="one_failure_row")
         ]
+
+
+class WorkerFailure(models.Model):
+    """A row a timer worker failed on (``rooms.isolation``); skipped after ``max_attempts``.
+
+    ``ref_model``/``ref_id`` name the row ("bots.plannedvisit", 12) or, with
+    ``ref_model == "run"``, a whole ``run_once`` that raised. ``error`` is the exception
+    type only — exception text can quote the row's content. ``resolved_at`` is set when the
+    row later succeeds or is no longer due; a skipped row stays skipped (excluded from its
+    ticker) until the failure row is deleted by an operator after fixing the data.
+    """
+
+    worker = models.CharField(max_length=60)
+    ref_model = models.CharField(max_length=60)
+    ref_id = models.BigIntegerField()
+    service_user = models.ForeignKey(
+        ServiceUser, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=100)
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+    skipped = models.BooleanField(default=False)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["worker", "ref_model", "ref_id"],
+                                    name="one_worker_failure_row")
+        ]
+        indexes = [models.Index(fields=["worker", "ref_model", "skipped"])]
 
 
 class RetentionPolicy(models.Model):

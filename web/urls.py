@@ -21,5 +21,7 @@ urlpatterns = [
     path("alerts/<int:alert_id>/", views_manager.alert_page, name="alert"),
     path("alerts/<int:alert_id>/<str:action>", views_manager.alert_action, name="alert_action"),
     path("exceptions/", views_manager.exceptions, name="exceptions"),
+    path("exceptions/<str:kind>/<int:failure_id>/reviewed", views_manager.failure_reviewed,
+         name="failure_reviewed"),
     path("invite/<str:token>/", views_invite.accept, name="invite"),
 ]
