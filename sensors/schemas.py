@@ -41,7 +41,8 @@ class EventIn(Strict):
     device_id: DeviceId
     event_id: EventId
     kind: Kind
-    value: Reading
+    # Strict: a number, not "1" or true (a hub sending those is misconfigured).
+    value: Annotated[Reading, Field(strict=True)]
     occurred_at: Instant
 
 
