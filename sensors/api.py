@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from ninja import Field, Router, Status
+from ninja.security import HttpBearer
 
 from cocare_chat import clock
 from rooms import ratelimit
@@ -36,15 +37,22 @@ class HubUnauthenticated(CoCareError):
 UNAUTHENTICATED = "A valid sensor hub token is required."
 
 
-class HubToken:
-    """``Authorization: Bearer <hub token>`` — nothing else authenticates a hub."""
+class HubToken(HttpBearer):
+    """``Authorization: Bearer <hub token>`` — nothing else authenticates a hub.
+
+    ``__call__`` is ours so that a missing header answers the same 401 body as a wrong
+    token (ninja's default would answer its generic "Sign in first.").
+    """
 
     def __call__(self, request: HttpRequest) -> SensorHub:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        hub = authenticate(token.strip()) if scheme.lower() == "bearer" else None
+        hub = self.authenticate(request, token.strip()) if scheme.lower() == "bearer" else None
         if hub is None:
             raise HubUnauthenticated(UNAUTHENTICATED)
         return hub
+
+    def authenticate(self, request: HttpRequest, token: str) -> SensorHub | None:
+        return authenticate(token)
 
 
 class BatchBody(Body, BatchIn):
