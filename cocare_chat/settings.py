@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "rooms",
     "bots",
     "escalation",
+    "sensors",
     "web",
     "web.dashboards.apps.DashboardsConfig",
     "bridge",
@@ -196,6 +197,7 @@ COCARE_WORKERS: dict[str, str] = {
     "bridge": "bridge.runner.make_workers",
     "escalation": "escalation.runner.make_workers",
     "dashboards": "web.dashboards.rollup.make_workers",
+    "sensors": "sensors.runner.make_workers",
 }
 
 # Health checks, by name (manage.py health; rooms/health.py). Each app contributes its

@@ -38,6 +38,7 @@ class Role(models.TextChoices):
     SERVICE_USER = "service_user", "Service user"
     COMMISSIONER = "commissioner", "Council commissioner"
     BOT = "bot", "Bot"
+    ASSESSOR = "assessor", "Council assessor"
 
 
 class Person(models.Model):
@@ -377,3 +378,36 @@ class LegalHold(models.Model):
                 name="one_active_legal_hold",
             )
         ]
+
+
+class AssessorAllocation(models.Model):
+    """A council assessor (social worker) allocated to one person's case, for a period.
+
+    Read access follows from it (``rooms.access.assessor_allocated``): the person's record,
+    never their rooms. ``starts_on``/``ends_on`` are local dates, both inclusive; an open
+    end (null) lasts until ended. Rows are never deleted: they say who could read when.
+    """
+
+    assessor = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="allocations")
+    service_user = models.ForeignKey(
+        ServiceUser, on_delete=models.PROTECT, related_name="assessor_allocations"
+    )
+    starts_on = models.DateField()
+    ends_on = models.DateField(null=True, blank=True)
+    allocated_by = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    allocated_at = models.DateTimeField()
+    ended_by = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_on__isnull=True) | Q(ends_on__gte=models.F("starts_on")),
+                name="allocation_ends_after_start",
+            ),
+            models.UniqueConstraint(
+                fields=["assessor", "service_user", "starts_on"], name="one_allocation_start"
+            ),
+        ]
+        indexes = [models.Index(fields=["assessor", "service_user"])]
