@@ -33,8 +33,10 @@ def do_link_matrix_id(person: Person, matrix_id: str, by: Person, now: dt.dateti
             person.matrix_id = matrix_id
             return
         if Person.objects.filter(matrix_id=matrix_id).exclude(pk=person.pk).exists():
-            raise Conflict("This Matrix account is already linked to someone else in CoCare. "
-                           "Unlink it there first.")
+            raise Conflict(
+                "This Matrix account is already linked to someone else in CoCare. "
+                "Unlink it there first."
+            )
         Person.objects.filter(pk=person.pk).update(matrix_id=matrix_id)
         person.matrix_id = matrix_id
         audit.record(by, "matrix.link", target=f"person:{person.pk}", now=now)
@@ -49,7 +51,8 @@ def do_unlink_matrix_id(person: Person, by: Person, now: dt.datetime) -> bool:
     with transaction.atomic():
         locked = Person.objects.select_for_update().get(pk=person.pk)
         MatrixLinkCode.objects.filter(person=person, state=MatrixLinkCode.State.PENDING).update(
-            state=MatrixLinkCode.State.SUPERSEDED)
+            state=MatrixLinkCode.State.SUPERSEDED
+        )
         person.matrix_id = None
         if not locked.matrix_id:
             return False

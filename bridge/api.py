@@ -20,8 +20,11 @@ router = Router(tags=["bridge"])
 def status(request):
     rooms = managed_rooms(me(request))
     result = current_status(clock.now(), rooms=rooms).model_dump(mode="json")
-    su_of = dict(Room.objects.filter(pk__in=[r["room_id"] for r in result["rooms"]])
-                 .values_list("pk", "service_user_id"))
+    su_of = dict(
+        Room.objects.filter(pk__in=[r["room_id"] for r in result["rooms"]]).values_list(
+            "pk", "service_user_id"
+        )
+    )
     for r in result["rooms"]:
         r["service_user_id"] = su_of[r["room_id"]]
     return result

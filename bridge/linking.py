@@ -54,16 +54,19 @@ MAX_ATTEMPTS = 5
 PER_HOUR_PERSON = 5
 PER_HOUR_MATRIX_ID = 3
 PER_HOUR_REQUESTER = 30
-CODE_TEXT = ("Your CoCare code is {code}. Type it into CoCare, where your Matrix account "
-             "is being linked, within {minutes} minutes. If you did not ask for this, "
-             "ignore it: without the code nothing is linked.")
+CODE_TEXT = (
+    "Your CoCare code is {code}. Type it into CoCare, where your Matrix account "
+    "is being linked, within {minutes} minutes. If you did not ask for this, "
+    "ignore it: without the code nothing is linked."
+)
 
 
 class MatrixCaller(Protocol):
     """What this module needs of ``bridge.matrix.MatrixClient``."""
 
-    def call(self, method: str, path: str, body: Any = None, *,
-             as_user: str | None = None) -> dict[str, Any]: ...
+    def call(
+        self, method: str, path: str, body: Any = None, *, as_user: str | None = None
+    ) -> dict[str, Any]: ...
 
 
 def code_hash(person_id: int, matrix_id: str, code: str) -> str:
@@ -83,9 +86,11 @@ def access_link_target(actor: Person | None, person_id: int) -> Person:
 
 def pending_code(person: Person, now: dt.datetime) -> MatrixLinkCode | None:
     """The code this person can still confirm, if any (for the page)."""
-    return (MatrixLinkCode.objects.filter(person=person, state=State.PENDING,
-                                          expires_at__gt=now)
-            .order_by("-created_at").first())
+    return (
+        MatrixLinkCode.objects.filter(person=person, state=State.PENDING, expires_at__gt=now)
+        .order_by("-created_at")
+        .first()
+    )
 
 
 def _check_limits(actor: Person, person: Person, matrix_id: str, now: dt.datetime) -> None:
@@ -94,15 +99,22 @@ def _check_limits(actor: Person, person: Person, matrix_id: str, now: dt.datetim
     if recent.filter(person=person).count() >= PER_HOUR_PERSON:
         raise RateLimited("Too many codes for this person in the last hour. Try again later.")
     if recent.filter(matrix_id=matrix_id).count() >= PER_HOUR_MATRIX_ID:
-        raise RateLimited("Too many codes were sent to this Matrix account in the last hour. "
-                          "Try again later.")
+        raise RateLimited(
+            "Too many codes were sent to this Matrix account in the last hour. Try again later."
+        )
     if recent.filter(requested_by=actor).count() >= PER_HOUR_REQUESTER:
         raise RateLimited("You have sent too many codes in the last hour. Try again later.")
 
 
-def check_request_link_code(actor: Person, person_id: int, matrix_id_text: str, *,
-                            cfg: BridgeConfig | None, client: MatrixCaller | None,
-                            now: dt.datetime) -> MatrixLinkCode:
+def check_request_link_code(
+    actor: Person,
+    person_id: int,
+    matrix_id_text: str,
+    *,
+    cfg: BridgeConfig | None,
+    client: MatrixCaller | None,
+    now: dt.datetime,
+) -> MatrixLinkCode:
     """Send a new code to the Matrix account; returns the pending code row.
 
     Raises NotFound (no access), Invalid (bad id, the bridge is off, not delivered),
@@ -116,8 +128,9 @@ def check_request_link_code(actor: Person, person_id: int, matrix_id_text: str, 
     except InvalidMatrixId as exc:
         raise Invalid(str(exc), code="invalid_matrix_id") from None
     if cfg.is_ours(matrix_id):
-        raise Invalid("That is one of CoCare's own Matrix accounts, not a person's.",
-                      code="invalid_matrix_id")
+        raise Invalid(
+            "That is one of CoCare's own Matrix accounts, not a person's.", code="invalid_matrix_id"
+        )
     if person.matrix_id == matrix_id:
         raise Invalid("This Matrix account is already linked.")
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
@@ -125,13 +138,24 @@ def check_request_link_code(actor: Person, person_id: int, matrix_id_text: str, 
         Person.objects.select_for_update().get(pk=person.pk)  # one request at a time
         _check_limits(actor, person, matrix_id, now)
         MatrixLinkCode.objects.filter(person=person, state=State.PENDING).update(
-            state=State.SUPERSEDED)
+            state=State.SUPERSEDED
+        )
         row = MatrixLinkCode.objects.create(
-            person=person, matrix_id=matrix_id, code_hash=code_hash(person.pk, matrix_id, code),
-            requested_by=actor, created_at=now, expires_at=now + CODE_TTL)
+            person=person,
+            matrix_id=matrix_id,
+            code_hash=code_hash(person.pk, matrix_id, code),
+            requested_by=actor,
+            created_at=now,
+            expires_at=now + CODE_TTL,
+        )
         audit.record(actor, "matrix.link_code_sent", target=f"person:{person.pk}", now=now)
-    known = (MatrixLinkCode.objects.filter(matrix_id=matrix_id).exclude(dm_room_id="")
-             .order_by("-created_at").values_list("dm_room_id", flat=True).first())
+    known = (
+        MatrixLinkCode.objects.filter(matrix_id=matrix_id)
+        .exclude(dm_room_id="")
+        .order_by("-created_at")
+        .values_list("dm_room_id", flat=True)
+        .first()
+    )
     try:
         room_id = _deliver(client, cfg, matrix_id, known, code, f"cocare-link-{row.pk}", row)
     except (MatrixRefused, MatrixUnavailable) as exc:
@@ -140,29 +164,50 @@ def check_request_link_code(actor: Person, person_id: int, matrix_id_text: str, 
         log.info("bridge: link code %s not delivered (%s)", row.pk, reason)
         if isinstance(exc, MatrixUnavailable):
             raise Invalid("The Matrix server did not answer. Try again in a minute.") from None
-        raise Invalid(f"Matrix could not deliver the code to {matrix_id} ({reason}). "
-                      "Check the Matrix id.", code="not_delivered") from None
+        raise Invalid(
+            f"Matrix could not deliver the code to {matrix_id} ({reason}). Check the Matrix id.",
+            code="not_delivered",
+        ) from None
     row.dm_room_id = room_id
     return row
 
 
-def _deliver(client: MatrixCaller, cfg: BridgeConfig, matrix_id: str, known: str | None,
-             code: str, txn_id: str, row: MatrixLinkCode) -> str:
+def _deliver(
+    client: MatrixCaller,
+    cfg: BridgeConfig,
+    matrix_id: str,
+    known: str | None,
+    code: str,
+    txn_id: str,
+    row: MatrixLinkCode,
+) -> str:
     """Invite ``matrix_id`` to the bot's direct room with them and post the code there."""
     room_id = known
     if room_id is None:
         method, path, data = Api.room_create(
-            "", name="CoCare", topic="Codes for linking your Matrix account to CoCare",
-            preset=RoomPreset.private_chat, is_direct=True, invite=[matrix_id],
-            initial_state=[{"type": "m.room.guest_access", "state_key": "",
-                            "content": {"guest_access": "forbidden"}}])
+            "",
+            name="CoCare",
+            topic="Codes for linking your Matrix account to CoCare",
+            preset=RoomPreset.private_chat,
+            is_direct=True,
+            invite=[matrix_id],
+            initial_state=[
+                {
+                    "type": "m.room.guest_access",
+                    "state_key": "",
+                    "content": {"guest_access": "forbidden"},
+                }
+            ],
+        )
         room_id = str(client.call(method, path, data)["room_id"])
         MatrixLinkCode.objects.filter(pk=row.pk).update(dm_room_id=room_id)
     else:
         MatrixLinkCode.objects.filter(pk=row.pk).update(dm_room_id=room_id)
         _invite(client, room_id, matrix_id)
-    content = {"msgtype": "m.notice",
-               "body": CODE_TEXT.format(code=code, minutes=int(CODE_TTL.total_seconds() // 60))}
+    content = {
+        "msgtype": "m.notice",
+        "body": CODE_TEXT.format(code=code, minutes=int(CODE_TTL.total_seconds() // 60)),
+    }
     method, path, data = Api.room_send("", room_id, "m.room.message", content, txn_id)
     client.call(method, path, data)
     return room_id
@@ -182,8 +227,9 @@ def _invite(client: MatrixCaller, room_id: str, matrix_id: str) -> None:
             raise
 
 
-def check_confirm_link_code(actor: Person, person_id: int, code_text: str, *,
-                            now: dt.datetime) -> Person:
+def check_confirm_link_code(
+    actor: Person, person_id: int, code_text: str, *, now: dt.datetime
+) -> Person:
     """Link the Matrix account the person's pending code was sent to, if ``code_text`` is it.
 
     Raises NotFound (no access), Invalid (no code waiting, expired, wrong, locked),
@@ -195,8 +241,12 @@ def check_confirm_link_code(actor: Person, person_id: int, code_text: str, *,
     if not re.fullmatch(rf"[0-9]{{{CODE_DIGITS}}}", entered):
         raise Invalid(f"The code is the {CODE_DIGITS} digits sent to the Matrix account.")
     with transaction.atomic():
-        row = (MatrixLinkCode.objects.select_for_update()
-               .filter(person=person, state=State.PENDING).order_by("-created_at").first())
+        row = (
+            MatrixLinkCode.objects.select_for_update()
+            .filter(person=person, state=State.PENDING)
+            .order_by("-created_at")
+            .first()
+        )
         refusal: Exception | None = None
         if row is None:
             refusal = Invalid("No code is waiting for this person. Send a new code.")
@@ -204,8 +254,7 @@ def check_confirm_link_code(actor: Person, person_id: int, code_text: str, *,
             refusal = Invalid("This code has expired. Send a new code.")
         else:
             row.attempts += 1
-            right = hmac.compare_digest(row.code_hash, code_hash(person.pk, row.matrix_id,
-                                                                 entered))
+            right = hmac.compare_digest(row.code_hash, code_hash(person.pk, row.matrix_id, entered))
             if right:
                 try:
                     do_link_matrix_id(person, row.matrix_id, by=actor, now=now)
@@ -215,12 +264,14 @@ def check_confirm_link_code(actor: Person, person_id: int, code_text: str, *,
                     row.state, row.used_at = State.USED, now
             elif row.attempts >= MAX_ATTEMPTS:
                 row.state = State.LOCKED
-                refusal = Invalid("That code is not right, and that was the last try. "
-                                  "Send a new code.")
+                refusal = Invalid(
+                    "That code is not right, and that was the last try. Send a new code."
+                )
             else:
                 left = MAX_ATTEMPTS - row.attempts
-                refusal = Invalid(f"That code is not right. {left} "
-                                  f"{'try' if left == 1 else 'tries'} left.")
+                refusal = Invalid(
+                    f"That code is not right. {left} {'try' if left == 1 else 'tries'} left."
+                )
             row.save(update_fields=["attempts", "state", "used_at"])
     if refusal is not None:
         raise refusal

@@ -54,7 +54,7 @@ def _valid_server(server: str) -> bool:
         end = server.find("]")
         if end == -1:
             return False
-        host, rest = server[: end + 1], server[end + 1:]
+        host, rest = server[: end + 1], server[end + 1 :]
         if rest:
             if not rest.startswith(":"):
                 return False
@@ -75,7 +75,8 @@ def parse_user_id(text: str) -> str:
         if not ch.isascii():
             raise InvalidMatrixId(
                 f"{_describe(ch)} is not allowed: a Matrix id uses plain ASCII letters, "
-                "digits and punctuation. Type it again rather than pasting it.")
+                "digits and punctuation. Type it again rather than pasting it."
+            )
     if len(value.encode()) > MAX_LENGTH:
         raise InvalidMatrixId(f"A Matrix id is at most {MAX_LENGTH} characters.")
     if not value.startswith("@"):
@@ -88,11 +89,12 @@ def parse_user_id(text: str) -> str:
     if not _LOCALPART.fullmatch(localpart):
         if localpart.lower() != localpart and _LOCALPART.fullmatch(localpart.lower()):
             raise InvalidMatrixId(
-                f"Matrix ids are lower case before the colon: @{localpart.lower()}:{server}.")
+                f"Matrix ids are lower case before the colon: @{localpart.lower()}:{server}."
+            )
         bad = next(ch for ch in localpart if not _LOCALPART.fullmatch(ch))
         raise InvalidMatrixId(
-            f"{_describe(bad)} is not allowed before the colon: use a-z, 0-9 and . _ = - / +.")
+            f"{_describe(bad)} is not allowed before the colon: use a-z, 0-9 and . _ = - / +."
+        )
     if not _valid_server(server):
-        raise InvalidMatrixId(
-            f"“{server}” is not a server name, for example matrix.example.org.")
+        raise InvalidMatrixId(f"“{server}” is not a server name, for example matrix.example.org.")
     return value

@@ -111,19 +111,30 @@ def _room(facts: RoomFacts, now: dt.datetime, th: Thresholds) -> tuple[RoomStatu
     age = _age(facts.oldest_pending_at, now)
     if facts.head_failures >= th.failing_after:
         state = Verdict.FAILING
-        why.append(f"room {facts.room_id}: head entry failed {facts.head_failures} times "
-                   f"in a row ({facts.head_error or 'no error code'})")
+        why.append(
+            f"room {facts.room_id}: head entry failed {facts.head_failures} times "
+            f"in a row ({facts.head_error or 'no error code'})"
+        )
     if facts.failed_recent:
         state = Verdict.FAILING
-        why.append(f"room {facts.room_id}: {facts.failed_recent} entries given up on "
-                   "(never reached Matrix)")
+        why.append(
+            f"room {facts.room_id}: {facts.failed_recent} entries given up on "
+            "(never reached Matrix)"
+        )
     if age is not None and age > th.behind_after.total_seconds():
         state = _worst(state, Verdict.BEHIND)
         why.append(f"room {facts.room_id}: {facts.pending} pending, oldest {age:.0f} s")
     return RoomStatus(
-        room_id=facts.room_id, state=state, pending=facts.pending, oldest_pending_age_s=age,
-        head_failures=facts.head_failures, last_error=facts.head_error, failed=facts.failed,
-        failed_recent=facts.failed_recent, last_success=facts.last_sent_at, reasons=why,
+        room_id=facts.room_id,
+        state=state,
+        pending=facts.pending,
+        oldest_pending_age_s=age,
+        head_failures=facts.head_failures,
+        last_error=facts.head_error,
+        failed=facts.failed,
+        failed_recent=facts.failed_recent,
+        last_success=facts.last_sent_at,
+        reasons=why,
     ), why
 
 
@@ -140,8 +151,10 @@ def assess(facts: BridgeFacts, now: dt.datetime, th: Thresholds | None = None) -
     unqueued_age = _age(facts.oldest_unqueued_at, now)
     if unqueued_age is not None and unqueued_age > limit:
         verdict = _worst(verdict, Verdict.BEHIND)
-        reasons.append(f"{facts.unqueued} log entries not yet queued, oldest "
-                       f"{unqueued_age:.0f} s (is the bridge worker running?)")
+        reasons.append(
+            f"{facts.unqueued} log entries not yet queued, oldest "
+            f"{unqueued_age:.0f} s (is the bridge worker running?)"
+        )
     action_age = _age(facts.oldest_action_at, now)
     if action_age is not None and action_age > limit:
         verdict = _worst(verdict, Verdict.BEHIND)
@@ -153,9 +166,16 @@ def assess(facts: BridgeFacts, now: dt.datetime, th: Thresholds | None = None) -
         verdict, reasons = Verdict.OFF, ["the Matrix bridge is not configured", *reasons]
     sent = [r.last_sent_at for r in facts.rooms if r.last_sent_at is not None]
     return BridgeStatus(
-        verdict=verdict, exit_code=EXIT_CODES[verdict], reasons=reasons, checked_at=now,
-        rooms=rooms, pending=sum(r.pending for r in facts.rooms), unqueued=facts.unqueued,
-        oldest_unqueued_age_s=unqueued_age, actions_pending=facts.actions_pending,
-        oldest_action_age_s=action_age, inbound_failed_recent=facts.inbound_failed_recent,
+        verdict=verdict,
+        exit_code=EXIT_CODES[verdict],
+        reasons=reasons,
+        checked_at=now,
+        rooms=rooms,
+        pending=sum(r.pending for r in facts.rooms),
+        unqueued=facts.unqueued,
+        oldest_unqueued_age_s=unqueued_age,
+        actions_pending=facts.actions_pending,
+        oldest_action_age_s=action_age,
+        inbound_failed_recent=facts.inbound_failed_recent,
         last_success=max(sent) if sent else None,
     )

@@ -23,8 +23,9 @@ from rooms.models import ConsumerCursor, Message, Person, Role, Room
 Status = OutboxEntry.Status
 
 
-def gather(now: dt.datetime, *, configured: bool, window: dt.timedelta,
-           rooms: QuerySet[Room] | None = None) -> BridgeFacts:
+def gather(
+    now: dt.datetime, *, configured: bool, window: dt.timedelta, rooms: QuerySet[Room] | None = None
+) -> BridgeFacts:
     since = now - window
     outbox = OutboxEntry.objects.all()
     bridged = BridgedRoom.objects.all()
@@ -36,7 +37,8 @@ def gather(now: dt.datetime, *, configured: bool, window: dt.timedelta,
     pending = Q(status=Status.PENDING)
     failed = Q(status=Status.FAILED)
     per_room = {
-        r["room_id"]: r for r in outbox.values("room_id").annotate(
+        r["room_id"]: r
+        for r in outbox.values("room_id").annotate(
             pending=Count("id", filter=pending),
             oldest=Min("message__created_at", filter=pending),
             failed=Count("id", filter=failed),
@@ -50,35 +52,53 @@ def gather(now: dt.datetime, *, configured: bool, window: dt.timedelta,
         r = per_room.get(room_id, {})
         head = None
         if r.get("pending"):
-            head = (OutboxEntry.objects.filter(room_id=room_id, status=Status.PENDING)
-                    .order_by("seq").values("failures", "last_error").first())
-        facts.append(RoomFacts(
-            room_id=room_id, pending=r.get("pending", 0), oldest_pending_at=r.get("oldest"),
-            head_failures=head["failures"] if head else 0,
-            head_error=head["last_error"] if head else "",
-            failed=r.get("failed", 0), failed_recent=r.get("failed_recent", 0),
-            last_sent_at=r.get("last_sent"),
-        ))
-    position = (ConsumerCursor.objects.filter(name=OutboxConsumer.name)
-                .values_list("position", flat=True).first()) or 0
+            head = (
+                OutboxEntry.objects.filter(room_id=room_id, status=Status.PENDING)
+                .order_by("seq")
+                .values("failures", "last_error")
+                .first()
+            )
+        facts.append(
+            RoomFacts(
+                room_id=room_id,
+                pending=r.get("pending", 0),
+                oldest_pending_at=r.get("oldest"),
+                head_failures=head["failures"] if head else 0,
+                head_error=head["last_error"] if head else "",
+                failed=r.get("failed", 0),
+                failed_recent=r.get("failed_recent", 0),
+                last_sent_at=r.get("last_sent"),
+            )
+        )
+    position = (
+        ConsumerCursor.objects.filter(name=OutboxConsumer.name)
+        .values_list("position", flat=True)
+        .first()
+    ) or 0
     lag = log.filter(id__gt=position).aggregate(n=Count("id"), oldest=Min("created_at"))
     matrix_rooms = bridged.values_list("matrix_room_id", flat=True)
     actions = BridgeAction.objects.filter(done_at__isnull=True)
-    inbound = InboundEvent.objects.filter(outcome=InboundEvent.Outcome.FAILED,
-                                          received_at__gte=since)
+    inbound = InboundEvent.objects.filter(
+        outcome=InboundEvent.Outcome.FAILED, received_at__gte=since
+    )
     if rooms is not None:
         actions = actions.filter(matrix_room_id__in=matrix_rooms)
         inbound = inbound.filter(matrix_room_id__in=matrix_rooms)
     owed = actions.aggregate(n=Count("id"), oldest=Min("created_at"))
     return BridgeFacts(
-        configured=configured, rooms=facts, unqueued=lag["n"],
-        oldest_unqueued_at=lag["oldest"], actions_pending=owed["n"],
-        oldest_action_at=owed["oldest"], inbound_failed_recent=inbound.count(),
+        configured=configured,
+        rooms=facts,
+        unqueued=lag["n"],
+        oldest_unqueued_at=lag["oldest"],
+        actions_pending=owed["n"],
+        oldest_action_at=owed["oldest"],
+        inbound_failed_recent=inbound.count(),
     )
 
 
-def current_status(now: dt.datetime, th: Thresholds | None = None, *,
-                   rooms: QuerySet[Room] | None = None) -> BridgeStatus:
+def current_status(
+    now: dt.datetime, th: Thresholds | None = None, *, rooms: QuerySet[Room] | None = None
+) -> BridgeStatus:
     th = th or Thresholds()
     try:
         configured = conf.load() is not None

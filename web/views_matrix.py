@@ -37,16 +37,27 @@ DELIVERY_TIMEOUT = 10.0
 
 
 class MatrixIdForm(forms.Form):
-    matrix_id = forms.CharField(label="Matrix id", max_length=300, strip=False,
-                                widget=forms.TextInput(attrs={
-                                    "placeholder": "@name:matrix.example.org",
-                                    "autocomplete": "off", "autocapitalize": "none",
-                                    "spellcheck": "false"}))
+    matrix_id = forms.CharField(
+        label="Matrix id",
+        max_length=300,
+        strip=False,
+        widget=forms.TextInput(
+            attrs={
+                "placeholder": "@name:matrix.example.org",
+                "autocomplete": "off",
+                "autocapitalize": "none",
+                "spellcheck": "false",
+            }
+        ),
+    )
 
 
 class CodeForm(forms.Form):
-    code = forms.CharField(label="Code", max_length=20, widget=forms.TextInput(attrs={
-        "inputmode": "numeric", "autocomplete": "one-time-code"}))
+    code = forms.CharField(
+        label="Code",
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
+    )
 
 
 def _config() -> BridgeConfig | None:
@@ -72,9 +83,14 @@ def _link_page(request, target: Person, *, back: str | None, own: bool):
                         cfg = cfg.model_copy(update={"http_timeout": DELIVERY_TIMEOUT})
                     client = MatrixClient(cfg) if cfg is not None else None
                     try:
-                        check_request_link_code(actor, target.pk,
-                                                id_form.cleaned_data["matrix_id"],
-                                                cfg=cfg, client=client, now=now)
+                        check_request_link_code(
+                            actor,
+                            target.pk,
+                            id_form.cleaned_data["matrix_id"],
+                            cfg=cfg,
+                            client=client,
+                            now=now,
+                        )
                     finally:
                         if client is not None:
                             client.close()
@@ -82,8 +98,9 @@ def _link_page(request, target: Person, *, back: str | None, own: bool):
             elif action == "confirm":
                 code_form = CodeForm(request.POST)
                 if code_form.is_valid():
-                    check_confirm_link_code(actor, target.pk, code_form.cleaned_data["code"],
-                                            now=now)
+                    check_confirm_link_code(
+                        actor, target.pk, code_form.cleaned_data["code"], now=now
+                    )
                     return redirect(request.path + "?linked=1")
             elif action == "unlink":
                 check_unlink_matrix_id(actor, target.pk, now=now)
@@ -96,15 +113,28 @@ def _link_page(request, target: Person, *, back: str | None, own: bool):
             error = exc.message
         target.refresh_from_db(fields=["matrix_id"])
     cfg = _config()
-    return page(request, "bridge/matrix_link.html", {
-        "target": target, "own": own, "back": back, "configured": cfg is not None,
-        "bot_user_id": cfg.bot_user_id if cfg else "", "pending": pending_code(target, now),
-        "id_form": id_form, "code_form": code_form, "error": error, "digits": CODE_DIGITS,
-        "notice": {"sent": "Code sent.", "linked": "Matrix account linked.",
-                   "unlinked": "Matrix account unlinked."}.get(
-                       next((k for k in ("sent", "linked", "unlinked") if k in request.GET),
-                            ""), ""),
-    }, active="matrix" if own else "home")
+    return page(
+        request,
+        "bridge/matrix_link.html",
+        {
+            "target": target,
+            "own": own,
+            "back": back,
+            "configured": cfg is not None,
+            "bot_user_id": cfg.bot_user_id if cfg else "",
+            "pending": pending_code(target, now),
+            "id_form": id_form,
+            "code_form": code_form,
+            "error": error,
+            "digits": CODE_DIGITS,
+            "notice": {
+                "sent": "Code sent.",
+                "linked": "Matrix account linked.",
+                "unlinked": "Matrix account unlinked.",
+            }.get(next((k for k in ("sent", "linked", "unlinked") if k in request.GET), ""), ""),
+        },
+        active="matrix" if own else "home",
+    )
 
 
 @person_page
@@ -122,11 +152,13 @@ def member_matrix(request, su_id: int, person_id: int):
     if su is None:
         raise NotFound("No such person.")
     target = access_link_target(request.person, person_id)
-    if not Membership.objects.filter(person=target, room__service_user=su,
-                                     removed_at__isnull=True).exists():
+    if not Membership.objects.filter(
+        person=target, room__service_user=su, removed_at__isnull=True
+    ).exists():
         raise NotFound("No such person.")
-    return _link_page(request, target, back=reverse("members", args=[su.pk]),
-                      own=target.pk == request.person.pk)
+    return _link_page(
+        request, target, back=reverse("members", args=[su.pk]), own=target.pk == request.person.pk
+    )
 
 
 @dataclasses.dataclass
@@ -142,12 +174,29 @@ def bridge_status(request):
     """The bridge's health over the manager's provider's rooms only."""
     rooms = managed_rooms(request.person)
     status = current_status(clock.now(), rooms=rooms)
-    labels = {r.pk: r for r in Room.objects.filter(pk__in=[s.room_id for s in status.rooms])
-              .select_related("service_user")}
-    rows = [_Row(s, labels[s.room_id].service_user.name, labels[s.room_id].get_kind_display(),
-                 labels[s.room_id].service_user_id) for s in status.rooms]
+    labels = {
+        r.pk: r
+        for r in Room.objects.filter(pk__in=[s.room_id for s in status.rooms]).select_related(
+            "service_user"
+        )
+    }
+    rows = [
+        _Row(
+            s,
+            labels[s.room_id].service_user.name,
+            labels[s.room_id].get_kind_display(),
+            labels[s.room_id].service_user_id,
+        )
+        for s in status.rooms
+    ]
     room_reasons = {r for s in status.rooms for r in s.reasons}
-    return page(request, "bridge/status.html", {
-        "status": status, "rows": rows,
-        "general": [r for r in status.reasons if r not in room_reasons],
-    }, active="bridge")
+    return page(
+        request,
+        "bridge/status.html",
+        {
+            "status": status,
+            "rows": rows,
+            "general": [r for r in status.reasons if r not in room_reasons],
+        },
+        active="bridge",
+    )

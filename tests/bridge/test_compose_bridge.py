@@ -60,9 +60,10 @@ def written_by(name: str, svc: dict) -> list[str]:
 def volume_path(svc: dict, container_path: str) -> tuple[str, str] | None:
     """(named volume, path inside it) for a container path of ``svc``, if on a volume."""
     for source, target in mounts(svc):
-        if not source.startswith((".", "/")) and (container_path == target
-                                                  or container_path.startswith(target + "/")):
-            return source, container_path[len(target):]
+        if not source.startswith((".", "/")) and (
+            container_path == target or container_path.startswith(target + "/")
+        ):
+            return source, container_path[len(target) :]
     return None
 
 
@@ -83,8 +84,7 @@ def synapse_config_files() -> list[str]:
 
 
 def snippet_path_in_container() -> str:
-    [target] = [t for s, t in mounts(services()["synapse"])
-                if s == "./deploy/synapse/cocare.yaml"]
+    [target] = [t for s, t in mounts(services()["synapse"]) if s == "./deploy/synapse/cocare.yaml"]
     return target
 
 
@@ -114,8 +114,9 @@ def test_every_file_synapse_loads_is_in_the_repository_or_produced_before_it_sta
     for registration in snippet["app_service_config_files"]:
         where = volume_path(synapse, registration)
         assert where in produced, f"nothing writes {registration} for Synapse"
-        writers = [n for n, s in svcs.items() if any(volume_path(s, p) == where
-                                                     for p in written_by(n, s))]
+        writers = [
+            n for n, s in svcs.items() if any(volume_path(s, p) == where for p in written_by(n, s))
+        ]
         for writer in writers:
             assert synapse["depends_on"][writer]["condition"] == "service_completed_successfully"
     assert synapse["depends_on"]["postgres"]["condition"] == "service_healthy"
@@ -135,8 +136,10 @@ def test_the_appservice_url_is_set_and_names_a_web_process_that_accepts_the_host
     assert url.scheme == "http" and not url.path.strip("/")
     # The host is a web process (its service name or network alias), on Daphne's port.
     webs = {n: s for n, s in services().items() if (s.get("command") or [""])[0] == "daphne"}
-    reach = {n: {n, *((s.get("networks") or {}).get("default") or {}).get("aliases", [])}
-             for n, s in webs.items()}
+    reach = {
+        n: {n, *((s.get("networks") or {}).get("default") or {}).get("aliases", [])}
+        for n, s in webs.items()
+    }
     serving = [n for n, names in reach.items() if url.hostname in names]
     assert serving, f"{url.hostname} is not the name of a web process"
     for n in serving:
@@ -160,12 +163,12 @@ def test_the_homeserver_url_and_server_name_are_synapses():
 def registration_from_compose_env(tmp_path: Path) -> dict:
     """What the matrix-registration service writes, made by the real command."""
     out = tmp_path / "cocare-registration.yaml"
-    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "cocare_chat.settings",
-           **app_env()}
+    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "cocare_chat.settings", **app_env()}
     cmd = services()["matrix-registration"]["command"]
     args = [a if a != cmd[-1] else str(out) for a in cmd[1:]]
-    r = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True,
-                       text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     return yaml.safe_load(out.read_text())
 
@@ -206,25 +209,44 @@ print(json.dumps({"server_name": cfg.server.server_name, "url": svc.url,
 
 
 @pytest.mark.synapse
-def test_synapse_accepts_the_generated_config_with_ours_on_top_and_loads_the_registration(
-        tmp_path):
+def test_synapse_accepts_the_generated_config_with_ours_on_top_and_loads_the_registration(tmp_path):
     if not synapse_available():
         missing("synapse (.synapse-venv)")
     env = app_env()
     server_name = services()["synapse"]["environment"]["SYNAPSE_SERVER_NAME"]
     base = tmp_path / "homeserver.yaml"
-    subprocess.run([str(SYNAPSE_PY), "-m", "synapse.app.homeserver", "--server-name",
-                    server_name, "--report-stats", "no", "--config-path", str(base),
-                    "--data-directory", str(tmp_path), "--generate-config"],
-                   cwd=tmp_path, check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            str(SYNAPSE_PY),
+            "-m",
+            "synapse.app.homeserver",
+            "--server-name",
+            server_name,
+            "--report-stats",
+            "no",
+            "--config-path",
+            str(base),
+            "--data-directory",
+            str(tmp_path),
+            "--generate-config",
+        ],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     registration = registration_from_compose_env(tmp_path)
     (tmp_path / "reg.yaml").write_text(yaml.safe_dump(registration))
     ours = yaml.safe_load((ROOT / "deploy/synapse/cocare.yaml").read_text())
     ours["app_service_config_files"] = [str(tmp_path / "reg.yaml")]  # where the volume is
     (tmp_path / "cocare.yaml").write_text(yaml.safe_dump(ours))
-    r = subprocess.run([str(SYNAPSE_PY), "-c", SYNAPSE_CHECK, str(base),
-                        str(tmp_path / "cocare.yaml")], cwd=tmp_path, capture_output=True,
-                       text=True, timeout=120)
+    r = subprocess.run(
+        [str(SYNAPSE_PY), "-c", SYNAPSE_CHECK, str(base), str(tmp_path / "cocare.yaml")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     got = json.loads(r.stdout.strip().splitlines()[-1])
     assert got["url"] == env["COCARE_MATRIX_APPSERVICE_URL"]

@@ -37,36 +37,48 @@ NADIA = "@nadia:nhs.example.org"
 
 # --- the Matrix id grammar (pure) ---
 
-@pytest.mark.parametrize("text", [
-    "@nadia:nhs.example.org", "@n.rahman_2=x-y/z+w:matrix.org", "@a:localhost",
-    "@a:127.0.0.1:8448", "@a:[::1]:8008", "@a:[2001:db8::1]", "  @nadia:nhs.example.org\n",
-    "@a:Matrix.Example.org",
-])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@nadia:nhs.example.org",
+        "@n.rahman_2=x-y/z+w:matrix.org",
+        "@a:localhost",
+        "@a:127.0.0.1:8448",
+        "@a:[::1]:8008",
+        "@a:[2001:db8::1]",
+        "  @nadia:nhs.example.org\n",
+        "@a:Matrix.Example.org",
+    ],
+)
 def test_spec_grammar_matrix_ids_are_accepted(text):
     assert parse_user_id(text) == text.strip()
 
 
-@pytest.mark.parametrize(("text", "says"), [
-    ("", "Enter a Matrix id"),
-    ("nadia:nhs.example.org", "starts with @"),
-    ("@nadia", "server after a colon"),
-    ("@nadia:", "server after a colon"),
-    ("@:nhs.example.org", "name before the colon is missing"),
-    ("@Nadia:nhs.example.org", "lower case before the colon: @nadia:nhs.example.org"),
-    ("@na dia:nhs.example.org", "“ ” (U+0020 SPACE) is not allowed before the colon"),
-    ("@nadia!:nhs.example.org", "U+0021 EXCLAMATION MARK"),
-    ("@n\u0430dia:nhs.example.org", "U+0430 CYRILLIC SMALL LETTER A"),
-    ("\uff20nadia:nhs.example.org", "U+FF20 FULLWIDTH COMMERCIAL AT"),
-    ("@nadia:nhs.ex\u0430mple.org", "U+0430 CYRILLIC SMALL LETTER A"),
-    ("@nadia:nhs.example.org\u00a0", "U+00A0 NO-BREAK SPACE"),
-    ("@nadia:nhs_example.org", "is not a server name"),
-    ("@nadia:-nhs.org", "is not a server name"),
-    ("@nadia:nhs.org:0", "is not a server name"),
-    ("@nadia:nhs.org:65536", "is not a server name"),
-    ("@nadia:999.1.1.1", "is not a server name"),
-    ("@nadia:[::1", "is not a server name"),
-    ("@" + "a" * 250 + ":x.org", "at most 255"),
-])
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("", "Enter a Matrix id"),
+        ("nadia:nhs.example.org", "starts with @"),
+        ("@nadia", "server after a colon"),
+        ("@nadia:", "server after a colon"),
+        ("@:nhs.example.org", "name before the colon is missing"),
+        ("@Nadia:nhs.example.org", "lower case before the colon: @nadia:nhs.example.org"),
+        ("@na dia:nhs.example.org", "“ ” (U+0020 SPACE) is not allowed before the colon"),
+        ("@nadia!:nhs.example.org", "U+0021 EXCLAMATION MARK"),
+        ("@n\u0430dia:nhs.example.org", "U+0430 CYRILLIC SMALL LETTER A"),
+        ("\uff20nadia:nhs.example.org", "U+FF20 FULLWIDTH COMMERCIAL AT"),
+        ("@nadia:nhs.ex\u0430mple.org", "U+0430 CYRILLIC SMALL LETTER A"),
+        ("@nadia:nhs.example.org\u00a0", "U+00A0 NO-BREAK SPACE"),
+        ("@nadia:nhs_example.org", "is not a server name"),
+        ("@nadia:-nhs.org", "is not a server name"),
+        ("@nadia:nhs.org:0", "is not a server name"),
+        ("@nadia:nhs.org:65536", "is not a server name"),
+        ("@nadia:999.1.1.1", "is not a server name"),
+        ("@nadia:[::1", "is not a server name"),
+        ("@" + "a" * 250 + ":x.org", "at most 255"),
+    ],
+)
 def test_malformed_and_look_alike_matrix_ids_are_refused_saying_why(text, says):
     with pytest.raises(InvalidMatrixId) as exc:
         parse_user_id(text)
@@ -74,6 +86,7 @@ def test_malformed_and_look_alike_matrix_ids_are_refused_saying_why(text, says):
 
 
 # --- the flow, with a stub homeserver ---
+
 
 class StubHomeserver:
     """Records the bot's requests; ``refuse`` makes createRoom fail with that errcode."""
@@ -99,8 +112,11 @@ class StubHomeserver:
         pass
 
     def codes(self) -> list[str]:
-        return [re.search(r"code is (\d{6})", b["body"]).group(1)
-                for m, p, b in self.requests if "/send/" in p]
+        return [
+            re.search(r"code is (\d{6})", b["body"]).group(1)
+            for m, p, b in self.requests
+            if "/send/" in p
+        ]
 
 
 @pytest.fixture
@@ -132,7 +148,8 @@ def confirm(client: Client, url: str, code: str):
 
 @pytest.mark.django_db
 def test_a_manager_links_a_nurse_only_after_the_code_sent_to_her_matrix_account_is_typed_in(
-        cast, hs):
+    cast, hs
+):
     carol = signed_in(cast.carol)
     members = carol.get(f"/people/{cast.peggy.id}/manage/members/").content.decode()
     assert f'href="{nadia_page(cast)}"' in members
@@ -152,18 +169,21 @@ def test_a_manager_links_a_nurse_only_after_the_code_sent_to_her_matrix_account_
     assert "Matrix account linked." in r.content.decode()
     assert Person.objects.get(pk=cast.nadia.pk).matrix_id == NADIA
     assert MatrixLinkCode.objects.get().state == "used"
-    assert list(AuditEvent.objects.filter(action__startswith="matrix.")
-                .values_list("action", "actor", "target")) == [
+    assert list(
+        AuditEvent.objects.filter(action__startswith="matrix.").values_list(
+            "action", "actor", "target"
+        )
+    ) == [
         ("matrix.link_code_sent", cast.carol.id, f"person:{cast.nadia.id}"),
-        ("matrix.link", cast.carol.id, f"person:{cast.nadia.id}")]
+        ("matrix.link", cast.carol.id, f"person:{cast.nadia.id}"),
+    ]
     # A used code does not work again.
     again = confirm(carol, nadia_page(cast), code)
     assert "No code is waiting" in again.content.decode()
 
 
 @pytest.mark.django_db
-def test_a_wrong_code_is_refused_with_the_tries_left_and_the_code_locks_after_the_last(
-        cast, hs):
+def test_a_wrong_code_is_refused_with_the_tries_left_and_the_code_locks_after_the_last(cast, hs):
     nadia = signed_in(cast.nadia)
     send(nadia, "/me/matrix/")
     [code] = hs.codes()
@@ -229,7 +249,8 @@ def test_a_look_alike_id_is_refused_on_the_page_and_nothing_is_sent(cast, hs):
 
 @pytest.mark.django_db
 def test_an_account_the_homeserver_cannot_invite_is_reported_and_no_code_waits(
-        cast, monkeypatch, frozen_clock):
+    cast, monkeypatch, frozen_clock
+):
     server = StubHomeserver(refuse="M_NOT_FOUND")
     monkeypatch.setattr(conf, "load", lambda: make_config())
     monkeypatch.setattr(views_matrix, "MatrixClient", lambda cfg: server)
@@ -264,8 +285,10 @@ def test_only_the_person_or_their_providers_care_manager_may_link_and_others_get
     # A bot is nobody's to link; an unknown person is the same 404.
     bot_url = f"/people/{cast.peggy.id}/manage/matrix/{cast.bot.id}/"
     assert signed_in(cast.carol).get(bot_url).status_code == 404
-    assert signed_in(cast.carol).get(
-        f"/people/{cast.peggy.id}/manage/matrix/999999/").status_code == 404
+    assert (
+        signed_in(cast.carol).get(f"/people/{cast.peggy.id}/manage/matrix/999999/").status_code
+        == 404
+    )
     assert hs.requests == [] and not MatrixLinkCode.objects.exists()
     # Everyone has their own page.
     assert signed_in(cast.anna).get("/me/matrix/").status_code == 200
@@ -275,10 +298,10 @@ def test_only_the_person_or_their_providers_care_manager_may_link_and_others_get
 def test_unlinking_kicks_the_account_from_every_bridged_room_on_the_next_pass(cast, hs):
     cast.nadia.matrix_id = NADIA
     cast.nadia.save()
-    bridged = BridgedRoom.objects.create(room=cast.team, matrix_room_id="!team:cocare.test",
-                                         created_at=T0)
-    MatrixMember.objects.create(bridged_room=bridged, user_id=NADIA, state="joined",
-                                updated_at=T0)
+    bridged = BridgedRoom.objects.create(
+        room=cast.team, matrix_room_id="!team:cocare.test", created_at=T0
+    )
+    MatrixMember.objects.create(bridged_room=bridged, user_id=NADIA, state="joined", updated_at=T0)
     r = signed_in(cast.carol).post(nadia_page(cast), {"action": "unlink"}, follow=True)
     assert "Matrix account unlinked." in r.content.decode()
     assert Person.objects.get(pk=cast.nadia.pk).matrix_id is None
@@ -311,18 +334,30 @@ def test_the_link_actions_refuse_anyone_but_the_person_and_their_providers_manag
     hs = StubHomeserver()
     for actor in (cast.other_manager, cast.anna, cast.tom, cast.debbie, cast.colin, cast.bot):
         with pytest.raises(NotFound):
-            check_request_link_code(actor, cast.nadia.id, NADIA, cfg=make_config(), client=hs,
-                                    now=T0)
+            check_request_link_code(
+                actor, cast.nadia.id, NADIA, cfg=make_config(), client=hs, now=T0
+            )
         with pytest.raises(NotFound):
             check_confirm_link_code(actor, cast.nadia.id, "123456", now=T0)
         with pytest.raises(NotFound):
             check_unlink_matrix_id(actor, cast.nadia.id, now=T0)
     assert hs.requests == []
     # Once Nadia also works for the other provider's service user, its manager may.
-    walter = do_create_service_user(full_name="Walter Green", provider=cast.other_provider,
-                                    council=cast.council, created_by=cast.other_manager, now=T0)
-    do_add_member(Room.objects.get(service_user=walter, kind="professional"), cast.nadia,
-                  by=cast.other_manager, now=T0, notify=False)
-    check_request_link_code(cast.other_manager, cast.nadia.id, NADIA, cfg=make_config(),
-                            client=hs, now=T0)
+    walter = do_create_service_user(
+        full_name="Walter Green",
+        provider=cast.other_provider,
+        council=cast.council,
+        created_by=cast.other_manager,
+        now=T0,
+    )
+    do_add_member(
+        Room.objects.get(service_user=walter, kind="professional"),
+        cast.nadia,
+        by=cast.other_manager,
+        now=T0,
+        notify=False,
+    )
+    check_request_link_code(
+        cast.other_manager, cast.nadia.id, NADIA, cfg=make_config(), client=hs, now=T0
+    )
     assert len(hs.codes()) == 1

@@ -53,13 +53,21 @@ def code_from_the_bot(run, client, bot_user_id: str) -> str:
         resp = run(client.sync(timeout=300))
         assert isinstance(resp, SyncResponse), resp
         for room_id, info in resp.rooms.invite.items():
-            direct = [e for e in info.invite_state if isinstance(e, InviteMemberEvent)
-                      and e.state_key == client.user_id and e.content.get("is_direct")
-                      and e.sender == bot_user_id]
+            direct = [
+                e
+                for e in info.invite_state
+                if isinstance(e, InviteMemberEvent)
+                and e.state_key == client.user_id
+                and e.content.get("is_direct")
+                and e.sender == bot_user_id
+            ]
             if direct:
                 run(client.join(room_id))
-                bodies = [e["content"].get("body", "") for e in timeline(run, client, room_id)
-                          if e["sender"] == bot_user_id]
+                bodies = [
+                    e["content"].get("body", "")
+                    for e in timeline(run, client, room_id)
+                    if e["sender"] == bot_user_id
+                ]
                 codes = [m.group(1) for b in bodies if (m := re.search(r"code is (\d{6})", b))]
                 assert codes, bodies
                 return codes[-1]
@@ -67,18 +75,29 @@ def code_from_the_bot(run, client, bot_user_id: str) -> str:
 
 
 def membership(matrix, room_id: str, user_id: str) -> str | None:
-    r = httpx.get(f"{matrix.synapse.url}/_matrix/client/v3/rooms/{room_id}/state/"
-                  f"m.room.member/{user_id}", headers={"Authorization": f"Bearer {AS_TOKEN}"},
-                  timeout=10)
+    r = httpx.get(
+        f"{matrix.synapse.url}/_matrix/client/v3/rooms/{room_id}/state/m.room.member/{user_id}",
+        headers={"Authorization": f"Bearer {AS_TOKEN}"},
+        timeout=10,
+    )
     return r.json().get("membership")
 
 
 def test_a_manager_links_a_nurse_by_the_code_she_gets_in_matrix_and_unlinking_kicks_her(
-        browser, matrix, cast, run):  # noqa: F811
+    browser,  # noqa: F811  (the fixture imported above)
+    matrix,
+    cast,
+    run,
+):
     nurse = nio_client(matrix, run, f"nadia{secrets.token_hex(3)}")
     # A second service user of Carol's provider, Nadia in the team room of both.
-    stan = do_create_service_user(full_name="Stanley Moss", provider=cast.provider,
-                                  council=cast.council, created_by=cast.carol, now=T0)
+    stan = do_create_service_user(
+        full_name="Stanley Moss",
+        provider=cast.provider,
+        council=cast.council,
+        created_by=cast.carol,
+        now=T0,
+    )
     stan_team = Room.objects.get(service_user=stan, kind="professional")
     for p in (cast.carol, cast.anna, cast.nadia):
         do_add_member(stan_team, p, by=cast.carol, now=T0, notify=False)
@@ -113,19 +132,27 @@ def test_a_manager_links_a_nurse_by_the_code_she_gets_in_matrix_and_unlinking_ki
             check_post_message(person=cast.anna, room_id=room.id, body="Hello from CoCare")
         bridge.drain()
         rooms = [BridgedRoom.objects.get(room=r).matrix_room_id for r in (cast.team, stan_team)]
+
         def join_invites():
             run(nurse.sync(timeout=200))
             for room_id in set(rooms) & set(nurse.invited_rooms):
                 run(nurse.join(room_id))
 
-        wait_until(lambda: all(membership(matrix, r, nurse.user_id) == "join" for r in rooms),
-                   step=lambda: (bridge.drain(), join_invites()), what="invited and joined",
-                   timeout=60)
+        wait_until(
+            lambda: all(membership(matrix, r, nurse.user_id) == "join" for r in rooms),
+            step=lambda: (bridge.drain(), join_invites()),
+            what="invited and joined",
+            timeout=60,
+        )
 
         page.get_by_role("button", name="Unlink this Matrix account").click()
         expect(page.get_by_text("Matrix account unlinked.")).to_be_visible()
         assert Person.objects.get(pk=cast.nadia.pk).matrix_id is None
-        wait_until(lambda: all(membership(matrix, r, nurse.user_id) == "leave" for r in rooms),
-                   step=bridge.drain, what="the nurse kicked from both rooms", timeout=30)
+        wait_until(
+            lambda: all(membership(matrix, r, nurse.user_id) == "leave" for r in rooms),
+            step=bridge.drain,
+            what="the nurse kicked from both rooms",
+            timeout=30,
+        )
     finally:
         ctx.close()

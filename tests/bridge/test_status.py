@@ -33,6 +33,7 @@ MIN = dt.timedelta(minutes=1)
 
 # --- the pure verdict ---
 
+
 def test_a_quiet_bridge_is_ok_and_reports_its_last_success():
     facts = BridgeFacts(configured=True, rooms=[RoomFacts(room_id=1, last_sent_at=T0)])
     status = assess(facts, T0 + MIN)
@@ -41,9 +42,13 @@ def test_a_quiet_bridge_is_ok_and_reports_its_last_success():
 
 
 def test_a_backlog_is_behind_only_once_its_oldest_entry_is_older_than_the_threshold():
-    facts = BridgeFacts(configured=True, rooms=[
-        RoomFacts(room_id=1, pending=40, oldest_pending_at=T0),
-        RoomFacts(room_id=2, last_sent_at=T0)])
+    facts = BridgeFacts(
+        configured=True,
+        rooms=[
+            RoomFacts(room_id=1, pending=40, oldest_pending_at=T0),
+            RoomFacts(room_id=2, last_sent_at=T0),
+        ],
+    )
     th = Thresholds(behind_after=5 * MIN)
     assert assess(facts, T0 + 5 * MIN, th).verdict == Verdict.OK
     late = assess(facts, T0 + 5 * MIN + dt.timedelta(seconds=1), th)
@@ -53,12 +58,26 @@ def test_a_backlog_is_behind_only_once_its_oldest_entry_is_older_than_the_thresh
     assert late.reasons == ["room 1: 40 pending, oldest 301 s"]
 
 
-@pytest.mark.parametrize("facts", [
-    BridgeFacts(configured=True, rooms=[RoomFacts(room_id=1, pending=1, oldest_pending_at=T0,
-                                                  head_failures=3, head_error="unavailable")]),
-    BridgeFacts(configured=True, rooms=[RoomFacts(room_id=1, failed=1, failed_recent=1)]),
-    BridgeFacts(configured=True, inbound_failed_recent=2),
-], ids=["head-keeps-failing", "entry-given-up", "inbound-failed"])
+@pytest.mark.parametrize(
+    "facts",
+    [
+        BridgeFacts(
+            configured=True,
+            rooms=[
+                RoomFacts(
+                    room_id=1,
+                    pending=1,
+                    oldest_pending_at=T0,
+                    head_failures=3,
+                    head_error="unavailable",
+                )
+            ],
+        ),
+        BridgeFacts(configured=True, rooms=[RoomFacts(room_id=1, failed=1, failed_recent=1)]),
+        BridgeFacts(configured=True, inbound_failed_recent=2),
+    ],
+    ids=["head-keeps-failing", "entry-given-up", "inbound-failed"],
+)
 def test_failures_make_the_bridge_failing_even_without_a_backlog(facts):
     status = assess(facts, T0 + MIN)
     assert (status.verdict, status.exit_code) == (Verdict.FAILING, 2)
@@ -66,27 +85,41 @@ def test_failures_make_the_bridge_failing_even_without_a_backlog(facts):
 
 
 def test_an_old_failure_outside_the_window_and_a_short_retry_streak_are_not_failing():
-    facts = BridgeFacts(configured=True, rooms=[
-        RoomFacts(room_id=1, failed=3, failed_recent=0),
-        RoomFacts(room_id=2, pending=1, oldest_pending_at=T0, head_failures=2)])
+    facts = BridgeFacts(
+        configured=True,
+        rooms=[
+            RoomFacts(room_id=1, failed=3, failed_recent=0),
+            RoomFacts(room_id=2, pending=1, oldest_pending_at=T0, head_failures=2),
+        ],
+    )
     assert assess(facts, T0 + MIN).verdict == Verdict.OK
 
 
 def test_a_dead_worker_leaves_the_log_unqueued_and_owed_kicks_waiting_which_is_behind():
     th = Thresholds(behind_after=MIN)
-    assert assess(BridgeFacts(configured=True, unqueued=7, oldest_unqueued_at=T0),
-                  T0 + 2 * MIN, th).verdict == Verdict.BEHIND
-    assert assess(BridgeFacts(configured=True, actions_pending=1, oldest_action_at=T0),
-                  T0 + 2 * MIN, th).verdict == Verdict.BEHIND
+    assert (
+        assess(
+            BridgeFacts(configured=True, unqueued=7, oldest_unqueued_at=T0), T0 + 2 * MIN, th
+        ).verdict
+        == Verdict.BEHIND
+    )
+    assert (
+        assess(
+            BridgeFacts(configured=True, actions_pending=1, oldest_action_at=T0), T0 + 2 * MIN, th
+        ).verdict
+        == Verdict.BEHIND
+    )
 
 
 def test_an_unconfigured_bridge_is_off_and_exits_zero():
-    status = assess(BridgeFacts(configured=False, unqueued=5, oldest_unqueued_at=T0),
-                    T0 + dt.timedelta(days=3))
+    status = assess(
+        BridgeFacts(configured=False, unqueued=5, oldest_unqueued_at=T0), T0 + dt.timedelta(days=3)
+    )
     assert (status.verdict, status.exit_code) == (Verdict.OFF, 0)
 
 
 # --- the command, through the real consumer and sender ---
+
 
 class Homeserver:
     """A stub homeserver: accepts everything, or refuses / is down for ``send``."""
@@ -147,7 +180,8 @@ def test_command_exits_zero_when_everything_crossed(cast, bridge_on, frozen_cloc
 
 @pytest.mark.django_db
 def test_command_exits_one_when_the_sender_has_not_sent_for_longer_than_the_threshold(
-        cast, bridge_on, frozen_clock):
+    cast, bridge_on, frozen_clock
+):
     post(cast)
     OutboxConsumer().run_once(T0)
     frozen_clock.freeze(T0 + 4 * MIN)
@@ -162,8 +196,7 @@ def test_command_exits_one_when_the_sender_has_not_sent_for_longer_than_the_thre
 
 
 @pytest.mark.django_db
-def test_command_exits_one_when_the_outbox_consumer_is_not_running(cast, bridge_on,
-                                                                    frozen_clock):
+def test_command_exits_one_when_the_outbox_consumer_is_not_running(cast, bridge_on, frozen_clock):
     post(cast)  # nothing takes them from the log
     frozen_clock.freeze(T0 + 10 * MIN)
     code, out = exit_code()
@@ -202,9 +235,15 @@ def test_command_exits_two_after_an_entry_was_given_up_on(cast, bridge_on, froze
 
 @pytest.mark.django_db
 def test_command_exits_two_when_an_inbound_event_failed(cast, bridge_on, frozen_clock):
-    InboundEvent.objects.create(event_id="$bad", matrix_room_id="!x:cocare.test",
-                                sender="@nadia:cocare.test", event_type="m.room.message",
-                                outcome="failed", reason="error", received_at=T0)
+    InboundEvent.objects.create(
+        event_id="$bad",
+        matrix_room_id="!x:cocare.test",
+        sender="@nadia:cocare.test",
+        event_type="m.room.message",
+        outcome="failed",
+        reason="error",
+        received_at=T0,
+    )
     assert exit_code()[0] == 2
 
 
@@ -218,22 +257,38 @@ def test_command_reports_off_and_exits_zero_when_no_homeserver_is_configured(cas
 @pytest.mark.django_db(transaction=True)
 def test_the_installed_command_exits_non_zero_in_a_real_process_when_behind(cast):
     post(cast, now=T0)  # T0 is long past: the consumer never ran
-    env = subprocess_env(redis=False, COCARE_MATRIX_HOMESERVER_URL="http://127.0.0.1:9",
-                         COCARE_MATRIX_SERVER_NAME=SERVER_NAME, COCARE_MATRIX_AS_TOKEN=AS_TOKEN,
-                         COCARE_MATRIX_HS_TOKEN=HS_TOKEN)
-    r = subprocess.run([sys.executable, "manage.py", "bridge_status"], cwd=ROOT, env=env,
-                       capture_output=True, text=True, timeout=120)
+    env = subprocess_env(
+        redis=False,
+        COCARE_MATRIX_HOMESERVER_URL="http://127.0.0.1:9",
+        COCARE_MATRIX_SERVER_NAME=SERVER_NAME,
+        COCARE_MATRIX_AS_TOKEN=AS_TOKEN,
+        COCARE_MATRIX_HS_TOKEN=HS_TOKEN,
+    )
+    r = subprocess.run(
+        [sys.executable, "manage.py", "bridge_status"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 1, r.stdout + r.stderr
     assert "BEHIND" in r.stdout
 
 
 # --- the page and the API, across two providers ---
 
+
 @pytest.fixture
 def two_providers(cast, bridge_on, frozen_clock):
     """Peggy (Brightwater, Carol's) has a stuck room; Walter (Elsewhere Care, Oscar's) is fine."""
-    walter = do_create_service_user(full_name="Walter Green", provider=cast.other_provider,
-                                    council=cast.council, created_by=cast.other_manager, now=T0)
+    walter = do_create_service_user(
+        full_name="Walter Green",
+        provider=cast.other_provider,
+        council=cast.council,
+        created_by=cast.other_manager,
+        now=T0,
+    )
     wroom = Room.objects.get(service_user=walter, kind="professional")
     worker = person("wendy", "Wendy Other", Role.CARE_WORKER, cast.other_provider)
     for p in (cast.other_manager, worker):
@@ -255,7 +310,8 @@ def signed_in(p: Person) -> Client:
 
 @pytest.mark.django_db
 def test_each_care_manager_sees_the_bridge_status_of_their_own_providers_rooms_only(
-        cast, two_providers):
+    cast, two_providers
+):
     walter, wroom = two_providers
     carol = signed_in(cast.carol).get("/bridge/")
     assert carol.status_code == 200
