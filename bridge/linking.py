@@ -181,36 +181,48 @@ def _deliver(
     txn_id: str,
     row: MatrixLinkCode,
 ) -> str:
-    """Invite ``matrix_id`` to the bot's direct room with them and post the code there."""
-    room_id = known
-    if room_id is None:
-        method, path, data = Api.room_create(
-            "",
-            name="CoCare",
-            topic="Codes for linking your Matrix account to CoCare",
-            preset=RoomPreset.private_chat,
-            is_direct=True,
-            invite=[matrix_id],
-            initial_state=[
-                {
-                    "type": "m.room.guest_access",
-                    "state_key": "",
-                    "content": {"guest_access": "forbidden"},
-                }
-            ],
-        )
-        room_id = str(client.call(method, path, data)["room_id"])
-        MatrixLinkCode.objects.filter(pk=row.pk).update(dm_room_id=room_id)
-    else:
-        MatrixLinkCode.objects.filter(pk=row.pk).update(dm_room_id=room_id)
-        _invite(client, room_id, matrix_id)
+    """Invite ``matrix_id`` to the bot's direct room with them and post the code there.
+
+    The room of an earlier code is reused; if the homeserver refuses it (the bot left, the
+    room is gone), a new direct room is made, so one dead room never blocks an account.
+    """
+    if known is not None:
+        try:
+            _invite(client, known, matrix_id)
+            _send_code(client, known, code, txn_id)
+        except MatrixRefused as exc:
+            log.info("bridge: link room of code %s refused (%s); new room", row.pk, exc.errcode)
+        else:
+            MatrixLinkCode.objects.filter(pk=row.pk).update(dm_room_id=known)
+            return known
+    method, path, data = Api.room_create(
+        "",
+        name="CoCare",
+        topic="Codes for linking your Matrix account to CoCare",
+        preset=RoomPreset.private_chat,
+        is_direct=True,
+        invite=[matrix_id],
+        initial_state=[
+            {
+                "type": "m.room.guest_access",
+                "state_key": "",
+                "content": {"guest_access": "forbidden"},
+            }
+        ],
+    )
+    room_id = str(client.call(method, path, data)["room_id"])
+    MatrixLinkCode.objects.filter(pk=row.pk).update(dm_room_id=room_id)
+    _send_code(client, room_id, code, txn_id)
+    return room_id
+
+
+def _send_code(client: MatrixCaller, room_id: str, code: str, txn_id: str) -> None:
     content = {
         "msgtype": "m.notice",
         "body": CODE_TEXT.format(code=code, minutes=int(CODE_TTL.total_seconds() // 60)),
     }
     method, path, data = Api.room_send("", room_id, "m.room.message", content, txn_id)
     client.call(method, path, data)
-    return room_id
 
 
 def _invite(client: MatrixCaller, room_id: str, matrix_id: str) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import pytest
 from django.contrib.admin.sites import site
@@ -95,10 +95,13 @@ class StubHomeserver:
         self.requests: list[tuple[str, str, object]] = []
         self.refuse = refuse
         self.rooms = 0
+        self.dead_rooms: set[str] = set()  # the bot is no longer in these
 
     def call(self, method, path, body=None, *, as_user=None):
         data = json.loads(body) if isinstance(body, str) else body
         self.requests.append((method, unquote(path.split("?")[0]), data))
+        if any(quote(r) in path for r in self.dead_rooms):
+            raise MatrixRefused(403, "M_FORBIDDEN")
         if path.startswith("/_matrix/client/v3/createRoom"):
             if self.refuse:
                 raise MatrixRefused(404, self.refuse)
@@ -224,6 +227,19 @@ def test_a_new_code_replaces_the_old_one_and_reuses_the_direct_room(cast, hs):
     if first != second:
         assert "not right" in confirm(nadia, "/me/matrix/", first).content.decode()
     assert "linked" in confirm(nadia, "/me/matrix/", second).content.decode()
+
+
+@pytest.mark.django_db
+def test_a_direct_room_the_bot_lost_is_replaced_by_a_new_one(cast, hs):
+    nadia = signed_in(cast.nadia)
+    send(nadia, "/me/matrix/")
+    hs.dead_rooms.add("!dm1:cocare.test")
+    r = send(nadia, "/me/matrix/")
+    assert "Code sent." in r.content.decode()
+    sends = [p for m, p, b in hs.requests if "/send/" in p]
+    assert sends[-1].startswith("/_matrix/client/v3/rooms/!dm2:cocare.test/send/")
+    assert MatrixLinkCode.objects.order_by("id").last().dm_room_id == "!dm2:cocare.test"
+    assert "linked" in confirm(nadia, "/me/matrix/", hs.codes()[-1]).content.decode()
 
 
 @pytest.mark.django_db
