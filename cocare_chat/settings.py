@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "rooms",
     "bots",
     "escalation",
+    "careplan",
     "sensors",
     "web",
     "web.dashboards.apps.DashboardsConfig",
