@@ -14,6 +14,8 @@ Guarantees:
   a correction during the visit updates the tick. :func:`do_record_dose` locks the
   medicine row (so two as-needed doses cannot both pass the 24-hour check), is idempotent
   on the client id, and a scheduled dose has one outcome (``(medicine, scheduled_for)``).
+- :func:`do_check_out` (run by ``careplan.consumer`` when the visit bot records a
+  check-out) posts the family-safe summary and flags time-critical doses left unrecorded.
 - Flags (essential task not done, time-critical dose not given) are ``signal`` entries
   in the team room through ``rooms.messages.post_message`` (system sender, client id
   ``cp:task:<record>`` / ``cp:dose:<record>``): the escalation detector turns them into
@@ -31,7 +33,14 @@ from django.db import IntegrityError, transaction
 from bots.models import Goal, Visit
 from careplan import access
 from careplan.common import FlagOut, local_hhmm
-from careplan.medicines import DoseRecordIn, MedicineSpec, dose_flag, doses_due, prn_allowed
+from careplan.medicines import (
+    TOLERANCE,
+    DoseRecordIn,
+    MedicineSpec,
+    dose_flag,
+    doses_due,
+    prn_allowed,
+)
 from careplan.models import (
     CarePlanVersion,
     Medicine,
@@ -47,6 +56,7 @@ from careplan.store import (
     current_version,
     medicine_ref,
     medicine_spec,
+    medicines_active_between,
     plan_spec,
     task_spec,
 )
@@ -368,3 +378,38 @@ def do_post_family_summary(visit: Visit, now: dt.datetime) -> Message | None:
     return post_message(room=room, sender=system_person(), kind=Message.Kind.SYSTEM, body=text,
                         payload={"event": "visit.summary", "data": {"visit": visit.pk}},
                         client_id=f"cp:summary:{visit.pk}", now=now).message
+
+
+def do_check_out(visit: Visit, now: dt.datetime) -> list[Message]:
+    """What the visit record does when a visit ends: the family-safe summary, and a high
+    flag for each time-critical dose due in the visit that has no outcome recorded.
+
+    Idempotent: the summary is keyed ``cp:summary:<visit>``, each flag
+    ``cp:nr:<visit>:<medicine>:<epoch of the dose>``.
+    """
+    posted: list[Message] = []
+    with transaction.atomic():
+        summary = do_post_family_summary(visit, now)
+        if summary is not None:
+            posted.append(summary)
+        end = visit_end(visit, now)
+        meds = [medicine_ref(m) for m in medicines_active_between(
+            visit.service_user, visit.checked_in_at - TOLERANCE, end + TOLERANCE)]
+        due = [d for d in doses_due([m for m in meds if m.spec.time_critical],
+                                    visit.checked_in_at, end)]
+        recorded = set(MedicineRecord.objects.filter(
+            medicine_id__in=[d.medicine_id for d in due],
+            scheduled_for__in=[d.scheduled_for for d in due],
+        ).values_list("medicine_id", "scheduled_for"))
+        for d in due:
+            if (d.medicine_id, d.scheduled_for) in recorded:
+                continue
+            flag = FlagOut(
+                concern="medication", severity="high", source="careplan.medicine",
+                ref=f"visit:{visit.pk}:unrecorded:{d.medicine_id}:{d.time}",
+                reason=f"Time-critical medicine not recorded by check-out: the {d.time} "
+                       f"dose (see the MAR chart).")
+            stamp = int(d.scheduled_for.timestamp())
+            posted.append(_post_flag(visit.service_user_id, flag,
+                                     f"cp:nr:{visit.pk}:{d.medicine_id}:{stamp}", now))
+    return posted
