@@ -21,6 +21,7 @@ from cocare_chat import clock
 from rooms import audit
 from rooms.api import ErrorOut
 from rooms.bounds import BoundedDatetime, Id
+from rooms.errors import Invalid
 from rooms.frames import ClientId
 from rooms.models import Person
 
@@ -29,6 +30,13 @@ router = Router(tags=["careplan"])
 
 class Body(Schema):
     model_config = ConfigDict(extra="forbid")
+
+
+def _only(request, model: type) -> None:
+    """Refuse query parameters the endpoint does not declare (ninja ignores them)."""
+    unknown = sorted(set(request.GET) - set(model.model_fields))
+    if unknown:
+        raise Invalid(f"{unknown[0][:40]}: unknown query parameter")
 
 
 def _me(request) -> Person | None:
@@ -85,6 +93,7 @@ class MedicinesQuery(Schema):
 
 @router.get("/service-users/{su_id}/medicines", response={200: list[dict], 404: ErrorOut})
 def list_medicines(request, su_id: Id, q: Query[MedicinesQuery]):
+    _only(request, MedicinesQuery)
     person = _me(request)
     su = access.access_record(person, su_id)
     qs = Medicine.objects.filter(service_user=su)
@@ -206,6 +215,7 @@ class MonthQuery(Schema):
 @router.get("/service-users/{su_id}/mar", response={200: dict, 404: ErrorOut, 422: ErrorOut})
 def mar(request, su_id: Id, q: Query[MonthQuery]):
     """The month's MAR chart as JSON (``month=YYYY-MM``)."""
+    _only(request, MonthQuery)
     person = _me(request)
     su = access.access_record(person, su_id)
     year, month = q.year_month
@@ -231,6 +241,7 @@ def csv_response(text: str, filename: str) -> HttpResponse:
 @router.get("/exports/payroll.csv", response={200: None, 404: ErrorOut, 422: ErrorOut})
 def payroll_csv(request, q: Query[PayrollQuery]):
     """One worker's pay period (at most 93 days): visits, paid minutes, travel."""
+    _only(request, PayrollQuery)
     period = exports.Period(start=q.start, end=q.end)  # already validated as part of q
     person = _me(request)
     worker = access.access_payroll(person, q.worker)
@@ -242,6 +253,7 @@ def payroll_csv(request, q: Query[PayrollQuery]):
 @router.get("/exports/council.csv", response={200: None, 404: ErrorOut, 422: ErrorOut})
 def council_csv(request, q: Query[CouncilQuery]):
     """Commissioned vs planned vs delivered per person, for one council and period."""
+    _only(request, CouncilQuery)
     period = exports.Period(start=q.start, end=q.end)
     person = _me(request)
     provider, council = access.access_council_export(person, q.council)
