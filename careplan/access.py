@@ -26,6 +26,7 @@ from typing import NoReturn
 
 from bots.models import Visit
 from rooms.access import active_membership, is_provider_manager
+from rooms.bounds import BIGINT_MAX
 from rooms.errors import NotFound
 from rooms.models import Organisation, Person, Role, Room, ServiceUser
 
@@ -37,6 +38,13 @@ RECORD_GRACE = dt.timedelta(minutes=60)
 
 def refuse() -> NoReturn:
     raise NotFound(NOT_FOUND)
+
+
+def _id(value: int) -> int:
+    """An id a bigint column can hold, else the refusal (a page's ``<int:...>`` is unbounded)."""
+    if not isinstance(value, int) or not 1 <= value <= BIGINT_MAX:
+        refuse()
+    return value
 
 
 def _team_member(person: Person, su: ServiceUser) -> bool:
@@ -63,7 +71,7 @@ def can_edit(person: Person | None, su: ServiceUser) -> bool:
 
 def access_record(person: Person | None, su_id: int, *, edit: bool = False) -> ServiceUser:
     """The service user whose care plan / medicines the person may read (``edit``: change)."""
-    su = ServiceUser.objects.select_related("provider", "council").filter(pk=su_id).first()
+    su = ServiceUser.objects.select_related("provider", "council").filter(pk=_id(su_id)).first()
     if su is None or not (can_edit(person, su) if edit else can_read(person, su)):
         refuse()
     return su
@@ -71,7 +79,8 @@ def access_record(person: Person | None, su_id: int, *, edit: bool = False) -> S
 
 def access_visit(person: Person | None, visit_id: int) -> Visit:
     """A visit whose tasks and doses the person may read."""
-    visit = Visit.objects.select_related("service_user", "worker").filter(pk=visit_id).first()
+    visit = Visit.objects.select_related("service_user", "worker").filter(
+        pk=_id(visit_id)).first()
     if visit is None or not can_read(person, visit.service_user):
         refuse()
     return visit
@@ -87,7 +96,8 @@ def may_record(person: Person, visit: Visit, now: dt.datetime) -> bool:
 
 def access_visit_for_recording(person: Person | None, visit_id: int, now: dt.datetime) -> Visit:
     """The visit whose outcomes this care worker may record now."""
-    visit = Visit.objects.select_related("service_user", "worker").filter(pk=visit_id).first()
+    visit = Visit.objects.select_related("service_user", "worker").filter(
+        pk=_id(visit_id)).first()
     if visit is None or person is None or not may_record(person, visit, now):
         refuse()
     return visit
@@ -96,7 +106,7 @@ def access_visit_for_recording(person: Person | None, visit_id: int, now: dt.dat
 def access_payroll(person: Person | None, worker_id: int) -> Person:
     """A care worker whose pay-period export the person may download."""
     worker = Person.objects.select_related("organisation").filter(
-        pk=worker_id, role=Role.CARE_WORKER).first()
+        pk=_id(worker_id), role=Role.CARE_WORKER).first()
     if worker is None or person is None:
         refuse()
     if person.id == worker.id:

@@ -26,7 +26,7 @@ from bots.models import PlannedVisit, Visit
 from careplan import hours
 from careplan.common import LOCAL_TZ, Strict
 from careplan.store import planned_facts, visit_facts
-from rooms.bounds import BoundedDate
+from rooms.bounds import BoundedDate, Id
 from rooms.models import Organisation, Person, ServiceUser
 
 MAX_PERIOD_DAYS = 93  # a quarter
@@ -51,6 +51,10 @@ class Period(Strict):
     @property
     def until(self) -> dt.datetime:
         return dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), LOCAL_TZ)
+
+
+class ExportTarget(Strict):
+    id: Id
 
 
 def _cell(v: object) -> object:

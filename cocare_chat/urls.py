@@ -17,6 +17,7 @@ api.add_router("/careplan", careplan_router)
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("careplan/", include("careplan.urls")),
     path("", include("bridge.urls")),
     path("", include("web.urls")),
 ]
