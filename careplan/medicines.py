@@ -307,5 +307,5 @@ def mar_chart(meds: list[MedicineRef], records: list[DoseRecord], year: int,
             rows.append(MarRow(time=hhmm, cells=cells, **base))
     legend = {"G": "Given", "R": "Refused", "N": "Not given (reason recorded)",
               "M": "Missed (reason recorded)", "1, 2 …": "As-needed doses given",
-              NOT_ACTIVE: "Not prescribed that day", "": "Nothing recorded"}
+              NOT_ACTIVE: "Not prescribed that day", "(blank)": "Nothing recorded"}
     return MarChart(year=year, month=month, days=days, rows=rows, legend=legend)
