@@ -8,9 +8,11 @@ body (``{"error": "not_found", "message": "Not found."}``). Reads are audited.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema, Status
-from pydantic import ConfigDict
+from pydantic import ConfigDict, field_validator
 
 from careplan import access, actions, exports, wire
 from careplan.medicines import DoseRecordIn, MedicineSpec
@@ -28,7 +30,7 @@ from rooms.models import Person
 router = Router(tags=["careplan"])
 
 
-class Body(Schema):
+class Body(Schema):  # a JSON body: undeclared fields are refused
     model_config = ConfigDict(extra="forbid")
 
 
@@ -184,6 +186,13 @@ class DoseIn(DoseRecordIn):
     medicine: Id
     scheduled_for: BoundedDatetime | None = None  # a scheduled dose: which one
     given_at: BoundedDatetime | None = None  # an as-needed dose: when (default now)
+
+    @field_validator("scheduled_for", "given_at")
+    @classmethod
+    def _with_zone(cls, v: dt.datetime | None) -> dt.datetime | None:
+        if v is not None and v.utcoffset() is None:
+            raise ValueError("give the time zone (e.g. 2026-03-02T09:00:00Z)")
+        return v
 
 
 @router.post("/visits/{visit_id}/doses",

@@ -163,3 +163,14 @@ def test_as_needed_doses_are_refused_past_the_minimum_interval(cast, peggy, froz
     assert again.status_code == 409
     assert again.json()["message"] == (
         "Not allowed now: At least 240 minutes between doses. Next possible at 13:00.")
+
+
+@pytest.mark.parametrize("field", ["scheduled_for", "given_at"])
+def test_a_dose_time_without_a_time_zone_is_a_clear_422(cast, peggy, frozen_clock, field):
+    v = check_in(cast)
+    record = client_for(cast.carol).get(f"{API}/visits/{v.id}/record").json()
+    med = (record["doses_due"][0] if field == "scheduled_for" else record["as_needed"][0])
+    r = post(client_for(cast.anna), f"{API}/visits/{v.id}/doses",
+             {"client_id": cid(), "medicine": med["medicine"], "outcome": "given",
+              field: "2026-03-02T09:00:00"})
+    assert r.status_code == 422 and "time zone" in r.json()["message"]
