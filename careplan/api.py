@@ -15,6 +15,7 @@ from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict, field_validator
 
 from careplan import access, actions, exports, wire
+from careplan.common import Text
 from careplan.medicines import DoseRecordIn, MedicineSpec
 from careplan.models import CarePlanVersion, Medicine, MedicineChange
 from careplan.rules import PlanSpec, TaskOutcome
@@ -71,7 +72,7 @@ class PlanIn(PlanSpec):
     """The whole plan as it should be from now on, and the version it was edited from."""
 
     base_version: int = Field(ge=0, le=1_000_000)
-    note: str = Field("", max_length=200)
+    note: Text = Field("", max_length=200)
 
 
 @router.put("/service-users/{su_id}/plan",
@@ -106,7 +107,7 @@ def list_medicines(request, su_id: Id, q: Query[MedicinesQuery]):
 
 
 class MedicineIn(MedicineSpec):
-    reason: str = Field("", max_length=200)  # why it was added / changed (the audit trail)
+    reason: Text = Field("", max_length=200)  # why it was added / changed (the audit trail)
 
     def spec(self) -> MedicineSpec:
         return MedicineSpec.model_validate(self.model_dump(exclude={"reason"}))
@@ -131,7 +132,7 @@ def change_medicine(request, medicine_id: Id, data: MedicineIn):
 
 
 class StopIn(Body):
-    reason: str = Field("", max_length=200)
+    reason: Text = Field("", max_length=200)
 
 
 @router.post("/medicines/{medicine_id}/stop", response={200: dict, 404: ErrorOut})

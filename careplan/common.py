@@ -9,7 +9,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 # Care is planned in UK local time: "the 08:00 dose" is 08:00 on the wall clock, in
 # summer and in winter.
@@ -19,6 +19,17 @@ Key = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
 """A short stable key (task, outcome, visit type): lower case, digits, ``-`` and ``_``."""
 
 Severity = Literal["low", "medium", "high"]
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL: refuse it at the door (422), never a 500 at insert.
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+"""Free text of the record (labels, names, notes): any characters but NUL."""
 
 
 class Strict(BaseModel):

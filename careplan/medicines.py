@@ -27,6 +27,7 @@ from careplan.common import (
     FlagOut,
     LocalTime,
     Strict,
+    Text,
     at_local,
     local_date,
     local_hhmm,
@@ -69,13 +70,13 @@ class PrnRule(Strict):
 class MedicineSpec(Strict):
     """What the prescriber's instruction says; editable only by nurses and managers."""
 
-    name: str = Field(min_length=1, max_length=120)
-    dose: str = Field(min_length=1, max_length=60)
+    name: Text = Field(min_length=1, max_length=120)
+    dose: Text = Field(min_length=1, max_length=60)
     route: Route
     times: list[LocalTime] = Field(default_factory=list, max_length=12)
     prn: PrnRule | None = None
     time_critical: bool = False
-    instructions: str = Field("", max_length=300)
+    instructions: Text = Field("", max_length=300)
 
     @field_validator("times")
     @classmethod
@@ -161,8 +162,8 @@ class DoseRecordIn(Strict):
 
     outcome: DoseOutcome
     reason: DoseReason | None = None
-    prn_reason: str = Field("", max_length=200)
-    note: str = Field("", max_length=300)
+    prn_reason: Text = Field("", max_length=200)
+    note: Text = Field("", max_length=300)
 
     @model_validator(mode="after")
     def _reasons(self) -> DoseRecordIn:

@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from careplan.common import LOCAL_TZ, FlagOut, Key, LocalTime, Strict, parse_hhmm
+from careplan.common import LOCAL_TZ, FlagOut, Key, LocalTime, Strict, Text, parse_hhmm
 
 # The short list a care worker picks from with one tap (UK domiciliary care practice:
 # a person may decline; someone else may have done it; it may not be needed today; the
@@ -52,7 +52,7 @@ DEFAULT_VISIT_TYPES = (("morning", "05:00"), ("lunch", "11:00"), ("tea", "15:00"
 class VisitTypeSpec(Strict):
     name: Key
     starts: LocalTime
-    label: str = Field("", max_length=40)
+    label: Text = Field("", max_length=40)
 
     @property
     def title(self) -> str:
@@ -63,20 +63,20 @@ class OutcomeSpec(Strict):
     """What the care is for, in the person's words, optionally tied to a goal."""
 
     key: Key
-    text: str = Field(min_length=1, max_length=300)
+    text: Text = Field(min_length=1, max_length=300)
     goal_id: int | None = Field(None, ge=1, le=2**63 - 1)
 
 
 class TaskSpec(Strict):
     key: Key
-    label: str = Field(min_length=1, max_length=120)
+    label: Text = Field(min_length=1, max_length=120)
     visit_type: Key
     essential: bool = False
     # How the family summary names it ("breakfast"); empty: never named to the family.
-    family_label: str = Field("", max_length=40)
+    family_label: Text = Field("", max_length=40)
     outcome: Key | None = None
     # Instructions for the care worker (the team sees them; never the family).
-    details: str = Field("", max_length=500)
+    details: Text = Field("", max_length=500)
 
 
 def default_visit_types() -> list[VisitTypeSpec]:

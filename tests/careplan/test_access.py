@@ -180,3 +180,20 @@ def test_only_the_visits_own_care_worker_records_and_only_during_the_visit(
     late = post(anna, f"{API}/visits/{v.id}/doses", dose)
     assert (late.status_code, late.json()) == (404, NOT_FOUND)
     assert MedicineRecord.objects.count() == 0
+
+
+@pytest.mark.parametrize("field", ["name", "dose", "instructions", "reason"])
+def test_a_nul_character_in_a_medicine_is_a_422_and_nothing_is_written(cast, world, field):
+    body = {"name": "Senna", "dose": "2 tablets", "route": "oral", "times": ["22:00"],
+            field: "bad \x00 text"}
+    r = post(client_for(cast.carol), f"{API}/service-users/{cast.peggy.id}/medicines", body)
+    assert r.status_code == 422 and "NUL" in r.json()["message"]
+    assert Medicine.objects.filter(service_user=cast.peggy).count() == 1
+
+
+def test_a_nul_character_in_a_task_label_is_a_422(cast, world):
+    tasks = [{**PLAN["tasks"][0], "label": "wash\x00"}]
+    r = put(client_for(cast.carol), f"{API}/service-users/{cast.peggy.id}/plan",
+            {**PLAN, "tasks": tasks, "base_version": 1})
+    assert r.status_code == 422 and "NUL" in r.json()["message"]
+    assert CarePlanVersion.objects.count() == 1
