@@ -6,6 +6,8 @@ person's team room, being the provider's care manager):
 
 - **read** the care plan, medicines, tasks and MAR chart: the provider's care managers;
   care workers, nurses and physios/OTs who are active members of the person's team room;
+  a council assessor allocated to the person (``rooms.access.assessor_allocated``; the
+  reads are audited, so the provider sees them in the record-reads list) — read only;
 - **change** the care plan and the medicines list: the provider's care managers and
   nurses in the team room (DESIGN.md §4: "only staff roles with the right to change the
   list");
@@ -15,7 +17,7 @@ person's team room, being the provider's care manager):
 - **payroll export** for a worker: the care managers of the worker's provider, and the
   worker themselves; **council export**: a provider's care managers, for a council that
   commissions the provider or has people in its care — only their own provider's people;
-- everyone else — family, the service user, council staff, other providers — gets the
+- everyone else — family, the service user, commissioners, other providers — gets the
   same ``NotFound`` body for every refusal, so nothing can be probed.
 """
 
@@ -25,7 +27,7 @@ import datetime as dt
 from typing import NoReturn
 
 from bots.models import Visit
-from rooms.access import active_membership, is_provider_manager
+from rooms.access import active_membership, assessor_allocated, is_provider_manager
 from rooms.bounds import BIGINT_MAX
 from rooms.errors import NotFound
 from rooms.models import Organisation, Person, Role, Room, ServiceUser
@@ -56,7 +58,7 @@ def _team_member(person: Person, su: ServiceUser) -> bool:
 def can_read(person: Person | None, su: ServiceUser) -> bool:
     if person is None:
         return False
-    if is_provider_manager(person, su):
+    if is_provider_manager(person, su) or assessor_allocated(person, su):
         return True
     return person.role in READ_ROLES and _team_member(person, su)
 

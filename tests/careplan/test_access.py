@@ -8,7 +8,8 @@ import datetime as dt
 import pytest
 
 from careplan.models import CarePlanVersion, Medicine, MedicineChange, MedicineRecord, TaskRecord
-from rooms.models import AuditEvent
+from rooms.assessors import do_allocate
+from rooms.models import AuditEvent, Role
 from tests.careplan.helpers import (
     MADOPAR,
     MIN,
@@ -22,7 +23,7 @@ from tests.careplan.helpers import (
     save_plan,
     visit,
 )
-from tests.support.cast import T0
+from tests.support.cast import T0, person
 
 pytestmark = pytest.mark.django_db
 NOT_FOUND = {"error": "not_found", "message": "Not found."}
@@ -197,3 +198,41 @@ def test_a_nul_character_in_a_task_label_is_a_422(cast, world):
             {**PLAN, "tasks": tasks, "base_version": 1})
     assert r.status_code == 422 and "NUL" in r.json()["message"]
     assert CarePlanVersion.objects.count() == 1
+
+
+def test_an_allocated_assessor_reads_the_record_the_provider_sees_it_and_nobody_else_does(
+        cast, world, frozen_clock):
+    """Issue 16: the council assessor reads an allocated person's care plan, tasks and
+    medicines history (audited, shown to the provider), never changes or records them."""
+    ruth = person("ruth", "Ruth Assessor", Role.ASSESSOR, cast.council)
+    wendy = person("wendy", "Wendy Westshire", Role.ASSESSOR, world.westshire)
+    do_allocate(ruth, cast.peggy, by=cast.colin, starts_on=dt.date(2026, 3, 2),
+                ends_on=dt.date(2026, 3, 31))
+    do_allocate(wendy, world.ray, by=cast.colin)
+    v = visit(cast.peggy, cast.anna, T0, None)
+    reads = [f"{API}/service-users/{cast.peggy.id}/plan",
+             f"{API}/service-users/{cast.peggy.id}/plan/versions",
+             f"{API}/service-users/{cast.peggy.id}/medicines",
+             f"{API}/service-users/{cast.peggy.id}/mar?month=2026-03",
+             f"{API}/visits/{v.id}/record"]
+    c = client_for(ruth)
+    assert [c.get(u).status_code for u in reads] == [200] * len(reads)
+    med = Medicine.objects.get(service_user=cast.peggy)
+    for r in (post(c, f"{API}/service-users/{cast.peggy.id}/medicines", MADOPAR),
+              post(c, f"{API}/medicines/{med.id}/stop", {}),
+              put(c, f"{API}/service-users/{cast.peggy.id}/plan", {**PLAN, "base_version": 1}),
+              c.get(f"{API}/exports/council.csv?council={cast.council.id}"
+                    "&start=2026-03-01&end=2026-03-02")):
+        assert (r.status_code, r.json()) == (404, NOT_FOUND)
+    # Another council's assessor, and Ruth for someone not allocated to her: the same 404.
+    for who, su in ((wendy, cast.peggy), (ruth, world.ray), (ruth, world.sam)):
+        r = client_for(who).get(f"{API}/service-users/{su.id}/medicines")
+        assert (r.status_code, r.json()) == (404, NOT_FOUND)
+    # The provider's manager sees who from the council read the record.
+    listed = client_for(cast.carol).get(f"/api/service-users/{cast.peggy.id}/record-reads")
+    actions = {r["action"] for r in listed.json()["reads"] if r["reader"]["id"] == ruth.id}
+    assert {"careplan.read", "medicine.list", "mar.read", "visit_record.read"} <= actions
+    # After the allocation ends, nothing.
+    frozen_clock.advance(dt.timedelta(days=30))
+    r = c.get(f"{API}/service-users/{cast.peggy.id}/plan")
+    assert (r.status_code, r.json()) == (404, NOT_FOUND)
