@@ -204,4 +204,4 @@ def test_goals_are_added_by_managers_and_asked_about(cast, frozen_clock):
     r = client_for(cast.anna).post(f"/api/visits/service-users/{cast.peggy.id}/goals",
                                    json.dumps({"text": "x" * 10}),
                                    content_type="application/json")
-    assert r.status_code == 403
+    assert r.status_code == 404
