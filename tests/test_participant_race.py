@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 from django.db.models.query import QuerySet
 
-from bots.runner import BOT_NAME, bot_for, bot_key
+from bots.runner import BOT_NAME, bot_for
 from cocare_chat import clock
 from rooms.models import Message, Organisation, Person, Room
 from rooms.network import SYSTEM_NAME, do_create_service_user, notice, system_person
@@ -92,4 +92,4 @@ def test_racing_first_use_makes_one_visit_bot_per_provider(network, monkeypatch)
     rows = Person.objects.filter(role="bot", display_name=BOT_NAME, organisation=provider)
     assert rows.count() == 1
     assert {p.id for p in got} == {rows.get().id}
-    assert rows.get().system_key == bot_key(provider)
+    assert rows.get().system_key == f"visit-bot:{provider.id}"

@@ -17,7 +17,7 @@ from bots.schedule import PlannedVisitIn, do_create_planned_visit
 from cocare_chat import clock
 from escalation.models import Alert
 from rooms.models import Membership, Message
-from rooms.network import SYSTEM_KEY
+from rooms.network import system_person
 from tests.bots.helpers import HOME, bot_entries, run, say
 from tests.escalation.helpers import drain
 from tests.security.helpers import client_for
@@ -57,7 +57,7 @@ def test_a_removed_bot_never_silences_a_missed_visit_alert(cast, frozen_clock):
     frozen_clock.advance(dt.timedelta(hours=2))
     assert BotTicker().run_once(clock.now()) == 1
     [flag] = Message.objects.filter(room=cast.team, kind="signal")
-    assert flag.sender.system_key == SYSTEM_KEY
+    assert flag.sender_id == system_person().id  # the system sender, not the bot
     assert Membership.objects.get(room=cast.team, person=cast.bot).removed_at is not None
     drain()
     assert Alert.objects.get().concern == "missed_visit"
