@@ -93,3 +93,38 @@ def test_racing_first_use_makes_one_visit_bot_per_provider(network, monkeypatch)
     assert rows.count() == 1
     assert {p.id for p in got} == {rows.get().id}
     assert rows.get().system_key == f"visit-bot:{provider.id}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_keys_the_lowest_of_duplicates_an_old_race_left():
+    """A deployment that already raced: the lowest id becomes the keyed row, per kind."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("rooms", "0003_auditevent_append_only"), ("bots", "0002_dashboard_indexes")]
+    after = [("rooms", "0004_participant_keys_and_health_partners"),
+             ("bots", "0003_key_visit_bots")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        apps = executor.loader.project_state(before).apps
+        OldPerson = apps.get_model("rooms", "Person")  # noqa: N806
+        OldOrg = apps.get_model("rooms", "Organisation")  # noqa: N806
+        provider = OldOrg.objects.create(name="Brightwater", kind="provider")
+        other = OldOrg.objects.create(name="Elsewhere", kind="provider")
+        made = {
+            key: [OldPerson.objects.create(role="bot", display_name=name, organisation=org).id
+                  for _ in range(2)]
+            for key, name, org in (("system", SYSTEM_NAME, None),
+                                   (f"visit-bot:{provider.id}", BOT_NAME, provider),
+                                   (f"visit-bot:{other.id}", BOT_NAME, other))
+        }
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(after)
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    for key, ids in made.items():
+        assert Person.objects.get(system_key=key).id == min(ids)
+        assert Person.objects.get(pk=max(ids)).system_key is None
+    assert system_person().id == min(made["system"])
