@@ -100,8 +100,8 @@ def test_the_migration_keys_the_lowest_of_duplicates_an_old_race_left():
     """A deployment that already raced: the lowest id becomes the keyed row, per kind."""
     from django.db.migrations.executor import MigrationExecutor
 
-    before = [("rooms", "0003_auditevent_append_only"), ("bots", "0002_dashboard_indexes")]
-    after = [("rooms", "0004_participant_keys_and_health_partners"),
+    before = [("rooms", "0005_assessor_role_and_allocation"), ("bots", "0002_dashboard_indexes")]
+    after = [("rooms", "0006_participant_keys_and_health_partners"),
              ("bots", "0003_key_visit_bots")]
     executor = MigrationExecutor(connection)
     executor.migrate(before)

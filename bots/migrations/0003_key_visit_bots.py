@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("bots", "0002_dashboard_indexes"),
-        ("rooms", "0004_participant_keys_and_health_partners"),
+        ("rooms", "0006_participant_keys_and_health_partners"),
     ]
 
     operations = [

@@ -18,7 +18,8 @@ from django.test import Client
 
 from bots.models import Goal, PlannedVisit
 from escalation.models import Alert
-from rooms.models import AuditEvent, Membership, Message, Person, Room
+from rooms.assessors import do_allocate
+from rooms.models import AuditEvent, Membership, Message, Person, Role, Room
 from rooms.network import (
     do_add_member,
     do_create_service_user,
@@ -29,6 +30,7 @@ from rooms.network import (
 )
 from tests.escalation.helpers import drain, say
 from tests.security.helpers import client_for, set_limit
+from tests.support.cast import T0, person
 from web.invitations import check_create_invitation, redeem_invitation
 
 pytestmark = pytest.mark.django_db
@@ -56,6 +58,7 @@ EXPECTED: dict[str, tuple[int, int]] = {
     "another service user": (REFUSED, REFUSED),
     "council commissioner": (REFUSED, REFUSED),
     "other council's commissioner": (REFUSED, REFUSED),
+    "council assessor allocated to Peggy": (REFUSED, REFUSED),
     "the system sender": (REFUSED, REFUSED),
     "an id nobody has": (REFUSED, REFUSED),
 }
@@ -83,6 +86,8 @@ def _world(cast) -> dict[str, int]:
     do_add_member(arthur_family, cast.carol, by=cast.carol, notify=False)
     issued = check_create_invitation(cast.carol, arthur.id, display_name="Alan Patel")
     alan = redeem_invitation(issued.token, username="alan", password="lilac-harbour-71")
+    ruth = person("ruth", "Ruth Assessor", Role.ASSESSOR, cast.council)
+    do_allocate(ruth, cast.peggy, by=cast.colin, starts_on=T0.date())
     return {
         "own provider's care worker": cast.outsider_worker.id,
         "own provider's bot, after its removal": cast.bot.id,
@@ -101,6 +106,7 @@ def _world(cast) -> dict[str, int]:
         "another service user": cast.reg_person.id,
         "council commissioner": cast.colin.id,
         "other council's commissioner": cast.far_commissioner.id,
+        "council assessor allocated to Peggy": ruth.id,
         "the system sender": system_person().id,
         "an id nobody has": UNKNOWN_ID,
     }

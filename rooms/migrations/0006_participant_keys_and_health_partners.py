@@ -29,7 +29,7 @@ def key_the_system_person(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("rooms", "0003_auditevent_append_only"),
+        ("rooms", "0005_assessor_role_and_allocation"),
     ]
 
     operations = [
