@@ -80,6 +80,8 @@ def build_demo(now: dt.datetime | None = None) -> dict[str, Person]:
         health = Organisation.objects.create(
             name="Northshire Community Health", kind=Organisation.Kind.HEALTH
         )
+        # Its district nurses and physios may be added to Brightwater's team rooms.
+        health.partner_providers.add(provider)
         orgs = {"council": council, "provider": provider, "health": health, "none": None}
         people = {
             p.username: Person.objects.create(
