@@ -93,7 +93,8 @@ class PersonAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         # Role, organisation and login decide access: fixed once the person exists.
-        return ("role", "organisation", "user", "system_key") if obj is not None else ()
+        fixed = ("role", "organisation", "user", "system_key") if obj is not None else ()
+        return (*self.readonly_fields, *fixed)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
