@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from pydantic import Field
 
@@ -112,17 +113,17 @@ def pay_for(actual: int, planned: int | None, rules: HoursRules) -> int:
 
 def _union_minutes(spans: list[tuple[dt.datetime, dt.datetime]]) -> int:
     total = dt.timedelta()
-    cur_start, cur_end = None, None
+    current: tuple[dt.datetime, dt.datetime] | None = None  # the merged span being grown
     for s, e in sorted(spans):
         e = max(e, s)
-        if cur_end is None or s > cur_end:
-            if cur_end is not None:
-                total += cur_end - cur_start
-            cur_start, cur_end = s, e
+        if current is None or s > current[1]:
+            if current is not None:
+                total += current[1] - current[0]
+            current = (s, e)
         else:
-            cur_end = max(cur_end, e)
-    if cur_end is not None:
-        total += cur_end - cur_start
+            current = (current[0], max(current[1], e))
+    if current is not None:
+        total += current[1] - current[0]
     return minutes_between(dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
                            dt.datetime(2000, 1, 1, tzinfo=dt.UTC) + total)
 
@@ -142,18 +143,20 @@ def _groups(visits: list[VisitFacts]) -> dict[int, list[VisitFacts]]:
             x = parent[x]
         return x
 
-    by_person: dict[int, list[VisitFacts]] = {}
+    # closed visits only, each with its check-out time (so the comparisons need no None)
+    by_person: dict[int, list[tuple[VisitFacts, dt.datetime]]] = {}
     for v in visits:
         if v.checked_out_at is not None:
-            by_person.setdefault(v.service_user_id, []).append(v)
+            by_person.setdefault(v.service_user_id, []).append((v, v.checked_out_at))
     for vs in by_person.values():
-        vs.sort(key=lambda v: order[v.visit_id])
-        for i, a in enumerate(vs):
-            for b in vs[i + 1:]:
-                if b.checked_in_at >= a.checked_out_at:
+        vs.sort(key=lambda pair: order[pair[0].visit_id])
+        for i, (a, a_out) in enumerate(vs):
+            for b, b_out in vs[i + 1:]:
+                if b.checked_in_at >= a_out:
                     break  # sorted by check-in: no later visit overlaps ``a`` either
-                if a.worker_id != b.worker_id and b.checked_out_at > a.checked_in_at:
-                    ra, rb = sorted((root(a.visit_id), root(b.visit_id)), key=order.get)
+                if a.worker_id != b.worker_id and b_out > a.checked_in_at:
+                    ra, rb = sorted((root(a.visit_id), root(b.visit_id)),
+                                    key=lambda x: order[x])
                     parent[rb] = ra
     groups: dict[int, list[VisitFacts]] = {}
     for v in visits:
@@ -168,20 +171,20 @@ def _travel(visits: list[VisitFacts], rules: HoursRules) -> dict[int, tuple[int,
         by_worker.setdefault(v.worker_id, []).append(v)
     gap = dt.timedelta(minutes=rules.max_travel_gap_minutes)
     for vs in by_worker.values():
-        closed = [v for v in vs if v.checked_out_at is not None]
+        closed = [(v, v.checked_out_at) for v in vs if v.checked_out_at is not None]
         for v in vs:
-            prev = [p for p in closed if p.visit_id != v.visit_id
-                    and p.checked_out_at <= v.checked_in_at
-                    and local_date(p.checked_out_at) == local_date(v.checked_in_at)
-                    and v.checked_in_at - p.checked_out_at <= gap]
+            prev = [(p, p_out) for p, p_out in closed if p.visit_id != v.visit_id
+                    and p_out <= v.checked_in_at
+                    and local_date(p_out) == local_date(v.checked_in_at)
+                    and v.checked_in_at - p_out <= gap]
             if not prev:
                 continue
-            p = max(prev, key=lambda p: (p.checked_out_at, p.visit_id))
+            p, p_out = max(prev, key=lambda pair: (pair[1], pair[0].visit_id))
             km = None
             if p.checkout_at is not None and v.checkin_at is not None:
                 km = round(haversine_m(p.checkout_at.lat, p.checkout_at.lon,
                                        v.checkin_at.lat, v.checkin_at.lon) / 1000, 2)
-            out[v.visit_id] = (minutes_between(p.checked_out_at, v.checked_in_at), km)
+            out[v.visit_id] = (minutes_between(p_out, v.checked_in_at), km)
     return out
 
 
@@ -197,14 +200,16 @@ def visit_hours(visits: list[VisitFacts], rules: HoursRules | None = None) -> li
     out = []
     for lead, members in groups.items():
         two = len(members) > 1
-        closed = [m for m in members if m.checked_out_at is not None]
+        closed = [(m.checked_in_at, m.checked_out_at) for m in members
+                  if m.checked_out_at is not None]
         planned_group = max((m.planned_minutes for m in members if m.planned_minutes is not None),
                             default=None)
-        union = _union_minutes([(m.checked_in_at, m.checked_out_at) for m in closed])
+        union = _union_minutes(closed)
         group_delivered = delivered_for(union, planned_group, rules) if closed else 0
         for m in members:
-            is_open = m.checked_out_at is None
-            actual = 0 if is_open else minutes_between(m.checked_in_at, m.checked_out_at)
+            end = m.checked_out_at
+            is_open = end is None
+            actual = 0 if end is None else minutes_between(m.checked_in_at, end)
             pay = 0 if is_open else pay_for(actual, m.planned_minutes, rules)
             basis = union if two else actual
             cut = (not is_open and planned_group is not None
@@ -244,7 +249,7 @@ def in_period(day: dt.date, start: dt.date, end: dt.date) -> bool:
 def worker_totals(hours: list[VisitHours], start: dt.date,
                   end: dt.date) -> dict[int, WorkerTotals]:
     """Pay-period totals per worker over visits checked in on ``start``..``end``."""
-    acc: dict[int, dict] = {}
+    acc: dict[int, dict[str, Any]] = {}
     for h in hours:
         if not in_period(h.day, start, end):
             continue

@@ -176,7 +176,7 @@ def task_flag(task: TaskSpec, outcome: TaskOutcome, *, visit_id: int,
         return None
     reason = outcome.reason or "unable"
     return FlagOut(
-        concern="care_task", severity=ESSENTIAL_NOT_DONE_SEVERITY[reason],  # type: ignore[arg-type]
+        concern="care_task", severity=ESSENTIAL_NOT_DONE_SEVERITY[reason],
         source="careplan.task", ref=f"visit:{visit_id}:task:{task.key}",
         reason=f"{visit_title} visit: essential task not done — {task.label[:120]} "
                f"({NOT_DONE_REASONS[reason].lower()})",

@@ -6,8 +6,9 @@ import datetime as dt
 
 from bots.models import Visit
 from careplan.common import LOCAL_TZ
-from careplan.medicines import TOLERANCE, doses_due, mar_chart
+from careplan.medicines import DOSE_REASONS, TOLERANCE, doses_due, mar_chart
 from careplan.models import CarePlanVersion, Medicine, MedicineRecord, TaskRecord
+from careplan.rules import NOT_DONE_REASONS
 from careplan.store import (
     VisitPlan,
     dose_records,
@@ -95,6 +96,10 @@ def visit_record_wire(visit: Visit, now: dt.datetime, end: dt.datetime) -> dict:
         "as_needed_records": [dose_record_wire(r) for r in
                               doses.filter(visit=visit, scheduled_for__isnull=True)
                               .order_by("given_at")],
+        # the one-tap lists the worker's card offers (labels from the rules, one source)
+        "not_done_reasons": NOT_DONE_REASONS,
+        "dose_reasons": DOSE_REASONS,
+        "open": visit.checked_out_at is None,
     }
 
 
