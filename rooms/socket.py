@@ -4,6 +4,10 @@ Protocol: docs/protocol.md. Guarantees per subscribed room: entries arrive in se
 each once, with gaps (lost channel-layer hints) filled from the database; access is
 re-checked at least every ``ACCESS_TTL`` seconds while entries flow and at once when an
 ``access.changed`` hint arrives, so a removed member stops receiving within a second.
+When the socket's session ends (sign-out, password change, deactivation, expiry:
+rooms/sessions.py) it sends ``signed_out`` and closes with 4401; from that moment it
+delivers nothing more, and a frame that reads or writes is first checked against the
+session, so it is refused even before the close.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from pydantic import ValidationError
 
 from cocare_chat.config import get_config
-from rooms import access, audit, publish, ratelimit
+from rooms import access, audit, publish, ratelimit, sessions
 from rooms.accesswatch import WATCH
 from rooms.errors import CoCareError
 from rooms.frames import (
@@ -67,6 +71,12 @@ def _load_person(user) -> Person | None:
 _my_rooms = _reader(rooms_wire)
 
 
+_session_alive = _reader(sessions.alive)
+
+# Frames that read or write the record: each is checked against the session first.
+_SESSION_CHECKED = (Send, Edit, Redact, Subscribe, Read)
+
+
 @_reader
 def _authorise(person: Person, room_id: int) -> tuple[int, int]:
     room, m = access.access_room(person, room_id, access.Action.SUBSCRIBE)
@@ -92,6 +102,8 @@ class RoomsSocket(AsyncWebsocketConsumer):
         self.person: Person | None = await _load_person(self.scope.get("user"))
         self.subs: dict[int, Sub] = {}
         self.typing_at: dict[int, float] = {}
+        self.session = sessions.ref_for(self.scope)
+        self.signed_out = False
         if self.person is None:
             await self.accept()
             await self._send({"type": "error", "code": "unauthenticated",
@@ -102,7 +114,7 @@ class RoomsSocket(AsyncWebsocketConsumer):
         # client retries, rather than holding an open socket that never gets events.
         await self.channel_layer.group_add(publish.person_group(self.person.id), self.channel_name)
         await self.accept()
-        WATCH.register(self.channel_name, self.person.id, self.subs)
+        WATCH.register(self.channel_name, self.person.id, self.subs, session=self.session)
         await self._send({"type": "hello", "me": person_wire(self.person),
                           "rooms": await _my_rooms(self.person)})
 
@@ -118,7 +130,7 @@ class RoomsSocket(AsyncWebsocketConsumer):
     # ---- client frames -------------------------------------------------------------
 
     async def receive(self, text_data=None, bytes_data=None):
-        if self.person is None:
+        if self.person is None or self.signed_out:
             return
         if text_data is None:
             await self._error("bad_frame", "Send JSON text frames, not binary.")
@@ -137,6 +149,9 @@ class RoomsSocket(AsyncWebsocketConsumer):
             frame = client_frame.validate_python(raw)
         except ValidationError as exc:
             await self._error("invalid", _describe(exc), ref=ref)
+            return
+        if isinstance(frame, _SESSION_CHECKED) and not await _session_alive(self.session):
+            await self._sign_out()
             return
         try:
             await self._dispatch(frame)
@@ -259,11 +274,32 @@ class RoomsSocket(AsyncWebsocketConsumer):
             await self._recheck(room_id, sub)
         await self._send({"type": "rooms_changed", "rooms": await _my_rooms(self.person)})
 
+    async def session_ended(self, event):
+        """A session of this person may have ended (rooms.sessions): a sign-out names it
+        by digest; otherwise (password or account change) re-check this socket's own."""
+        if self.person is None or self.signed_out:
+            return
+        named = event.get("session")
+        if named is not None:
+            if self.session is not None and named == self.session.digest:
+                await self._sign_out()
+        elif not await _session_alive(self.session):
+            await self._sign_out()
+
     async def person_event(self, event):
         """Any other per-person event (alerts, notices) is passed through as-is."""
         await self._send(event["payload"])
 
     # ---- helpers ---------------------------------------------------------------------
+
+    async def _sign_out(self) -> None:
+        """Nothing more is delivered or accepted; tell the client, then close (4401)."""
+        if self.signed_out:
+            return
+        self.signed_out = True
+        WATCH.unregister(self.channel_name)
+        await self.send(text_data=json.dumps({"type": "signed_out"}))
+        await self.close(code=4401)
 
     async def _recheck(self, room_id: int, sub: Sub) -> bool:
         now = time.monotonic()
@@ -292,6 +328,8 @@ class RoomsSocket(AsyncWebsocketConsumer):
         await self._send(wire)
 
     async def _send(self, obj: dict) -> None:
+        if self.signed_out:
+            return
         await self.send(text_data=json.dumps(obj, separators=(",", ":")))
 
     async def _error(self, code: str, message: str, **extra) -> None:
