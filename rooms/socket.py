@@ -150,10 +150,10 @@ class RoomsSocket(AsyncWebsocketConsumer):
         except ValidationError as exc:
             await self._error("invalid", _describe(exc), ref=ref)
             return
-        if isinstance(frame, _SESSION_CHECKED) and not await _session_alive(self.session):
-            await self._sign_out()
-            return
         try:
+            if isinstance(frame, _SESSION_CHECKED) and not await _session_alive(self.session):
+                await self._sign_out()
+                return
             await self._dispatch(frame)
         except CoCareError as exc:
             await self._error(exc.code, exc.message, ref=ref,
@@ -283,7 +283,13 @@ class RoomsSocket(AsyncWebsocketConsumer):
         if named is not None:
             if self.session is not None and named == self.session.digest:
                 await self._sign_out()
-        elif not await _session_alive(self.session):
+            return
+        try:
+            alive = await _session_alive(self.session)
+        except Exception as exc:  # the watch checks again within a tick
+            log.warning("session re-check failed: %s", type(exc).__name__)
+            return
+        if not alive:
             await self._sign_out()
 
     async def person_event(self, event):
