@@ -67,28 +67,6 @@ def _key(scope: str, key: str | int, window: int, now: dt.datetime) -> tuple[str
     return f"rl:{scope}:{digest[:32]}:{start}", start + window - ts
 
 
-def count(scope: str, key: str | int, now: dt.datetime | None = None) -> int:
-    """Hits recorded in the current window (0 when the cache is unavailable)."""
-    lim = limit_for(scope)
-    k, _ = _key(scope, key, lim.window, now or clock.now())
-    try:
-        return int(cache.get(k, 0))
-    except Exception as exc:
-        log.warning("rate limit cache unavailable (%s): %s", scope, type(exc).__name__)
-        return 0
-
-
-def check(scope: str, key: str | int, now: dt.datetime | None = None) -> None:
-    """Raise ``RateLimited`` if the window is already full; records nothing."""
-    lim = limit_for(scope)
-    if lim.count <= 0:
-        return
-    now = now or clock.now()
-    _, retry = _key(scope, key, lim.window, now)
-    if count(scope, key, now) >= lim.count:
-        raise _limited(scope, retry)
-
-
 def hit(scope: str, key: str | int, now: dt.datetime | None = None) -> int:
     """Record one hit; raise ``RateLimited`` when it is over the limit. Returns the count."""
     lim = limit_for(scope)

@@ -328,3 +328,31 @@ async def test_the_watch_alone_closes_a_socket_whose_session_ended():
     await sync_to_async(Session.objects.filter(pk=client.cookies["sessionid"].value).delete)()
     frames, code = await closed_with(comm)
     assert code == 4401 and frames == [{"type": "signed_out"}]
+
+
+# ---- the watch's batched check -------------------------------------------------------
+
+def test_the_watch_finds_every_ended_session_in_two_queries(django_assert_num_queries):
+    from rooms.sessions import SessionRef, ended
+
+    cast = build_cast()
+    people = [cast.anna, cast.margaret, cast.nadia, cast.tom, cast.carol, cast.debbie]
+    refs = {}
+    for p in people:
+        c = Client()
+        c.force_login(p.user)
+        refs[p.id] = SessionRef(key=c.cookies["sessionid"].value, user_pk=str(p.user_id))
+    Session.objects.filter(pk=refs[cast.anna.id].key).delete()  # signed out
+    Session.objects.filter(pk=refs[cast.margaret.id].key).update(  # expired
+        expire_date=timezone.now() - timezone.timedelta(seconds=1))
+    do_deactivate_person(cast.nadia, by=cast.carol)  # deactivated
+    tom = get_user_model().objects.get(pk=cast.tom.user_id)
+    tom.set_password(NEW_PASSWORD)  # password changed elsewhere
+    tom.save()
+    # A session that names another user than the socket's is not that socket's session.
+    wrong_user = SessionRef(key=refs[cast.carol.id].key, user_pk=str(cast.debbie.user_id))
+
+    with django_assert_num_queries(2):
+        gone = ended([*refs.values(), wrong_user])
+    assert gone == {refs[cast.anna.id], refs[cast.margaret.id], refs[cast.nadia.id],
+                    refs[cast.tom.id], wrong_user}
