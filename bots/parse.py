@@ -29,7 +29,9 @@ _NUMBER = re.compile(r"^\s*#?(\d{1,2})\s*[.)!]?\s*$")
 Intent = Literal["check_in", "check_out", "number", "text"]
 
 
-def intent(body: str, payload: dict | None) -> tuple[Intent, Position | None, int | None]:
+def intent(
+    body: str, payload: dict[str, object] | None
+) -> tuple[Intent, Position | None, int | None]:
     """(intent, position if the entry carried one, number if it is just a number)."""
     payload = payload or {}
     position = parse_position(payload.get("location"))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from functools import partial
 
 from django.db import transaction
 from django.db.models import F, Q
@@ -34,6 +35,7 @@ from bridge.matrix import MatrixClient, MatrixRefused, MatrixUnavailable
 from bridge.models import BridgeAction, BridgedRoom, EventLink, MatrixMember, OutboxEntry, Puppet
 from bridge.render import TXN_KEY, render
 from rooms.access import Action, allowed
+from rooms.isolation import RowGuard
 from rooms.models import Message, Person, Room
 
 log = logging.getLogger(__name__)
@@ -77,20 +79,37 @@ class MatrixSender:
 
     # --- outbox ---
 
+    def _guard(self, model, *passthrough: type[Exception]) -> RowGuard:
+        """Row isolation for unexpected errors (a bug, a row that cannot be read): recorded,
+        retried, then skipped. ``MatrixUnavailable`` always ends the pass (run_once)."""
+        return RowGuard(self.name, model, atomic=False,
+                        passthrough=(MatrixUnavailable, *passthrough))
+
     def _outbox(self, now: dt.datetime) -> int:
-        room_ids = list(OutboxEntry.objects.filter(status=Status.PENDING)
-                        .values_list("room_id", flat=True).distinct())
+        # The homeserver's refusals keep their own handling (backoff, failed) below.
+        guard = self._guard(OutboxEntry, MatrixRefused, _RoomBlocked)
+        setup = self._guard(Room, MatrixRefused, _RoomBlocked)
+        rooms = dict(setup.due(Room.objects.filter(
+            pk__in=OutboxEntry.objects.filter(status=Status.PENDING).values("room_id")))
+            .values_list("pk", "service_user_id"))
         done = 0
-        for room_id in sorted(room_ids):
+        for room_id in sorted(rooms):
             entries = list(OutboxEntry.objects.filter(room_id=room_id, status=Status.PENDING)
                            .order_by("seq")[: self.batch_per_room])
             if not entries or (entries[0].next_attempt_at and entries[0].next_attempt_at > now):
                 continue
+            su_id = rooms[room_id]
             try:
-                bridged = self._ensure_room(Room.objects.select_related("service_user")
-                                            .get(pk=room_id), now)
+                bridged = setup.run(room_id, partial(self._ensure_room_of, room_id, now), now,
+                                    service_user_id=su_id)
+                if bridged is None:
+                    continue
                 for entry in entries:
-                    self._send_entry(bridged, entry, now)
+                    # A failing entry holds its room (per-room order) until it is skipped.
+                    if not guard.run(entry.pk, partial(self._send_one, bridged, entry, now),
+                                     now, service_user_id=su_id,
+                                     on_skip=partial(self._give_up, entry.pk)):
+                        break
                     done += 1
             except _RoomBlocked:
                 continue
@@ -105,6 +124,19 @@ class MatrixSender:
                     self._back_off(head, now, "unavailable")
                 raise
         return done
+
+    def _ensure_room_of(self, room_id: int, now: dt.datetime) -> BridgedRoom:
+        return self._ensure_room(Room.objects.select_related("service_user").get(pk=room_id),
+                                 now)
+
+    def _send_one(self, bridged: BridgedRoom, entry: OutboxEntry, now: dt.datetime) -> bool:
+        self._send_entry(bridged, entry, now)
+        return True
+
+    @staticmethod
+    def _give_up(entry_id: int) -> None:
+        OutboxEntry.objects.filter(pk=entry_id, status=Status.PENDING).update(
+            status=Status.FAILED, last_error="worker_error")
 
     def _back_off(self, entry: OutboxEntry, now: dt.datetime, error: str) -> None:
         """Delay the room's head by its consecutive failures (1, 2, 4 ... s, capped).
@@ -246,59 +278,71 @@ class MatrixSender:
             defaults={"state": MatrixMember.State.JOINED, "updated_at": now})
 
     def _reconcile_members(self, now: dt.datetime) -> int:
-        """Invite linked people who may read a bridged room; kick those who may not."""
+        """Invite linked people who may read a bridged room; kick those who may not.
+        Each room in isolation: one that raises unexpectedly is recorded and skipped."""
+        guard = self._guard(BridgedRoom)
         changed = 0
-        for bridged in BridgedRoom.objects.select_related("room__service_user"):
-            room = bridged.room
-            linked = Person.objects.filter(matrix_id__isnull=False, memberships__room=room,
-                                           memberships__removed_at__isnull=True
-                                           ).exclude(matrix_id="")
-            desired = {p.matrix_id for p in linked
-                       if not self.cfg.is_ours(p.matrix_id) and allowed(p, room, Action.READ)}
-            known = {m.user_id: m for m in bridged.members.all()}
-            for user_id in sorted(desired - set(known)):
-                self.client.invite(bridged.matrix_room_id, user_id)
-                MatrixMember.objects.create(bridged_room=bridged, user_id=user_id,
-                                            state=MatrixMember.State.INVITED, updated_at=now)
+        for bridged in guard.due(BridgedRoom.objects.select_related("room__service_user")):
+            changed += guard.run(bridged.pk, partial(self._reconcile_room, bridged, now), now,
+                                 service_user_id=bridged.room.service_user_id) or 0
+        return changed
+
+    def _reconcile_room(self, bridged: BridgedRoom, now: dt.datetime) -> int:
+        changed = 0
+        room = bridged.room
+        linked = Person.objects.filter(matrix_id__isnull=False, memberships__room=room,
+                                       memberships__removed_at__isnull=True
+                                       ).exclude(matrix_id="")
+        desired = {p.matrix_id for p in linked
+                   if not self.cfg.is_ours(p.matrix_id) and allowed(p, room, Action.READ)}
+        known = {m.user_id: m for m in bridged.members.all()}
+        for user_id in sorted(desired - set(known)):
+            self.client.invite(bridged.matrix_room_id, user_id)
+            MatrixMember.objects.create(bridged_room=bridged, user_id=user_id,
+                                        state=MatrixMember.State.INVITED, updated_at=now)
+            changed += 1
+        for user_id, member in known.items():
+            if (user_id not in desired and not self.cfg.is_ours(user_id)
+                    and member.state in (MatrixMember.State.INVITED,
+                                         MatrixMember.State.JOINED)):
+                self.client.kick(bridged.matrix_room_id, user_id,
+                                 "No longer a member of this CoCare room")
+                MatrixMember.objects.filter(pk=member.pk).update(
+                    state=MatrixMember.State.KICKED, updated_at=now)
                 changed += 1
-            for user_id, member in known.items():
-                if (user_id not in desired and not self.cfg.is_ours(user_id)
-                        and member.state in (MatrixMember.State.INVITED,
-                                             MatrixMember.State.JOINED)):
-                    self.client.kick(bridged.matrix_room_id, user_id,
-                                     "No longer a member of this CoCare room")
-                    MatrixMember.objects.filter(pk=member.pk).update(
-                        state=MatrixMember.State.KICKED, updated_at=now)
-                    changed += 1
         return changed
 
     def _actions(self, now: dt.datetime) -> int:
-        due = BridgeAction.objects.filter(done_at__isnull=True).filter(
+        guard = self._guard(BridgeAction)
+        due = guard.due(BridgeAction.objects.filter(done_at__isnull=True).filter(
             Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-        ).order_by("-kind", "id")  # notices before kicks: the sender can still read it
+        )).order_by("-kind", "id")  # notices before kicks: the sender can still read it
         done = 0
         for action in due[:100]:
-            BridgeAction.objects.filter(pk=action.pk).update(attempts=F("attempts") + 1)
-            try:
-                if action.kind == BridgeAction.Kind.KICK:
-                    self.client.kick(action.matrix_room_id, action.user_id,
-                                     "Not a member of this CoCare room")
-                else:
-                    self.client.send(action.matrix_room_id, "m.room.message", {
-                        "msgtype": "m.notice", "body": NOTICE_TEXT.format(user=action.user_id),
-                        "m.mentions": {"user_ids": [action.user_id]},
-                    }, f"cocare-action-{action.id}")
-            except MatrixRefused as exc:
-                log.warning("bridge: action %s refused (%s)", action.id, exc.errcode)
-                if action.attempts + 1 < self.cfg.max_attempts:
-                    BridgeAction.objects.filter(pk=action.pk).update(
-                        next_attempt_at=now + dt.timedelta(
-                            seconds=backoff_seconds(action.attempts + 1,
-                                                    self.cfg.retry_max_seconds)))
-                    continue
-            BridgeAction.objects.filter(pk=action.pk).update(done_at=now)
-            done += 1
+            done += guard.run(action.pk, partial(self._do_action, action, now), now) or 0
         return done
+
+    def _do_action(self, action: BridgeAction, now: dt.datetime) -> int:
+        BridgeAction.objects.filter(pk=action.pk).update(attempts=F("attempts") + 1)
+        try:
+            if action.kind == BridgeAction.Kind.KICK:
+                self.client.kick(action.matrix_room_id, action.user_id,
+                                 "Not a member of this CoCare room")
+            else:
+                self.client.send(action.matrix_room_id, "m.room.message", {
+                    "msgtype": "m.notice", "body": NOTICE_TEXT.format(user=action.user_id),
+                    "m.mentions": {"user_ids": [action.user_id]},
+                }, f"cocare-action-{action.id}")
+        except MatrixRefused as exc:
+            log.warning("bridge: action %s refused (%s)", action.id, exc.errcode)
+            if action.attempts + 1 < self.cfg.max_attempts:
+                BridgeAction.objects.filter(pk=action.pk).update(
+                    next_attempt_at=now + dt.timedelta(
+                        seconds=backoff_seconds(action.attempts + 1,
+                                                self.cfg.retry_max_seconds)))
+                return 0
+        BridgeAction.objects.filter(pk=action.pk).update(done_at=now)
+        return 1
 
 
 def _event_of(message_id: int | None) -> str | None:

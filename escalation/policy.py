@@ -87,10 +87,14 @@ class QuietHours(Strict):
         return local >= self.start or local < self.end
 
 
+def _safeguarding_only() -> list[Severity]:
+    return ["safeguarding"]
+
+
 class Policy(Strict):
     version: int = Field(1, ge=1)
     steps: list[Step] = Field(min_length=1, max_length=50)
-    council_at_once_for: list[Severity] = Field(default_factory=lambda: ["safeguarding"])
+    council_at_once_for: list[Severity] = Field(default_factory=_safeguarding_only)
     quiet_hours: QuietHours | None = None
 
     @model_validator(mode="after")
@@ -166,7 +170,7 @@ class Plan(Strict):
     council_notified: bool
 
 
-def _recipients(step, policy: Policy, d: Directory, now: dt.datetime,
+def _recipients(step: Step, policy: Policy, d: Directory, now: dt.datetime,
                 council_done: bool) -> tuple[Audience, list[int], str]:
     if isinstance(step, NotifyRole):
         if policy.quiet_hours is not None and policy.quiet_hours.contains(now):

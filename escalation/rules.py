@@ -96,8 +96,8 @@ class Hit:
 @dataclass(frozen=True)
 class _Compiled:
     ruleset: RuleSet
-    rules: tuple[tuple[str, Rule, tuple[re.Pattern[str], ...]], ...]
-    excludes: dict[str, tuple[re.Pattern[str], ...]]
+    rules: tuple[tuple[Concern, Rule, tuple[re.Pattern[str], ...]], ...]
+    excludes: dict[Concern, tuple[re.Pattern[str], ...]]
     before: frozenset[str]
     after: tuple[str, ...]
 
@@ -152,8 +152,8 @@ def _clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     lo = 0
     for m in _CLAUSE_END.finditer(text, 0, start):
         lo = m.end()
-    m = _CLAUSE_END.search(text, end)
-    hi = m.start() if m else len(text)
+    after = _CLAUSE_END.search(text, end)
+    hi = after.start() if after else len(text)
     return lo, hi
 
 

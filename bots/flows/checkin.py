@@ -18,7 +18,15 @@ from typing import Annotated, Literal
 from pydantic import Field, TypeAdapter
 
 from bots.flows import questions as q
-from bots.flows.common import Flag, ObservationOut, Reply, Strict, first_name, hhmm
+from bots.flows.common import (
+    Flag,
+    ObservationOut,
+    Reply,
+    RoomKind,
+    Strict,
+    first_name,
+    hhmm,
+)
 from bots.geo import Home, LocationCheck, Position, check_location
 
 Phase = Literal["visiting", "asking", "done"]
@@ -87,8 +95,9 @@ class Expire(Strict):
     card_id: str
 
 
-Event = Annotated[CheckIn | CheckOut | Text | Answer | Expire, Field(discriminator="type")]
-event_adapter = TypeAdapter(Event)
+VisitEvent = CheckIn | CheckOut | Text | Answer | Expire
+Event = Annotated[VisitEvent, Field(discriminator="type")]
+event_adapter = TypeAdapter[VisitEvent](Event)
 
 
 class VisitState(Strict):
@@ -122,7 +131,7 @@ class Outcome(Strict):
     changed: bool = True
 
 
-def _notice(room, body: str, event: str, **data) -> Reply:
+def _notice(room: RoomKind, body: str, event: str, **data: object) -> Reply:
     return Reply(room=room, kind="system", body=body, payload={"event": event, "data": data})
 
 
@@ -179,7 +188,7 @@ def start_visit(ev: CheckIn, *, session_id: int, worker_id: int) -> Outcome:
         replies.append(ask)
         flags.append(flag)
         awaiting = "check_in"
-    if late:
+    if late and ev.planned is not None:
         p = ev.planned
         flags.append(Flag(
             concern="late_visit", severity="low", source="bot.late_visit",
@@ -200,7 +209,8 @@ def start_visit(ev: CheckIn, *, session_id: int, worker_id: int) -> Outcome:
 def _check_out(s: VisitState, ev: CheckOut, now: dt.datetime) -> Outcome:
     if s.phase != "visiting":
         return Outcome(state=s, replies=[_notice(
-            "professional", f"You already checked out at {hhmm(s.checked_out_at)}.",
+            "professional",
+            f"You already checked out at {hhmm(s.checked_out_at or now)}.",
             "bot.hint", session=s.session_id)])
     check = check_location(ev.position, ev.home)
     minutes = max(0, int((ev.at - s.checked_in_at).total_seconds() // 60))
@@ -234,7 +244,7 @@ def _thanks(s: VisitState) -> str:
     return f"Thank you, {first_name(s.worker_name)} — that's all for today."
 
 
-def step(s: VisitState, ev, now: dt.datetime) -> Outcome:
+def step(s: VisitState, ev: VisitEvent, now: dt.datetime) -> Outcome:
     """Apply one event to an open visit conversation."""
     if isinstance(ev, CheckIn):
         return Outcome(state=s, replies=[_notice(
