@@ -15,8 +15,11 @@ from cocare_chat.config import get_config, production_secret_problems
 @register(Tags.security, deploy=True)
 def secrets_are_real(app_configs=None, **kwargs) -> list[Error]:
     return [
-        Error(f"{problem}.", id="cocare.E001",
-              hint="Set a long random secret, e.g. python -c 'import secrets; "
-                   "print(secrets.token_urlsafe(64))'.")
+        Error(
+            f"{problem}.",
+            id="cocare.E001",
+            hint="Set a long random secret, e.g. python -c 'import secrets; "
+            "print(secrets.token_urlsafe(64))'.",
+        )
         for problem in production_secret_problems(get_config())
     ]

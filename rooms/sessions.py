@@ -82,13 +82,22 @@ def ended(refs: Iterable[SessionRef], now: dt.datetime | None = None) -> set[Ses
     if not refs:
         return set()
     now = now or timezone.now()
-    rows = dict(_session_model().objects.filter(
-        session_key__in={r.key for r in refs}, expire_date__gt=now,
-    ).values_list("session_key", "session_data"))
+    rows = dict(
+        _session_model()
+        .objects.filter(
+            session_key__in={r.key for r in refs},
+            expire_date__gt=now,
+        )
+        .values_list("session_key", "session_data")
+    )
     user_model = get_user_model()
-    users = {str(u.pk): u for u in user_model._default_manager.filter(
-        pk__in={r.user_pk for r in refs}, is_active=True,
-    ).only("pk", "password", "is_active")}
+    users = {
+        str(u.pk): u
+        for u in user_model._default_manager.filter(
+            pk__in={r.user_pk for r in refs},
+            is_active=True,
+        ).only("pk", "password", "is_active")
+    }
     return {r for r in refs if not _valid(r, rows.get(r.key), users.get(r.user_pk))}
 
 
@@ -113,6 +122,7 @@ def alive(ref: SessionRef | None) -> bool:
 
 # ---- hints ---------------------------------------------------------------------------
 
+
 def _person_id(user_pk) -> int | None:
     return Person.objects.filter(user_id=user_pk).values_list("pk", flat=True).first()
 
@@ -132,8 +142,9 @@ def on_user_saved(sender, instance, created: bool, update_fields=None, **kwargs)
     """User ``post_save`` that may change the password or the active flag: the person's
     sockets re-check their sessions (a changed password invalidates the others' auth
     hash; an inactive user has no valid session). ``last_login`` updates are skipped."""
-    if created or (update_fields is not None
-                   and not {"password", "is_active"} & set(update_fields)):
+    if created or (
+        update_fields is not None and not {"password", "is_active"} & set(update_fields)
+    ):
         return
     person_id = _person_id(instance.pk)
     if person_id is not None:
@@ -142,16 +153,21 @@ def on_user_saved(sender, instance, created: bool, update_fields=None, **kwargs)
 
 # ---- actions -------------------------------------------------------------------------
 
-def do_deactivate_person(person: Person, *, by: Person | None,
-                         now: dt.datetime | None = None) -> bool:
+
+def do_deactivate_person(
+    person: Person, *, by: Person | None, now: dt.datetime | None = None
+) -> bool:
     """Stop ``person`` signing in: their user becomes inactive and every open socket of
     theirs closes (the user ``post_save`` hint, and the watch as backstop). Audited as
     ``person.deactivated``. Idempotent: returns False (and writes nothing) if the person
     has no account or is already inactive."""
     user_model = get_user_model()
     with transaction.atomic():
-        user = user_model._default_manager.select_for_update().filter(
-            pk=person.user_id, is_active=True).first()
+        user = (
+            user_model._default_manager.select_for_update()
+            .filter(pk=person.user_id, is_active=True)
+            .first()
+        )
         if user is None:
             return False
         user.is_active = False

@@ -81,8 +81,10 @@ def _reserve(request, username: str) -> list[tuple[str, str, object]]:
     now = clock.now()
     held: list[tuple[str, str, object]] = []
     try:
-        for scope, key in (("login_ip", client_address(request)),
-                           ("login_user", normalised_identity(username))):
+        for scope, key in (
+            ("login_ip", client_address(request)),
+            ("login_user", normalised_identity(username)),
+        ):
             ratelimit.hit(scope, key, now)
             held.append((scope, key, now))
     except RateLimited as exc:

@@ -43,11 +43,15 @@ NEW_PASSWORD = "another-pass-Qz7!"
 
 # ---- helpers: real Daphne ------------------------------------------------------------
 
+
 def post_form(base: str, cookies: dict[str, str], path: str, data: dict) -> httpx.Response:
     """A form POST as the browser sends it: session cookie plus the CSRF token."""
     with httpx.Client(base_url=base, cookies=cookies, follow_redirects=False, timeout=20) as c:
-        return c.post(path, data={**data, "csrfmiddlewaretoken": cookies["csrftoken"]},
-                      headers={"Referer": base + path})
+        return c.post(
+            path,
+            data={**data, "csrfmiddlewaretoken": cookies["csrftoken"]},
+            headers={"Referer": base + path},
+        )
 
 
 async def until_closed(ws: WsClient, timeout: float) -> tuple[list[dict], int | None]:
@@ -84,29 +88,43 @@ def server():
 
 def _team_id() -> int:
     from rooms.models import Room
+
     return Room.objects.get(kind="professional").id
 
 
 # ---- real Daphne, one process --------------------------------------------------------
 
+
 @pytest.mark.slow
-async def test_signing_out_closes_the_open_socket_within_a_second_and_refuses_its_frames(
-        server):
+async def test_signing_out_closes_the_open_socket_within_a_second_and_refuses_its_frames(server):
     team = await sync_to_async(_team_id)()
     cookies = await asyncio.to_thread(login_cookies, server.url, "anna", PASSWORD)
     anna = await open_socket(server, cookies, team)
-    nadia = await open_socket(server, await asyncio.to_thread(
-        login_cookies, server.url, "nadia", PASSWORD), team)
+    nadia = await open_socket(
+        server, await asyncio.to_thread(login_cookies, server.url, "nadia", PASSWORD), team
+    )
 
     r = await asyncio.to_thread(post_form, server.url, cookies, "/logout/", {})
     assert r.status_code == 302
     signed_out_at = time.monotonic()
     # What the phone does next: it still holds the socket and sends on it.
     with contextlib.suppress(websockets.ConnectionClosed):  # closed already: refused too
-        await anna.send({"type": "send", "room": team, "client_id": "after-logout",
-                         "body": "sent after signing out"})
-    await nadia.send({"type": "send", "room": team, "client_id": "n-after",
-                      "body": "clinical note after anna signed out"})
+        await anna.send(
+            {
+                "type": "send",
+                "room": team,
+                "client_id": "after-logout",
+                "body": "sent after signing out",
+            }
+        )
+    await nadia.send(
+        {
+            "type": "send",
+            "room": team,
+            "client_id": "n-after",
+            "body": "clinical note after anna signed out",
+        }
+    )
     await nadia.expect("ack", client_id="n-after")
 
     frames, code = await until_closed(anna, timeout=5)
@@ -138,16 +156,21 @@ async def test_signing_out_one_phone_leaves_the_other_phones_socket_open(server)
 async def test_a_password_set_in_the_admin_closes_that_persons_sockets(server):
     team = await sync_to_async(_team_id)()
     await sync_to_async(get_user_model().objects.create_superuser)(
-        "root", "root@example.org", PASSWORD)
+        "root", "root@example.org", PASSWORD
+    )
     anna_cookies = await asyncio.to_thread(login_cookies, server.url, "anna", PASSWORD)
     anna = await open_socket(server, anna_cookies, team)
     admin = await asyncio.to_thread(login_cookies, server.url, "root", PASSWORD)
-    anna_id = await sync_to_async(
-        lambda: get_user_model().objects.get(username="anna").pk)()
+    anna_id = await sync_to_async(lambda: get_user_model().objects.get(username="anna").pk)()
 
     path = f"/admin/auth/user/{anna_id}/password/"
-    r = await asyncio.to_thread(post_form, server.url, admin, path, {
-        "usable_password": "true", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    r = await asyncio.to_thread(
+        post_form,
+        server.url,
+        admin,
+        path,
+        {"usable_password": "true", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
     assert r.status_code == 302, r.text[:500]
     changed_at = time.monotonic()
     frames, code = await until_closed(anna, timeout=5)
@@ -156,16 +179,20 @@ async def test_a_password_set_in_the_admin_closes_that_persons_sockets(server):
 
 
 @pytest.mark.slow
-async def test_a_deactivation_made_in_another_process_closes_the_socket_within_a_second(
-        server):
+async def test_a_deactivation_made_in_another_process_closes_the_socket_within_a_second(server):
     """No hint reaches the server (the change is made here, in the test process): the
     server's watch finds the inactive user on its own."""
     team = await sync_to_async(_team_id)()
     cookies = await asyncio.to_thread(login_cookies, server.url, "anna", PASSWORD)
     anna = await open_socket(server, cookies, team)
     from rooms.models import Person
-    anna_p, carol = await sync_to_async(lambda: (
-        Person.objects.get(user__username="anna"), Person.objects.get(user__username="carol")))()
+
+    anna_p, carol = await sync_to_async(
+        lambda: (
+            Person.objects.get(user__username="anna"),
+            Person.objects.get(user__username="carol"),
+        )
+    )()
     assert await sync_to_async(do_deactivate_person)(anna_p, by=carol)
     done_at = time.monotonic()
     frames, code = await until_closed(anna, timeout=5)
@@ -179,7 +206,8 @@ async def test_an_expired_session_closes_the_socket_without_any_hint(server):
     cookies = await asyncio.to_thread(login_cookies, server.url, "anna", PASSWORD)
     anna = await open_socket(server, cookies, team)
     await sync_to_async(Session.objects.filter(pk=cookies["sessionid"]).update)(
-        expire_date=timezone.now() - timezone.timedelta(seconds=1))
+        expire_date=timezone.now() - timezone.timedelta(seconds=1)
+    )
     expired_at = time.monotonic()
     frames, code = await until_closed(anna, timeout=5)
     assert code == 4401 and {"type": "signed_out"} in frames
@@ -187,6 +215,7 @@ async def test_an_expired_session_closes_the_socket_without_any_hint(server):
 
 
 # ---- real Daphne, two processes over Redis ------------------------------------------
+
 
 @pytest.mark.services
 @pytest.mark.slow
@@ -215,11 +244,14 @@ async def test_signing_out_on_one_process_closes_the_socket_held_on_the_other():
 
 # ---- in process: each mechanism alone -------------------------------------------------
 
+
 @pytest.fixture
 def no_watch(monkeypatch):
     """The per-process watch does nothing: only the hints can close a socket."""
+
     async def idle() -> int:
         return 0
+
     monkeypatch.setattr(WATCH, "check_once", idle)
 
 
@@ -231,9 +263,14 @@ def signed_in_client(person) -> Client:
 
 
 async def socket_for(client: Client, room_id: int) -> WebsocketCommunicator:
-    comm = WebsocketCommunicator(application, "/ws/", headers=[
-        (b"origin", b"http://localhost"),
-        (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())])
+    comm = WebsocketCommunicator(
+        application,
+        "/ws/",
+        headers=[
+            (b"origin", b"http://localhost"),
+            (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
+        ],
+    )
     connected, _ = await comm.connect(timeout=5)
     assert connected
     await expect(comm, "hello")
@@ -259,8 +296,9 @@ async def test_the_sign_out_hint_alone_closes_the_socket(no_watch):
     comm = await socket_for(client, cast.team.id)
     r = await sync_to_async(client.post)("/logout/")
     assert r.status_code == 302
-    await sync_to_async(check_post_message)(person=cast.nadia, room_id=cast.team.id,
-                                            body="after anna signed out")
+    await sync_to_async(check_post_message)(
+        person=cast.nadia, room_id=cast.team.id, body="after anna signed out"
+    )
     frames, code = await closed_with(comm)
     assert code == 4401 and frames == [{"type": "signed_out"}]
 
@@ -273,6 +311,7 @@ async def test_the_password_change_hint_alone_closes_the_socket(no_watch):
         user = get_user_model().objects.get(pk=cast.anna.user_id)
         user.set_password(NEW_PASSWORD)
         user.save()
+
     await sync_to_async(change_password)()
     frames, code = await closed_with(comm)
     assert code == 4401 and frames == [{"type": "signed_out"}]
@@ -284,8 +323,9 @@ async def test_the_deactivation_hint_alone_closes_the_socket_and_is_audited(no_w
     assert await sync_to_async(do_deactivate_person)(cast.anna, by=cast.carol)
     frames, code = await closed_with(comm)
     assert code == 4401 and frames == [{"type": "signed_out"}]
-    audited = AuditEvent.objects.filter(action="person.deactivated", actor=cast.carol,
-                                        target=f"person:{cast.anna.id}")
+    audited = AuditEvent.objects.filter(
+        action="person.deactivated", actor=cast.carol, target=f"person:{cast.anna.id}"
+    )
     assert await sync_to_async(audited.count)() == 1
     # Idempotent: already inactive, nothing more is written.
     assert not await sync_to_async(do_deactivate_person)(cast.anna, by=cast.carol)
@@ -299,9 +339,11 @@ async def test_an_account_edit_that_keeps_the_password_keeps_the_socket_open(no_
         user = get_user_model().objects.get(pk=cast.anna.user_id)
         user.first_name = "Anna"
         user.save()
+
     await sync_to_async(rename)()
-    await sync_to_async(check_post_message)(person=cast.nadia, room_id=cast.team.id,
-                                            body="still delivered")
+    await sync_to_async(check_post_message)(
+        person=cast.nadia, room_id=cast.team.id, body="still delivered"
+    )
     assert (await expect(comm, "message"))["body"] == "still delivered"
     await comm.disconnect()
 
@@ -313,8 +355,15 @@ async def test_a_frame_on_an_ended_session_is_refused_before_any_hint_or_tick(no
     client = await signed_in_client(cast.anna)
     comm = await socket_for(client, cast.team.id)
     await sync_to_async(Session.objects.filter(pk=client.cookies["sessionid"].value).delete)()
-    await send(comm, {"type": "send", "room": cast.team.id, "client_id": "ghost",
-                      "body": "written after the session ended"})
+    await send(
+        comm,
+        {
+            "type": "send",
+            "room": cast.team.id,
+            "client_id": "ghost",
+            "body": "written after the session ended",
+        },
+    )
     frames, code = await closed_with(comm)
     assert code == 4401 and frames == [{"type": "signed_out"}]
     assert not await sync_to_async(Message.objects.filter(client_id="ghost").exists)()
@@ -332,6 +381,7 @@ async def test_the_watch_alone_closes_a_socket_whose_session_ended():
 
 # ---- the watch's batched check -------------------------------------------------------
 
+
 def test_the_watch_finds_every_ended_session_in_two_queries(django_assert_num_queries):
     from rooms.sessions import SessionRef, ended
 
@@ -344,7 +394,8 @@ def test_the_watch_finds_every_ended_session_in_two_queries(django_assert_num_qu
         refs[p.id] = SessionRef(key=c.cookies["sessionid"].value, user_pk=str(p.user_id))
     Session.objects.filter(pk=refs[cast.anna.id].key).delete()  # signed out
     Session.objects.filter(pk=refs[cast.margaret.id].key).update(  # expired
-        expire_date=timezone.now() - timezone.timedelta(seconds=1))
+        expire_date=timezone.now() - timezone.timedelta(seconds=1)
+    )
     do_deactivate_person(cast.nadia, by=cast.carol)  # deactivated
     tom = get_user_model().objects.get(pk=cast.tom.user_id)
     tom.set_password(NEW_PASSWORD)  # password changed elsewhere
@@ -354,5 +405,10 @@ def test_the_watch_finds_every_ended_session_in_two_queries(django_assert_num_qu
 
     with django_assert_num_queries(2):
         gone = ended([*refs.values(), wrong_user])
-    assert gone == {refs[cast.anna.id], refs[cast.margaret.id], refs[cast.nadia.id],
-                    refs[cast.tom.id], wrong_user}
+    assert gone == {
+        refs[cast.anna.id],
+        refs[cast.margaret.id],
+        refs[cast.nadia.id],
+        refs[cast.tom.id],
+        wrong_user,
+    }
