@@ -114,10 +114,22 @@ def _valid(ref: SessionRef, data: str | None, user) -> bool:
     return any(constant_time_compare(stored, h) for h in hashes)
 
 
+class SessionEnded(Exception):
+    """The socket's session is no longer valid: it must sign out, not answer the frame."""
+
+
 def alive(ref: SessionRef | None) -> bool:
-    """Whether one socket's session is still valid (used before each frame that reads
-    or writes: a socket whose session ended is refused even before it closes)."""
+    """Whether one socket's session is still valid (two primary-key queries)."""
     return ref is not None and not ended([ref])
+
+
+def require_alive(ref: SessionRef | None) -> None:
+    """Raise ``SessionEnded`` unless ``ref`` is a valid session. Called inside the thread
+    hop of each frame that reads or writes (subscribe, send, edit, redact, read), before
+    its work: such a frame is refused even before the socket closes, at the cost of two
+    primary-key queries and no extra hop."""
+    if not alive(ref):
+        raise SessionEnded
 
 
 # ---- hints ---------------------------------------------------------------------------

@@ -6,8 +6,8 @@ re-checked at least every ``ACCESS_TTL`` seconds while entries flow and at once 
 ``access.changed`` hint arrives, so a removed member stops receiving within a second.
 When the socket's session ends (sign-out, password change, deactivation, expiry:
 rooms/sessions.py) it sends ``signed_out`` and closes with 4401; from that moment it
-delivers nothing more, and a frame that reads or writes is first checked against the
-session, so it is refused even before the close.
+delivers nothing more, and a frame that reads or writes checks the session in its own
+thread hop before its work, so it is refused even before the close.
 """
 
 from __future__ import annotations
@@ -77,12 +77,11 @@ _my_rooms = _reader(rooms_wire)
 
 _session_alive = _reader(sessions.alive)
 
-# Frames that read or write the record: each is checked against the session first.
-_SESSION_CHECKED = (Send, Edit, Redact, Subscribe, Read)
-
 
 @_reader
-def _authorise(person: Person, room_id: int, record: bool) -> tuple[int, int]:
+def _authorise(person: Person, room_id: int, record: bool,
+               session: sessions.SessionRef | None) -> tuple[int, int]:
+    sessions.require_alive(session)
     room, m = access.access_room(person, room_id, access.Action.SUBSCRIBE)
     if record:
         audit.record(person, "room.subscribe", room=room)
@@ -158,10 +157,9 @@ class RoomsSocket(AsyncWebsocketConsumer):
             await self._error("invalid", _describe(exc), ref=ref)
             return
         try:
-            if isinstance(frame, _SESSION_CHECKED) and not await _session_alive(self.session):
-                await self._sign_out()
-                return
             await self._dispatch(frame)
+        except sessions.SessionEnded:
+            await self._sign_out()
         except CoCareError as exc:
             await self._error(exc.code, exc.message, ref=ref,
                               client_id=getattr(frame, "client_id", None),
@@ -190,7 +188,8 @@ class RoomsSocket(AsyncWebsocketConsumer):
         elif isinstance(f, Typing):
             await self._typing(f.room)
         elif isinstance(f, Read):
-            seq = await database_sync_to_async(check_mark_read)(self.person, f.room, f.seq)
+            seq = await database_sync_to_async(_mark_read)(self.person, self.session, f.room,
+                                                          f.seq)
             await self._send({"type": "read_ok", "room": f.room, "seq": seq, "ref": f.ref})
         elif isinstance(f, Ping):
             await self._send({"type": "pong", "ref": f.ref})
@@ -209,7 +208,8 @@ class RoomsSocket(AsyncWebsocketConsumer):
                               ref=f.ref, room=f.room, retry_after=wait)
             return
         head, visible_from = await _authorise(self.person, f.room,
-                                              record=f.room not in self.audited)
+                                              record=f.room not in self.audited,
+                                              session=self.session)
         self.audited.add(f.room)
         current = self.subs.get(f.room)
         if current is not None:
@@ -243,7 +243,8 @@ class RoomsSocket(AsyncWebsocketConsumer):
         # Off the shared sync thread: one socket still posts in order (frames are handled
         # one at a time), while different sockets no longer queue behind each other.
         posted = await database_sync_to_async(_limited_post, thread_sensitive=False)(
-            person=self.person, room_id=f.room, client_id=f.client_id, **kw
+            person=self.person, session=self.session, room_id=f.room, client_id=f.client_id,
+            **kw
         )
         m = posted.message
         await self._send({"type": "ack", "ref": f.ref, "client_id": f.client_id, "room": f.room,
@@ -376,10 +377,18 @@ class RoomsSocket(AsyncWebsocketConsumer):
         await self._send(frame)
 
 
-def _limited_post(*, person: Person, **kw):
-    """``check_post_message`` behind the per-person send limit (error code rate_limited)."""
+def _limited_post(*, person: Person, session: sessions.SessionRef | None, **kw):
+    """``check_post_message`` for a signed-in session (else ``SessionEnded``), behind the
+    per-person send limit (error code rate_limited)."""
+    sessions.require_alive(session)
     ratelimit.hit("send", person.id)
     return check_post_message(person=person, **kw)
+
+
+def _mark_read(person: Person, session: sessions.SessionRef | None, room_id: int,
+               seq: int) -> int:
+    sessions.require_alive(session)
+    return check_mark_read(person, room_id, seq)
 
 
 def _describe(exc: ValidationError) -> str:
