@@ -79,25 +79,25 @@ async def open_socket(server: ServerProcess, cookies: dict[str, str], room: int)
 
 
 @pytest.fixture
-def server():
-    build_cast()
+def team():
+    """The cast's team room (Peggy's); the cast is built before the server starts."""
+    return build_cast().team.id
+
+
+@pytest.fixture
+def server(team):
     s = ServerProcess(subprocess_env(redis=False)).start()
     yield s
     s.stop()
-
-
-def _team_id() -> int:
-    from rooms.models import Room
-
-    return Room.objects.get(kind="professional").id
 
 
 # ---- real Daphne, one process --------------------------------------------------------
 
 
 @pytest.mark.slow
-async def test_signing_out_closes_the_open_socket_within_a_second_and_refuses_its_frames(server):
-    team = await sync_to_async(_team_id)()
+async def test_signing_out_closes_the_open_socket_within_a_second_and_refuses_its_frames(
+    server, team
+):
     cookies = await asyncio.to_thread(login_cookies, server.url, "anna", PASSWORD)
     anna = await open_socket(server, cookies, team)
     nadia = await open_socket(
@@ -138,8 +138,7 @@ async def test_signing_out_closes_the_open_socket_within_a_second_and_refuses_it
 
 
 @pytest.mark.slow
-async def test_signing_out_one_phone_leaves_the_other_phones_socket_open(server):
-    team = await sync_to_async(_team_id)()
+async def test_signing_out_one_phone_leaves_the_other_phones_socket_open(server, team):
     phone1 = await asyncio.to_thread(login_cookies, server.url, "anna", PASSWORD)
     phone2 = await asyncio.to_thread(login_cookies, server.url, "anna", PASSWORD)
     a1 = await open_socket(server, phone1, team)
@@ -153,8 +152,7 @@ async def test_signing_out_one_phone_leaves_the_other_phones_socket_open(server)
 
 
 @pytest.mark.slow
-async def test_a_password_set_in_the_admin_closes_that_persons_sockets(server):
-    team = await sync_to_async(_team_id)()
+async def test_a_password_set_in_the_admin_closes_that_persons_sockets(server, team):
     await sync_to_async(get_user_model().objects.create_superuser)(
         "root", "root@example.org", PASSWORD
     )
@@ -179,10 +177,11 @@ async def test_a_password_set_in_the_admin_closes_that_persons_sockets(server):
 
 
 @pytest.mark.slow
-async def test_a_deactivation_made_in_another_process_closes_the_socket_within_a_second(server):
+async def test_a_deactivation_made_in_another_process_closes_the_socket_within_a_second(
+    server, team
+):
     """No hint reaches the server (the change is made here, in the test process): the
     server's watch finds the inactive user on its own."""
-    team = await sync_to_async(_team_id)()
     cookies = await asyncio.to_thread(login_cookies, server.url, "anna", PASSWORD)
     anna = await open_socket(server, cookies, team)
     from rooms.models import Person
@@ -201,8 +200,7 @@ async def test_a_deactivation_made_in_another_process_closes_the_socket_within_a
 
 
 @pytest.mark.slow
-async def test_an_expired_session_closes_the_socket_without_any_hint(server):
-    team = await sync_to_async(_team_id)()
+async def test_an_expired_session_closes_the_socket_without_any_hint(server, team):
     cookies = await asyncio.to_thread(login_cookies, server.url, "anna", PASSWORD)
     anna = await open_socket(server, cookies, team)
     await sync_to_async(Session.objects.filter(pk=cookies["sessionid"]).update)(
@@ -224,8 +222,7 @@ async def test_signing_out_on_one_process_closes_the_socket_held_on_the_other():
         missing("PostgreSQL (set COCARE_DATABASE_URL=postgres://...)")
     if not port_open("127.0.0.1", 6379):
         missing(f"Redis at {REDIS_URL}")
-    await sync_to_async(build_cast)()
-    team = await sync_to_async(_team_id)()
+    team = (await sync_to_async(build_cast)()).team.id
     env = subprocess_env(redis=True)
     a, b = ServerProcess(env).start(), ServerProcess(env).start()
     try:
