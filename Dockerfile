@@ -9,7 +9,9 @@ COPY scripts scripts
 RUN mkdir -p web && bash scripts/vendor-static.sh
 
 FROM python:3.11-slim
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+# Production unless told otherwise: the image refuses to start without a real
+# COCARE_SECRET_KEY (given at run time, never baked in; docs/security.md).
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 COCARE_PRODUCTION=true
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY cocare_chat cocare_chat
@@ -25,4 +27,6 @@ COPY manage.py ./
 RUN pip install --no-cache-dir . && useradd --system cocare
 USER cocare
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "cocare_chat.asgi:application"]
+# --proxy-headers: the client address comes from the proxy's X-Forwarded-For, so per-address
+# sign-in limits see clients, not the load balancer. Only the proxy may reach this port.
+CMD ["daphne", "--proxy-headers", "-b", "0.0.0.0", "-p", "8000", "cocare_chat.asgi:application"]

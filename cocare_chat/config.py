@@ -15,14 +15,57 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+# Public (it is in this repository): fine for the demo and tests, refused in production.
+DEV_SECRET_KEY = "dev-insecure-" + "x" * 50
+MIN_SECRET_CHARS = 50
+MIN_CHANNEL_KEY_CHARS = 32
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why ``key`` cannot sign production sessions, or None when it can.
+
+    Refused: the public development key (or any ``*-insecure-*`` key), fewer than
+    ``MIN_SECRET_CHARS`` characters, or fewer than 5 distinct characters (Django's
+    security.W009 rule).
+    """
+    if key == DEV_SECRET_KEY or "insecure-" in key:
+        return "is the public development key"
+    if len(key) < MIN_SECRET_CHARS:
+        return f"is shorter than {MIN_SECRET_CHARS} characters"
+    if len(set(key)) < 5:
+        return "has fewer than 5 distinct characters"
+    return None
+
+
+def production_secret_problems(cfg: Config) -> list[str]:
+    """What stops ``cfg`` running in production (empty when nothing does).
+
+    The secret key signs sessions and CSRF tokens, keys the rate-limit hashes and, unless
+    ``channel_encryption_key`` is set, the channel-layer encryption key: none of them may
+    be derivable from a public value.
+    """
+    problems = []
+    if problem := secret_key_problem(cfg.secret_key):
+        problems.append(f"COCARE_SECRET_KEY {problem}")
+    key = cfg.channel_encryption_key
+    if key is not None and len(key) < MIN_CHANNEL_KEY_CHARS:
+        problems.append(f"COCARE_CHANNEL_ENCRYPTION_KEY is shorter than "
+                        f"{MIN_CHANNEL_KEY_CHARS} characters")
+    return problems
+
 
 class Config(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="COCARE_", extra="ignore")
+    # hide_input_in_errors: a bad value must not print the other variables (tokens, the
+    # database password) into a start-up log.
+    model_config = SettingsConfigDict(env_prefix="COCARE_", extra="ignore",
+                                      hide_input_in_errors=True)
 
     # Core
     production: bool = False
-    debug: bool = True
-    secret_key: str = "dev-insecure-" + "x" * 50
+    # Off by default: the demo and tests behave as production (the app's own error pages,
+    # no URL list, no tracebacks). A developer opts in with COCARE_DEBUG=true.
+    debug: bool = False
+    secret_key: str = DEV_SECRET_KEY
     allowed_hosts: list[str] = Field(default_factory=lambda: ["localhost", "127.0.0.1", "[::1]"])
     # Origins allowed to open websockets / post forms (scheme://host[:port]).
     trusted_origins: list[str] = Field(default_factory=list)
@@ -33,8 +76,9 @@ class Config(BaseSettings):
     redis_prefix: str = "asgi"
     # Suffix of the test database name, so concurrent test runs do not share one.
     test_db: str = "main"
-    # Fernet-style key material for channels-redis symmetric encryption; defaults to a
-    # key derived from secret_key so nothing crosses Redis in clear text.
+    # Key material for channels-redis symmetric encryption; defaults to a key derived
+    # from secret_key (so, in production, from a real secret) so nothing crosses Redis in
+    # clear text.
     channel_encryption_key: str | None = None
     # Run bot / escalation / bridge workers inside the web process (demo only).
     inprocess_workers: bool = False

@@ -12,10 +12,19 @@ import contextlib
 import hashlib
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
-from cocare_chat.config import BASE_DIR, get_config
+from cocare_chat.config import BASE_DIR, get_config, production_secret_problems
 
 CFG = get_config()
+
+# Production refuses to start with the public development key or a weak secret; `manage.py
+# check --deploy` reports the same rule outside production (cocare_chat/checks.py).
+if CFG.production and (_problems := production_secret_problems(CFG)):
+    raise ImproperlyConfigured(
+        "; ".join(_problems) + ". Production needs a long random secret, e.g. "
+        "python -c 'import secrets; print(secrets.token_urlsafe(64))'."
+    )
 
 SECRET_KEY = CFG.secret_key
 DEBUG = CFG.debug and not CFG.production
@@ -92,6 +101,8 @@ DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if CFG.redis_url:
+    # Derived from the secret key unless set. In production the secret key is a real secret
+    # (cocare_chat.config refuses the public development key), so the derived key is too.
     _key = CFG.channel_encryption_key or base64.urlsafe_b64encode(
         hashlib.sha256(("channels:" + SECRET_KEY).encode()).digest()
     ).decode()
@@ -132,6 +143,16 @@ if CFG.redis_url:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Sign-in goes through one backend that applies the sign-in limits (rooms/signin.py), so
+# every form that authenticates — /login/, /admin/login/ — is limited the same way.
+# ModelBackend stays listed only so sessions created through it stay valid; the limited
+# backend answers every password attempt itself (a user or PermissionDenied), so
+# ModelBackend.authenticate is never reached for one.
+AUTHENTICATION_BACKENDS = [
+    "rooms.signin.LimitedModelBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",

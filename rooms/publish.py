@@ -52,3 +52,16 @@ def message_on_commit(room_id: int, wire: dict[str, Any]) -> None:
 def access_changed_on_commit(person_id: int, room_id: int) -> None:
     """Tell a person's open sockets to re-check access to a room now."""
     send_on_commit(person_group(person_id), {"type": "access.changed", "room": room_id})
+
+
+def session_ended_on_commit(person_id: int, session_digest: str | None = None) -> None:
+    """Tell a person's open sockets that a session of theirs may have ended.
+
+    With ``session_digest`` (rooms.sessions.digest of the session key: a sign-out) the
+    socket on that session closes. Without it (a password or account change) each socket
+    re-checks its own session at once and closes if it is no longer valid.
+    """
+    event: dict[str, Any] = {"type": "session.ended"}
+    if session_digest is not None:
+        event["session"] = session_digest
+    send_on_commit(person_group(person_id), event)

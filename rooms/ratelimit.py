@@ -1,9 +1,10 @@
-"""Fixed-window rate limits on Django's cache (login, invitations, message sends).
+"""Fixed-window rate limits on Django's cache (sign-in, invitations, message sends).
 
-A limit is ``(count, window seconds)`` per scope and key (a person id, a username, an IP).
-The counter lives in the cache (Redis in production, so all web processes share it;
-per-process memory in the embedded default). Window boundaries are multiples of the
-window since the epoch, computed from ``now`` (an argument; the clock seam by default).
+A limit is ``(count, window seconds)`` per scope and key (a person id, a normalised
+username, a client address). The counter lives in the cache (Redis in production, so all
+web processes share it; per-process memory in the embedded default). Window boundaries
+are multiples of the window since the epoch, computed from ``now`` (an argument; the
+clock seam by default).
 
 Guarantees:
 - over the limit, :func:`hit` raises ``RateLimited`` (code ``rate_limited``, HTTP 429) with
@@ -11,7 +12,10 @@ Guarantees:
 - the cache being unavailable (Redis restarting) fails *open*: sends and logins keep
   working — a rate limit must never take messaging down with it. It is logged by scope,
   never with the key's content.
-- a limit of 0 turns the scope off.
+- a limit of 0 turns the scope off;
+- keys carry no username or address in clear text: each is an HMAC (key derived from
+  ``SECRET_KEY``) of scope and key, so what sits on Redis cannot be read back or
+  enumerated without the secret.
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.cache import cache
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from django.utils.crypto import salted_hmac
 
 from cocare_chat import clock
 from cocare_chat.config import get_config
@@ -60,29 +65,8 @@ MESSAGES = {
 def _key(scope: str, key: str | int, window: int, now: dt.datetime) -> tuple[str, int]:
     ts = int(now.timestamp())
     start = ts - ts % window
-    return f"rl:{scope}:{key}:{start}", start + window - ts
-
-
-def count(scope: str, key: str | int, now: dt.datetime | None = None) -> int:
-    """Hits recorded in the current window (0 when the cache is unavailable)."""
-    lim = limit_for(scope)
-    k, _ = _key(scope, key, lim.window, now or clock.now())
-    try:
-        return int(cache.get(k, 0))
-    except Exception as exc:
-        log.warning("rate limit cache unavailable (%s): %s", scope, type(exc).__name__)
-        return 0
-
-
-def check(scope: str, key: str | int, now: dt.datetime | None = None) -> None:
-    """Raise ``RateLimited`` if the window is already full; records nothing."""
-    lim = limit_for(scope)
-    if lim.count <= 0:
-        return
-    now = now or clock.now()
-    _, retry = _key(scope, key, lim.window, now)
-    if count(scope, key, now) >= lim.count:
-        raise _limited(scope, retry)
+    digest = salted_hmac("cocare.ratelimit", f"{scope}:{key}", algorithm="sha256").hexdigest()
+    return f"rl:{scope}:{digest[:32]}:{start}", start + window - ts
 
 
 def hit(scope: str, key: str | int, now: dt.datetime | None = None) -> int:
@@ -106,6 +90,21 @@ def hit(scope: str, key: str | int, now: dt.datetime | None = None) -> int:
     return n
 
 
+def release(scope: str, key: str | int, now: dt.datetime) -> None:
+    """Give back one hit recorded at ``now`` (same window): a sign-in reserves its slot
+    before the password is checked and returns it when the password was right."""
+    lim = limit_for(scope)
+    if lim.count <= 0:
+        return
+    k, _ = _key(scope, key, lim.window, now)
+    try:
+        cache.decr(k)
+    except ValueError:  # the window ended meanwhile: nothing to give back
+        pass
+    except Exception as exc:
+        log.warning("rate limit cache unavailable (%s): %s", scope, type(exc).__name__)
+
+
 def _limited(scope: str, retry: int) -> RateLimited:
     exc = RateLimited(f"{MESSAGES[scope]}; try again in {retry} s.")
     exc.retry_after = retry
@@ -118,38 +117,33 @@ def rate_limited_response(exc: RateLimited) -> JsonResponse:
     return resp
 
 
-def _client_ip(request) -> str:
-    # Behind the production proxy the peer is the proxy; Daphne's --proxy-headers puts the
-    # client address in REMOTE_ADDR, so REMOTE_ADDR is the one to trust.
-    return request.META.get("REMOTE_ADDR") or "unknown"
+# Set on the request by rooms.signin when it refused a sign-in over the limit.
+SIGNIN_LIMITED = "cocare_signin_limited"
 
 
 class LoginRateLimitMiddleware:
-    """Limits failed sign-ins to ``settings.LOGIN_URL`` per username and per address.
+    """Answers 429 (with ``Retry-After``) for any sign-in the limits refused.
 
-    Only failures count (a successful sign-in answers a redirect): a care worker who signs
-    in on several devices is never locked out, a password-guessing run is, with a 429 JSON
-    body ``{"error": "rate_limited", "message": ...}``.
+    The limits themselves live in the authentication backend (rooms/signin.py), so every
+    form that calls ``authenticate()`` — /login/, /admin/login/ — is covered. The backend
+    marks the request; this turns the form's "did not match" into a clear 429: JSON
+    ``{"error": "rate_limited", "message": ...}`` unless the client prefers HTML (a
+    browser), which gets the app's page saying when to try again.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.method != "POST" or request.path != settings.LOGIN_URL:
-            return self.get_response(request)
-        username = (request.POST.get("username") or "").strip().lower()[:150]
-        ip = _client_ip(request)
-        try:
-            check("login_user", username)
-            check("login_ip", ip)
-        except RateLimited as exc:
-            return rate_limited_response(exc)
         response = self.get_response(request)
-        if response.status_code != 302:
-            try:
-                hit("login_user", username)
-                hit("login_ip", ip)
-            except RateLimited:
-                pass  # this failure is answered normally; the next attempt gets the 429
-        return response
+        exc = getattr(request, SIGNIN_LIMITED, None)
+        if exc is None:
+            return response
+        if request.get_preferred_type(["application/json", "text/html"]) == "text/html":
+            retry = int(getattr(exc, "retry_after", 60))
+            html = render_to_string("429.html", {"minutes": max(1, -(-retry // 60)),
+                                                 "back": request.path}, request=request)
+            resp = HttpResponse(html, status=exc.status)
+            resp["Retry-After"] = str(retry)
+            return resp
+        return rate_limited_response(exc)

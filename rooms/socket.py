@@ -4,6 +4,10 @@ Protocol: docs/protocol.md. Guarantees per subscribed room: entries arrive in se
 each once, with gaps (lost channel-layer hints) filled from the database; access is
 re-checked at least every ``ACCESS_TTL`` seconds while entries flow and at once when an
 ``access.changed`` hint arrives, so a removed member stops receiving within a second.
+When the socket's session ends (sign-out, password change, deactivation, expiry:
+rooms/sessions.py) it sends ``signed_out`` and closes with 4401; from that moment it
+delivers nothing more, and a frame that reads or writes checks the session in its own
+thread hop before its work, so it is refused even before the close.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from pydantic import ValidationError
 
 from cocare_chat.config import get_config
-from rooms import access, audit, publish, ratelimit
+from rooms import access, audit, publish, ratelimit, sessions
 from rooms.accesswatch import WATCH
 from rooms.errors import CoCareError
 from rooms.frames import (
@@ -71,8 +75,13 @@ def _load_person(user) -> Person | None:
 _my_rooms = _reader(rooms_wire)
 
 
+_session_alive = _reader(sessions.alive)
+
+
 @_reader
-def _authorise(person: Person, room_id: int, record: bool) -> tuple[int, int]:
+def _authorise(person: Person, room_id: int, record: bool,
+               session: sessions.SessionRef | None) -> tuple[int, int]:
+    sessions.require_alive(session)
     room, m = access.access_room(person, room_id, access.Action.SUBSCRIBE)
     if record:
         audit.record(person, "room.subscribe", room=room)
@@ -99,6 +108,8 @@ class RoomsSocket(AsyncWebsocketConsumer):
         self.typing_at: dict[int, float] = {}
         self.subscribe_bucket = TokenBucket(SUBSCRIBE_BURST, SUBSCRIBE_PER_SECOND)
         self.audited: set[int] = set()  # rooms whose subscribe this socket has audited
+        self.session = sessions.ref_for(self.scope)
+        self.signed_out = False
         if self.person is None:
             await self.accept()
             await self._send({"type": "error", "code": "unauthenticated",
@@ -109,7 +120,7 @@ class RoomsSocket(AsyncWebsocketConsumer):
         # client retries, rather than holding an open socket that never gets events.
         await self.channel_layer.group_add(publish.person_group(self.person.id), self.channel_name)
         await self.accept()
-        WATCH.register(self.channel_name, self.person.id, self.subs)
+        WATCH.register(self.channel_name, self.person.id, self.subs, session=self.session)
         await self._send({"type": "hello", "me": person_wire(self.person),
                           "rooms": await _my_rooms(self.person)})
 
@@ -125,7 +136,7 @@ class RoomsSocket(AsyncWebsocketConsumer):
     # ---- client frames -------------------------------------------------------------
 
     async def receive(self, text_data=None, bytes_data=None):
-        if self.person is None:
+        if self.person is None or self.signed_out:
             return
         if text_data is None:
             await self._error("bad_frame", "Send JSON text frames, not binary.")
@@ -147,6 +158,8 @@ class RoomsSocket(AsyncWebsocketConsumer):
             return
         try:
             await self._dispatch(frame)
+        except sessions.SessionEnded:
+            await self._sign_out()
         except CoCareError as exc:
             await self._error(exc.code, exc.message, ref=ref,
                               client_id=getattr(frame, "client_id", None),
@@ -175,7 +188,8 @@ class RoomsSocket(AsyncWebsocketConsumer):
         elif isinstance(f, Typing):
             await self._typing(f.room)
         elif isinstance(f, Read):
-            seq = await database_sync_to_async(check_mark_read)(self.person, f.room, f.seq)
+            seq = await database_sync_to_async(_mark_read)(self.person, self.session, f.room,
+                                                          f.seq)
             await self._send({"type": "read_ok", "room": f.room, "seq": seq, "ref": f.ref})
         elif isinstance(f, Ping):
             await self._send({"type": "pong", "ref": f.ref})
@@ -194,7 +208,8 @@ class RoomsSocket(AsyncWebsocketConsumer):
                               ref=f.ref, room=f.room, retry_after=wait)
             return
         head, visible_from = await _authorise(self.person, f.room,
-                                              record=f.room not in self.audited)
+                                              record=f.room not in self.audited,
+                                              session=self.session)
         self.audited.add(f.room)
         current = self.subs.get(f.room)
         if current is not None:
@@ -228,7 +243,8 @@ class RoomsSocket(AsyncWebsocketConsumer):
         # Off the shared sync thread: one socket still posts in order (frames are handled
         # one at a time), while different sockets no longer queue behind each other.
         posted = await database_sync_to_async(_limited_post, thread_sensitive=False)(
-            person=self.person, room_id=f.room, client_id=f.client_id, **kw
+            person=self.person, session=self.session, room_id=f.room, client_id=f.client_id,
+            **kw
         )
         m = posted.message
         await self._send({"type": "ack", "ref": f.ref, "client_id": f.client_id, "room": f.room,
@@ -288,11 +304,38 @@ class RoomsSocket(AsyncWebsocketConsumer):
             await self._recheck(room_id, sub)
         await self._send({"type": "rooms_changed", "rooms": await _my_rooms(self.person)})
 
+    async def session_ended(self, event):
+        """A session of this person may have ended (rooms.sessions): a sign-out names it
+        by digest; otherwise (password or account change) re-check this socket's own."""
+        if self.person is None or self.signed_out:
+            return
+        named = event.get("session")
+        if named is not None:
+            if self.session is not None and named == self.session.digest:
+                await self._sign_out()
+            return
+        try:
+            alive = await _session_alive(self.session)
+        except Exception as exc:  # the watch checks again within a tick
+            log.warning("session re-check failed: %s", type(exc).__name__)
+            return
+        if not alive:
+            await self._sign_out()
+
     async def person_event(self, event):
         """Any other per-person event (alerts, notices) is passed through as-is."""
         await self._send(event["payload"])
 
     # ---- helpers ---------------------------------------------------------------------
+
+    async def _sign_out(self) -> None:
+        """Nothing more is delivered or accepted; tell the client, then close (4401)."""
+        if self.signed_out:
+            return
+        self.signed_out = True
+        WATCH.unregister(self.channel_name)
+        await self.send(text_data=json.dumps({"type": "signed_out"}))
+        await self.close(code=4401)
 
     async def _recheck(self, room_id: int, sub: Sub) -> bool:
         now = time.monotonic()
@@ -324,6 +367,8 @@ class RoomsSocket(AsyncWebsocketConsumer):
         await self._send(for_member(wire, sub.visible_from))
 
     async def _send(self, obj: dict) -> None:
+        if self.signed_out:
+            return
         await self.send(text_data=json.dumps(obj, separators=(",", ":")))
 
     async def _error(self, code: str, message: str, **extra) -> None:
@@ -332,10 +377,18 @@ class RoomsSocket(AsyncWebsocketConsumer):
         await self._send(frame)
 
 
-def _limited_post(*, person: Person, **kw):
-    """``check_post_message`` behind the per-person send limit (error code rate_limited)."""
+def _limited_post(*, person: Person, session: sessions.SessionRef | None, **kw):
+    """``check_post_message`` for a signed-in session (else ``SessionEnded``), behind the
+    per-person send limit (error code rate_limited)."""
+    sessions.require_alive(session)
     ratelimit.hit("send", person.id)
     return check_post_message(person=person, **kw)
+
+
+def _mark_read(person: Person, session: sessions.SessionRef | None, room_id: int,
+               seq: int) -> int:
+    sessions.require_alive(session)
+    return check_mark_read(person, room_id, seq)
 
 
 def _describe(exc: ValidationError) -> str:

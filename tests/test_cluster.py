@@ -50,9 +50,8 @@ async def test_a_message_sent_on_one_process_reaches_members_on_the_other(cluste
     a, b = cluster
     from rooms.models import Room
 
-    team = await sync_to_async(Room.objects.get)(
-        kind="professional", service_user__preferred_name="Peggy"
-    )
+    team = await sync_to_async(Room.objects.get)(kind="professional",
+                                                 service_user__preferred_name="Peggy")
     anna = await connect(a, "anna")
     nadia = await connect(b, "nadia")
     for c in (anna, nadia):
@@ -94,9 +93,8 @@ async def test_sigkill_mid_stream_loses_and_duplicates_nothing(cluster):
     a, b = cluster
     from rooms.models import Room
 
-    team = await sync_to_async(Room.objects.get)(
-        kind="professional", service_user__preferred_name="Peggy"
-    )
+    team = await sync_to_async(Room.objects.get)(kind="professional",
+                                                 service_user__preferred_name="Peggy")
     receivers = [Receiver("nadia", a, team.id), Receiver("tom", a, team.id),
                  Receiver("carol", b, team.id)]
     tasks = [asyncio.create_task(r.run(b, N)) for r in receivers]
@@ -134,9 +132,8 @@ async def test_the_same_client_id_on_two_processes_yields_one_message(cluster):
     a, b = cluster
     from rooms.models import Room
 
-    team = await sync_to_async(Room.objects.get)(
-        kind="professional", service_user__preferred_name="Peggy"
-    )
+    team = await sync_to_async(Room.objects.get)(kind="professional",
+                                                 service_user__preferred_name="Peggy")
     on_a = await connect(a, "anna")
     on_b = await connect(b, "anna")
     frame = {"type": "send", "room": team.id, "client_id": "twice", "body": "Bins out"}

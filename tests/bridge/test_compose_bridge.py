@@ -25,7 +25,7 @@ from tests.support.services import ROOT, missing
 from tests.support.synapse import SYNAPSE_PY, synapse_available
 
 COMPOSE = ROOT / "docker-compose.yml"
-SECRET = "s3cret-" + "x" * 40
+SECRET = "s3cret-" + "x7Kp9" * 12  # as long as production requires (50+)
 
 
 def compose() -> dict:

@@ -1,16 +1,20 @@
 """Nothing from the care record crosses Redis in clear text (DESIGN.md §3.9).
 
 Two Daphne processes share Redis; a MONITOR client records every command Redis sees
-while care workers, a nurse and a daughter chat, type and read. No message body, name
-of a concern or key-information text may appear in what Redis carried.
+while care workers, a nurse and a daughter chat, type and read, and someone guesses
+passwords from behind the proxy. No message body, name of a concern or key-information
+text may appear in what Redis carried, nor the username or address of a failed sign-in
+(the rate-limit keys are keyed hashes).
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 import uuid
 
+import httpx
 import pytest
 import redis
 from django.db import connection
@@ -60,7 +64,20 @@ def test_message_bodies_never_cross_redis_in_clear_text():
     secrets = [f"Peggy fell in the bathroom {marker}", f"Bruising on left arm {marker}",
                f"Mum was confused this morning {marker}"]
     env = subprocess_env(redis=True)
-    a, b = ServerProcess(env).start(), ServerProcess(env).start()
+    # --proxy-headers: as in production, the client address comes from X-Forwarded-For.
+    a, b = (ServerProcess(env, args=["--proxy-headers"]).start(),
+            ServerProcess(env, args=["--proxy-headers"]).start())
+    guesser = f"mallory-{marker}"
+    address = f"203.0.113.{random.randint(1, 254)}"
+
+    def guess_passwords():
+        with httpx.Client(base_url=a.url, timeout=20) as c:
+            c.get("/login/")
+            for i in range(3):
+                r = c.post("/login/", data={"username": guesser, "password": f"guess{i}",
+                                            "csrfmiddlewaretoken": c.cookies["csrftoken"]},
+                           headers={"X-Forwarded-For": address})
+                assert r.status_code == 200  # the form again: failed, counted
     monitor = Monitor(REDIS_URL)
     monitor.start()
 
@@ -87,6 +104,7 @@ def test_message_bodies_never_cross_redis_in_clear_text():
             await c.close()
 
     try:
+        guess_passwords()
         asyncio.run(workload())
     finally:
         monitor.stop()
@@ -94,7 +112,9 @@ def test_message_bodies_never_cross_redis_in_clear_text():
         b.stop()
     carried = "\n".join(monitor.commands)
     assert len(monitor.commands) > 10  # the monitor really saw the fan-out traffic
-    assert marker not in carried
+    assert "rl:login_user:" in carried and "rl:login_ip:" in carried  # and the limiter's
+    assert marker not in carried  # in bodies and in the guesser's username
+    assert address not in carried
     # Whole phrases, not fragments: a four-digit code or a short word can turn up by
     # chance inside epoch timestamps, hex channel names or ciphertext (CI once failed
     # because the epoch second 1795441149 contains "4411").
