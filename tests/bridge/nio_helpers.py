@@ -48,17 +48,19 @@ def join_when_invited(run, client: AsyncClient, room_id: str, bridge: Bridge) ->
     for _ in range(100):
         bridge.drain()
         resp = run(client.sync(timeout=200))
-        if room_id in getattr(resp.rooms, "invite", {}):
+        # An invite may have come with an earlier sync (rooms are created eagerly).
+        if room_id in getattr(resp.rooms, "invite", {}) or room_id in client.invited_rooms:
             r = run(client.join(room_id))
             assert getattr(r, "room_id", None) == room_id, r
             return
     raise AssertionError("never invited")
 
 
-def linked_nurse_in_team_room(matrix, cast, run, opening: str = "Room open"):
+def linked_nurse_in_team_room(matrix, cast, run, opening: str = "Room open",
+                              localpart: str = "nadia"):
     """Nadia's Matrix account, linked to her CoCare person and joined to the bridged team
     room (created by Anna's ``opening`` message). Returns (client, bridge, room id)."""
-    nurse = nio_client(matrix, run, "nadia")
+    nurse = nio_client(matrix, run, localpart)
     cast.nadia.matrix_id = nurse.user_id
     cast.nadia.save()
     bridge = Bridge(matrix.cfg)
@@ -108,10 +110,12 @@ def invite_as_bot(matrix, room_id: str, user_id: str) -> None:
 
 
 def invited_rooms(run, client: AsyncClient) -> set[str]:
-    """Rooms the client is invited to right now (a fresh full sync)."""
-    client.next_batch = None  # an initial sync: every current invite, not just new ones
-    resp = run(client.sync(timeout=0, full_state=True))
-    return set(getattr(resp.rooms, "invite", {}))
+    """Rooms the client has been invited to and not joined or left, after one more sync.
+
+    (Synapse caches initial syncs for minutes, so a fresh one could be stale: the
+    client's own incremental view is used.)"""
+    run(client.sync(timeout=0))
+    return set(client.invited_rooms)
 
 
 def event_as_seen_by(matrix, client: AsyncClient, room_id: str, event_id: str) -> dict:
