@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from functools import partial
 
 from django.db import transaction
 
@@ -43,6 +44,7 @@ from bots.parse import intent
 from bots.questionbank import load_bank
 from cocare_chat.config import get_config
 from rooms.access import family_basis_active
+from rooms.isolation import RowGuard
 from rooms.logconsumer import LogConsumer
 from rooms.messages import post_message
 from rooms.models import ConsumerCursor, Message, Organisation, Person, Role, Room, ServiceUser
@@ -377,7 +379,14 @@ class BotConsumer(LogConsumer):
 
 
 class BotTicker:
-    """Fires the bots' timers: quiet question expiry and missed-visit flags."""
+    """Fires the bots' timers: quiet question expiry and missed-visit flags.
+
+    Each due row runs in isolation (``rooms.isolation.RowGuard``): the batch query reads
+    ids only, each row is loaded and handled in its own savepoint, and a row that raises
+    (a year-1 window written before the boundary rule, a broken session state) is
+    recorded, retried on the next ticks, then skipped — missed-visit flags keep flowing
+    for every other row and provider.
+    """
 
     name = "bots.ticker"
     batch_size = 100
@@ -386,70 +395,89 @@ class BotTicker:
         return self.expire_questions(now) + self.flag_missed_visits(now)
 
     def expire_questions(self, now: dt.datetime) -> int:
+        guard = RowGuard(self.name, BotQuestion)
+        due_qs = BotQuestion.objects.filter(answered_at__isnull=True, expired_at__isnull=True,
+                                            expires_at__lte=now)
         done = 0
         with transaction.atomic():
             due = list(
-                BotQuestion.objects.select_for_update(skip_locked=True, of=("self",))
-                .filter(answered_at__isnull=True, expired_at__isnull=True, expires_at__lte=now)
-                .order_by("expires_at")[: self.batch_size]
+                guard.due(due_qs.select_for_update(skip_locked=True, of=("self",)))
+                .order_by("expires_at").values_list("pk", "service_user_id")[: self.batch_size]
             )
             if not due:
+                guard.settle(due_qs, now)
                 return 0
             cursor = (ConsumerCursor.objects.filter(name=CONSUMER_NAME)
                       .values_list("position", flat=True).first()) or 0
-            for bq in due:
-                # An answer already in the log but not yet read by the consumer wins.
-                if Message.objects.filter(room_id=bq.room_id, id__gt=cursor,
-                                          created_at__lte=bq.expires_at).exists():
-                    continue
-                with transaction.atomic():
-                    session = _locked(bq.session_id)
-                    claimed = BotQuestion.objects.filter(
-                        pk=bq.pk, answered_at__isnull=True, expired_at__isnull=True,
-                    ).update(expired_at=now)
-                    if not claimed:
-                        continue
+            for pk, su_id in due:
+                if guard.run(pk, partial(self._expire_one, pk, cursor, now), now,
+                             service_user_id=su_id):
                     done += 1
-                    if session.closed:
-                        continue
-                    if session.kind == BotSession.Kind.FAMILY_VOICE:
-                        state = fv.FamilyVoiceState.model_validate(session.state)
-                        state, qo = fv.expire(state, bq.card_id)
-                        _apply_family(session, state, qo, None, "expire", now)
-                    else:
-                        state = flow.VisitState.model_validate(session.state)
-                        out = flow.step(state, flow.Expire(card_id=bq.card_id), now)
-                        _apply_visit(session, out, None, "expire", now)
+        guard.settle(due_qs, now)
         return done
+
+    def _expire_one(self, pk: int, cursor: int, now: dt.datetime) -> bool:
+        bq = BotQuestion.objects.get(pk=pk)
+        # An answer already in the log but not yet read by the consumer wins.
+        if Message.objects.filter(room_id=bq.room_id, id__gt=cursor,
+                                  created_at__lte=bq.expires_at).exists():
+            return False
+        session = _locked(bq.session_id)
+        claimed = BotQuestion.objects.filter(
+            pk=bq.pk, answered_at__isnull=True, expired_at__isnull=True,
+        ).update(expired_at=now)
+        if not claimed:
+            return False
+        if session.closed:
+            return True
+        if session.kind == BotSession.Kind.FAMILY_VOICE:
+            state = fv.FamilyVoiceState.model_validate(session.state)
+            state, qo = fv.expire(state, bq.card_id)
+            _apply_family(session, state, qo, None, "expire", now)
+        else:
+            state = flow.VisitState.model_validate(session.state)
+            out = flow.step(state, flow.Expire(card_id=bq.card_id), now)
+            _apply_visit(session, out, None, "expire", now)
+        return True
 
     def flag_missed_visits(self, now: dt.datetime) -> int:
         """One ``missed_visit`` flag per planned visit with no check-in by window end + grace."""
+        guard = RowGuard(self.name, PlannedVisit)
+        due_qs = PlannedVisit.objects.filter(
+            status=PlannedVisit.Status.PLANNED, missed_flagged_at__isnull=True,
+            missed_check_at__lte=now, visit__isnull=True)
         done = 0
         with transaction.atomic():
+            # Ids only: a row whose datetimes cannot be read must not fail the whole batch.
             due = list(
-                PlannedVisit.objects.select_for_update(skip_locked=True, of=("self",))
-                .filter(status=PlannedVisit.Status.PLANNED, missed_flagged_at__isnull=True,
-                        missed_check_at__lte=now, visit__isnull=True)
-                .select_related("service_user__provider", "worker")
-                .order_by("missed_check_at")[: self.batch_size]
+                guard.due(due_qs.select_for_update(skip_locked=True, of=("self",)))
+                .order_by("missed_check_at").values_list("pk", "service_user_id")
+                [: self.batch_size]
             )
-            for pv in due:
-                claimed = PlannedVisit.objects.filter(
-                    pk=pv.pk, missed_flagged_at__isnull=True).update(missed_flagged_at=now)
-                if not claimed:
-                    continue
-                if BotFlag.objects.filter(planned_visit=pv, kind="missed_visit").exists():
-                    continue
-                flag = Flag(
-                    concern="missed_visit", severity="medium", source="bot.missed_visit",
-                    ref=f"planned:{pv.id}:missed",
-                    reason=(f"No check-in for the {hhmm(pv.window_start)}–"
-                            f"{hhmm(pv.window_end)} visit ({pv.worker.display_name})"),
-                )
-                msg = Poster(pv.service_user, now).flag(f"bot:planned:{pv.id}:missed", flag)
-                BotFlag.objects.create(planned_visit=pv, kind="missed_visit", message=msg, at=now)
-                done += 1
+            for pk, su_id in due:
+                if guard.run(pk, partial(self._flag_missed, pk, now), now,
+                             service_user_id=su_id):
+                    done += 1
+        guard.settle(due_qs, now)
         return done
+
+    def _flag_missed(self, pk: int, now: dt.datetime) -> bool:
+        claimed = PlannedVisit.objects.filter(
+            pk=pk, missed_flagged_at__isnull=True).update(missed_flagged_at=now)
+        if not claimed:
+            return False
+        pv = PlannedVisit.objects.select_related("service_user__provider", "worker").get(pk=pk)
+        if BotFlag.objects.filter(planned_visit=pv, kind="missed_visit").exists():
+            return False
+        flag = Flag(
+            concern="missed_visit", severity="medium", source="bot.missed_visit",
+            ref=f"planned:{pv.id}:missed",
+            reason=(f"No check-in for the {hhmm(pv.window_start)}–"
+                    f"{hhmm(pv.window_end)} visit ({pv.worker.display_name})"),
+        )
+        msg = Poster(pv.service_user, now).flag(f"bot:planned:{pv.id}:missed", flag)
+        BotFlag.objects.create(planned_visit=pv, kind="missed_visit", message=msg, at=now)
+        return True
 
 
 def make_workers() -> list:

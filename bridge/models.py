@@ -219,3 +219,38 @@ class BridgeCheckpoint(models.Model):
     name = models.CharField(max_length=60, unique=True)
     value = models.JSONField(default=dict)
     updated_at = models.DateTimeField()
+
+
+class MatrixLinkCode(models.Model):
+    """A one-time code proving that whoever links ``matrix_id`` to ``person`` controls it.
+
+    Sent by the bridge bot in a direct Matrix room (``dm_room_id``); only a keyed hash of
+    the code is stored (``bridge.linking.code_hash``). A code works once, before
+    ``expires_at``, for at most ``bridge.linking.MAX_ATTEMPTS`` tries; a newer code for
+    the same person supersedes it. Rows are kept as the history of link attempts.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        USED = "used"
+        SUPERSEDED = "superseded"  # a newer code was sent, or the person was unlinked
+        LOCKED = "locked"  # too many wrong tries
+        UNSENT = "unsent"  # the homeserver could not deliver it
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    matrix_id = models.CharField(max_length=255)
+    code_hash = models.CharField(max_length=64)
+    requested_by = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    dm_room_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["person", "state"]),
+                   models.Index(fields=["matrix_id", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"link code {self.pk} {self.state}"

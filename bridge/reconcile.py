@@ -35,6 +35,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterable
+from functools import partial
 
 from django.db import transaction
 from django.db.models import Count, F, Max, Q
@@ -49,6 +50,7 @@ from bridge.models import (
     RoomSync,
 )
 from rooms.access import Action, allowed
+from rooms.isolation import RowGuard
 from rooms.models import FamilyBasis, Membership, Person, Room
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ State = MatrixMember.State
 PRESENT = (State.PENDING, State.INVITED, State.JOINED)
 FORGETTABLE = (State.LEFT, State.KICKED)
 BATCH = 100
+WORKER = "bridge.sender"  # the worker these rows belong to (rooms.isolation, health)
 
 
 def backoff_seconds(attempts: int, cap: float) -> float:
@@ -96,7 +99,6 @@ class _HomeserverDown(Exception):
 
 
 class MembershipReconciler:
-    name = "bridge.members"
 
     def __init__(self, cfg: BridgeConfig, client: MatrixClient,
                  ensure_room: Callable[[Room, dt.datetime], BridgedRoom]):
@@ -109,13 +111,18 @@ class MembershipReconciler:
         self._detect_links(now)
         self._detect_family_bases(now)
         self._full_check(now)
-        due = list(RoomSync.objects.filter(version__gt=F("synced_version"))
+        # An unexpected error in one room (a bug, a row that cannot be read) is recorded
+        # and, after a few tries, that room is skipped (rooms.isolation); the rest go on.
+        guard = RowGuard(WORKER, RoomSync, atomic=False,
+                         passthrough=(MatrixUnavailable, _HomeserverDown))
+        due = list(guard.due(RoomSync.objects.filter(version__gt=F("synced_version")))
                    .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-                   .select_related("room__service_user").order_by("id")[:BATCH])
+                   .select_related("room").order_by("id")[:BATCH])
         changed = 0
         for sync in due:
             try:
-                changed += self._reconcile(sync, now)
+                changed += guard.run(sync.pk, partial(self._reconcile, sync, now), now,
+                                     service_user_id=sync.room.service_user_id) or 0
             except _HomeserverDown:
                 raise MatrixUnavailable("homeserver down") from None
         return changed

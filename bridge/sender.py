@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from functools import partial
 
 from django.db import transaction
 from django.db.models import F, Q
@@ -36,6 +37,8 @@ from bridge.matrix import MatrixClient, MatrixRefused, MatrixUnavailable
 from bridge.models import BridgeAction, BridgedRoom, EventLink, MatrixMember, OutboxEntry, Puppet
 from bridge.reconcile import MembershipReconciler, backoff_seconds, mark_rooms
 from bridge.render import MESSAGE, TXN_KEY, Answerer, render
+from rooms import isolation
+from rooms.isolation import RowGuard
 from rooms.models import Message, Person, Room
 
 log = logging.getLogger(__name__)
@@ -77,26 +80,45 @@ class MatrixSender:
                 done += run(now)
             except MatrixUnavailable as exc:
                 log.info("bridge: %s: homeserver unavailable (%s); will retry", stage, exc)
-            except Exception as exc:  # recorded by type only; the next pass retries
-                log.warning("bridge: %s stage failed (%s)", stage, type(exc).__name__)
+            except Exception as exc:  # recorded by type only (health); the next pass retries
+                isolation.run_failed(f"{self.name}.{stage}", exc, now)
+            else:
+                isolation.run_succeeded(f"{self.name}.{stage}", now)
         return done
 
     # --- outbox ---
 
+    def _guard(self, model, *passthrough: type[Exception]) -> RowGuard:
+        """Row isolation for unexpected errors (a bug, a row that cannot be read): recorded,
+        retried, then skipped. ``MatrixUnavailable`` always ends the pass (run_once)."""
+        return RowGuard(self.name, model, atomic=False,
+                        passthrough=(MatrixUnavailable, *passthrough))
+
     def _outbox(self, now: dt.datetime) -> int:
-        room_ids = list(OutboxEntry.objects.filter(status=Status.PENDING)
-                        .values_list("room_id", flat=True).distinct())
+        # The homeserver's refusals keep their own handling (backoff, failed) below.
+        guard = self._guard(OutboxEntry, MatrixRefused, _RoomBlocked)
+        setup = self._guard(Room, MatrixRefused, _RoomBlocked)
+        rooms = dict(setup.due(Room.objects.filter(
+            pk__in=OutboxEntry.objects.filter(status=Status.PENDING).values("room_id")))
+            .values_list("pk", "service_user_id"))
         done = 0
-        for room_id in sorted(room_ids):
+        for room_id in sorted(rooms):
             entries = list(OutboxEntry.objects.filter(room_id=room_id, status=Status.PENDING)
                            .order_by("seq")[: self.batch_per_room])
             if not entries or (entries[0].next_attempt_at and entries[0].next_attempt_at > now):
                 continue
+            su_id = rooms[room_id]
             try:
-                bridged = self._ensure_room(Room.objects.select_related("service_user")
-                                            .get(pk=room_id), now)
+                bridged = setup.run(room_id, partial(self._ensure_room_of, room_id, now), now,
+                                    service_user_id=su_id)
+                if bridged is None:
+                    continue
                 for entry in entries:
-                    self._send_entry(bridged, entry, now)
+                    # A failing entry holds its room (per-room order) until it is skipped.
+                    if not guard.run(entry.pk, partial(self._send_one, bridged, entry, now),
+                                     now, service_user_id=su_id,
+                                     on_skip=partial(self._give_up, entry.pk)):
+                        break
                     done += 1
             except _RoomBlocked:
                 continue
@@ -112,6 +134,19 @@ class MatrixSender:
                 if exc.status is None:  # the homeserver is down: no room can go now
                     raise
         return done
+
+    def _ensure_room_of(self, room_id: int, now: dt.datetime) -> BridgedRoom:
+        return self._ensure_room(Room.objects.select_related("service_user").get(pk=room_id),
+                                 now)
+
+    def _send_one(self, bridged: BridgedRoom, entry: OutboxEntry, now: dt.datetime) -> bool:
+        self._send_entry(bridged, entry, now)
+        return True
+
+    @staticmethod
+    def _give_up(entry_id: int) -> None:
+        OutboxEntry.objects.filter(pk=entry_id, status=Status.PENDING).update(
+            status=Status.FAILED, last_error="worker_error")
 
     def _back_off(self, entry: OutboxEntry, now: dt.datetime, error: str) -> None:
         """Delay the room's head by its consecutive failures (1, 2, 4 ... s, capped).
@@ -277,36 +312,40 @@ class MatrixSender:
 
     def _actions(self, now: dt.datetime) -> int:
         """Owed Matrix-side actions, each on its own: a refusal is retried with backoff up
-        to ``max_attempts`` and then recorded done; it never blocks the ones behind it."""
-        due = BridgeAction.objects.filter(done_at__isnull=True).filter(
+        to ``max_attempts`` and then recorded done; an unexpected error is recorded and the
+        action skipped (``RowGuard``); neither blocks the ones behind it."""
+        guard = self._guard(BridgeAction)
+        due = guard.due(BridgeAction.objects.filter(done_at__isnull=True).filter(
             Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-        ).order_by("-kind", "id")  # notices before kicks: the sender can still read it
+        )).order_by("-kind", "id")  # notices before kicks: the sender can still read it
         done = 0
         for action in due[:100]:
-            BridgeAction.objects.filter(pk=action.pk).update(attempts=F("attempts") + 1)
-            event_id = ""
-            try:
-                if action.kind == BridgeAction.Kind.KICK:
-                    self.client.kick(action.matrix_room_id, action.user_id,
-                                     "Not a member of this CoCare room")
-                else:
-                    event_id = self.client.send(action.matrix_room_id, MESSAGE,
-                                                notice_content(action),
-                                                f"cocare-action-{action.id}")
-            except (MatrixRefused, MatrixUnavailable) as exc:
-                if isinstance(exc, MatrixUnavailable) and exc.status is None:
-                    raise
-                error = exc.errcode if isinstance(exc, MatrixRefused) else str(exc)
-                log.warning("bridge: action %s failed (%s)", action.id, error)
-                if action.attempts + 1 < self.cfg.max_attempts:
-                    BridgeAction.objects.filter(pk=action.pk).update(
-                        next_attempt_at=now + dt.timedelta(
-                            seconds=backoff_seconds(action.attempts + 1,
-                                                    self.cfg.retry_max_seconds)))
-                    continue
-            BridgeAction.objects.filter(pk=action.pk).update(done_at=now, event_id=event_id)
-            done += 1
+            done += guard.run(action.pk, partial(self._do_action, action, now), now) or 0
         return done
+
+    def _do_action(self, action: BridgeAction, now: dt.datetime) -> int:
+        BridgeAction.objects.filter(pk=action.pk).update(attempts=F("attempts") + 1)
+        event_id = ""
+        try:
+            if action.kind == BridgeAction.Kind.KICK:
+                self.client.kick(action.matrix_room_id, action.user_id,
+                                 "Not a member of this CoCare room")
+            else:
+                event_id = self.client.send(action.matrix_room_id, MESSAGE,
+                                            notice_content(action), f"cocare-action-{action.id}")
+        except (MatrixRefused, MatrixUnavailable) as exc:
+            if isinstance(exc, MatrixUnavailable) and exc.status is None:
+                raise  # the homeserver is down: the stage ends, nothing is counted
+            error = exc.errcode if isinstance(exc, MatrixRefused) else str(exc)
+            log.warning("bridge: action %s failed (%s)", action.id, error)
+            if action.attempts + 1 < self.cfg.max_attempts:
+                BridgeAction.objects.filter(pk=action.pk).update(
+                    next_attempt_at=now + dt.timedelta(
+                        seconds=backoff_seconds(action.attempts + 1,
+                                                self.cfg.retry_max_seconds)))
+                return 0
+        BridgeAction.objects.filter(pk=action.pk).update(done_at=now, event_id=event_id)
+        return 1
 
 
 def notice_content(action: BridgeAction) -> dict:

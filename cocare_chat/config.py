@@ -52,6 +52,7 @@ class Config(BaseSettings):
     rate_limit_sends: int = Field(default=300, ge=0)  # per person per minute
     rate_limit_invites: int = Field(default=60, ge=0)  # members added per manager per hour
     rate_limit_login_failures: int = Field(default=10, ge=0)  # per username per 5 minutes
+    rate_limit_sensor_batches: int = Field(default=120, ge=0)  # per sensor hub per minute
 
     # Matrix bridge (off unless homeserver_url is set)
     matrix_homeserver_url: str | None = None

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "rooms",
     "bots",
     "escalation",
+    "sensors",
     "web",
     "web.dashboards.apps.DashboardsConfig",
     "bridge",
@@ -196,4 +197,15 @@ COCARE_WORKERS: dict[str, str] = {
     "bridge": "bridge.runner.make_workers",
     "escalation": "escalation.runner.make_workers",
     "dashboards": "web.dashboards.rollup.make_workers",
+    "sensors": "sensors.runner.make_workers",
+}
+
+# Health checks, by name (manage.py health; rooms/health.py). Each app contributes its
+# stuck timers; rooms checks the log consumers and recorded worker failures.
+COCARE_HEALTH_CHECKS: dict[str, str] = {
+    "rooms": "rooms.health.core_checks",
+    "bots": "bots.health.checks",
+    "escalation": "escalation.health.checks",
+    "bridge": "bridge.health.checks",
+    "dashboards": "web.dashboards.health.checks",
 }

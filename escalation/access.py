@@ -10,6 +10,9 @@ here, and only here; every rule below calls ``rooms.access`` for the facts it ne
   read-only, and each flagged message only with a small window of context
   (``CONTEXT`` entries either side, text and notes only) — never a whole history.
   Every such read is written to the audit log;
+- a council assessor (role ``assessor``) sees the same — escalated alerts, read-only, with
+  the small context window, audited — for the people allocated to them only
+  (``rooms.access.assessor_allocated``), and only while the allocation lasts;
 - anyone else: "not found" (alert ids cannot be probed);
 - raising a concern needs read access to the message's room (``rooms.access.access_room``)
   and the message must be in the part of the history the person can see.
@@ -21,7 +24,13 @@ from django.db.models import QuerySet
 
 from escalation.models import Alert
 from rooms import audit
-from rooms.access import Action, access_room, is_provider_manager
+from rooms.access import (
+    Action,
+    access_room,
+    allocated_service_users,
+    assessor_allocated,
+    is_provider_manager,
+)
 from rooms.errors import NotFound
 from rooms.models import Message, Person, Role
 
@@ -36,12 +45,25 @@ def is_council_reader(person: Person, alert: Alert) -> bool:
             and alert.council_notified_at is not None)
 
 
+def is_assessor_reader(person: Person, alert: Alert) -> bool:
+    return (person.role == Role.ASSESSOR and alert.council_notified_at is not None
+            and assessor_allocated(person, alert.service_user))
+
+
+def is_escalated_reader(person: Person, alert: Alert) -> bool:
+    """Council staff who read an escalated alert with the context window only."""
+    return is_council_reader(person, alert) or is_assessor_reader(person, alert)
+
+
 def visible_alerts(person: Person) -> QuerySet[Alert]:
     qs = Alert.objects.select_related("service_user")
     if person.role == Role.CARE_MANAGER and person.organisation_id:
         return qs.filter(service_user__provider_id=person.organisation_id)
     if person.role == Role.COMMISSIONER and person.organisation_id:
         return qs.filter(service_user__council_id=person.organisation_id,
+                         council_notified_at__isnull=False)
+    if person.role == Role.ASSESSOR:
+        return qs.filter(service_user__in=allocated_service_users(person),
                          council_notified_at__isnull=False)
     return qs.none()
 
@@ -53,7 +75,7 @@ def access_alert(person: Person | None, alert_id: int, *, manage: bool = False) 
         raise NotFound("No such alert.")
     if is_provider_manager(person, alert.service_user):
         return alert
-    if not manage and is_council_reader(person, alert):
+    if not manage and is_escalated_reader(person, alert):
         return alert
     raise NotFound("No such alert.")
 
@@ -76,7 +98,7 @@ def flagged_context(person: Person, alert: Alert, message: Message) -> list[Mess
     if message.room.service_user_id != alert.service_user_id:
         return None
     visible_from = 0
-    if not is_council_reader(person, alert) or is_provider_manager(person, alert.service_user):
+    if not is_escalated_reader(person, alert) or is_provider_manager(person, alert.service_user):
         try:
             _, m = access_room(person, message.room_id, Action.READ)
         except NotFound:

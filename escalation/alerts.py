@@ -35,6 +35,8 @@ LABELS = {
     "medication": "medication refused or missed", "safeguarding": "safeguarding",
     "wellbeing_change": "wellbeing change", "location_exception": "visit location",
     "missed_visit": "missed visit", "late_visit": "late visit", "other": "concern",
+    "pendant_pressed": "pendant pressed", "door_at_night": "door opened at night",
+    "no_movement": "no movement",
 }
 
 

@@ -6,6 +6,8 @@ A ``rooms.logconsumer.LogConsumer`` named ``escalation.detect``. It reads:
   from people — never from bots or the system person, and never ``system`` notices, so
   the engine's own notices cannot trigger alerts;
 - ``signal`` entries with ``signal == "flag"`` (bots, docs/log-contract.md);
+- ``signal`` entries with ``signal == "sensor"`` (home sensors), judged by the pure rules
+  of ``escalation.sensor_rules`` and flagged on ``(message, "sensor:<rule id>")``;
 - "ack" / "ack 12" from the provider's care managers in the professional room.
 
 Every effect is keyed (flags on ``(message, rule)``, chat commands on
@@ -25,6 +27,7 @@ from escalation.alerts import LABELS, do_acknowledge, do_flag
 from escalation.models import Alert, AlertEvent
 from escalation.rules import detect
 from escalation.schemas import Concern, Severity, Strict
+from escalation.sensor_rules import SensorReading, evaluate
 from escalation.timeline import post_notice
 from rooms.access import is_provider_manager
 from rooms.logconsumer import LogConsumer
@@ -60,6 +63,9 @@ class Detector(LogConsumer):
     # ---- bot flags -------------------------------------------------------------------
 
     def _signal(self, message: Message, now: dt.datetime) -> None:
+        if message.payload.get("signal") == "sensor":
+            self._sensor(message, now)
+            return
         if message.payload.get("signal") != "flag":
             return
         try:
@@ -75,6 +81,17 @@ class Detector(LogConsumer):
         do_flag(message=message, rule=f"bot:{data.source}:{data.ref}", concern=data.concern,
                 severity=data.severity, source=data.source, reason=data.reason,
                 subject=subject, now=now)
+
+    # ---- home sensors ----------------------------------------------------------------
+
+    def _sensor(self, message: Message, now: dt.datetime) -> None:
+        try:
+            reading = SensorReading.model_validate(message.payload.get("data") or {})
+        except ValidationError as exc:
+            raise ValueError(f"invalid sensor signal: {exc.error_count()} errors") from None
+        for hit in evaluate(reading):
+            do_flag(message=message, rule=f"sensor:{hit.rule}", concern=hit.concern,
+                    severity=hit.severity, source="sensor", reason=hit.reason, now=now)
 
     # ---- people's text ---------------------------------------------------------------
 

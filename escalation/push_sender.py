@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from functools import partial
 
 from django.db import transaction
 from django.db.models import F
 
 from escalation import push
 from escalation.models import Notification
+from rooms.isolation import RowGuard
 from rooms.models import PushDevice
 
 log = logging.getLogger(__name__)
@@ -42,21 +44,36 @@ class PushSender:
     batch_size = 50
 
     def run_once(self, now: dt.datetime) -> int:
-        ids = list(
-            Notification.objects.filter(status=Notification.Status.PENDING,
-                                        channel=Notification.Channel.PUSH,
-                                        next_attempt_at__lte=now)
-            .order_by("next_attempt_at", "id").values_list("id", flat=True)[: self.batch_size]
+        """Send up to ``batch_size`` due pushes, each in isolation (``rooms.isolation``):
+        one that raises is recorded and retried, and after ``MAX_ATTEMPTS`` marked
+        ``failed`` — the rest of the outbox keeps moving."""
+        guard = RowGuard(self.name, Notification, atomic=False)
+        due_qs = Notification.objects.filter(status=Notification.Status.PENDING,
+                                             channel=Notification.Channel.PUSH,
+                                             next_attempt_at__lte=now)
+        due = list(
+            guard.due(due_qs).order_by("next_attempt_at", "id")
+            .values_list("id", "alert__service_user_id")[: self.batch_size]
         )
         done = 0
-        for nid in ids:
-            claimed = self._claim(nid, now)
-            if claimed is None:
-                continue
-            result = push.send(claimed.device.token, claimed.id)
-            self._store(claimed, result, now)
-            done += 1
+        for nid, su_id in due:
+            done += guard.run(nid, partial(self._send_one, nid, now), now,
+                              service_user_id=su_id,
+                              on_skip=partial(self._give_up, nid)) or 0
         return done
+
+    def _send_one(self, nid: int, now: dt.datetime) -> int:
+        claimed = self._claim(nid, now)
+        if claimed is None:
+            return 0
+        result = push.send(claimed.device.token, claimed.id)
+        self._store(claimed, result, now)
+        return 1
+
+    @staticmethod
+    def _give_up(nid: int) -> None:
+        Notification.objects.filter(pk=nid, status=Notification.Status.PENDING).update(
+            status=Notification.Status.FAILED, next_attempt_at=None, last_error="worker_error")
 
     def _claim(self, nid: int, now: dt.datetime) -> Notification | None:
         with transaction.atomic():

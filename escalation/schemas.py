@@ -10,6 +10,8 @@ Concern = Literal[
     "falls", "eating_drinking", "confusion", "breathing", "chest_pain", "injury",
     "medication", "safeguarding", "wellbeing_change", "location_exception", "missed_visit",
     "late_visit", "other",
+    # Home sensors (escalation/rules/sensors.yaml)
+    "pendant_pressed", "door_at_night", "no_movement",
 ]
 CONCERNS: tuple[str, ...] = Concern.__args__  # type: ignore[attr-defined]
 

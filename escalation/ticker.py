@@ -11,11 +11,13 @@ double run impossible.
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 
 from django.db import transaction
 
 from escalation.models import Alert
 from escalation.steps import run_due_steps
+from rooms.isolation import RowGuard
 
 
 class Ticker:
@@ -23,20 +25,32 @@ class Ticker:
     batch_size = 50
 
     def run_once(self, now: dt.datetime) -> int:
-        """Run due steps of up to ``batch_size`` alerts; returns the number of steps run."""
-        ids = list(
-            Alert.objects.filter(state=Alert.State.OPEN, next_step_at__lte=now)
-            .order_by("next_step_at", "id").values_list("id", flat=True)[: self.batch_size]
+        """Run due steps of up to ``batch_size`` alerts; returns the number of steps run.
+
+        Each alert runs in isolation (``rooms.isolation.RowGuard``): an alert whose steps
+        raise (a snapshot that no longer parses, a directory look-up failing) is recorded,
+        retried on the next ticks, then skipped — the alerts behind it keep escalating.
+        """
+        guard = RowGuard(self.name, Alert)
+        due_qs = Alert.objects.filter(state=Alert.State.OPEN, next_step_at__lte=now)
+        due = list(
+            guard.due(due_qs).order_by("next_step_at", "id")
+            .values_list("id", "service_user_id")[: self.batch_size]
         )
         ran = 0
-        for alert_id in ids:
-            with transaction.atomic():
-                alert = (
-                    Alert.objects.select_for_update(skip_locked=True, of=("self",))
-                    .select_related("service_user")
-                    .filter(pk=alert_id, state=Alert.State.OPEN, next_step_at__lte=now)
-                    .first()
-                )
-                if alert is not None:
-                    ran += run_due_steps(alert, now)
+        for alert_id, su_id in due:
+            ran += guard.run(alert_id, partial(self._step, alert_id, now), now,
+                             service_user_id=su_id) or 0
+        guard.settle(due_qs, now)
         return ran
+
+    @staticmethod
+    def _step(alert_id: int, now: dt.datetime) -> int:
+        with transaction.atomic():
+            alert = (
+                Alert.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("service_user")
+                .filter(pk=alert_id, state=Alert.State.OPEN, next_step_at__lte=now)
+                .first()
+            )
+            return run_due_steps(alert, now) if alert is not None else 0

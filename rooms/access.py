@@ -7,12 +7,23 @@ membership, the person's role, and for family members an unrevoked lawful basis.
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
+from cocare_chat import clock
 from rooms.errors import Forbidden, NotFound
-from rooms.models import FamilyBasis, Membership, Person, Role, Room, ServiceUser
+from rooms.models import (
+    AssessorAllocation,
+    FamilyBasis,
+    Membership,
+    Person,
+    Role,
+    Room,
+    ServiceUser,
+)
 
 
 class Action(StrEnum):
@@ -180,3 +191,82 @@ def managed_service_users(person: Person | None) -> QuerySet[ServiceUser]:
     if person is None or person.role != Role.CARE_MANAGER or person.organisation_id is None:
         return ServiceUser.objects.none()
     return ServiceUser.objects.filter(provider_id=person.organisation_id)
+
+
+def access_provider_member(manager: Person | None, person_id: int) -> Person:
+    """A person (not a bot) with an active membership in a room of ``manager``'s provider,
+    if ``manager`` is a care manager; NotFound otherwise, one answer whatever the reason.
+
+    Who a care manager may act for outside a room (e.g. link their Matrix account).
+    """
+    sus = managed_service_users(manager)
+    found = (Person.objects.filter(pk=person_id, memberships__removed_at__isnull=True,
+                                   memberships__room__service_user__in=sus)
+             .exclude(role=Role.BOT).distinct().first())
+    if found is None:
+        raise NotFound("No such person.")
+    return found
+
+
+# ---- council assessors (allocated cases only) ------------------------------------------
+#
+# A council assessor reads an allocated person's record — dashboard, re-assessment summary,
+# goals, visits, escalated-alert context, and (careplan) care plan, tasks and medicines
+# history — and never their rooms: ``ROOM_ROLES`` has no assessor, so every room check
+# above refuses them. Other packages ask :func:`assessor_allocated` (or the query
+# :func:`allocated_service_users`) and nothing else.
+
+
+def _local_today(now: dt.datetime | None) -> dt.date:
+    return timezone.localdate(now or clock.now())
+
+
+def assessor_allocated(person: Person | None, service_user: ServiceUser,
+                       now: dt.datetime | None = None) -> bool:
+    """True while ``person`` is a council assessor allocated to ``service_user``.
+
+    All of: the assessor role; the person's organisation is the service user's council
+    (checked at every read, so an assessor who moves council loses access at once); an
+    allocation whose local dates cover today (both ends inclusive).
+    """
+    if person is None or person.role != Role.ASSESSOR or person.organisation_id is None:
+        return False
+    if person.organisation_id != service_user.council_id:
+        return False
+    return _current_allocations(person, now).filter(service_user=service_user).exists()
+
+
+def allocated_service_users(person: Person | None,
+                            now: dt.datetime | None = None) -> QuerySet[ServiceUser]:
+    """:func:`assessor_allocated` as a query: the people this assessor may read today."""
+    if person is None or person.role != Role.ASSESSOR or person.organisation_id is None:
+        return ServiceUser.objects.none()
+    return ServiceUser.objects.filter(
+        council_id=person.organisation_id,
+        pk__in=_current_allocations(person, now).values("service_user_id"),
+    )
+
+
+def _current_allocations(person: Person, now: dt.datetime | None) -> QuerySet:
+    today = _local_today(now)
+    return AssessorAllocation.objects.filter(
+        Q(ends_on__isnull=True) | Q(ends_on__gte=today), assessor=person, starts_on__lte=today)
+
+
+def access_assessed_record(person: Person | None, service_user_id: int,
+                           now: dt.datetime | None = None) -> ServiceUser:
+    """Fetch a service user whose record this assessor may read; NotFound otherwise
+    (the same answer for a person who does not exist, another council's, or after the
+    allocation ended). The caller audits the read (``rooms.audit.record``)."""
+    su = ServiceUser.objects.filter(pk=service_user_id).first()
+    if su is None or not assessor_allocated(person, su, now):
+        raise NotFound("No such person.")
+    return su
+
+
+def access_record_reads(person: Person | None, service_user_id: int) -> ServiceUser:
+    """Who read this person's record: for the provider's care managers only."""
+    su = ServiceUser.objects.filter(pk=service_user_id).first()
+    if su is None or person is None or not is_provider_manager(person, su):
+        raise NotFound("No such person.")
+    return su

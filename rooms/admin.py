@@ -24,6 +24,8 @@ class PersonAdmin(admin.ModelAdmin):
     list_display = ("display_name", "role", "organisation", "matrix_id")
     list_filter = ("role",)
     search_fields = ("display_name", "matrix_id")
+    # Linked only by proof of ownership, from the app (bridge.linking; docs/matrix.md).
+    readonly_fields = ("matrix_id",)
 
 
 class FamilyBasisInline(admin.TabularInline):

@@ -9,7 +9,9 @@ reset) only repeats effects that are themselves keyed.
 Each message runs in a savepoint. A handler that raises has its writes rolled back, the
 failure is recorded, and the batch stops there to retry next run; after
 ``max_attempts`` the message is marked skipped and the cursor moves past it — one bad
-message never stops safeguarding alerts behind it.
+message never stops safeguarding alerts behind it. Skipped and failing entries and the
+cursor's lag are reported by ``rooms.health`` (``manage.py health``) and shown to the
+provider's care managers on the exceptions page until one marks the entry reviewed.
 """
 
 from __future__ import annotations
@@ -91,12 +93,16 @@ class LogConsumer:
             failure.error = type(exc).__name__
             failure.skipped = failure.attempts >= self.max_attempts
             failure.save()
-            log.warning(
-                "consumer %s failed on message %s (attempt %s%s)",
+            # A skip is an error (a safeguarding entry went unprocessed); it is also
+            # surfaced by `manage.py health` and on the care managers' exceptions page.
+            log.log(
+                logging.ERROR if failure.skipped else logging.WARNING,
+                "consumer %s failed on message %s (attempt %s%s): %s",
                 self.name,
                 msg.id,
                 failure.attempts,
                 ", skipped" if failure.skipped else "",
+                failure.error,
             )
             return failure.skipped
 

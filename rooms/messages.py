@@ -29,7 +29,7 @@ from rooms.errors import Conflict, Forbidden, Invalid
 from rooms.loglock import lock_log
 from rooms.models import Message, Person, Room
 from rooms.payloads import validate_payload
-from rooms.wire import message_wire
+from rooms.wire import amends_hidden, message_wire
 
 BODY_KINDS = {Message.Kind.TEXT, Message.Kind.NOTE, Message.Kind.SYSTEM, Message.Kind.EDIT}
 AMENDABLE_KINDS = {Message.Kind.TEXT, Message.Kind.NOTE}
@@ -230,10 +230,20 @@ def check_post_message(
 
 
 def history(room: Room, *, after_seq: int = 0, visible_from: int = 0, limit: int = 100):
-    """Entries after ``after_seq`` in seq order, never before ``visible_from``."""
+    """Entries after ``after_seq`` in seq order, never at or before ``visible_from``.
+
+    An edit or redaction (after ``visible_from``) of an entry at or before it comes back
+    concealed — body, payload and target cleared, as ``wire.for_member`` does for live
+    fan-out — so a late joiner never reads an old message's new text. The concealment is
+    in memory only: these rows are for reading, never save them.
+    """
     start = max(after_seq, visible_from)
-    return list(
+    rows = list(
         Message.objects.filter(room=room, seq__gt=start)
         .select_related("sender", "reply_to", "target")
         .order_by("seq")[:limit]
     )
+    for m in rows:
+        if m.target_id is not None and amends_hidden(m.target.seq, visible_from):
+            m.body, m.edited_body, m.payload, m.target = "", None, {}, None
+    return rows

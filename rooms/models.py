@@ -38,6 +38,7 @@ class Role(models.TextChoices):
     SERVICE_USER = "service_user", "Service user"
     COMMISSIONER = "commissioner", "Council commissioner"
     BOT = "bot", "Bot"
+    ASSESSOR = "assessor", "Council assessor"
 
 
 class Person(models.Model):
@@ -296,11 +297,52 @@ class ConsumerFailure(models.Model):
     first_at = models.DateTimeField()
     last_at = models.DateTimeField()
     skipped = models.BooleanField(default=False)
+    # A care manager looked at the skipped entry by hand (the exceptions page); health
+    # stops counting it. Never cleared by the consumer.
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["consumer", "message"], name="one_failure_row")
         ]
+
+
+class WorkerFailure(models.Model):
+    """A row a timer worker failed on (``rooms.isolation``); skipped after ``max_attempts``.
+
+    ``ref_model``/``ref_id`` name the row ("bots.plannedvisit", 12) or, with
+    ``ref_model == "run"``, a whole ``run_once`` that raised. ``error`` is the exception
+    type only — exception text can quote the row's content. ``resolved_at`` is set when the
+    row later succeeds or is no longer due; a skipped row stays skipped (excluded from its
+    ticker) until the failure row is deleted by an operator after fixing the data.
+    """
+
+    worker = models.CharField(max_length=60)
+    ref_model = models.CharField(max_length=60)
+    ref_id = models.BigIntegerField()
+    service_user = models.ForeignKey(
+        ServiceUser, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=100)
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+    skipped = models.BooleanField(default=False)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["worker", "ref_model", "ref_id"],
+                                    name="one_worker_failure_row")
+        ]
+        indexes = [models.Index(fields=["worker", "ref_model", "skipped"])]
 
 
 class RetentionPolicy(models.Model):
@@ -336,3 +378,36 @@ class LegalHold(models.Model):
                 name="one_active_legal_hold",
             )
         ]
+
+
+class AssessorAllocation(models.Model):
+    """A council assessor (social worker) allocated to one person's case, for a period.
+
+    Read access follows from it (``rooms.access.assessor_allocated``): the person's record,
+    never their rooms. ``starts_on``/``ends_on`` are local dates, both inclusive; an open
+    end (null) lasts until ended. Rows are never deleted: they say who could read when.
+    """
+
+    assessor = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="allocations")
+    service_user = models.ForeignKey(
+        ServiceUser, on_delete=models.PROTECT, related_name="assessor_allocations"
+    )
+    starts_on = models.DateField()
+    ends_on = models.DateField(null=True, blank=True)
+    allocated_by = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    allocated_at = models.DateTimeField()
+    ended_by = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_on__isnull=True) | Q(ends_on__gte=models.F("starts_on")),
+                name="allocation_ends_after_start",
+            ),
+            models.UniqueConstraint(
+                fields=["assessor", "service_user", "starts_on"], name="one_allocation_start"
+            ),
+        ]
+        indexes = [models.Index(fields=["assessor", "service_user"])]

@@ -44,6 +44,7 @@ def limit_for(scope: str) -> Limit:
         "invite": Limit(cfg.rate_limit_invites, 3600),
         "login_user": Limit(cfg.rate_limit_login_failures, 300),
         "login_ip": Limit(cfg.rate_limit_login_failures * 5, 300),
+        "sensor_hub": Limit(cfg.rate_limit_sensor_batches, 60),
     }[scope]
 
 
@@ -52,6 +53,7 @@ MESSAGES = {
     "invite": "Too many members added",
     "login_user": "Too many failed sign-ins for this account",
     "login_ip": "Too many failed sign-ins from this address",
+    "sensor_hub": "Too many batches from this sensor hub",
 }
 
 

@@ -35,13 +35,17 @@ from rooms.frames import (
 from rooms.messages import check_post_message, history
 from rooms.models import Person, Room
 from rooms.reads import check_mark_read
-from rooms.wire import message_wire, person_wire, rooms_wire
+from rooms.throttle import TokenBucket
+from rooms.wire import for_member, message_wire, person_wire, rooms_wire
 
 log = logging.getLogger(__name__)
 
 ACCESS_TTL = 1.0
 TYPING_MIN_INTERVAL = 2.0
 REPLAY_PAGE = 200
+# Subscribes per socket (rooms/throttle.py): a burst, then one every 3 seconds.
+SUBSCRIBE_BURST = 20
+SUBSCRIBE_PER_SECOND = 1 / 3
 
 
 @dataclass
@@ -68,9 +72,10 @@ _my_rooms = _reader(rooms_wire)
 
 
 @_reader
-def _authorise(person: Person, room_id: int) -> tuple[int, int]:
+def _authorise(person: Person, room_id: int, record: bool) -> tuple[int, int]:
     room, m = access.access_room(person, room_id, access.Action.SUBSCRIBE)
-    audit.record(person, "room.subscribe", room=room)
+    if record:
+        audit.record(person, "room.subscribe", room=room)
     return room.last_seq, m.visible_from_seq
 
 
@@ -92,6 +97,8 @@ class RoomsSocket(AsyncWebsocketConsumer):
         self.person: Person | None = await _load_person(self.scope.get("user"))
         self.subs: dict[int, Sub] = {}
         self.typing_at: dict[int, float] = {}
+        self.subscribe_bucket = TokenBucket(SUBSCRIBE_BURST, SUBSCRIBE_PER_SECOND)
+        self.audited: set[int] = set()  # rooms whose subscribe this socket has audited
         if self.person is None:
             await self.accept()
             await self._send({"type": "error", "code": "unauthenticated",
@@ -144,8 +151,10 @@ class RoomsSocket(AsyncWebsocketConsumer):
             await self._error(exc.code, exc.message, ref=ref,
                               client_id=getattr(frame, "client_id", None),
                               room=getattr(frame, "room", None))
-        except Exception:
-            log.exception("websocket frame %s failed", type(frame).__name__)
+        except Exception as exc:
+            # Type and ids only, never a traceback: its frames can quote the body.
+            log.error("websocket frame %s of person %s failed: %s", type(frame).__name__,
+                      self.person.id, type(exc).__name__)
             await self._error("server_error",
                               "Something went wrong; retry with the same client_id.",
                               ref=ref, client_id=getattr(frame, "client_id", None))
@@ -172,9 +181,29 @@ class RoomsSocket(AsyncWebsocketConsumer):
             await self._send({"type": "pong", "ref": f.ref})
 
     async def _subscribe(self, f: Subscribe) -> None:
-        head, visible_from = await _authorise(self.person, f.room)
-        if f.room not in self.subs:
-            await self.channel_layer.group_add(publish.room_group(f.room), self.channel_name)
+        """Authorise, audit once per socket and room, replay after ``after_seq``, go live.
+
+        Limited per socket (``SUBSCRIBE_BURST``, then ``SUBSCRIBE_PER_SECOND``): over it,
+        an ``error`` frame ``rate_limited`` with ``retry_after`` seconds and no work done.
+        A subscribe to a room this socket already follows re-checks access and answers
+        ``subscribed`` without replaying: the subscription has delivered those entries.
+        """
+        wait = self.subscribe_bucket.take(time.monotonic())
+        if wait:
+            await self._error("rate_limited", f"Too many subscribes; try again in {wait} s.",
+                              ref=f.ref, room=f.room, retry_after=wait)
+            return
+        head, visible_from = await _authorise(self.person, f.room,
+                                              record=f.room not in self.audited)
+        self.audited.add(f.room)
+        current = self.subs.get(f.room)
+        if current is not None:
+            current.checked_at = time.monotonic()
+            await self._send({"type": "subscribed", "room": f.room,
+                              "head_seq": max(head, current.last_seq),
+                              "visible_from": visible_from, "ref": f.ref})
+            return
+        await self.channel_layer.group_add(publish.room_group(f.room), self.channel_name)
         # An after_seq past the head (a client holding a stale position) is clamped to the
         # head, or the socket would silently drop everything until the room caught up.
         sub = Sub(last_seq=max(min(f.after_seq, head), visible_from), visible_from=visible_from,
@@ -273,6 +302,7 @@ class RoomsSocket(AsyncWebsocketConsumer):
             sub.checked_at = now
             return True
         await self._unsubscribe(room_id)
+        self.audited.discard(room_id)  # access regained later is a new read: audit it
         await self._send({"type": "revoked", "room": room_id})
         return False
 
@@ -286,10 +316,12 @@ class RoomsSocket(AsyncWebsocketConsumer):
                 await self._deliver(m, sub)
 
     async def _deliver(self, wire: dict, sub: Sub) -> None:
+        """Every entry, live or replayed, reaches the client through here: in seq order,
+        once, and as this member may see it (an amendment of hidden history concealed)."""
         if wire["seq"] <= sub.last_seq:
             return
         sub.last_seq = wire["seq"]
-        await self._send(wire)
+        await self._send(for_member(wire, sub.visible_from))
 
     async def _send(self, obj: dict) -> None:
         await self.send(text_data=json.dumps(obj, separators=(",", ":")))

@@ -35,6 +35,24 @@ def message_wire(m: Message) -> dict[str, Any]:
     }
 
 
+def amends_hidden(target_seq: int | None, visible_from: int) -> bool:
+    """True for an edit or redaction of an entry the member cannot see (``visible_from``:
+    history at or before that seq is hidden from them — a family member who joined late)."""
+    return target_seq is not None and target_seq <= visible_from
+
+
+def for_member(wire: dict[str, Any], visible_from: int) -> dict[str, Any]:
+    """The entry as a member whose history starts after ``visible_from`` may see it.
+
+    An amendment of hidden history keeps its place in the sequence (clients rely on
+    gap-free seqs) but loses its text, payload and target: the new text of an old message
+    is as hidden as the old text.
+    """
+    if not amends_hidden(wire.get("target"), visible_from):
+        return wire
+    return {**wire, "body": "", "payload": {}, "target": None}
+
+
 def rooms_wire(person: Person) -> list[dict[str, Any]]:
     """The rooms a person may see, as the socket's ``hello`` and ``GET /api/rooms`` list them."""
     return [

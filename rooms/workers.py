@@ -1,6 +1,9 @@
 """The worker loop: durable consumers and tickers, woken by a poke, driven by polling.
 
-A worker is anything with ``name`` and ``run_once(now) -> int`` (work done). The loop runs
+A worker is anything with ``name`` and ``run_once(now) -> int`` (work done). Workers
+isolate their own rows (``rooms.logconsumer``, ``rooms.isolation``); a whole ``run_once``
+that raises anyway is logged by exception type and recorded (``WorkerFailure``, resolved by
+the next successful run), and the other workers still run. The loop runs
 every worker until none has work, then waits for a poke on the channel layer (sent on
 commit of every log entry) or the poll interval, whichever comes first. A lost poke costs
 at most one poll interval; a crash loses nothing because all state is in the database.
@@ -21,6 +24,7 @@ from django.utils.module_loading import import_string
 
 from cocare_chat import clock
 from cocare_chat.config import get_config
+from rooms import isolation
 from rooms.publish import WORKER_POKE_GROUP
 
 log = logging.getLogger(__name__)
@@ -53,10 +57,16 @@ def drain(workers: list[Worker], max_rounds: int = 1000) -> int:
     for _ in range(max_rounds):
         done = 0
         for w in workers:
+            now = clock.now()
             try:
-                done += w.run_once(clock.now())
+                done += w.run_once(now)
             except Exception as exc:
-                log.exception("worker %s failed: %s", w.name, type(exc).__name__)
+                # The type only, never a traceback: frames and exception text can quote
+                # message bodies. The failure is recorded for `manage.py health`.
+                log.error("worker %s failed: %s", w.name, type(exc).__name__)
+                isolation.run_failed(w.name, exc, now)
+            else:
+                isolation.run_succeeded(w.name, now)
         total += done
         if done == 0:
             break

@@ -22,6 +22,7 @@ from bots.synthetic import generate_history
 from cocare_chat import clock
 from escalation.models import Alert, AlertEvent, Flag
 from escalation.policy import default_policy
+from rooms.assessors import do_allocate
 from rooms.messages import post_message
 from rooms.models import ConsumerCursor, Message, Organisation, Person, Role, Room, ServiceUser
 from rooms.network import do_add_member, do_create_service_user, do_record_family_basis
@@ -48,6 +49,7 @@ CAST = [
     Persona("debbie", "Debbie Hughes", Role.FAMILY, "none"),
     Persona("margaret", "Margaret Hughes", Role.SERVICE_USER, "none"),
     Persona("colin", "Colin Price", Role.COMMISSIONER, "council"),
+    Persona("ruth", "Ruth Adams", Role.ASSESSOR, "council"),
 ]
 
 
@@ -116,6 +118,7 @@ def build_demo(now: dt.datetime | None = None) -> dict[str, Person]:
         )
         do_record_family_basis(margaret, "consent", by=manager, notes="Peggy agreed on 2 Nov.",
                                now=now)
+        do_allocate(people["ruth"], margaret, by=people["colin"], now=now)
         for su in (margaret, arthur, edith):
             team = Room.objects.get(service_user=su, kind=Room.Kind.PROFESSIONAL)
             family = Room.objects.get(service_user=su, kind=Room.Kind.FAMILY)

@@ -15,7 +15,7 @@ from django.shortcuts import render
 from rooms.errors import Forbidden, NotFound
 from rooms.models import Person, Role
 
-ALERT_ROLES = {Role.CARE_MANAGER, Role.COMMISSIONER}
+ALERT_ROLES = {Role.CARE_MANAGER, Role.COMMISSIONER, Role.ASSESSOR}
 
 
 def nav(person: Person | None) -> list[dict]:
@@ -29,8 +29,11 @@ def nav(person: Person | None) -> list[dict]:
         links.append({"href": "/exceptions/", "label": "Exceptions", "key": "exceptions"})
         links.append({"href": "/dashboards/provider/", "label": "Dashboards",
                       "key": "dashboards"})
+        links.append({"href": "/bridge/", "label": "Matrix", "key": "bridge"})
     elif person.role == Role.COMMISSIONER:
         links.append({"href": "/dashboards/council/", "label": "Dashboards", "key": "dashboards"})
+    elif person.role == Role.ASSESSOR:
+        links.append({"href": "/dashboards/", "label": "My cases", "key": "dashboards"})
     elif person.role == Role.SERVICE_USER and hasattr(person, "service_user_record"):
         links.append({"href": f"/dashboards/service-user/{person.service_user_record.id}/",
                       "label": "My care", "key": "dashboards"})

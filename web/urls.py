@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from web import views, views_invite, views_manager
+from web import views, views_invite, views_manager, views_matrix, views_record_reads
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="web/login.html"), name="login"),
@@ -17,9 +17,17 @@ urlpatterns = [
     path("people/<int:su_id>/manage/rooms/<int:room_id>/members/<int:person_id>/remove",
          views_manager.member_remove, name="member_remove"),
     path("people/<int:su_id>/manage/visits/", views_manager.visits, name="visits"),
+    path("people/<int:su_id>/manage/record-reads/", views_record_reads.record_reads_page,
+         name="record_reads"),
     path("alerts/", views_manager.inbox, name="inbox"),
     path("alerts/<int:alert_id>/", views_manager.alert_page, name="alert"),
     path("alerts/<int:alert_id>/<str:action>", views_manager.alert_action, name="alert_action"),
     path("exceptions/", views_manager.exceptions, name="exceptions"),
+    path("exceptions/<str:kind>/<int:failure_id>/reviewed", views_manager.failure_reviewed,
+         name="failure_reviewed"),
     path("invite/<str:token>/", views_invite.accept, name="invite"),
+    path("me/matrix/", views_matrix.my_matrix, name="my_matrix"),
+    path("people/<int:su_id>/manage/matrix/<int:person_id>/", views_matrix.member_matrix,
+         name="member_matrix"),
+    path("bridge/", views_matrix.bridge_status, name="bridge_status"),
 ]

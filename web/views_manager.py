@@ -19,15 +19,19 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 from pydantic import ValidationError
 
+from bots.health import overdue_missed_checks
 from bots.models import PlannedVisit, Visit
 from bots.schedule import LOCAL_TZ, PlannedVisitIn, check_create_planned_visit
 from cocare_chat import clock
 from escalation import access as alert_access
 from escalation.alerts import LABELS, do_acknowledge, do_reopen, do_resolve
 from escalation.api import alert_wire
+from escalation.health import overdue_steps
 from escalation.models import Alert, Flag
 from rooms import access, audit
 from rooms.errors import CoCareError, NotFound
+from rooms.failures import check_review_failure, failures_for
+from rooms.health import Thresholds, consumer_lag
 from rooms.models import FamilyBasis, Membership, Person, Role, Room
 from rooms.network import check_remove_member
 from web.forms import InviteForm, PlannedVisitForm, ReopenForm, ResolveForm
@@ -147,7 +151,63 @@ def exceptions(request):
     return page(request, "web/exceptions.html", {
         "location": location, "late": late, "missed": missed,
         "alerts": [alert_wire(a) for a in alerts], "days": EXCEPTION_DAYS,
+        "error": request.GET.get("error", "")[:200],
+        **_automatic_checks(person, sus, now, since),
     }, active="exceptions")
+
+
+# What the workers are, in words a care manager reads (rooms/health.py has the ids).
+WORKER_LABELS = {
+    "bots": "Visit bot", "bots.ticker": "Missed-visit and question timers",
+    "escalation.detect": "Concern detection", "escalation.ticker": "Alert escalation steps",
+    "escalation.push": "Push notifications", "bridge.outbox": "Matrix bridge",
+    "bridge.sender": "Matrix bridge",
+}
+REF_LABELS = {
+    "bots.plannedvisit": "planned visit", "bots.botquestion": "bot question",
+    "escalation.alert": "alert", "escalation.notification": "notification",
+    "bridge.outboxentry": "message to Matrix", "bridge.bridgedroom": "Matrix room",
+    "rooms.room": "Matrix room",
+}
+ROOM_TABS = {Room.Kind.PROFESSIONAL: "team", Room.Kind.FAMILY: "family"}
+
+
+def _automatic_checks(person: Person, sus, now: dt.datetime, since: dt.datetime) -> dict:
+    """Skipped/failing work, lag and stuck timers for this manager's service users only.
+    Ids, rooms and times — never a message body."""
+    grace = Thresholds().grace
+    failures = [{
+        "f": f, "worker": WORKER_LABELS.get(f.worker, f.worker),
+        "what": REF_LABELS.get(f.ref_model, f.ref_model),
+        "tab": ROOM_TABS.get(f.room.kind) if f.room else None,
+    } for f in failures_for(person, since)]
+    lag = [x for x in consumer_lag() if x.lagging(now, Thresholds())]
+    return {
+        "failures": failures,
+        "lag_minutes": max((int((now - x.oldest_unread_at).total_seconds() // 60)
+                            for x in lag), default=None),
+        "overdue_steps": list(overdue_steps(now, grace).filter(service_user__in=sus)
+                              .values_list("id", "service_user__preferred_name",
+                                           "service_user__full_name")[:50]),
+        "overdue_missed": list(overdue_missed_checks(now, grace).filter(service_user__in=sus)
+                               .values_list("id", "service_user_id",
+                                            "service_user__preferred_name",
+                                            "service_user__full_name")[:50]),
+    }
+
+
+@require_POST
+@person_page
+def failure_reviewed(request, kind: str, failure_id: int):
+    """A care manager has looked at a skipped entry by hand (audited; health stops
+    counting it). Refusals are the page's 404."""
+    try:
+        check_review_failure(request.person, kind, failure_id)
+    except CoCareError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return redirect(reverse("exceptions") + "?" + _q(error=exc.message))
+    return redirect("exceptions")
 
 
 def _members_context(person, room: Room) -> dict:

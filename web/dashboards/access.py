@@ -15,6 +15,9 @@ Levels of the service-user dashboard (docs/dashboards.md):
   lasting power of attorney) is recorded — visits and who came, care experience and
   personal goals; no health or social-care-needs scores, no alerts, no summary. A
   best-interests basis lets them chat, not see the dashboard.
+- ``assessor``: a council assessor while allocated to the person
+  (``rooms.access.assessor_allocated``) — every section and the summary, read-only; no
+  rooms (the pages link to none they could open).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from rooms.access import active_membership, is_provider_manager
+from rooms.access import active_membership, assessor_allocated, is_provider_manager
 from rooms.errors import Forbidden, NotFound
 from rooms.models import FamilyBasis, Organisation, Person, Role, Room, ServiceUser
 from web.dashboards.queries import DOMAINS, Scope
@@ -42,6 +45,7 @@ class Level(StrEnum):
     FAMILY = "family"
     PROVIDER = "provider"
     COUNCIL = "council"
+    ASSESSOR = "assessor"
 
 
 # What each level of the service-user dashboard shows.
@@ -51,6 +55,8 @@ SECTIONS: dict[str, frozenset[str]] = {
     Level.OWN: frozenset({"visits", "visit_log", "domains", "goals", "alerts"}),
     Level.WORKER: frozenset({"visits", "visit_log"}),
     Level.FAMILY: frozenset({"visits", "visit_log", "domains", "goals"}),
+    Level.ASSESSOR: frozenset({"visits", "visit_log", "domains", "goals", "alerts",
+                               "alert_list", "summary"}),
 }
 FAMILY_DOMAINS = ["care_experience", "personal_goals"]
 FAMILY_DASHBOARD_BASES = frozenset({FamilyBasis.Basis.CONSENT, FamilyBasis.Basis.LPA})
@@ -84,6 +90,8 @@ class Grant:
 def _service_user_level(person: Person, su: ServiceUser) -> Level | None:
     if person.role == Role.SERVICE_USER:
         return Level.OWN if su.person_id == person.id else None
+    if person.role == Role.ASSESSOR:
+        return Level.ASSESSOR if assessor_allocated(person, su) else None
     if is_provider_manager(person, su):
         return Level.FULL
     rooms = list(Room.objects.select_related("service_user").filter(service_user=su))

@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.db.models import Min
 
 from bots.models import Observation, PlannedVisit, Visit
 from escalation.models import Alert
+from rooms.bounds import EARLIEST, LATEST
+from rooms.isolation import RowGuard
 from web.dashboards.models import DayTotals, DomainDay, RollupMark
 from web.dashboards.periods import LONDON, Window
 from web.dashboards.queries import (
@@ -50,12 +53,19 @@ def settled_day(now: dt.datetime) -> dt.date:
     return now.astimezone(LONDON).date() - dt.timedelta(days=2)
 
 
+def _first(qs, field: str) -> dt.datetime | None:
+    # Only instants the boundary rule admits (rooms.bounds): a year-1 row written before
+    # the rule would make the rollup start at year 1 or fail to read the minimum at all.
+    return (qs.filter(**{f"{field}__gte": EARLIEST, f"{field}__lt": LATEST})
+            .aggregate(m=Min(field))["m"])
+
+
 def oldest_day(now: dt.datetime) -> dt.date:
     firsts = [
-        PlannedVisit.objects.aggregate(m=Min("window_start"))["m"],
-        Visit.objects.aggregate(m=Min("checked_in_at"))["m"],
-        Alert.objects.aggregate(m=Min("opened_at"))["m"],
-        Observation.objects.aggregate(m=Min("at"))["m"],
+        _first(PlannedVisit.objects, "window_start"),
+        _first(Visit.objects, "checked_in_at"),
+        _first(Alert.objects, "opened_at"),
+        _first(Observation.objects, "at"),
     ]
     firsts = [f for f in firsts if f is not None]
     return min(firsts).astimezone(LONDON).date() if firsts else settled_day(now)
@@ -118,19 +128,34 @@ def refresh_recent(now: dt.datetime, days: int = RECENT_DAYS) -> int:
 
 class RollupWorker:
     """``COCARE_WORKERS["dashboards"]``: refreshes the recent rollups every 15 minutes.
-    The timer is the mark's ``refreshed_at`` column (DESIGN.md §3.5)."""
+    The timer is the mark's ``refreshed_at`` column (DESIGN.md §3.5).
+
+    A refresh that raises is recorded (``rooms.isolation``: ``WorkerFailure``, ref 0,
+    never skipped, resolved by the next success) and retried after ``REFRESH_EVERY``, not
+    on every poll: a failing full rebuild must not keep a core busy."""
 
     name = "dashboards.rollup"
+
+    def __init__(self) -> None:
+        self.retry_at: dt.datetime | None = None
 
     def run_once(self, now: dt.datetime) -> int:
         mark = RollupMark.objects.filter(name=ROLLUP).first()
         if mark is not None and mark.refreshed_at > now - REFRESH_EVERY:
             return 0
+        if self.retry_at is not None and now < self.retry_at:
+            return 0
+        # The whole refresh is the unit (ref 0); never skipped, only spaced out.
+        guard = RowGuard(self.name, RollupMark, max_attempts=None, passthrough=(IntegrityError,))
         try:
-            n = refresh_recent(now)
+            n = guard.run(0, partial(refresh_recent, now), now)
         except IntegrityError:  # another refresher created the first mark: next tick
             log.info("dashboards rollup: lost the race to another refresher")
             return 0
+        if n is None:
+            self.retry_at = now + REFRESH_EVERY
+            return 0
+        self.retry_at = None
         log.info("dashboards rollup refreshed (%d rows)", n)
         return 1
 

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from cocare_chat import clock
 from rooms import audit
+from rooms.access import allocated_service_users
 from rooms.errors import CoCareError
 from rooms.models import Person, Role, ServiceUser
 from web.dashboards import data, exports
@@ -197,6 +198,9 @@ def index(request):
         return redirect("dashboards:provider")
     if person.role == Role.SERVICE_USER and hasattr(person, "service_user_record"):
         return redirect("dashboards:service-user", person.service_user_record.pk)
+    if person.role == Role.ASSESSOR:
+        people = allocated_service_users(person).order_by("full_name")[:200]
+        return render(request, "web/dashboards/index.html", {"people": people})
     sus = (ServiceUser.objects.filter(rooms__memberships__person=person,
                                       rooms__memberships__removed_at__isnull=True)
            .distinct().order_by("full_name"))

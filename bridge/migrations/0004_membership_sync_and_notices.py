@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('bridge', '0002_outbox_failures'),
+        ('bridge', '0003_link_codes'),
         ('rooms', '0003_auditevent_append_only'),
     ]
 
