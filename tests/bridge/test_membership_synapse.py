@@ -2,7 +2,7 @@
 nothing up.
 
 - a typo in one person's ``matrix_id`` keeps failing (recorded, retried with backoff)
-  while every room's messages still reach the nurse within a few seconds;
+  while every room's messages still reach the nurse within seconds (bound: 10 s);
 - a newly linked nurse is invited to every room she may see within one bridge pass, even
   rooms that never had a message;
 - a nurse who leaves a Matrix room is not invited again on every pass; linking her account
@@ -67,8 +67,9 @@ def test_a_typo_in_one_matrix_id_does_not_delay_any_rooms_messages(matrix, cast,
         check_post_message(person=cast.anna, room_id=room.id, body=body)
         wait_until(lambda r=matrix_room, b=body: any(e["content"].get("body") == b
                                                      for e in timeline(run, nurse, r)),
-                   timeout=5, step=bridge.drain, what="the message in the nurse's client")
-        assert time.monotonic() - started < 5
+                   timeout=10, step=bridge.drain, what="the message in the nurse's client")
+        # A few seconds on a loaded CI machine; before the fix it never arrived at all.
+        assert time.monotonic() - started < 10
     tom = MatrixMember.objects.get(user_id="@tom")
     assert tom.state == "pending"
     assert tom.failures >= 1 and tom.last_error.startswith("invite: ")
