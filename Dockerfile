@@ -16,6 +16,7 @@ COPY cocare_chat cocare_chat
 COPY rooms rooms
 COPY bots bots
 COPY escalation escalation
+COPY careplan careplan
 COPY sensors sensors
 COPY bridge bridge
 COPY web web

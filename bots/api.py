@@ -25,7 +25,7 @@ from bots.schedule import (
 )
 from rooms import access, audit
 from rooms.api import ErrorOut, me
-from rooms.errors import Forbidden
+from rooms.errors import NotFound
 
 router = Router(tags=["visits"])
 
@@ -80,7 +80,7 @@ class PlannedBody(Body, PlannedVisitIn):
 
 
 @router.post("/service-users/{su_id}/planned",
-             response={201: dict, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut})
+             response={201: dict, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut})
 def create_planned(request, su_id: int, data: PlannedBody):
     pv = check_create_planned_visit(me(request), su_id, PlannedVisitIn(**data.model_dump()))
     return Status(201, planned_wire(pv))
@@ -102,12 +102,13 @@ class ImportIn(Body):
     csv: str = Field(min_length=1, max_length=5_000_000)
 
 
-@router.post("/planned-import", response={201: dict, 403: ErrorOut, 422: dict})
+@router.post("/planned-import", response={201: dict, 404: ErrorOut, 422: dict})
 def import_csv(request, data: ImportIn):
-    """All or nothing; a 422 lists every bad row by line number."""
+    """All or nothing; a 422 lists every bad row by line number. Care managers only:
+    anyone else is answered as if the endpoint did not exist (404, like every refusal)."""
     person = me(request)
     if person.role != "care_manager":
-        raise Forbidden("Only care managers import planned visits.")
+        raise NotFound("No such page.")
     try:
         res = import_planned_visits(data.csv, by=person)
     except CsvImportError as exc:
@@ -142,7 +143,7 @@ class GoalBody(Body, GoalIn):
 
 
 @router.post("/service-users/{su_id}/goals",
-             response={201: dict, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut})
+             response={201: dict, 404: ErrorOut, 422: ErrorOut})
 def add_goal(request, su_id: int, data: GoalBody):
     g = check_add_goal(me(request), su_id, GoalIn(text=data.text))
     return Status(201, {"id": g.id, "text": g.text, "active": g.active})

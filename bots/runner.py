@@ -42,13 +42,14 @@ from bots.models import (
 )
 from bots.parse import intent
 from bots.questionbank import load_bank
+from careplan import botcard
 from cocare_chat.config import get_config
 from rooms.access import family_basis_active
 from rooms.isolation import RowGuard
 from rooms.logconsumer import LogConsumer
 from rooms.messages import post_message
 from rooms.models import ConsumerCursor, Message, Organisation, Person, Role, Room, ServiceUser
-from rooms.network import do_add_member
+from rooms.network import do_join_unless_removed, keyed_participant, system_person
 
 log = logging.getLogger(__name__)
 
@@ -62,36 +63,49 @@ FAMILY_VOICE_EVERY = dt.timedelta(days=7)
 # ---- the bot participant ---------------------------------------------------------------
 
 
+def bot_key(provider: Organisation | int) -> str:
+    return f"visit-bot:{provider.pk if isinstance(provider, Organisation) else provider}"
+
+
 def bot_for(provider: Organisation) -> Person:
-    """The provider's visit bot (one per provider), created on first use."""
-    bot = (Person.objects.filter(role=Role.BOT, organisation=provider, user=None,
-                                 display_name=BOT_NAME).order_by("id").first())
-    if bot is None:
-        bot = Person.objects.create(role=Role.BOT, organisation=provider, display_name=BOT_NAME)
-    return bot
+    """The provider's visit bot: one per provider (unique ``system_key``), made on first use."""
+    return keyed_participant(bot_key(provider), display_name=BOT_NAME, organisation=provider)
 
 
 class Poster:
-    """Posts a step's replies and flags as the bot, joining rooms lazily (idempotent)."""
+    """Posts a step's replies and flags as the bot, in the rooms it is a member of.
+
+    The bot joins a room it serves by itself only the first time
+    (``rooms.network.do_join_unless_removed``): once a manager removed it, it stays out.
+    Its replies for that room are then skipped (logged with ids); flags, which feed
+    safeguarding alerts, are still written — by the system sender — so a removed bot never
+    silences a missed-visit or location alert.
+    """
 
     def __init__(self, su: ServiceUser, now: dt.datetime):
         self.su = su
         self.now = now
         self.bot = bot_for(su.provider)
         self.rooms = {r.kind: r for r in Room.objects.filter(service_user=su)}
-        self.joined: set[int] = set()
+        self.present: dict[int, bool] = {}
 
-    def room(self, kind: str) -> Room:
+    def room(self, kind: str) -> Room | None:
+        """The room of this kind if the bot is (or may first become) a member, else None."""
         room = self.rooms[kind]
-        if room.id not in self.joined:
-            do_add_member(room, self.bot, now=self.now, notify=False)
-            self.joined.add(room.id)
-        return room
+        if room.id not in self.present:
+            self.present[room.id] = (
+                do_join_unless_removed(room, self.bot, now=self.now) is not None)
+        return room if self.present[room.id] else None
 
     def post(self, key: str, replies: list[Reply], flags: list[Flag]) -> list[Message]:
         out = []
         for i, r in enumerate(replies):
-            out.append(post_message(room=self.room(r.room), sender=self.bot, kind=r.kind,
+            room = self.room(r.room)
+            if room is None:
+                log.info("bot %s not in room %s (removed): reply %s:%s skipped",
+                         self.bot.id, self.rooms[r.room].id, key, i)
+                continue
+            out.append(post_message(room=room, sender=self.bot, kind=r.kind,
                                     body=r.body, payload=r.payload, client_id=f"{key}:{i}",
                                     now=self.now).message)
         for j, f in enumerate(flags, start=len(replies)):
@@ -99,9 +113,14 @@ class Poster:
         return out
 
     def flag(self, client_id: str, f: Flag) -> Message:
-        return post_message(room=self.room(Room.Kind.PROFESSIONAL), sender=self.bot,
-                            kind="signal", payload=f.payload(), client_id=client_id,
-                            now=self.now).message
+        room = self.room(Room.Kind.PROFESSIONAL)
+        sender = self.bot
+        if room is None:
+            room, sender = self.rooms[Room.Kind.PROFESSIONAL], system_person()
+            log.info("bot %s not in room %s (removed): flag %s posted by the system sender",
+                     self.bot.id, room.id, client_id)
+        return post_message(room=room, sender=sender, kind="signal", payload=f.payload(),
+                            client_id=client_id, now=self.now).message
 
 
 # ---- applying outcomes -----------------------------------------------------------------
@@ -188,6 +207,16 @@ def _close_quietly(session: BotSession, now: dt.datetime) -> None:
     session.closed = True
     session.updated_at = now
     session.save(update_fields=["closed", "updated_at"])
+
+
+def _post_tasks_card(session: BotSession, visit: Visit, now: dt.datetime) -> None:
+    """The visit's care-plan tasks as one card after check-in (careplan.botcard); keyed
+    ``bot:<session>:tasks:0`` so a replay posts nothing twice."""
+    card = botcard.tasks_card(visit)
+    if card is not None:
+        Poster(session.service_user, now).post(
+            f"bot:{session.id}:tasks", [Reply(room="professional", kind="card", payload=card)],
+            [])
 
 
 def _locked(session_id: int) -> BotSession:
@@ -295,6 +324,7 @@ class BotConsumer(LogConsumer):
                           planned=context.planned_ref(planned))
         out = flow.start_visit(ev, session_id=session.id, worker_id=worker.id)
         _apply_visit(session, out, msg, "check_in", now)
+        _post_tasks_card(session, visit, now)
         if out.state.late and planned is not None:
             BotFlag.objects.get_or_create(planned_visit=planned, kind="late_visit",
                                           defaults={"at": now})
@@ -348,6 +378,9 @@ class BotConsumer(LogConsumer):
 
     def _answer(self, msg: Message, now: dt.datetime) -> None:
         card_id = msg.payload.get("card_id")
+        if botcard.is_tasks_card(card_id):
+            botcard.record_answer(msg)  # the visit record's own card (careplan.botcard)
+            return
         bq = BotQuestion.objects.filter(card_id=card_id).first()
         if bq is None or bq.room_id != msg.room_id:
             return

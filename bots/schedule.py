@@ -20,7 +20,7 @@ from cocare_chat import clock
 from cocare_chat.config import get_config
 from rooms import audit
 from rooms.access import is_provider_manager
-from rooms.errors import Conflict, Forbidden, Invalid, NotFound
+from rooms.errors import Conflict, Invalid, NotFound
 from rooms.models import Person, Role, ServiceUser
 
 LOCAL_TZ = ZoneInfo("Europe/London")
@@ -92,9 +92,16 @@ def _worker_for(su: ServiceUser, worker_id: int) -> Person:
     return w
 
 
-def _manager_of(actor: Person | None, su: ServiceUser) -> None:
-    if actor is not None and not is_provider_manager(actor, su):
-        raise Forbidden("Only the provider's care managers plan visits.")
+def _service_user_for_manager(actor: Person | None, su_id: int) -> ServiceUser:
+    """The service user if ``actor`` manages them (None: an internal caller).
+
+    Missing, another provider's, or not this person's to manage: the same NotFound, so
+    ids cannot be probed (docs/security.md).
+    """
+    su = ServiceUser.objects.filter(pk=su_id).first()
+    if su is None or (actor is not None and not is_provider_manager(actor, su)):
+        raise NotFound("No such person.")
+    return su
 
 
 def do_create_planned_visit(su: ServiceUser, data: PlannedVisitIn, *, by: Person | None = None,
@@ -116,10 +123,7 @@ def do_create_planned_visit(su: ServiceUser, data: PlannedVisitIn, *, by: Person
 
 
 def check_create_planned_visit(actor: Person, su_id: int, data: PlannedVisitIn) -> PlannedVisit:
-    su = ServiceUser.objects.filter(pk=su_id).first()
-    if su is None:
-        raise NotFound("No such person.")
-    _manager_of(actor, su)
+    su = _service_user_for_manager(actor, su_id)
     return do_create_planned_visit(su, data, by=actor)
 
 
@@ -275,10 +279,7 @@ class GoalIn(BaseModel):
 
 
 def check_add_goal(actor: Person, su_id: int, data: GoalIn) -> Goal:
-    su = ServiceUser.objects.filter(pk=su_id).first()
-    if su is None:
-        raise NotFound("No such person.")
-    _manager_of(actor, su)
+    su = _service_user_for_manager(actor, su_id)
     now = clock.now()
     with transaction.atomic():
         g = Goal.objects.create(service_user=su, text=data.text, created_by=actor, created_at=now)

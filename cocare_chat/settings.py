@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "rooms",
     "bots",
     "escalation",
+    "careplan",
     "sensors",
     "web",
     "web.dashboards.apps.DashboardsConfig",
@@ -196,6 +197,7 @@ COCARE_WORKERS: dict[str, str] = {
     "bots": "bots.runner.make_workers",
     "bridge": "bridge.runner.make_workers",
     "escalation": "escalation.runner.make_workers",
+    "careplan": "careplan.consumer.make_workers",
     "dashboards": "web.dashboards.rollup.make_workers",
     "sensors": "sensors.runner.make_workers",
 }

@@ -34,7 +34,8 @@ LABELS = {
     "breathing": "breathing", "chest_pain": "chest pain", "injury": "injury or bruising",
     "medication": "medication refused or missed", "safeguarding": "safeguarding",
     "wellbeing_change": "wellbeing change", "location_exception": "visit location",
-    "missed_visit": "missed visit", "late_visit": "late visit", "other": "concern",
+    "missed_visit": "missed visit", "late_visit": "late visit",
+    "care_task": "essential care task not done", "other": "concern",
     "pendant_pressed": "pendant pressed", "door_at_night": "door opened at night",
     "no_movement": "no movement",
 }

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 Concern = Literal[
     "falls", "eating_drinking", "confusion", "breathing", "chest_pain", "injury",
     "medication", "safeguarding", "wellbeing_change", "location_exception", "missed_visit",
-    "late_visit", "other",
+    "late_visit", "care_task", "other",
     # Home sensors (escalation/rules/sensors.yaml)
     "pendant_pressed", "door_at_night", "no_movement",
 ]

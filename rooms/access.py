@@ -3,6 +3,7 @@
 Every read, send, subscribe, fan-out and membership change calls these functions. The
 rules are data (``ROOM_ROLES``) plus three facts from the database: an active
 membership, the person's role, and for family members an unrevoked lawful basis.
+Who may *become* a member is :func:`may_join` (the tenancy rule, docs/security.md).
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from cocare_chat import clock
-from rooms.errors import Forbidden, NotFound
+from rooms.errors import NotFound
 from rooms.models import (
     AssessorAllocation,
     FamilyBasis,
     Membership,
+    Organisation,
     Person,
     Role,
     Room,
@@ -49,6 +51,15 @@ KEY_INFO_ROLES = frozenset(
 )
 
 
+# Roles that join a room as staff: of the service user's provider (``organisation``).
+STAFF_ROLES = frozenset(
+    {Role.CARE_WORKER, Role.NURSE, Role.THERAPIST, Role.CARE_MANAGER, Role.BOT}
+)
+# Clinicians who may instead belong to a health organisation partnered with the provider
+# (the NHS district nurse or community physio; ``Organisation.partner_providers``).
+PARTNER_CLINICIAN_ROLES = frozenset({Role.NURSE, Role.THERAPIST})
+
+
 def role_allowed(role: str, room_kind: str) -> bool:
     return role in ROOM_ROLES[room_kind]
 
@@ -66,6 +77,64 @@ def grants(role: str, room_kind: str, *, is_own_service_user: bool, basis_active
     if role == Role.SERVICE_USER and not is_own_service_user:
         return False
     return not (role == Role.FAMILY and not basis_active)
+
+
+def join_allowed(
+    role: str, room_kind: str, *, provider_staff: bool, partner_clinician: bool,
+    own_service_user: bool, family_link: bool, basis_active: bool,
+) -> bool:
+    """The tenancy rule for becoming a member, as a pure function of the facts it needs.
+
+    Staff of the room's provider (or a partner health organisation's nurse/therapist, team
+    room only); the service user themselves; family linked to this service user while a
+    lawful basis is recorded. Nobody else — whatever role or organisation.
+    """
+    if not role_allowed(role, room_kind):
+        return False
+    if role in STAFF_ROLES:
+        return provider_staff or (role in PARTNER_CLINICIAN_ROLES and partner_clinician)
+    if role == Role.SERVICE_USER:
+        return own_service_user
+    if role == Role.FAMILY:
+        return family_link and basis_active
+    return False
+
+
+def may_join(person: Person, room: Room, *, invited_for: int | None = None) -> bool:
+    """Whether ``person`` may be made a member of ``room`` (every path that adds members).
+
+    A family member is linked to a service user by having held a membership of that
+    person's family room (only an invitation creates the first one) or, while redeeming,
+    by the invitation itself: ``invited_for`` is the invitation's service user id, passed
+    only by ``web.invitations.redeem_invitation`` after it checked the token.
+    """
+    su = room.service_user
+    org_id = person.organisation_id
+    provider_staff = org_id is not None and org_id == su.provider_id
+    partner = (
+        person.role in PARTNER_CLINICIAN_ROLES
+        and not provider_staff
+        and org_id is not None
+        and Organisation.partner_providers.through.objects.filter(
+            from_organisation_id=org_id,
+            from_organisation__kind=Organisation.Kind.HEALTH,
+            to_organisation_id=su.provider_id,
+        ).exists()
+    )
+    family_link = person.role == Role.FAMILY and (
+        invited_for == su.id
+        or Membership.objects.filter(
+            person=person, room__service_user_id=su.id, room__kind=Room.Kind.FAMILY
+        ).exists()
+    )
+    return join_allowed(
+        person.role, room.kind,
+        provider_staff=provider_staff,
+        partner_clinician=partner,
+        own_service_user=su.person_id is not None and su.person_id == person.id,
+        family_link=family_link,
+        basis_active=person.role == Role.FAMILY and family_basis_active(su.id),
+    )
 
 
 def active_membership(person: Person, room: Room) -> Membership | None:
@@ -128,10 +197,10 @@ def allowed(person: Person | None, room: Room, action: Action) -> bool:
 
 
 def access_room(person: Person | None, room_id: int, action: Action) -> tuple[Room, Membership]:
-    """Fetch a room and authorise ``action`` on it; raises NotFound / Forbidden.
+    """Fetch a room and authorise ``action`` on it; raises NotFound (one text) otherwise.
 
-    A room that exists but is not visible answers NotFound for reads, so that room ids
-    cannot be probed.
+    A room that exists but is not visible, or visible but not manageable by this person,
+    answers exactly like a missing one, so room ids and rights cannot be probed.
     """
     room = Room.objects.select_related("service_user").filter(pk=room_id).first()
     if room is None or person is None:
@@ -140,7 +209,7 @@ def access_room(person: Person | None, room_id: int, action: Action) -> tuple[Ro
     if m is None:
         raise NotFound("No such room.")
     if action == Action.MANAGE and not is_provider_manager(person, room.service_user):
-        raise Forbidden("Only the provider's care managers manage members.")
+        raise NotFound("No such room.")
     return room, m
 
 

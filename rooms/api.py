@@ -156,8 +156,8 @@ class MemberIn(Body):
     person_id: int = Field(ge=1)
 
 
-@router.post("/rooms/{room_id}/members", response={201: dict, 403: ErrorOut, 404: ErrorOut,
-                                                    422: ErrorOut, 429: ErrorOut})
+@router.post("/rooms/{room_id}/members", response={201: dict, 404: ErrorOut, 422: ErrorOut,
+                                                    429: ErrorOut})
 def add_member(request, room_id: int, data: MemberIn):
     person = me(request)
     ratelimit.hit("invite", person.id)
@@ -166,7 +166,7 @@ def add_member(request, room_id: int, data: MemberIn):
 
 
 @router.delete("/rooms/{room_id}/members/{person_id}",
-               response={204: None, 403: ErrorOut, 404: ErrorOut})
+               response={204: None, 404: ErrorOut})
 def remove_member(request, room_id: int, person_id: int):
     check_remove_member(me(request), room_id, person_id)
     return Status(204, None)

@@ -24,6 +24,13 @@ class Organisation(models.Model):
     commissioned_by = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="providers"
     )
+    # A health organisation (the NHS community team) lists the providers it works with;
+    # its nurses and therapists may then be added to those providers' team rooms
+    # (rooms.access.may_join, docs/security.md "Adding members").
+    partner_providers = models.ManyToManyField(
+        "self", symmetrical=False, blank=True, related_name="health_partners",
+        limit_choices_to={"kind": "provider"},
+    )
 
     def __str__(self) -> str:
         return self.name
@@ -58,6 +65,10 @@ class Person(models.Model):
     )
     # A linked Matrix account (e.g. a nurse's own); see docs/matrix.md.
     matrix_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    # Participants the code creates on first use (the system sender, each provider's visit
+    # bot) are found by this key; unique, so two processes racing on first use make one row.
+    system_key = models.CharField(max_length=60, null=True, blank=True, unique=True,
+                                  editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

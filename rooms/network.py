@@ -12,20 +12,39 @@ from django.db import transaction
 
 from cocare_chat import clock
 from rooms import audit, publish
-from rooms.access import Action, access_room, family_basis_active, role_allowed
+from rooms.access import Action, access_room, family_basis_active, may_join, role_allowed
 from rooms.errors import Conflict, Invalid, NotFound
 from rooms.messages import post_message
 from rooms.models import FamilyBasis, Membership, Organisation, Person, Role, Room, ServiceUser
 
 SYSTEM_NAME = "CoCare"
+SYSTEM_KEY = "system"
+# Every refusal of an add/remove-member request reads the same, whatever the reason
+# (unknown room or person, no right to manage, another tenant, wrong role, no basis):
+# ids and roles cannot be probed (docs/security.md "Adding members").
+MEMBER_REFUSED = "No such room or person."
+
+
+def keyed_participant(
+    key: str, *, display_name: str, organisation: Organisation | None = None
+) -> Person:
+    """The bot participant with this ``system_key``, created on first use.
+
+    Idempotent on ``Person.system_key`` (unique): when two processes race on first use,
+    one insert wins and the other reads that row (``get_or_create`` retries the read after
+    the unique violation), so there is always exactly one.
+    """
+    person, _ = Person.objects.get_or_create(
+        system_key=key,
+        defaults={"role": Role.BOT, "display_name": display_name, "user": None,
+                  "organisation": organisation},
+    )
+    return person
 
 
 def system_person() -> Person:
-    """The sender of system notices (a bot participant with no login)."""
-    person, _ = Person.objects.get_or_create(
-        role=Role.BOT, display_name=SYSTEM_NAME, user=None, organisation=None
-    )
-    return person
+    """The sender of system notices (a bot participant with no login); one row, ever."""
+    return keyed_participant(SYSTEM_KEY, display_name=SYSTEM_NAME)
 
 
 def notice(room: Room, text: str, event: str, now: dt.datetime, **data) -> None:
@@ -69,11 +88,49 @@ def do_create_service_user(
     return su
 
 
+KEY_INFO_FIELDS = frozenset({"preferences", "what_matters", "communication_needs", "access_notes"})
+# Who the person is, where they are cared for and by whom are fixed at creation.
+FIXED_FIELDS = frozenset({"id", "provider", "council", "person", "created_at",
+                          "key_info_updated_at"})
+
+
+def do_update_service_user(
+    su: ServiceUser, *, by: Person | None = None, now: dt.datetime | None = None, **fields
+) -> ServiceUser:
+    """Change a service user's details (key information, home, preferences).
+
+    Provider, council and own account cannot change here (they decide access). A change
+    to key information moves ``key_info_updated_at`` (the bot tells the next visit).
+    Audited with the changed field names only, never their content.
+    """
+    known = {f.name for f in ServiceUser._meta.concrete_fields}
+    bad = sorted((set(fields) & FIXED_FIELDS) | (set(fields) - known))
+    if bad:
+        raise Invalid(f"{', '.join(bad)} cannot be changed.")
+    now = now or clock.now()
+    changed = sorted(f for f, v in fields.items() if getattr(su, f) != v)
+    if not changed:
+        return su
+    with transaction.atomic():
+        for f in changed:
+            setattr(su, f, fields[f])
+        if KEY_INFO_FIELDS & set(changed):
+            su.key_info_updated_at = now
+        su.save()
+        audit.record(by, "service_user.update", service_user=su,
+                     target=f"fields:{','.join(changed)}"[:100], now=now)
+    return su
+
+
 def do_add_member(
     room: Room, person: Person, *, by: Person | None = None, now: dt.datetime | None = None,
     notify: bool = True,
 ) -> Membership:
-    """Add (or re-add) a member. Idempotent on (room, person): an active member is kept."""
+    """Add (or re-add) a member. Idempotent on (room, person): an active member is kept.
+
+    Structural checks only (the role fits the room, the service user is themselves, a
+    family basis is recorded); who may add whom is ``check_add_member`` / ``may_join``.
+    """
     if not role_allowed(person.role, room.kind):
         raise Invalid(f"A {person.get_role_display()} cannot join the {room.kind} room.")
     if person.role == Role.SERVICE_USER and room.service_user.person_id != person.id:
@@ -122,20 +179,55 @@ def do_remove_member(
         publish.access_changed_on_commit(person.id, room.id)
 
 
+def do_join_unless_removed(
+    room: Room, person: Person, *, now: dt.datetime | None = None
+) -> Membership | None:
+    """A bot joining a room it serves by itself: once, and never back after a removal.
+
+    Returns the active membership; joins (without a notice) only when the person never
+    held one and ``may_join`` allows it; returns None when a membership was ended (a
+    manager removed the bot: that decision sticks until a manager adds it back).
+    """
+    m = Membership.objects.filter(room=room, person=person).first()
+    if m is not None:
+        return m if m.removed_at is None else None
+    if not may_join(person, room):
+        return None
+    return do_add_member(room, person, now=now, notify=False)
+
+
 def check_add_member(actor: Person, room_id: int, person_id: int) -> Membership:
-    room, _ = access_room(actor, room_id, Action.MANAGE)
-    person = Person.objects.filter(pk=person_id).first()
-    if person is None:
-        raise NotFound("No such person.")
-    return do_add_member(room, person, by=actor)
+    """A manager adds a person: ``may_join`` decides; every refusal is the same NotFound.
+
+    Nothing is written on refusal (no membership, audit event or notice).
+    """
+    try:
+        room, _ = access_room(actor, room_id, Action.MANAGE)
+    except NotFound:
+        raise NotFound(MEMBER_REFUSED) from None
+    person = Person.objects.select_related("organisation").filter(pk=person_id).first()
+    if person is None or not may_join(person, room):
+        raise NotFound(MEMBER_REFUSED)
+    try:
+        return do_add_member(room, person, by=actor)
+    except Invalid:
+        # A basis revoked between may_join and the write: the same answer as any refusal.
+        raise NotFound(MEMBER_REFUSED) from None
 
 
 def check_remove_member(actor: Person, room_id: int, person_id: int) -> None:
-    room, _ = access_room(actor, room_id, Action.MANAGE)
+    """A manager ends a membership; every refusal is the same NotFound."""
+    try:
+        room, _ = access_room(actor, room_id, Action.MANAGE)
+    except NotFound:
+        raise NotFound(MEMBER_REFUSED) from None
     person = Person.objects.filter(pk=person_id).first()
     if person is None:
-        raise NotFound("No such person.")
-    do_remove_member(room, person, by=actor)
+        raise NotFound(MEMBER_REFUSED)
+    try:
+        do_remove_member(room, person, by=actor)
+    except NotFound:
+        raise NotFound(MEMBER_REFUSED) from None
 
 
 def do_record_family_basis(

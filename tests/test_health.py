@@ -16,6 +16,7 @@ from django.core.management import call_command
 from bots.models import PlannedVisit
 from bots.runner import BotConsumer, BotTicker
 from bots.schedule import PlannedVisitIn, do_create_planned_visit
+from careplan.consumer import CheckoutConsumer
 from cocare_chat import clock
 from escalation.detector import Detector
 from escalation.models import Alert
@@ -40,7 +41,7 @@ def health(capsys, *args) -> tuple[int, str]:
 
 
 def consumers():
-    return [BotConsumer(), Detector()]
+    return [BotConsumer(), Detector(), CheckoutConsumer()]
 
 
 def _skip_in_detector(cast, monkeypatch) -> ConsumerFailure:
@@ -99,7 +100,7 @@ def test_a_lagging_cursor_makes_health_fail(cast, frozen_clock, capsys):
         for f in json.loads(out)["findings"]
         if f["check"] == "consumer.lag" and f["problem"]
     }
-    assert lagging == {"bots", "escalation.detect"}
+    assert lagging == {"bots", "escalation.detect", "careplan.checkout"}
     drain(load_workers())
     assert health(capsys)[0] == 0
 

@@ -101,9 +101,9 @@ def test_care_manager_adds_and_removes_members(cast):
     assert "Olly Unassigned" in names
     assert carol.delete(f"{url}/{cast.outsider_worker.id}").status_code == 204
     assert "Olly Unassigned" not in [m["name"] for m in carol.get(url).json()]
-    # A family member can never be put in the team room.
+    # A family member can never be put in the team room: refused like an unknown id.
     r = post_json(carol, url, {"person_id": cast.debbie.id})
-    assert r.status_code == 422
+    assert r.status_code == 404
 
 
 def test_push_device_registration_is_idempotent_on_the_token(cast, anna):

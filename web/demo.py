@@ -19,6 +19,9 @@ from django.db.models import Max
 
 from bots.models import PlannedVisit, Visit
 from bots.synthetic import generate_history
+from careplan.actions import do_add_medicine, do_save_plan
+from careplan.medicines import MedicineSpec
+from careplan.rules import PlanSpec
 from cocare_chat import clock
 from escalation.models import Alert, AlertEvent, Flag
 from escalation.policy import default_policy
@@ -80,6 +83,8 @@ def build_demo(now: dt.datetime | None = None) -> dict[str, Person]:
         health = Organisation.objects.create(
             name="Northshire Community Health", kind=Organisation.Kind.HEALTH
         )
+        # Its district nurses and physios may be added to Brightwater's team rooms.
+        health.partner_providers.add(provider)
         orgs = {"council": council, "provider": provider, "health": health, "none": None}
         people = {
             p.username: Person.objects.create(
@@ -139,7 +144,39 @@ def build_demo(now: dt.datetime | None = None) -> dict[str, Person]:
                      body="Thanks all. I'll ring Mum on Sunday as usual.")
         post_message(room=fam, sender=people["anna"], now=now,
                      body="Peggy enjoyed sitting in the garden this afternoon.")
+        _visit_record_for_peggy(margaret, people["nadia"], now)
     return people
+
+
+# Peggy's care plan and medicines, so a demo check-in shows the tasks card (and, near a
+# dose time, the medicines on it) whatever the time of day: the same three tasks under
+# every default visit type.
+DEMO_TASKS = [
+    ("care", "Wash and dress; check heels for redness", True, "personal care"),
+    ("meal", "Hot meal and a drink; note how much she ate", False, "a meal"),
+    ("walk", "Short walk with the frame", False, "a walk"),
+]
+DEMO_MEDICINES = [
+    # Parkinson's: every four hours while awake, time-critical (30 min either side).
+    {"name": "Co-beneldopa 62.5 mg", "dose": "1 capsule", "route": "oral",
+     "times": ["07:00", "11:00", "15:00", "19:00"], "time_critical": True,
+     "instructions": "Give on time; with a little water."},
+    {"name": "Senna 7.5 mg", "dose": "2 tablets", "route": "oral", "times": ["20:00"]},
+]
+
+
+def _visit_record_for_peggy(su: ServiceUser, nurse: Person, now: dt.datetime) -> None:
+    plan = PlanSpec.model_validate({
+        "outcomes": [{"key": "home", "text": "Stay living in my own home"}],
+        "tasks": [{"key": f"{vt}-{key}", "label": label, "visit_type": vt,
+                   "essential": essential, "family_label": family, "outcome": "home"}
+                  for vt in ("morning", "lunch", "tea", "bed")
+                  for key, label, essential, family in DEMO_TASKS],
+    })
+    do_save_plan(su, plan, by=nurse, now=now, note="Demo care plan")
+    for spec in DEMO_MEDICINES:  # prescribed yesterday, so today's earlier doses count
+        do_add_medicine(su, MedicineSpec.model_validate(spec), by=nurse,
+                        now=now - dt.timedelta(days=1), reason="Demo: from the GP's letter")
 
 
 FIRST = ["Joan", "Harold", "Irene", "Stanley", "Doris", "Kenneth", "Mavis", "Ronald", "Sheila",

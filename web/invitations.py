@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 
 from cocare_chat import clock
 from rooms import audit
-from rooms.access import Action, access_room, family_basis_active
+from rooms.access import Action, access_room, family_basis_active, may_join
 from rooms.errors import Invalid, NotFound
 from rooms.models import FamilyBasis, Person, Role, Room, ServiceUser
 from rooms.network import do_add_member, do_record_family_basis
@@ -149,7 +149,11 @@ def redeem_invitation(token: str, *, username: str, password: str,
         if not Invitation.objects.filter(pk=inv.pk, used_at__isnull=True).update(
                 used_at=now, used_by=person):
             raise InvitationUnusable("used")
-        do_add_member(family_room(inv.service_user_id), person, by=inv.created_by, now=now)
+        room = family_room(inv.service_user_id)
+        # The tenancy rule decides here too: family of this service user, basis recorded.
+        if not may_join(person, room, invited_for=inv.service_user_id):
+            raise InvitationUnusable("withdrawn")
+        do_add_member(room, person, by=inv.created_by, now=now)
         audit.record(person, "invitation.redeem", service_user=inv.service_user_id,
                      target=f"invitation:{inv.id}", now=now)
     return person

@@ -110,7 +110,7 @@ def test_inviting_records_the_lawful_basis_when_none_is_active(cast):
                            {"display_name": "Sam Hughes", "days": 7})
     assert b"This field is required" in r.content and not Invitation.objects.exists()
     url = invite(cast, basis="lpa", basis_notes="LPA for health and welfare, seen 2 Mar")
-    active = FamilyBasis.objects.get(revoked_at__isnull=True)
+    active = FamilyBasis.objects.get(service_user=cast.peggy, revoked_at__isnull=True)
     assert active.basis == "lpa" and active.recorded_by == cast.carol
     assert accept(url).status_code == 302
 

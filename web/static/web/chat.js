@@ -10,6 +10,7 @@
 //   nothing missed while disconnected is skipped and nothing is shown twice.
 // - User data is only ever set with textContent (see el() in socket.js), never innerHTML.
 import { Socket, csrfToken, el, newClientId, timeOf } from "./socket.js";
+import { createVisitCards } from "./visitcard.js";
 
 const cfg = JSON.parse(document.getElementById("chat-config").textContent);
 const $ = (id) => document.getElementById(id);
@@ -121,6 +122,12 @@ function renderPending(entry) {
 }
 
 // ---- the socket -----------------------------------------------------------------------
+
+// note() is a hoisted function declaration, so it can be handed over before its definition.
+const visitCards = createVisitCards({
+  me: cfg.me.id, teamRoom: cfg.kind === "professional",
+  canRecord: cfg.kind === "professional" && cfg.me.role === "care_worker", note,
+});
 
 const sock = new Socket({ onFrame: handle, onState: (s) => { state.conn = s; onConnState(s); } });
 
@@ -326,6 +333,9 @@ function canAnswer() {
 
 function renderCard(m) {
   const p = m.payload || {};
+  // The visit's care-plan tasks (and, in the team room, its medicines): a checklist, not a
+  // one-answer question (web/static/web/visitcard.js).
+  if (p.card_type === "visit_tasks") return visitCards.render(m);
   if (p.card_type === "key_info") {
     const d = p.data || {};
     const dl = el("dl");
@@ -379,6 +389,7 @@ function answer(cardId, value) {
 
 function renderAnswer(m) {
   const p = m.payload || {};
+  if (visitCards.onAnswer(m)) return null; // a task ticked from elsewhere: the card shows it
   markChosen(p.card_id, p.value);
   const card = state.cards.get(p.card_id);
   const opt = card && card.options.get(p.value);

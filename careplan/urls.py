@@ -1,0 +1,12 @@
+from django.urls import path
+
+from careplan import views
+
+app_name = "careplan"
+
+urlpatterns = [
+    path("people/<int:su_id>/mar/", views.mar_page, name="mar"),
+    path("downloads/", views.downloads_page, name="downloads"),
+    path("downloads/payroll.csv", views.payroll_download, name="payroll-csv"),
+    path("downloads/council.csv", views.council_download, name="council-csv"),
+]

@@ -1,0 +1,53 @@
+"""The bot posts the visit's tasks as one card after check-in; a tap ticks the task."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from bots.runner import BotConsumer
+from careplan.models import TaskRecord
+from tests.bots.helpers import HOME, bot_entries, run, say, tap
+from tests.careplan.helpers import MADOPAR, add_medicine, save_plan
+from tests.support.cast import T0
+
+pytestmark = pytest.mark.django_db
+
+
+def tasks_cards(room):
+    return [m for m in bot_entries(room, "card") if m.payload["card_type"] == "visit_tasks"]
+
+
+def test_check_in_posts_one_tasks_card_and_a_tap_by_the_worker_ticks_the_task(
+        cast, frozen_clock):
+    save_plan(cast.peggy, cast.carol)
+    add_medicine(cast.peggy, cast.nadia, MADOPAR, now=T0 - dt.timedelta(days=1))
+    say(cast.anna, cast.team, "Check in", location=HOME)
+    run()
+    [card] = tasks_cards(cast.team)
+    p = card.payload
+    assert p["title"] == "Morning visit: 3 tasks — tap each one when done"
+    assert [o["label"] for o in p["options"]] == [
+        "★ Wash and dress; check heels for redness", "Breakfast: porridge, tea one sugar",
+        "★ Empty catheter bag"]
+    assert "beneldopa" not in str(p)  # cards reach Matrix: never a medicine
+    assert tasks_cards(cast.family) == []
+
+    tap(cast.nadia, cast.team, p["card_id"], 0)  # not the visit's worker: nothing
+    tap(cast.anna, cast.team, p["card_id"], 1)
+    tap(cast.anna, cast.team, p["card_id"], 7)  # no such task: nothing
+    run()
+    [rec] = TaskRecord.objects.all()
+    assert (rec.task.key, rec.done, rec.recorded_by_id) == ("breakfast", True, cast.anna.id)
+
+    BotConsumer().reset()
+    run()
+    assert len(tasks_cards(cast.team)) == 1
+    assert TaskRecord.objects.count() == 1
+
+
+def test_no_card_without_tasks_for_the_visit(cast, frozen_clock):
+    say(cast.anna, cast.team, "Check in", location=HOME)
+    run()
+    assert tasks_cards(cast.team) == []
