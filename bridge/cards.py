@@ -102,7 +102,12 @@ def card_answered_by_number(text: Message, now: dt.datetime) -> tuple[Message, s
 
 
 def poll_answer_recorded(card: Message, answer: Message, now: dt.datetime) -> str | None:
-    """The label when a poll answer by its sender lands on an open card, else None."""
+    """The label when a poll answer by its sender lands on an open card, else None.
+
+    Care-plan task ticks (``visit_tasks``) are not confirmed here: the visit record decides
+    them (careplan.botcard), and the card stays open for every task."""
+    if card.payload.get("card_type") == "visit_tasks":
+        return None
     if not may_answer_by_poll(card, answer.sender):
         return None
     if not _is_open(card, answer.id, now):

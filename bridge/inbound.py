@@ -50,7 +50,7 @@ from bridge.models import (
     MatrixMember,
     OutboxEntry,
 )
-from bridge.render import TXN_KEY
+from bridge.render import TXN_KEY, VISIT_TASKS
 from cocare_chat.config import get_config
 from rooms.access import Action, allowed
 from rooms.errors import CoCareError
@@ -253,11 +253,32 @@ def _poll_answer(ev: MatrixEvent, bridged: BridgedRoom, common: dict) -> Message
     if not picked:
         return None  # an emptied vote: nothing to record
     values = {str(o["value"]) for o in card.payload.get("options", [])}
+    if card.payload.get("card_type") == VISIT_TASKS:
+        return _tasks_ticked(ev, card, picked, values, common)
     if picked[0] not in values:
         raise NotRecorded("poll_option")
     return check_post_message(kind="answer", payload={
         "card_id": card.payload["card_id"], "value": int(picked[0]), "via": "matrix"},
         **common).message
+
+
+def _tasks_ticked(ev: MatrixEvent, card: Message, picked: list[str], values: set[str],
+                  common: dict) -> Message | None:
+    """A multi-select vote on a care-plan tasks card: one ``answer`` entry (a tap) per task
+    newly selected by her, each idempotent on (event, task). A vote only ever adds ticks:
+    un-selecting in Matrix does not untick a task in CoCare (the visit card does that)."""
+    if any(v not in values for v in picked):
+        raise NotRecorded("poll_option")
+    done = {str(v) for v in Message.objects.filter(
+        room_id=card.room_id, kind=Message.Kind.ANSWER, sender=common["person"],
+        payload__card_id=card.payload["card_id"]).values_list("payload__value", flat=True)}
+    first = None
+    for value in sorted(set(picked) - done, key=int):
+        msg = check_post_message(kind="answer", payload={
+            "card_id": card.payload["card_id"], "value": int(value), "via": "matrix"},
+            **{**common, "client_id": client_id_for(f"{ev.event_id}:{value}")}).message
+        first = first or msg
+    return first
 
 
 def _membership(ev: MatrixEvent, bridged: BridgedRoom, cfg: BridgeConfig, now: dt.datetime

@@ -29,6 +29,7 @@ POLL_DISCLOSED = "org.matrix.msc3381.poll.disclosed"
 TEXT_BLOCK = "org.matrix.msc1767.text"
 FAMILY_VOICE = "family_voice"
 KEY_INFO = "key_info"
+VISIT_TASKS = "visit_tasks"  # careplan.botcard: each option is a task, ticked by a tap
 KEY_INFO_FIELDS = (("preferences", "Preferences"), ("what_matters", "What matters"),
                    ("communication_needs", "Communication needs"))
 
@@ -64,6 +65,8 @@ def how_to_answer(card_type: str, answerer: Answerer | None) -> str:
         who = answerer.name
     else:
         who = "The visit's care worker"
+    if card_type == VISIT_TASKS:  # ticked by taps (poll votes) only, several per card
+        return f"{who}: tick each task in the poll when it is done."
     return f"{who}: answer the poll, or reply with a number."
 
 
@@ -106,7 +109,7 @@ def _card(payload: dict[str, Any], room_kind: str, answerer: Answerer | None
     content: dict[str, Any] = {
         POLL_START: {
             "kind": POLL_DISCLOSED,
-            "max_selections": 1,
+            "max_selections": len(options) if payload.get("card_type") == VISIT_TASKS else 1,
             "question": {TEXT_BLOCK: title, "body": title, "msgtype": "m.text"},
             "answers": [{"id": str(o["value"]), TEXT_BLOCK: option_text(o)} for o in options],
         },

@@ -254,6 +254,29 @@ def test_a_stable_poll_response_with_m_selections_becomes_an_answer_entry(linked
         "card_id": "v1:mood", "value": 3, "via": "matrix"}
 
 
+def test_votes_on_a_care_plan_tasks_card_become_one_tap_per_newly_ticked_task(linked):
+    card = post_message(room=linked.team, sender=linked.bot, kind="card", payload={
+        "card_id": "tasks:9", "card_type": "visit_tasks", "title": "Morning visit: 3 tasks",
+        "options": [{"value": 0, "label": "Medication"}, {"value": 1, "label": "Breakfast"},
+                    {"value": 2, "label": "Shower"}]}, now=T0)
+    EventLink.objects.create(event_id="$tasks", message=card.message, direction="out")
+
+    def vote(event_id, *values, txn):
+        run([{"event_id": event_id, "room_id": ROOM, "sender": NADIA,
+              "type": "org.matrix.msc3381.poll.response",
+              "content": {"m.relates_to": {"rel_type": "m.reference", "event_id": "$tasks"},
+                          "org.matrix.msc3381.poll.response": {"answers": list(values)}}}],
+            txn=txn)
+    vote("$v1", "0", txn="a")
+    vote("$v2", "0", "2", txn="b")  # Element sends the whole selection each time
+    vote("$v2", "0", "2", txn="c")  # redelivered
+    vote("$v3", "2", txn="d")  # un-ticking "0" in Matrix does not untick it in CoCare
+    ticks = Message.objects.filter(kind="answer").order_by("seq")
+    assert [m.payload["value"] for m in ticks] == [0, 2]
+    assert {m.sender_id for m in ticks} == {linked.nadia.id}
+    assert not BridgeAction.objects.filter(kind="notice").exists()
+
+
 def test_strip_reply_fallback():
     assert strip_reply_fallback("> <@a:b> hi\n> more\n\nreal") == "real"
     assert strip_reply_fallback("plain > text") == "plain > text"

@@ -74,6 +74,15 @@ def test_a_family_voice_card_tells_the_family_and_mentions_nobody():
     assert "m.mentions" not in r.content
 
 
+def test_a_care_plan_tasks_card_is_a_multi_choice_poll_ticked_not_answered_by_number():
+    tasks = {"card_id": "tasks:9", "card_type": "visit_tasks", "title": "Morning visit: 2 tasks",
+             "options": [{"value": 0, "label": "★ Medication"}, {"value": 1, "label": "Breakfast"}]}
+    r = entry("card", payload=tasks)
+    assert r.content[POLL_START]["max_selections"] == 2
+    assert r.content["body"].splitlines()[-1] == (
+        "The visit's care worker: tick each task in the poll when it is done.")
+
+
 KEY_INFO = {"card_id": "s3key", "card_type": "key_info",
             "title": "First visit to Peggy: key information", "options": [],
             "data": {"preferences": "Tea, one sugar", "what_matters": "Her cat, Biscuit",
