@@ -26,6 +26,8 @@ class BridgeConfig(BaseModel):
     retry_max_seconds: float = 30.0
     # A homeserver refusal (4xx) is retried this often, then the entry is recorded failed.
     max_attempts: int = 5
+    # Membership is reconciled incrementally; this slow full check catches the rest.
+    reconcile_full_seconds: float = 300.0
     http_timeout: float = 20.0
 
     @property

@@ -1,16 +1,21 @@
 """Matrix -> CoCare: one appservice transaction, processed in one database transaction.
 
 Guarantees:
-- a transaction id already committed is acknowledged without effect (``AppserviceTransaction``);
 - each event is processed once (``InboundEvent`` unique on ``event_id``), and the CoCare
-  entry it makes is idempotent on ``(person, "mx:"+sha256(event_id))`` too;
+  entry it makes is idempotent on ``(person, "mx:"+sha256(event_id))`` too. The
+  transaction id decides nothing: Synapse on SQLite numbers transactions from 1 again
+  after every restart, so a "seen" transaction id can carry new events;
 - events of our own puppets and bot are echoes: never new input;
 - only ``m.room.message`` / redaction / poll responses from a Matrix user *linked* to a
   CoCare person whom ``rooms.access`` lets post in the mapped room reach the record, and
   they go through ``rooms.messages.check_post_message`` as that person. Anyone else gets a
   notice from the bridge bot (queued as a ``BridgeAction``) and nothing is written;
 - a Matrix user who joins (or is invited to) a bridged room without CoCare access is
-  queued for a kick.
+  queued for a kick;
+- nothing is dropped silently: an event from a linked member that is not recorded (a
+  photo or file, an over-long or refused message, an unknown poll) gets a notice from the
+  bridge bot, in reply to it, saying what was not recorded and why; a card answer that
+  landed is confirmed ("Recorded: ...").
 
 Each event runs in a savepoint: one malformed event is recorded ``failed`` and skipped,
 it never blocks the transaction behind it.
@@ -26,11 +31,13 @@ from typing import Any
 from django.db import transaction
 from pydantic import ValidationError
 
+from bridge.cards import card_answered_by_number, poll_answer_recorded
 from bridge.conf import BridgeConfig
 from bridge.events import (
     MatrixEvent,
     MemberContent,
     MessageContent,
+    NewContent,
     PollResponseContent,
     RedactionContent,
 )
@@ -43,7 +50,8 @@ from bridge.models import (
     MatrixMember,
     OutboxEntry,
 )
-from bridge.render import TXN_KEY
+from bridge.render import TXN_KEY, VISIT_TASKS
+from cocare_chat.config import get_config
 from rooms.access import Action, allowed
 from rooms.errors import CoCareError
 from rooms.messages import check_post_message
@@ -52,7 +60,34 @@ from rooms.models import Message, Person
 log = logging.getLogger(__name__)
 Outcome = InboundEvent.Outcome
 TEXT_MSGTYPES = {"m.text", "m.notice", "m.emote"}
+MEDIA_MSGTYPES = {"m.image", "m.file", "m.video", "m.audio"}
 POLL_RESPONSE_TYPES = {"m.poll.response", "org.matrix.msc3381.poll.response"}
+POLL_START_TYPES = {"m.poll.start", "org.matrix.msc3381.poll.start"}
+# What the bridge bot says about content it did not record (never the content itself).
+NOT_RECORDED = "Not added to the CoCare record: {why}"
+WHY_MEDIA = "photos and files from Matrix are not kept in the CoCare record yet."
+WHY = {
+    "media": WHY_MEDIA,
+    "sticker": WHY_MEDIA,
+    "msgtype": "this kind of message ({what}) cannot be recorded in CoCare.",
+    "too_long": "the message is {length} characters long; CoCare keeps messages of up "
+                "to {limit}. Please send it in shorter parts.",
+    "encrypted": "encrypted messages cannot be read by the bridge.",
+    "poll_start": "polls started in Matrix are not recorded in CoCare.",
+    "poll_unknown": "that poll is not a CoCare card.",
+    "poll_option": "that is not one of the card's options.",
+    "edit_unlinked": "the edited message is not in the CoCare record.",
+    "reaction": "reactions are not recorded in CoCare (this notice is shown once).",
+}
+
+
+class NotRecorded(Exception):
+    """An event from a linked member that CoCare does not record: ``why`` says why."""
+
+    def __init__(self, reason: str, **facts: object):
+        super().__init__(reason)
+        self.reason = reason
+        self.why = WHY[reason].format(**facts)
 
 
 def client_id_for(event_id: str) -> str:
@@ -76,12 +111,13 @@ def process_transaction(txn_id: str, events: list[dict[str, Any]], cfg: BridgeCo
                         now: dt.datetime) -> int:
     """Apply one appservice transaction atomically; returns the number of new events."""
     with transaction.atomic():
-        if AppserviceTransaction.objects.filter(txn_id=txn_id).exists():
-            return 0
         done = 0
         for raw in events:
             done += _process_safely(raw, cfg, now)
-        AppserviceTransaction.objects.create(txn_id=txn_id, events=len(events), received_at=now)
+        # Kept for the operator only. The id is NOT a dedupe key: it restarts at 1 when
+        # Synapse (on SQLite) restarts, and its events are new (issue 13).
+        AppserviceTransaction.objects.update_or_create(
+            txn_id=txn_id, defaults={"events": len(events), "received_at": now})
         return done
 
 
@@ -121,8 +157,7 @@ def _process(ev: MatrixEvent, cfg: BridgeConfig, now: dt.datetime
     if cfg.is_ours(ev.sender):
         _confirm_echo(ev, now)
         return Outcome.ECHO, "", None
-    if ev.type != "m.room.message" and ev.type != "m.room.redaction" \
-            and ev.type not in POLL_RESPONSE_TYPES:
+    if ev.type not in CONTENT_TYPES:
         return Outcome.IGNORED, "event_type", None
     person = Person.objects.filter(matrix_id=ev.sender).first()
     if person is None or not allowed(person, bridged.room, Action.POST):
@@ -130,14 +165,25 @@ def _process(ev: MatrixEvent, cfg: BridgeConfig, now: dt.datetime
         return Outcome.REFUSED, "not_linked_member", None
     try:
         msg = _post(ev, bridged, person, now)
+    except NotRecorded as exc:
+        key = (f"drop:reaction:{ev.room_id}:{ev.sender}" if exc.reason == "reaction"
+               else f"drop:{ev.event_id}")
+        _notice(key, ev, NOT_RECORDED.format(why=exc.why), now)
+        return Outcome.REFUSED, exc.reason, None
     except CoCareError as exc:
+        # The write path's own words ("You can only change your own messages.", the
+        # length limit ...): generic, never the content.
+        _notice(f"drop:{ev.event_id}", ev, NOT_RECORDED.format(why=exc.message), now)
         return Outcome.REFUSED, exc.code, None
     except ValidationError:
+        _notice(f"drop:{ev.event_id}", ev,
+                NOT_RECORDED.format(why="the event was not in a form CoCare understands."), now)
         return Outcome.REFUSED, "invalid_content", None
     if msg is None:
         return Outcome.IGNORED, "unsupported", None
     EventLink.objects.get_or_create(event_id=ev.event_id, defaults={
         "message": msg, "direction": EventLink.Direction.INBOUND})
+    _confirm_answer(ev, bridged, msg, now)
     return Outcome.POSTED, "", msg
 
 
@@ -162,20 +208,39 @@ def _post(ev: MatrixEvent, bridged: BridgedRoom, person: Person, now: dt.datetim
         return check_post_message(kind="redaction", target_seq=target.seq, **common).message
     if ev.type in POLL_RESPONSE_TYPES:
         return _poll_answer(ev, bridged, common)
+    if ev.type in DROPPED_TYPES:
+        raise NotRecorded(DROPPED_TYPES[ev.type])
     content = MessageContent.model_validate(ev.content)
+    if content.msgtype in MEDIA_MSGTYPES:
+        raise NotRecorded("media")
     if content.msgtype not in TEXT_MSGTYPES:
-        return None
+        raise NotRecorded("msgtype", what=content.msgtype[:40])
     rel = content.relates_to
     if rel is not None and rel.rel_type == "m.replace":
         target = _linked(rel.event_id, bridged)
-        if target is None or content.new_content is None:
+        if target is None:
+            raise NotRecorded("edit_unlinked")
+        if content.new_content is None:
             return None
-        return check_post_message(kind="edit", body=content.new_content.body,
+        return check_post_message(kind="edit", body=_text(content.new_content, person),
                                   target_seq=target.seq, **common).message
     reply = _linked(rel.in_reply_to.event_id, bridged) if rel and rel.in_reply_to else None
     body = strip_reply_fallback(content.body) if reply is not None else content.body
-    return check_post_message(kind="text", body=body,
+    return check_post_message(kind="text", body=_text(content.model_copy(update={"body": body}),
+                                                      person),
                               reply_to_seq=reply.seq if reply else None, **common).message
+
+
+def _text(content: MessageContent | NewContent, person: Person) -> str:
+    """The text CoCare records: an emote reads "* Nadia Shah waves"; a text over the
+    limit is refused with a notice, never cut (the record must not silently change)."""
+    body = content.body
+    if content.msgtype == "m.emote":
+        body = f"* {person.display_name} {body}"
+    limit = get_config().max_message_chars
+    if len(body) > limit:
+        raise NotRecorded("too_long", length=len(body), limit=limit)
+    return body
 
 
 def _poll_answer(ev: MatrixEvent, bridged: BridgedRoom, common: dict) -> Message | None:
@@ -183,14 +248,37 @@ def _poll_answer(ev: MatrixEvent, bridged: BridgedRoom, common: dict) -> Message
     content = PollResponseContent.model_validate(ev.content)
     card = _linked(content.relates_to.event_id, bridged)
     picked = content.answers()
-    if card is None or card.kind != Message.Kind.CARD or not picked:
-        return None
+    if card is None or card.kind != Message.Kind.CARD:
+        raise NotRecorded("poll_unknown")
+    if not picked:
+        return None  # an emptied vote: nothing to record
     values = {str(o["value"]) for o in card.payload.get("options", [])}
+    if card.payload.get("card_type") == VISIT_TASKS:
+        return _tasks_ticked(ev, card, picked, values, common)
     if picked[0] not in values:
-        return None
+        raise NotRecorded("poll_option")
     return check_post_message(kind="answer", payload={
         "card_id": card.payload["card_id"], "value": int(picked[0]), "via": "matrix"},
         **common).message
+
+
+def _tasks_ticked(ev: MatrixEvent, card: Message, picked: list[str], values: set[str],
+                  common: dict) -> Message | None:
+    """A multi-select vote on a care-plan tasks card: one ``answer`` entry (a tap) per task
+    newly selected by her, each idempotent on (event, task). A vote only ever adds ticks:
+    un-selecting in Matrix does not untick a task in CoCare (the visit card does that)."""
+    if any(v not in values for v in picked):
+        raise NotRecorded("poll_option")
+    done = {str(v) for v in Message.objects.filter(
+        room_id=card.room_id, kind=Message.Kind.ANSWER, sender=common["person"],
+        payload__card_id=card.payload["card_id"]).values_list("payload__value", flat=True)}
+    first = None
+    for value in sorted(set(picked) - done, key=int):
+        msg = check_post_message(kind="answer", payload={
+            "card_id": card.payload["card_id"], "value": int(value), "via": "matrix"},
+            **{**common, "client_id": client_id_for(f"{ev.event_id}:{value}")}).message
+        first = first or msg
+    return first
 
 
 def _membership(ev: MatrixEvent, bridged: BridgedRoom, cfg: BridgeConfig, now: dt.datetime
@@ -200,7 +288,10 @@ def _membership(ev: MatrixEvent, bridged: BridgedRoom, cfg: BridgeConfig, now: d
     if cfg.is_ours(target):
         return Outcome.MEMBER, "ours", None
     state = {"join": MatrixMember.State.JOINED, "invite": MatrixMember.State.INVITED}.get(
-        content.membership, MatrixMember.State.LEFT)
+        content.membership)
+    if state is None:  # leave or ban: her own choice, or the bridge (or a moderator) did it
+        state = (MatrixMember.State.LEFT if ev.sender == target
+                 else MatrixMember.State.KICKED)
     if state != MatrixMember.State.LEFT:
         person = Person.objects.filter(matrix_id=target).first()
         if person is None or not allowed(person, bridged.room, Action.READ):
@@ -213,7 +304,9 @@ def _membership(ev: MatrixEvent, bridged: BridgedRoom, cfg: BridgeConfig, now: d
     elif member.state != MatrixMember.State.KICKED or state == MatrixMember.State.JOINED:
         member.state = state
         member.updated_at = now
-        member.save(update_fields=["state", "updated_at"])
+        member.failures = 0
+        member.next_attempt_at = None
+        member.save(update_fields=["state", "updated_at", "failures", "next_attempt_at"])
     return Outcome.MEMBER, content.membership[:20], None
 
 
@@ -234,3 +327,42 @@ def _confirm_echo(ev: MatrixEvent, now: dt.datetime) -> None:
 def _queue(kind: str, key: str, room_id: str, user_id: str, now: dt.datetime) -> None:
     BridgeAction.objects.get_or_create(key=key[:300], defaults={
         "kind": kind, "matrix_room_id": room_id, "user_id": user_id, "created_at": now})
+
+
+def _notice(key: str, ev: MatrixEvent, body: str, now: dt.datetime,
+            message: Message | None = None, reply_to: str | None = None) -> None:
+    """A bridge-bot notice in reply to ``ev`` (or ``reply_to``), addressed to its sender."""
+    BridgeAction.objects.get_or_create(key=key[:300], defaults={
+        "kind": BridgeAction.Kind.NOTICE, "matrix_room_id": ev.room_id, "user_id": ev.sender,
+        "body": body, "reply_to_event_id": reply_to or ev.event_id, "message": message,
+        "created_at": now})
+
+
+def _confirm_answer(ev: MatrixEvent, bridged: BridgedRoom, msg: Message, now: dt.datetime
+                    ) -> None:
+    """Confirm in Matrix a card answer that landed on an open card (bridge.cards)."""
+    if msg.kind == Message.Kind.ANSWER:
+        card = (Message.objects.filter(room_id=msg.room_id, kind=Message.Kind.CARD,
+                                       payload__card_id=msg.payload.get("card_id"))
+                .order_by("-id").first())
+        label = poll_answer_recorded(card, msg, now) if card is not None else None
+        if label is not None:
+            card_event = EventLink.objects.filter(message=card).values_list(
+                "event_id", flat=True).first()
+            _notice(f"confirm:{ev.event_id}", ev,
+                    f"Recorded: {label} ({msg.sender.display_name})", now, message=msg,
+                    reply_to=card_event or ev.event_id)
+    elif msg.kind == Message.Kind.TEXT:
+        found = card_answered_by_number(msg, now)
+        if found is not None:
+            _notice(f"confirm:{ev.event_id}", ev, f"Recorded: {found[1]}", now, message=msg)
+
+
+# Event types a linked member sends that carry content CoCare does not keep.
+DROPPED_TYPES = {
+    "m.sticker": "sticker",
+    "m.room.encrypted": "encrypted",
+    "m.reaction": "reaction",
+    **{t: "poll_start" for t in POLL_START_TYPES},
+}
+CONTENT_TYPES = {"m.room.message", "m.room.redaction", *POLL_RESPONSE_TYPES, *DROPPED_TYPES}

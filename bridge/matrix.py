@@ -20,7 +20,16 @@ from bridge.conf import BridgeConfig
 
 
 class MatrixUnavailable(Exception):
-    """The homeserver could not be reached or asked us to come back later."""
+    """The homeserver could not be reached or asked us to come back later.
+
+    ``status`` is None for a transport error (the homeserver itself is down) and the HTTP
+    status for a 5xx/429 answer (it is up, but this request failed: e.g. a remote server
+    it had to ask was unreachable).
+    """
+
+    def __init__(self, reason: str, status: int | None = None):
+        super().__init__(reason)
+        self.status = status
 
 
 class MatrixRefused(Exception):
@@ -61,7 +70,7 @@ class MatrixClient:
         except httpx.HTTPError as exc:
             raise MatrixUnavailable(type(exc).__name__) from None
         if r.status_code >= 500 or r.status_code == 429:
-            raise MatrixUnavailable(f"HTTP {r.status_code}")
+            raise MatrixUnavailable(f"HTTP {r.status_code}", status=r.status_code)
         try:
             data = r.json()
         except ValueError:
@@ -113,24 +122,47 @@ class MatrixClient:
         method, path = Api.room_resolve_alias(alias)
         return self.call(method, path)["room_id"]
 
-    def invite(self, room_id: str, user_id: str) -> None:
+    def membership(self, room_id: str, user_id: str) -> str | None:
+        """The user's membership in the room as the bridge bot sees it (None: never)."""
+        method, path = Api.room_get_state_event("", room_id, "m.room.member", user_id)
+        try:
+            return self.call(method, path).get("membership")
+        except MatrixRefused as exc:
+            if exc.errcode == "M_NOT_FOUND":
+                return None
+            raise
+
+    def invite(self, room_id: str, user_id: str) -> str:
+        """Invite; returns the membership reached ("invite", or "join" if already in).
+
+        ``M_FORBIDDEN`` is success only when the user is in fact invited or joined already
+        (checked, not assumed): a ban, a server ACL or a lost power level stay refusals.
+        """
         method, path, data = Api.room_invite("", room_id, user_id)
         try:
             self.call(method, path, data)
+            return "invite"
         except MatrixRefused as exc:
-            if exc.errcode != "M_FORBIDDEN":  # already invited or joined
+            if exc.errcode != "M_FORBIDDEN":
                 raise
+            state = self.membership(room_id, user_id)
+            if state in ("invite", "join"):
+                return state
+            raise
 
     def join(self, room_id: str, user_id: str) -> None:
         method, path = Api.join("", room_id)
         self.call(method, path, {}, as_user=user_id)
 
     def kick(self, room_id: str, user_id: str, reason: str) -> None:
+        """Kick; ``M_FORBIDDEN`` is success only when the user is not in the room (checked)."""
         method, path, data = Api.room_kick("", room_id, user_id, reason)
         try:
             self.call(method, path, data)
         except MatrixRefused as exc:
-            if exc.errcode != "M_FORBIDDEN":  # not in the room (any more)
+            if exc.errcode != "M_FORBIDDEN":
+                raise
+            if self.membership(room_id, user_id) in ("invite", "join", "knock"):
                 raise
 
     def send(self, room_id: str, event_type: str, content: dict, txn_id: str,
@@ -139,8 +171,8 @@ class MatrixClient:
         return self.call(method, path, data, as_user=as_user)["event_id"]
 
     def redact(self, room_id: str, event_id: str, txn_id: str,
-               as_user: str | None = None) -> str:
-        method, path, data = Api.room_redact("", room_id, event_id, txn_id)
+               as_user: str | None = None, reason: str | None = None) -> str:
+        method, path, data = Api.room_redact("", room_id, event_id, txn_id, reason=reason)
         return self.call(method, path, data, as_user=as_user)["event_id"]
 
     def recent_events(self, room_id: str, limit: int = 100, start: str | None = None

@@ -38,16 +38,22 @@ class MatrixMember(models.Model):
     """A Matrix user's membership in a bridged room, as the bridge last made or saw it."""
 
     class State(models.TextChoices):
+        PENDING = "pending"  # the bridge owes an invite (not sent yet, or it failed)
         INVITED = "invited"
         JOINED = "joined"
-        LEFT = "left"
-        KICKED = "kicked"
+        LEFT = "left"  # left (or declined) in Matrix by their own choice: not re-invited
+        KICKED = "kicked"  # removed by the bridge (no CoCare access); re-invited on access
 
     bridged_room = models.ForeignKey(BridgedRoom, on_delete=models.CASCADE,
                                      related_name="members")
     user_id = models.CharField(max_length=255)
     state = models.CharField(max_length=10, choices=State.choices)
     updated_at = models.DateTimeField()
+    # The bridge's last invite/kick of this user failed: retried with backoff, recorded
+    # (bridge.reconcile). Reset by a success or by a new membership change.
+    failures = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=100, blank=True)
 
     class Meta:
         constraints = [
@@ -131,7 +137,11 @@ class InboundEvent(models.Model):
 
 
 class AppserviceTransaction(models.Model):
-    """An appservice transaction id already committed: a retried PUT is acknowledged as is."""
+    """The last time a transaction id was pushed (for the operator; it decides nothing).
+
+    Synapse on SQLite numbers transactions from 1 again after a restart, so a transaction
+    id is not unique over time: events are deduplicated by ``InboundEvent.event_id`` only.
+    """
 
     txn_id = models.CharField(max_length=255, unique=True)
     events = models.PositiveIntegerField()
@@ -142,7 +152,8 @@ class AppserviceTransaction(models.Model):
 
 
 class BridgeAction(models.Model):
-    """A Matrix-side action the bridge owes: kick an intruder, notice an unlinked sender."""
+    """A Matrix-side action the bridge owes: kick an intruder, or a notice from the bridge
+    bot (to an unlinked sender, about content not recorded, confirming a card answer)."""
 
     class Kind(models.TextChoices):
         KICK = "kick"
@@ -152,6 +163,14 @@ class BridgeAction(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices)
     matrix_room_id = models.CharField(max_length=255)
     user_id = models.CharField(max_length=255)
+    # A notice's text (empty: the unlinked-sender notice) and the event it replies to.
+    body = models.TextField(blank=True)
+    reply_to_event_id = models.CharField(max_length=255, blank=True)
+    # The CoCare entry a notice is about (an answer it confirms): when that entry is
+    # redacted, the notice's Matrix event is redacted too.
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    event_id = models.CharField(max_length=255, blank=True)
     done_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -159,6 +178,47 @@ class BridgeAction(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class RoomSync(models.Model):
+    """A CoCare room whose Matrix membership must be reconciled (bridge.reconcile).
+
+    Dirty while ``version > synced_version``: marking bumps ``version`` (a member joined or
+    left, a link changed, a family basis changed, the periodic full check); a pass that
+    settled every member stores the version it read, so a mark made meanwhile is kept.
+    The room may not be bridged yet: reconciling creates it when a linked person may read it.
+    """
+
+    room = models.OneToOneField(Room, on_delete=models.CASCADE, related_name="+")
+    version = models.PositiveBigIntegerField(default=1)
+    synced_version = models.PositiveBigIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=100, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"room {self.room_id} v{self.version}/{self.synced_version}"
+
+
+class LinkedAccount(models.Model):
+    """The ``Person.matrix_id`` links the bridge has acted on: a difference is a link,
+    an unlink or a re-link (made by any path: actions, the admin, a data fix)."""
+
+    person = models.OneToOneField(Person, on_delete=models.CASCADE, related_name="+")
+    matrix_id = models.CharField(max_length=255)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.person_id} -> {self.matrix_id}"
+
+
+class BridgeCheckpoint(models.Model):
+    """Small named values the bridge keeps between passes (last full check, fingerprints)."""
+
+    name = models.CharField(max_length=60, unique=True)
+    value = models.JSONField(default=dict)
+    updated_at = models.DateTimeField()
 
 
 class MatrixLinkCode(models.Model):

@@ -11,11 +11,13 @@ Guarantees:
   ``org.cocare.txn`` marker, back to the room's last confirmed event, and only sent if
   absent. The attempt counter is committed *before* the request;
 - attribution: every entry is sent as the puppet of its CoCare sender, registered and
-  joined on first use, display name "Name (Role)";
+  joined on first use, display name "Name (Role)". A deletion is sent as the puppet only
+  when that puppet sent the deleted event; otherwise (a manager's moderation, retention,
+  a message written in Matrix) as the bridge bot, which holds the redact power level;
 - rooms are created on demand (private, invite only, no guests, history from join) under
   a reserved alias, so a crash between creating and recording cannot make a second room;
-- linked Matrix users follow CoCare access (``rooms.access``): invited when they may read
-  the room, kicked when they no longer may. Nobody else is ever invited.
+- **isolation**: owed actions, membership reconciliation (``bridge.reconcile``) and the
+  outbox run as separate stages of a pass; a failure in one never stops the others.
 
 No database transaction is held across a network request. One sender process per
 deployment (per-room order assumes a single sender); see docs/matrix.md.
@@ -33,8 +35,9 @@ from django.db.models import F, Q
 from bridge.conf import BridgeConfig
 from bridge.matrix import MatrixClient, MatrixRefused, MatrixUnavailable
 from bridge.models import BridgeAction, BridgedRoom, EventLink, MatrixMember, OutboxEntry, Puppet
-from bridge.render import TXN_KEY, render
-from rooms.access import Action, allowed
+from bridge.reconcile import MembershipReconciler, backoff_seconds, mark_rooms
+from bridge.render import MESSAGE, TXN_KEY, Answerer, render
+from rooms import isolation
 from rooms.isolation import RowGuard
 from rooms.models import Message, Person, Room
 
@@ -44,9 +47,8 @@ NOTICE_TEXT = ("{user}: messages from this account are not added to the CoCare r
                "Ask the care manager to link your Matrix account if you should take part.")
 
 
-def backoff_seconds(attempts: int, cap: float) -> float:
-    """1, 2, 4, ... seconds, capped. Pure."""
-    return min(cap, 2.0 ** max(0, attempts - 1))
+REDACTION_REASON = "Deleted in CoCare"
+__all__ = ["MatrixSender", "backoff_seconds", "puppet_display_name"]
 
 
 def puppet_display_name(person: Person) -> str:
@@ -65,16 +67,23 @@ class MatrixSender:
         self.cfg = cfg
         self.client = client or MatrixClient(cfg)
         self.batch_per_room = batch_per_room
+        self.members = MembershipReconciler(cfg, self.client, self._ensure_room)
 
     def run_once(self, now: dt.datetime) -> int:
-        """One pass: owed actions, membership reconciliation, then the outbox."""
-        try:
-            done = self._actions(now)
-            done += self._reconcile_members(now)
-            done += self._outbox(now)
-        except MatrixUnavailable as exc:
-            log.info("bridge: homeserver unavailable (%s); will retry", exc)
-            return 0
+        """One pass: owed actions, membership reconciliation, then the outbox — each stage
+        on its own, so a failing one (a bad membership, the homeserver away) never keeps
+        the others, above all the outbox, from running."""
+        done = 0
+        for stage, run in (("actions", self._actions), ("members", self.members.run_once),
+                           ("outbox", self._outbox)):
+            try:
+                done += run(now)
+            except MatrixUnavailable as exc:
+                log.info("bridge: %s: homeserver unavailable (%s); will retry", stage, exc)
+            except Exception as exc:  # recorded by type only (health); the next pass retries
+                isolation.run_failed(f"{self.name}.{stage}", exc, now)
+            else:
+                isolation.run_succeeded(f"{self.name}.{stage}", now)
         return done
 
     # --- outbox ---
@@ -117,12 +126,13 @@ class MatrixSender:
                 log.warning("bridge: room %s setup refused (%s)", room_id, exc.errcode)
                 self._back_off(entries[0], now, exc.errcode)
                 continue
-            except MatrixUnavailable:
+            except MatrixUnavailable as exc:
                 head = OutboxEntry.objects.filter(room_id=room_id, status=Status.PENDING
                                                   ).order_by("seq").first()
                 if head is not None:
                     self._back_off(head, now, "unavailable")
-                raise
+                if exc.status is None:  # the homeserver is down: no room can go now
+                    raise
         return done
 
     def _ensure_room_of(self, room_id: int, now: dt.datetime) -> BridgedRoom:
@@ -152,12 +162,18 @@ class MatrixSender:
             last_error=error[:100])
 
     def _send_entry(self, bridged: BridgedRoom, entry: OutboxEntry, now: dt.datetime) -> None:
-        msg = Message.objects.select_related("sender", "reply_to", "target").get(
+        msg = Message.objects.select_related("sender", "reply_to", "target", "room").get(
             pk=entry.message_id)
+        target_link = (EventLink.objects.filter(message_id=msg.target_id).first()
+                       if msg.target_id else None)
         rendered = render(
             kind=msg.kind, body=msg.body, payload=msg.payload, txn_id=entry.txn_id,
-            reply_event_id=_event_of(msg.reply_to_id), target_event_id=_event_of(msg.target_id),
-            answered_label=_answer_label(msg),
+            reply_event_id=_event_of(msg.reply_to_id),
+            target_event_id=target_link.event_id if target_link else None,
+            answered_label=_answer_label(msg), room_kind=msg.room.kind,
+            answerer=_answerer(msg),
+            target_from_matrix=bool(target_link
+                                    and target_link.direction == EventLink.Direction.INBOUND),
         )
         if rendered is None:
             OutboxEntry.objects.filter(pk=entry.pk).update(status=Status.SKIPPED)
@@ -172,13 +188,20 @@ class MatrixSender:
         OutboxEntry.objects.filter(pk=entry.pk).update(attempts=F("attempts") + 1)
         try:
             if rendered.action == "send":
-                event_id = self.client.send(bridged.matrix_room_id, "m.room.message",
+                event_id = self.client.send(bridged.matrix_room_id, rendered.event_type,
                                             rendered.content, entry.txn_id, as_user=puppet.user_id)
             else:
-                own = msg.target is not None and msg.target.sender_id == msg.sender_id
+                # Only the puppet that sent an event may redact it with its own power
+                # level; anything else (moderation, retention, an event a real Matrix
+                # user wrote) is redacted by the bridge bot.
+                own = (msg.target is not None and msg.target.sender_id == msg.sender_id
+                       and target_link is not None
+                       and target_link.direction == EventLink.Direction.OUTBOUND)
                 self._redact_edits_of(bridged, msg, entry, puppet.user_id)
+                self._redact_notices_of(bridged, msg, entry)
                 event_id = self.client.redact(bridged.matrix_room_id, rendered.target_event_id,
-                                              entry.txn_id, as_user=puppet.user_id if own else None)
+                                              entry.txn_id, as_user=puppet.user_id if own else None,
+                                              reason=REDACTION_REASON)
         except MatrixRefused as exc:
             attempts = entry.attempts + 1
             if attempts >= self.cfg.max_attempts:
@@ -207,7 +230,16 @@ class MatrixSender:
                    and link.direction == EventLink.Direction.OUTBOUND)
             self.client.redact(bridged.matrix_room_id, link.event_id,
                                f"{entry.txn_id}.edit-{link.message_id}",
-                               as_user=puppet_user_id if own else None)
+                               as_user=puppet_user_id if own else None,
+                               reason=REDACTION_REASON)
+
+    def _redact_notices_of(self, bridged: BridgedRoom, msg: Message, entry: OutboxEntry
+                           ) -> None:
+        """Redact the bridge bot's notices about the deleted entry (e.g. "Recorded: ...")."""
+        notices = BridgeAction.objects.filter(message_id=msg.target_id).exclude(event_id="")
+        for action in notices.order_by("id"):
+            self.client.redact(bridged.matrix_room_id, action.event_id,
+                               f"{entry.txn_id}.notice-{action.id}", reason=REDACTION_REASON)
 
     def _mark_sent(self, entry: OutboxEntry, event_id: str, now: dt.datetime) -> None:
         with transaction.atomic():
@@ -251,6 +283,7 @@ class MatrixSender:
         MatrixMember.objects.get_or_create(
             bridged_room=bridged, user_id=self.cfg.bot_user_id,
             defaults={"state": MatrixMember.State.JOINED, "updated_at": now})
+        mark_rooms([room.id])  # a new room: invite its linked readers
         return bridged
 
     def _ensure_puppet(self, person: Person, now: dt.datetime) -> Puppet:
@@ -277,42 +310,10 @@ class MatrixSender:
             bridged_room=bridged, user_id=user_id,
             defaults={"state": MatrixMember.State.JOINED, "updated_at": now})
 
-    def _reconcile_members(self, now: dt.datetime) -> int:
-        """Invite linked people who may read a bridged room; kick those who may not.
-        Each room in isolation: one that raises unexpectedly is recorded and skipped."""
-        guard = self._guard(BridgedRoom)
-        changed = 0
-        for bridged in guard.due(BridgedRoom.objects.select_related("room__service_user")):
-            changed += guard.run(bridged.pk, partial(self._reconcile_room, bridged, now), now,
-                                 service_user_id=bridged.room.service_user_id) or 0
-        return changed
-
-    def _reconcile_room(self, bridged: BridgedRoom, now: dt.datetime) -> int:
-        changed = 0
-        room = bridged.room
-        linked = Person.objects.filter(matrix_id__isnull=False, memberships__room=room,
-                                       memberships__removed_at__isnull=True
-                                       ).exclude(matrix_id="")
-        desired = {p.matrix_id for p in linked
-                   if not self.cfg.is_ours(p.matrix_id) and allowed(p, room, Action.READ)}
-        known = {m.user_id: m for m in bridged.members.all()}
-        for user_id in sorted(desired - set(known)):
-            self.client.invite(bridged.matrix_room_id, user_id)
-            MatrixMember.objects.create(bridged_room=bridged, user_id=user_id,
-                                        state=MatrixMember.State.INVITED, updated_at=now)
-            changed += 1
-        for user_id, member in known.items():
-            if (user_id not in desired and not self.cfg.is_ours(user_id)
-                    and member.state in (MatrixMember.State.INVITED,
-                                         MatrixMember.State.JOINED)):
-                self.client.kick(bridged.matrix_room_id, user_id,
-                                 "No longer a member of this CoCare room")
-                MatrixMember.objects.filter(pk=member.pk).update(
-                    state=MatrixMember.State.KICKED, updated_at=now)
-                changed += 1
-        return changed
-
     def _actions(self, now: dt.datetime) -> int:
+        """Owed Matrix-side actions, each on its own: a refusal is retried with backoff up
+        to ``max_attempts`` and then recorded done; an unexpected error is recorded and the
+        action skipped (``RowGuard``); neither blocks the ones behind it."""
         guard = self._guard(BridgeAction)
         due = guard.due(BridgeAction.objects.filter(done_at__isnull=True).filter(
             Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
@@ -324,25 +325,51 @@ class MatrixSender:
 
     def _do_action(self, action: BridgeAction, now: dt.datetime) -> int:
         BridgeAction.objects.filter(pk=action.pk).update(attempts=F("attempts") + 1)
+        event_id = ""
         try:
             if action.kind == BridgeAction.Kind.KICK:
                 self.client.kick(action.matrix_room_id, action.user_id,
                                  "Not a member of this CoCare room")
             else:
-                self.client.send(action.matrix_room_id, "m.room.message", {
-                    "msgtype": "m.notice", "body": NOTICE_TEXT.format(user=action.user_id),
-                    "m.mentions": {"user_ids": [action.user_id]},
-                }, f"cocare-action-{action.id}")
-        except MatrixRefused as exc:
-            log.warning("bridge: action %s refused (%s)", action.id, exc.errcode)
+                event_id = self.client.send(action.matrix_room_id, MESSAGE,
+                                            notice_content(action), f"cocare-action-{action.id}")
+        except (MatrixRefused, MatrixUnavailable) as exc:
+            if isinstance(exc, MatrixUnavailable) and exc.status is None:
+                raise  # the homeserver is down: the stage ends, nothing is counted
+            error = exc.errcode if isinstance(exc, MatrixRefused) else str(exc)
+            log.warning("bridge: action %s failed (%s)", action.id, error)
             if action.attempts + 1 < self.cfg.max_attempts:
                 BridgeAction.objects.filter(pk=action.pk).update(
                     next_attempt_at=now + dt.timedelta(
                         seconds=backoff_seconds(action.attempts + 1,
                                                 self.cfg.retry_max_seconds)))
                 return 0
-        BridgeAction.objects.filter(pk=action.pk).update(done_at=now)
+        BridgeAction.objects.filter(pk=action.pk).update(done_at=now, event_id=event_id)
         return 1
+
+
+def notice_content(action: BridgeAction) -> dict:
+    """A bridge-bot notice: its text, addressed to its user, a reply when it is about an
+    event."""
+    content: dict = {"msgtype": "m.notice",
+                     "body": action.body or NOTICE_TEXT.format(user=action.user_id),
+                     "m.mentions": {"user_ids": [action.user_id]}}
+    if action.reply_to_event_id:
+        content["m.relates_to"] = {"m.in_reply_to": {"event_id": action.reply_to_event_id}}
+    return content
+
+
+def _answerer(msg: Message) -> Answerer | None:
+    """The visit's care worker named by a question card (``data.worker``), if any."""
+    if msg.kind != Message.Kind.CARD:
+        return None
+    worker_id = (msg.payload.get("data") or {}).get("worker")
+    if not isinstance(worker_id, int):
+        return None
+    person = Person.objects.filter(pk=worker_id).first()
+    if person is None:
+        return None
+    return Answerer(name=person.display_name, matrix_id=person.matrix_id or None)
 
 
 def _event_of(message_id: int | None) -> str | None:

@@ -230,7 +230,8 @@ def _check_out(s: VisitState, ev: CheckOut, now: dt.datetime) -> Outcome:
         awaiting = "check_out"
     if ev.family_notices:
         replies.append(_notice("family", f"{first} left {at}", "visit.left", worker=s.worker_id))
-    qo = q.start("professional", ev.cards, ev.question_ttl_minutes, s.session_id, now)
+    qo = q.start("professional", ev.cards, ev.question_ttl_minutes, s.session_id, now,
+                 answerer=s.worker_id)
     phase: Phase = "done" if qo.state.finished else "asking"
     new = s.model_copy(update={
         "phase": phase, "checked_out_at": ev.at, "checkout": check,

@@ -63,6 +63,9 @@ class QuestionsState(Strict):
     answered: int = 0
     finished: bool = False
     limit: int = MAX_PER_VISIT
+    # Who answers by number (the visit's care worker): named in each card's data as
+    # ``worker`` so other readers of the log (the Matrix bridge) can tell them how.
+    answerer: int | None = None
 
 
 class Asked(Strict):
@@ -105,8 +108,9 @@ def card_id_for(session_id: int, n: int) -> str:
 
 
 def start(room: RoomKind, specs: list[CardSpec], ttl_minutes: int, session_id: int,
-          now: dt.datetime) -> QOutcome:
-    qs = QuestionsState(room=room, ttl_minutes=ttl_minutes, pending=specs[:MAX_PER_VISIT])
+          now: dt.datetime, answerer: int | None = None) -> QOutcome:
+    qs = QuestionsState(room=room, ttl_minutes=ttl_minutes, pending=specs[:MAX_PER_VISIT],
+                        answerer=answerer)
     return ask_next(qs, session_id, now)
 
 
@@ -127,7 +131,8 @@ def ask_next(qs: QuestionsState, session_id: int, now: dt.datetime) -> QOutcome:
                     for o in spec.options],
         "data": {"question_key": spec.question_key, "version": spec.version,
                  "domain": spec.domain, "goal": spec.goal_id, "n": n,
-                 "of": min(n + len(rest), MAX_PER_VISIT)},
+                 "of": min(n + len(rest), MAX_PER_VISIT),
+                 **({"worker": qs.answerer} if qs.answerer is not None else {})},
         "expires_at": expires.isoformat(),
     }
     open_card = OpenCard(card_id=cid, n=n, spec=spec, posted_at=now, expires_at=expires)

@@ -9,6 +9,7 @@ is another process and must see committed rows.
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -19,8 +20,14 @@ from bridge.conf import BridgeConfig
 from tests.bridge import nio_helpers
 from tests.bridge.nio_helpers import AS_TOKEN
 from tests.support.live import ServerProcess
-from tests.support.services import ROOT, free_port, missing, subprocess_env
-from tests.support.synapse import SERVER_NAME, Synapse, synapse_available
+from tests.support.services import ROOT, free_port, missing, port_open, subprocess_env
+from tests.support.synapse import (
+    SERVER_NAME,
+    Synapse,
+    create_postgres_database,
+    drop_postgres_database,
+    synapse_available,
+)
 
 HS_TOKEN = "hs-token-" + "h" * 24
 
@@ -51,12 +58,12 @@ def wait_until(predicate, timeout: float = 30, what: str = "condition", step=Non
 class MatrixStack:
     """Ports, env and processes of one session's Synapse + appservice pair."""
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, database: dict | None = None):
         self.tmp = tmp
         self.as_port = free_port()
         self.hs_port = free_port()
         self.synapse = Synapse(data_dir=tmp / "synapse", port=self.hs_port,
-                               registration_file=tmp / "registration.yaml")
+                               registration_file=tmp / "registration.yaml", database=database)
         self.appservice: ServerProcess | None = None
 
     @property
@@ -85,11 +92,7 @@ class MatrixStack:
         return self.appservice
 
 
-@pytest.fixture(scope="session")
-def matrix_stack(tmp_path_factory, django_db_setup, django_db_blocker):
-    if not synapse_available():
-        missing("synapse (.synapse-venv; run ./dev setup)")
-    stack = MatrixStack(tmp_path_factory.mktemp("matrix"))
+def _start_stack(stack: MatrixStack) -> None:
     try:
         stack.write_registration()
         stack.start_appservice()
@@ -99,20 +102,68 @@ def matrix_stack(tmp_path_factory, django_db_setup, django_db_blocker):
             stack.appservice.stop()
         stack.synapse.stop()
         missing(f"synapse could not start: {exc}")
-    yield stack
+
+
+def _stop_stack(stack: MatrixStack) -> None:
     stack.synapse.stop()
     if stack.appservice:
         stack.appservice.stop()
 
 
+@pytest.fixture(scope="session")
+def matrix_stack(tmp_path_factory, django_db_setup, django_db_blocker):
+    if not synapse_available():
+        missing("synapse (.synapse-venv; run ./dev setup)")
+    stack = MatrixStack(tmp_path_factory.mktemp("matrix"))
+    _start_stack(stack)
+    yield stack
+    _stop_stack(stack)
+
+
+PG_SERVER = os.environ.get("COCARE_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def matrix_pg_stack(tmp_path_factory, django_db_setup, django_db_blocker):
+    """A second homeserver, Synapse on PostgreSQL (its own database, C collation), started
+    only by the tests that ask for it."""
+    if not synapse_available():
+        missing("synapse (.synapse-venv; run ./dev setup)")
+    if not port_open("127.0.0.1", 5432):
+        missing("postgresql on 127.0.0.1:5432 (for Synapse)")
+    name = "synapse_" + "".join(c for c in os.environ.get("COCARE_TEST_DB", "suite")
+                                if c.isalnum() or c == "_")[:40]
+    try:
+        database = create_postgres_database(PG_SERVER, name)
+    except Exception as exc:  # noqa: BLE001 - any failure means: no PostgreSQL for Synapse
+        missing(f"a PostgreSQL database for Synapse: {type(exc).__name__}")
+    stack = MatrixStack(tmp_path_factory.mktemp("matrix_pg"), database=database)
+    _start_stack(stack)
+    yield stack
+    _stop_stack(stack)
+    drop_postgres_database(PG_SERVER, name)
+
+
+def _running(stack: MatrixStack) -> MatrixStack:
+    if not stack.synapse.running:
+        stack.synapse.start()
+    if stack.appservice.proc is None or stack.appservice.proc.poll() is not None:
+        stack.start_appservice()
+    return stack
+
+
 @pytest.fixture
 def matrix(matrix_stack):
     """The session's stack, with Synapse and the appservice running at test start."""
-    if not matrix_stack.synapse.running:
-        matrix_stack.synapse.start()
-    if matrix_stack.appservice.proc is None or matrix_stack.appservice.proc.poll() is not None:
-        matrix_stack.start_appservice()
-    return matrix_stack
+    return _running(matrix_stack)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def matrix_on(request):
+    """The test runs twice: against Synapse on SQLite (its default) and on PostgreSQL."""
+    stack = request.getfixturevalue("matrix_stack" if request.param == "sqlite"
+                                    else "matrix_pg_stack")
+    return _running(stack)
 
 
 @pytest.fixture

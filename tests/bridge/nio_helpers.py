@@ -48,17 +48,19 @@ def join_when_invited(run, client: AsyncClient, room_id: str, bridge: Bridge) ->
     for _ in range(100):
         bridge.drain()
         resp = run(client.sync(timeout=200))
-        if room_id in getattr(resp.rooms, "invite", {}):
+        # An invite may have come with an earlier sync (rooms are created eagerly).
+        if room_id in getattr(resp.rooms, "invite", {}) or room_id in client.invited_rooms:
             r = run(client.join(room_id))
             assert getattr(r, "room_id", None) == room_id, r
             return
     raise AssertionError("never invited")
 
 
-def linked_nurse_in_team_room(matrix, cast, run, opening: str = "Room open"):
+def linked_nurse_in_team_room(matrix, cast, run, opening: str = "Room open",
+                              localpart: str = "nadia"):
     """Nadia's Matrix account, linked to her CoCare person and joined to the bridged team
     room (created by Anna's ``opening`` message). Returns (client, bridge, room id)."""
-    nurse = nio_client(matrix, run, "nadia")
+    nurse = nio_client(matrix, run, localpart)
     cast.nadia.matrix_id = nurse.user_id
     cast.nadia.save()
     bridge = Bridge(matrix.cfg)
@@ -69,14 +71,17 @@ def linked_nurse_in_team_room(matrix, cast, run, opening: str = "Room open"):
     return nurse, bridge, room_id
 
 
+SHOWN = ("m.room.message", "org.matrix.msc3381.poll.start")
+
+
 def timeline(run, client: AsyncClient, room_id: str) -> list[dict]:
-    """Every m.room.message event visible to the client, oldest first."""
+    """Every message and poll visible to the client (redacted ones too), oldest first."""
     events, start = [], None
     while True:
         r = run(client.room_messages(room_id, start=start, direction=MessageDirection.front,
                                      limit=100))
         assert isinstance(r, RoomMessagesResponse), r
-        events += [e.source for e in r.chunk if e.source.get("type") == "m.room.message"]
+        events += [e.source for e in r.chunk if e.source.get("type") in SHOWN]
         if not r.chunk or not r.end or r.end == start:
             return events
         start = r.end
@@ -86,3 +91,35 @@ def display_name(matrix, user_id: str) -> str:
     r = httpx.get(f"{matrix.synapse.url}/_matrix/client/v3/profile/{user_id}/displayname",
                   headers={"Authorization": f"Bearer {AS_TOKEN}"}, timeout=10)
     return r.json()["displayname"]
+
+
+def membership(matrix, room_id: str, user_id: str) -> str | None:
+    """A user's membership in a room, read from Synapse with the AS token (the bot's view)."""
+    r = httpx.get(f"{matrix.synapse.url}/_matrix/client/v3/rooms/{room_id}"
+                  f"/state/m.room.member/{user_id}",
+                  headers={"Authorization": f"Bearer {AS_TOKEN}"}, timeout=10)
+    return r.json().get("membership") if r.status_code == 200 else None
+
+
+def invite_as_bot(matrix, room_id: str, user_id: str) -> None:
+    """What a misconfigured admin tool holding the AS token would do: let someone in."""
+    r = httpx.post(f"{matrix.synapse.url}/_matrix/client/v3/rooms/{room_id}/invite",
+                   json={"user_id": user_id}, headers={"Authorization": f"Bearer {AS_TOKEN}"},
+                   timeout=10)
+    assert r.status_code == 200, r.text
+
+
+def invited_rooms(run, client: AsyncClient) -> set[str]:
+    """Rooms the client has been invited to and not joined or left, after one more sync.
+
+    (Synapse caches initial syncs for minutes, so a fresh one could be stale: the
+    client's own incremental view is used.)"""
+    run(client.sync(timeout=0))
+    return set(client.invited_rooms)
+
+
+def event_as_seen_by(matrix, client: AsyncClient, room_id: str, event_id: str) -> dict:
+    r = httpx.get(f"{matrix.synapse.url}/_matrix/client/v3/rooms/{room_id}/event/{event_id}",
+                  headers={"Authorization": f"Bearer {client.access_token}"}, timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()

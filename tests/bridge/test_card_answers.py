@@ -1,9 +1,10 @@
 """Against a real Synapse: wellbeing cards answered from Matrix are the same observations.
 
 A care worker whose own Matrix account is linked starts a visit in CoCare; the bot's
-cards reach her Matrix client as numbered options; she answers with a number reply and a
-poll response. Her twin visit, answered by tapping in CoCare, must store exactly the same
-observations.
+cards reach her Matrix client as polls (with a numbered fallback that tells her, and only
+her, how to answer); she answers with a number reply, a poll response and a reply, and
+each answer is confirmed in Matrix. A nurse's "2" in the same room stays chat. Her twin
+visit, answered by tapping in CoCare, must store exactly the same observations.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pytest
 from bots.models import BotStep, Observation, Visit
 from bots.runner import make_workers
 from bridge.models import BridgedRoom, EventLink, InboundEvent
-from bridge.render import CARD_KEY
+from bridge.render import CARD_KEY, POLL_START
 from rooms.models import Message, Role, Room
 from rooms.network import do_add_member, do_create_service_user
 from rooms.workers import drain
@@ -49,6 +50,16 @@ def answer_from_matrix(run, client, room_id: str, event_type: str, content: dict
     return inbound.message
 
 
+def confirmation(run, client, room_id: str, bridge: Bridge, reply_to: str) -> str:
+    """The bridge bot's notice in reply to ``reply_to``, as the client sees it."""
+    def find():
+        return next((e["content"]["body"] for e in timeline(run, client, room_id)
+                     if (e["content"].get("m.relates_to") or {}).get("m.in_reply_to")
+                     == {"event_id": reply_to} and e["content"].get("msgtype") == "m.notice"),
+                    None)
+    return wait_until(find, step=bridge.drain, what="the answer confirmed in Matrix")
+
+
 def observations(visit: Visit) -> list[tuple]:
     rows = Observation.objects.filter(service_user_id=visit.service_user_id).order_by(
         "question__card_message__seq")
@@ -75,8 +86,11 @@ def twin_team_room(cast) -> Room:
 def test_a_wellbeing_card_answered_from_matrix_is_the_same_observation_as_one_tapped_in_cocare(
         matrix, cast, run):
     worker = nio_client(matrix, run, "anna")
+    nurse = nio_client(matrix, run, "nadia_cards")
     cast.anna.matrix_id = worker.user_id
     cast.anna.save()
+    cast.nadia.matrix_id = nurse.user_id
+    cast.nadia.save()
     bridge = Bridge(matrix.cfg)
     bots = make_workers()
 
@@ -85,22 +99,43 @@ def test_a_wellbeing_card_answered_from_matrix_is_the_same_observation_as_one_ta
     bridge.drain()
     room_id = BridgedRoom.objects.get(room=cast.team).matrix_room_id
     join_when_invited(run, worker, room_id, bridge)
+    join_when_invited(run, nurse, room_id, bridge)
     check(cast.anna, cast.team, bots, "Check out")
     visit = Visit.objects.get(service_user=cast.peggy)
 
-    # Card 1 (the screener), seen in Matrix as numbered options; she replies "2".
+    # Card 1 (the screener), a poll in Matrix; its fallback tells Anna, and only her, how
+    # to answer, and mentions her.
     card = open_card(cast.team)
     event = card_in_matrix(run, worker, room_id, card.payload["card_id"], bridge)
-    assert event["sender"] == matrix.cfg.puppet_user_id(cast.bot.id)
-    lines = event["content"]["body"].splitlines()
+    assert (event["type"], event["sender"]) == (POLL_START, matrix.cfg.puppet_user_id(cast.bot.id))
+    poll = event["content"][POLL_START]
     second = card.payload["options"][1]
+    assert poll["answers"][1] == {"id": "2",
+                                  "org.matrix.msc1767.text": f"{second['emoji']} {second['label']}"}
+    lines = event["content"]["body"].splitlines()
     assert f"2. {second['emoji']} {second['label']}" in lines
-    assert lines[-1] == "Reply with a number."
+    assert lines[-1] == "Anna Kowalski: answer the poll, or reply with a number."
+    assert event["content"]["m.mentions"] == {"user_ids": [worker.user_id]}
+
+    # The nurse's "2" is chat: not an answer, not confirmed; the card stays open.
+    nurse_two = answer_from_matrix(run, nurse, room_id, "m.room.message",
+                                   {"msgtype": "m.text", "body": "2"})
+    drain(bots)
+    assert open_card(cast.team).id == card.id
+    assert not Observation.objects.exists()
+
+    # Anna replies "2": her answer, confirmed in Matrix in reply to it.
     via_number = answer_from_matrix(run, worker, room_id, "m.room.message",
                                     {"msgtype": "m.text", "body": str(ANSWERS[0])})
     assert (via_number.sender_id, via_number.kind, via_number.body) == (
         cast.anna.id, "text", "2")
     drain(bots)
+    number_event = EventLink.objects.get(message=via_number).event_id
+    assert confirmation(run, worker, room_id, bridge, number_event) == (
+        f"Recorded: {second['label']}")
+    nurse_event = EventLink.objects.get(message=nurse_two).event_id
+    assert not any((e["content"].get("m.relates_to") or {}).get("m.in_reply_to")
+                   == {"event_id": nurse_event} for e in timeline(run, worker, room_id))
 
     # Card 2: an MSC3381 poll response to the bridged card.
     card = open_card(cast.team)
@@ -112,6 +147,9 @@ def test_a_wellbeing_card_answered_from_matrix_is_the_same_observation_as_one_ta
         cast.anna.id, "answer",
         {"card_id": card.payload["card_id"], "value": ANSWERS[1], "via": "matrix"})
     drain(bots)
+    label = next(o["label"] for o in card.payload["options"] if o["value"] == ANSWERS[1])
+    assert confirmation(run, worker, room_id, bridge, event["event_id"]) == (
+        f"Recorded: {label} (Anna Kowalski)")
 
     # Card 3: a Matrix reply to the card (with the quoted fallback older clients add),
     # written the way people do ("1.").

@@ -59,9 +59,22 @@ def test_a_linked_members_message_is_posted_as_her_once(linked):
 
 def test_a_retried_transaction_is_acknowledged_without_effect(linked):
     assert run([text("$e1", "one")]) == 1
-    assert run([text("$e2", "two")]) == 0  # same txn id "t1": already committed
+    assert run([text("$e1", "one")]) == 0  # the homeserver retries the same txn
     assert Message.objects.count() == 1
-    assert AppserviceTransaction.objects.get(txn_id="t1").events == 1
+
+
+def test_a_reused_transaction_id_after_a_homeserver_restart_still_delivers_its_events(linked):
+    # Synapse on SQLite numbers transactions from 1 again after a restart: the id is
+    # not a dedupe key, the event ids are.
+    assert run([text("$e1", "before the restart")], txn="1") == 1
+    assert run([text("$e2", "after the restart"),
+                {"event_id": "$j", "room_id": FAMILY, "sender": "@mallory:elsewhere.org",
+                 "type": "m.room.member", "state_key": "@mallory:elsewhere.org",
+                 "content": {"membership": "join"}}], txn="1") == 2
+    assert list(Message.objects.order_by("seq").values_list("body", flat=True)) == [
+        "before the restart", "after the restart"]
+    assert BridgeAction.objects.get(kind="kick").user_id == "@mallory:elsewhere.org"
+    assert AppserviceTransaction.objects.get(txn_id="1").events == 2
 
 
 def test_reply_edit_and_redaction_map_to_cocare_seqs(linked):
@@ -92,6 +105,73 @@ def test_she_cannot_redact_someone_elses_message_from_matrix(linked):
     anna.refresh_from_db()
     assert anna.redacted_at is None
     assert InboundEvent.objects.get(event_id="$x").outcome == "refused"
+
+
+def notices():
+    return {a.key.split(":")[0] + ":" + a.reply_to_event_id: a.body
+            for a in BridgeAction.objects.filter(kind="notice")}
+
+
+@pytest.mark.parametrize(("content", "why"), [
+    ({"msgtype": "m.image", "body": "IMG_1.jpg", "url": "mxc://x/y"},
+     "photos and files from Matrix are not kept in the CoCare record yet."),
+    ({"msgtype": "m.file", "body": "care-plan.pdf", "url": "mxc://x/z"},
+     "photos and files from Matrix are not kept in the CoCare record yet."),
+    ({"msgtype": "m.location", "body": "here", "geo_uri": "geo:1,2"},
+     "this kind of message (m.location) cannot be recorded in CoCare."),
+])
+def test_content_cocare_does_not_keep_gets_a_notice_in_reply_saying_why(linked, content, why):
+    run([{"event_id": "$m", "room_id": ROOM, "sender": NADIA, "type": "m.room.message",
+          "content": content}])
+    assert Message.objects.count() == 0
+    assert InboundEvent.objects.get(event_id="$m").outcome == "refused"
+    action = BridgeAction.objects.get()
+    assert (action.kind, action.user_id, action.reply_to_event_id) == ("notice", NADIA, "$m")
+    assert action.body == f"Not added to the CoCare record: {why}"
+
+
+def test_an_over_long_message_is_refused_whole_with_a_notice_never_cut(linked, settings):
+    from cocare_chat.config import get_config
+    limit = get_config().max_message_chars
+    run([text("$long", "x" * (limit + 1))])
+    assert Message.objects.count() == 0
+    assert notices() == {"drop:$long": (
+        f"Not added to the CoCare record: the message is {limit + 1} characters long; "
+        f"CoCare keeps messages of up to {limit}. Please send it in shorter parts.")}
+
+
+def test_an_emote_is_recorded_as_an_action_line_of_its_author(linked):
+    run([text("$em", "is on her way", msgtype="m.emote")])
+    assert Message.objects.get().body == "* Nadia Rahman is on her way"
+    assert not BridgeAction.objects.exists()
+
+
+def test_a_refused_amendment_and_an_unknown_poll_get_notices(linked):
+    anna = check_post_message(person=linked.anna, room_id=linked.team.id, body="x").message
+    EventLink.objects.create(event_id="$anna", message=anna, direction="out")
+    run([text("$ed", "* y", **{"m.new_content": {"msgtype": "m.text", "body": "y"},
+                               "m.relates_to": {"rel_type": "m.replace", "event_id": "$anna"}}),
+         text("$ed2", "* z", **{"m.new_content": {"msgtype": "m.text", "body": "z"},
+                                "m.relates_to": {"rel_type": "m.replace", "event_id": "$gone"}}),
+         {"event_id": "$p", "room_id": ROOM, "sender": NADIA, "type": "m.poll.response",
+          "content": {"m.relates_to": {"rel_type": "m.reference", "event_id": "$anna"},
+                      "m.selections": ["1"]}}])
+    assert notices() == {
+        "drop:$ed": "Not added to the CoCare record: You can only change your own messages.",
+        "drop:$ed2": "Not added to the CoCare record: the edited message is not in the "
+                     "CoCare record.",
+        "drop:$p": "Not added to the CoCare record: that poll is not a CoCare card."}
+    anna.refresh_from_db()
+    assert anna.edited_body is None
+
+
+def test_reactions_get_one_notice_per_person_and_room(linked):
+    anna = check_post_message(person=linked.anna, room_id=linked.team.id, body="x").message
+    EventLink.objects.create(event_id="$anna", message=anna, direction="out")
+    run([{"event_id": f"$r{i}", "room_id": ROOM, "sender": NADIA, "type": "m.reaction",
+          "content": {"m.relates_to": {"rel_type": "m.annotation", "event_id": "$anna",
+                                       "key": "👍"}}} for i in range(3)])
+    assert BridgeAction.objects.filter(kind="notice").count() == 1
 
 
 def test_unlinked_users_never_reach_the_record_and_get_a_notice(linked):
@@ -172,6 +252,29 @@ def test_a_stable_poll_response_with_m_selections_becomes_an_answer_entry(linked
     assert InboundEvent.objects.get(event_id="$p").outcome == "posted"
     assert Message.objects.get(kind="answer").payload == {
         "card_id": "v1:mood", "value": 3, "via": "matrix"}
+
+
+def test_votes_on_a_care_plan_tasks_card_become_one_tap_per_newly_ticked_task(linked):
+    card = post_message(room=linked.team, sender=linked.bot, kind="card", payload={
+        "card_id": "tasks:9", "card_type": "visit_tasks", "title": "Morning visit: 3 tasks",
+        "options": [{"value": 0, "label": "Medication"}, {"value": 1, "label": "Breakfast"},
+                    {"value": 2, "label": "Shower"}]}, now=T0)
+    EventLink.objects.create(event_id="$tasks", message=card.message, direction="out")
+
+    def vote(event_id, *values, txn):
+        run([{"event_id": event_id, "room_id": ROOM, "sender": NADIA,
+              "type": "org.matrix.msc3381.poll.response",
+              "content": {"m.relates_to": {"rel_type": "m.reference", "event_id": "$tasks"},
+                          "org.matrix.msc3381.poll.response": {"answers": list(values)}}}],
+            txn=txn)
+    vote("$v1", "0", txn="a")
+    vote("$v2", "0", "2", txn="b")  # Element sends the whole selection each time
+    vote("$v2", "0", "2", txn="c")  # redelivered
+    vote("$v3", "2", txn="d")  # un-ticking "0" in Matrix does not untick it in CoCare
+    ticks = Message.objects.filter(kind="answer").order_by("seq")
+    assert [m.payload["value"] for m in ticks] == [0, 2]
+    assert {m.sender_id for m in ticks} == {linked.nadia.id}
+    assert not BridgeAction.objects.filter(kind="notice").exists()
 
 
 def test_strip_reply_fallback():

@@ -54,6 +54,12 @@ def test_a_deleted_edited_message_and_expired_cards_leave_no_text_in_matrix(matr
         "msgtype": "m.text", "body": "Catheter leaking, GP called"}
     for m in bot_entries:
         assert event_as_seen_by(matrix, nurse, room_id, m)["content"].get("body")
+    # The key-information card crosses with its content, but never the access notes
+    # (Peggy's key-safe code): see docs/matrix.md, Decisions.
+    key_card = next(m for m in bot_entries if m.kind == "card")
+    key_content = event_as_seen_by(matrix, nurse, room_id, key_card)["content"]
+    assert "Preferences: Tea, one sugar" in key_content["body"].splitlines()
+    assert "4411" not in str(key_content)
 
     # Anna deletes her message: the original and its edit are both redacted in Matrix.
     check_post_message(person=cast.anna, room_id=cast.team.id, kind="redaction",

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.render import CARD_KEY, TXN_KEY, Rendered, card_text, render
+from bridge.render import (
+    CARD_KEY,
+    POLL_START,
+    TEXT_BLOCK,
+    TXN_KEY,
+    Answerer,
+    Rendered,
+    card_text,
+    render,
+)
 from bridge.sender import _answer_label
 from rooms.messages import check_post_message, post_message
 from tests.support.cast import T0
@@ -20,13 +29,13 @@ def entry(kind, body="", payload=None, **kw):
     return render(kind=kind, body=body, payload=payload or {}, txn_id="cocare-42", **kw)
 
 
-def test_a_card_is_numbered_lines_by_option_value_and_a_prompt():
-    assert card_text(CARD["title"], OPTIONS) == (
+def test_a_card_is_numbered_lines_by_option_value_and_who_may_answer():
+    assert card_text(CARD["title"], OPTIONS, "Anna: answer the poll, or reply with a number.") == (
         "Is Peggy different from usual?\n"
         "1. 🙂 Same as usual\n"
         "2. 😐 A little different\n"
         "3. Very different\n"
-        "Reply with a number.")
+        "Anna: answer the poll, or reply with a number.")
 
 
 def test_card_numbers_are_the_option_values_not_positions():
@@ -36,15 +45,70 @@ def test_card_numbers_are_the_option_values_not_positions():
 
 
 def test_a_card_without_options_is_just_its_title():
-    assert card_text("Key information for your first visit", []) == (
-        "Key information for your first visit")
+    r = entry("card", payload={"card_id": "i1", "card_type": "info", "title": "Heads up",
+                               "options": []})
+    assert (r.event_type, r.content["body"]) == ("m.room.message", "Heads up")
 
 
-def test_a_card_event_carries_its_id_and_option_values_for_answers():
-    r = entry("card", payload=CARD)
+def test_a_question_card_is_a_poll_that_tells_only_the_visits_worker_how_to_answer():
+    anna = Answerer(name="Anna Kowalski", matrix_id="@anna:nhs.example.org")
+    r = entry("card", payload=CARD, answerer=anna)
+    fallback = card_text(CARD["title"], OPTIONS,
+                         "Anna Kowalski: answer the poll, or reply with a number.")
     assert r == Rendered("send", {
-        "msgtype": "m.text", "body": card_text(CARD["title"], OPTIONS),
-        CARD_KEY: {"card_id": "s7q1", "options": [1, 2, 3]}, TXN_KEY: "cocare-42"})
+        POLL_START: {
+            "kind": "org.matrix.msc3381.poll.disclosed", "max_selections": 1,
+            "question": {TEXT_BLOCK: CARD["title"], "body": CARD["title"], "msgtype": "m.text"},
+            "answers": [{"id": "1", TEXT_BLOCK: "🙂 Same as usual"},
+                        {"id": "2", TEXT_BLOCK: "😐 A little different"},
+                        {"id": "3", TEXT_BLOCK: "Very different"}]},
+        TEXT_BLOCK: fallback, "body": fallback, "msgtype": "m.text",
+        "m.mentions": {"user_ids": ["@anna:nhs.example.org"]},
+        CARD_KEY: {"card_id": "s7q1", "options": [1, 2, 3]}, TXN_KEY: "cocare-42"},
+        event_type=POLL_START)
+
+
+def test_a_family_voice_card_tells_the_family_and_mentions_nobody():
+    r = entry("card", payload={**CARD, "card_type": "family_voice"}, room_kind="family")
+    assert r.content["body"].splitlines()[-1] == "Family: answer the poll, or reply with a number."
+    assert "m.mentions" not in r.content
+
+
+def test_a_care_plan_tasks_card_is_a_multi_choice_poll_ticked_not_answered_by_number():
+    tasks = {"card_id": "tasks:9", "card_type": "visit_tasks", "title": "Morning visit: 2 tasks",
+             "options": [{"value": 0, "label": "★ Medication"}, {"value": 1, "label": "Breakfast"}]}
+    r = entry("card", payload=tasks)
+    assert r.content[POLL_START]["max_selections"] == 2
+    assert r.content["body"].splitlines()[-1] == (
+        "The visit's care worker: tick each task in the poll when it is done.")
+
+
+KEY_INFO = {"card_id": "s3key", "card_type": "key_info",
+            "title": "First visit to Peggy: key information", "options": [],
+            "data": {"preferences": "Tea, one sugar", "what_matters": "Her cat, Biscuit",
+                     "access_notes": "Key safe 4411"}}
+
+
+def test_key_information_crosses_to_a_team_room_without_its_access_notes():
+    body = entry("card", payload=KEY_INFO).content["body"]
+    assert body.splitlines() == [
+        "First visit to Peggy: key information", "Preferences: Tea, one sugar",
+        "What matters: Her cat, Biscuit",
+        "Access notes are not sent to Matrix: open the key information in CoCare."]
+    assert "4411" not in str(entry("card", payload=KEY_INFO).content)
+
+
+def test_key_information_is_only_a_pointer_outside_the_team_room():
+    content = entry("card", payload=KEY_INFO, room_kind="family").content
+    assert content["body"] == ("First visit to Peggy: key information\n"
+                               "The key information is in CoCare.")
+
+
+def test_an_edit_in_cocare_of_a_message_written_in_matrix_is_a_reply_not_a_replacement():
+    r = entry("edit", "BP 125/80", target_event_id="$orig", target_from_matrix=True)
+    assert r == Rendered("send", {
+        "msgtype": "m.text", "body": "Edited in CoCare: BP 125/80",
+        "m.relates_to": {"m.in_reply_to": {"event_id": "$orig"}}, TXN_KEY: "cocare-42"})
 
 
 @pytest.mark.parametrize(("kind", "body", "msgtype", "text"), [

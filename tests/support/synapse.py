@@ -9,6 +9,10 @@ and the application-service registration produced by ``manage.py matrix_registra
 Readiness is a poll of ``/_matrix/client/versions`` with a deadline — never a blind sleep.
 ``stop()``/``start()`` keep the same data directory, port and database, so the "Synapse
 down" test restarts the same homeserver.
+
+``Synapse(..., postgres=...)`` runs it on PostgreSQL instead (the recommended production
+database): ``create_postgres_database`` makes a fresh database with the C collation
+Synapse requires; it needs ``psycopg2`` in ``.synapse-venv`` (``matrix-synapse[postgres]``).
 """
 
 from __future__ import annotations
@@ -17,12 +21,15 @@ import hashlib
 import hmac
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import psycopg
 import yaml
 
 from tests.support.services import ROOT
@@ -36,9 +43,36 @@ def synapse_available() -> bool:
     return SYNAPSE_PY.exists()
 
 
+def create_postgres_database(server_url: str, name: str) -> dict:
+    """A fresh, empty database ``name`` for Synapse (dropped first if it exists), with the
+    C collation and ctype Synapse refuses to run without. Returns Synapse's ``database``
+    config for it. ``server_url``: ``postgres://user@host:port`` (any database part is
+    ignored)."""
+    parts = urlsplit(server_url)
+    admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", "", ""))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' LC_COLLATE 'C' "
+                     "LC_CTYPE 'C' TEMPLATE template0")
+    return {"name": "psycopg2", "args": {
+        "user": parts.username or "postgres", "password": parts.password or "",
+        "host": parts.hostname or "127.0.0.1", "port": parts.port or 5432, "database": name,
+        "cp_min": 1, "cp_max": 5}}
+
+
+def drop_postgres_database(server_url: str, name: str) -> None:
+    parts = urlsplit(server_url)
+    admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", "", ""))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def homeserver_config(*, data_dir: Path, port: int, registration_file: Path,
-                      shared_secret: str) -> dict:
-    """The Synapse config the suite runs with (also the example in docs/matrix.md)."""
+                      shared_secret: str, database: dict | None = None) -> dict:
+    """The Synapse config the suite runs with (also the example in docs/matrix.md).
+
+    ``database``: Synapse's database section; SQLite in ``data_dir`` by default.
+    """
     return {
         "server_name": SERVER_NAME,
         "pid_file": str(data_dir / "homeserver.pid"),
@@ -46,7 +80,8 @@ def homeserver_config(*, data_dir: Path, port: int, registration_file: Path,
             "port": port, "bind_addresses": ["127.0.0.1"], "type": "http", "tls": False,
             "x_forwarded": False, "resources": [{"names": ["client"], "compress": False}],
         }],
-        "database": {"name": "sqlite3", "args": {"database": str(data_dir / "homeserver.db")}},
+        "database": database or {"name": "sqlite3",
+                                 "args": {"database": str(data_dir / "homeserver.db")}},
         "log_config": str(data_dir / "log.yaml"),
         "media_store_path": str(data_dir / "media"),
         "signing_key_path": str(data_dir / "signing.key"),
@@ -92,6 +127,8 @@ class Synapse:
     port: int
     registration_file: Path
     shared_secret: str = "shared-" + "s" * 20
+    # Synapse's database section (create_postgres_database); None: SQLite in data_dir.
+    database: dict | None = None
     proc: subprocess.Popen | None = None
     _users: dict[str, tuple[str, str]] = field(default_factory=dict)
 
@@ -108,7 +145,7 @@ class Synapse:
         (self.data_dir / "media").mkdir(exist_ok=True)
         cfg = homeserver_config(data_dir=self.data_dir, port=self.port,
                                 registration_file=self.registration_file,
-                                shared_secret=self.shared_secret)
+                                shared_secret=self.shared_secret, database=self.database)
         self.config_path.write_text(yaml.safe_dump(cfg))
         log_cfg = dict(LOG_CONFIG)
         log_cfg["handlers"] = {"file": {**LOG_CONFIG["handlers"]["file"],
@@ -154,6 +191,17 @@ class Synapse:
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def pending_appservice_txns(self) -> int:
+        """Appservice transactions Synapse has not completed (SQLite only: read its file).
+
+        On SQLite Synapse numbers the next transaction after the highest one still in this
+        table, so once it is empty a restart starts again from 1.
+        """
+        assert self.database is None, "SQLite only"
+        with sqlite3.connect(f"file:{self.data_dir / 'homeserver.db'}?mode=ro", uri=True,
+                             timeout=10) as db:
+            return db.execute("SELECT count(*) FROM application_services_txns").fetchone()[0]
 
     def log_tail(self, n: int = 40) -> str:
         lines = []
