@@ -26,8 +26,11 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
 from bots.models import Goal, PlannedVisit
+from cocare_chat import clock
 from escalation.models import Flag
 from rooms.models import Membership, Message, PushDevice
+from sensors.actions import do_create_hub
+from sensors.models import SensorEvent
 from tests.fuzz.strategies import Raw, to_json_text
 from tests.support.cast import build_cast
 
@@ -105,11 +108,12 @@ sweep = schemathesis.openapi.from_wsgi("/api/openapi.json", get_wsgi_application
 sweep.config.generation.update(modes=[GenerationMode.POSITIVE])
 sweep.config.phases.update(phases=["fuzzing"])  # one generated base case per operation
 SPEC = sweep.raw_schema
-WRITTEN = (Message, PlannedVisit, Goal, Flag, Membership, PushDevice)
-BODY_VALUES = [Raw("NaN"), Raw("-Infinity"), Raw("1e999"), 2**64, -(2**70),
-               "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-23:59", "１２３", [], True]
-TEXT_VALUES = ["NaN", "1e999", str(2**64), str(-(2**70)), "0001-01-01T00:00:00+14:00",
-               "9999-12-31T23:59:59-23:59", "１２３", "𝟏"]
+WRITTEN = (Message, PlannedVisit, Goal, Flag, Membership, PushDevice, SensorEvent)
+BODY_VALUES = [Raw("NaN"), Raw("1e999"), 2**64, "0001-01-01T00:00:00+14:00",
+               "9999-12-31T23:59:59-23:59", "１２３", []]
+TEXT_VALUES = ["NaN", "1e999", str(2**64), "0001-01-01T00:00:00+14:00",
+               "9999-12-31T23:59:59-23:59", "１２３"]
+HUB_DEVICE = {"device_id": "pir-hall", "kind": "motion", "location": "Hall"}
 
 
 @pytest.fixture
@@ -118,19 +122,27 @@ def sweep_session(db):
     signals.request_finished.disconnect(close_old_connections)
     try:
         cast = build_cast()
+        _, hub_token = do_create_hub(cast.peggy, "Sweep hub", devices=[HUB_DEVICE],
+                                     now=clock.now())
         c = Client()
         c.force_login(cast.carol.user)
-        yield cast, {"sessionid": c.cookies["sessionid"].value, "csrftoken": CSRF}, \
+        yield cast, hub_token, {"sessionid": c.cookies["sessionid"].value, "csrftoken": CSRF}, \
             {"X-CSRFToken": CSRF, "Referer": "http://localhost/"}
     finally:
         signals.request_started.connect(close_old_connections)
         signals.request_finished.connect(close_old_connections)
 
 
-def _base(case, cast, marker: str) -> None:
-    """Real ids in the path and a valid body for the write endpoints."""
+def _base(case, cast, hub_token: str, marker: str) -> dict[str, str]:
+    """Real ids in the path and a valid body for the write endpoints; returns the headers
+    the operation needs beyond the session (a hub's token for sensor batches)."""
     ids = {"room_id": cast.team.id, "su_id": cast.peggy.id, "person_id": cast.debbie.id}
     case.path_parameters = {k: ids.get(k, v) for k, v in (case.path_parameters or {}).items()}
+    if case.path == "/api/sensors/events":
+        case.body = {"events": [{"device_id": HUB_DEVICE["device_id"], "event_id": "sweep",
+                                 "kind": "motion", "value": 1,
+                                 "occurred_at": clock.now().isoformat()}]}
+        return {"Authorization": f"Bearer {hub_token}"}
     if case.method == "POST" and case.path.endswith("/messages"):
         case.body = {"client_id": "sweep", "kind": "text", "body": f"{marker} message",
                      "payload": {"location": {"lat": 53.48, "lon": -2.24, "accuracy": 12.0}}}
@@ -138,6 +150,7 @@ def _base(case, cast, marker: str) -> None:
             case.path.startswith("/api/visits/planned/") and case.method == "PUT":
         case.body = {"worker_id": cast.anna.id, "window_start": "2026-03-03T09:00:00Z",
                      "window_end": "2026-03-03T09:30:00Z", "notes": f"{marker} notes"}
+    return {}
 
 
 def _declared(case) -> list[str]:
@@ -157,9 +170,7 @@ def _variants(case):
             for v in values:
                 yield where, (name,), v
     if isinstance(case.body, dict):
-        fields = [(f,) for f in dict.fromkeys([*case.body, *_declared(case)])]
-        fields += [("payload", "location", k) for k in ("lat", "lon", "accuracy")
-                   if "payload" in case.body]
+        fields = list(dict.fromkeys([*_leaves(case.body), *((f,) for f in _declared(case))]))
         for path in fields:
             for v in BODY_VALUES:
                 yield "body", path, v
@@ -170,12 +181,20 @@ def _query_names(case) -> list[str]:
     return [p["name"] for p in op.get("parameters", []) if p["in"] == "query"]
 
 
+def _leaves(doc, prefix: tuple = ()):
+    """Paths of every leaf of a JSON document (keys and list indices), nested ones too."""
+    items = doc.items() if isinstance(doc, dict) else enumerate(doc)
+    for k, v in items:
+        if isinstance(v, dict | list) and v:
+            yield from _leaves(v, (*prefix, k))
+        else:
+            yield (*prefix, k)
+
+
 def _with(doc: dict, path: tuple, value) -> dict:
     out = json.loads(json.dumps(doc))
     node = out
     for k in path[:-1]:
-        if not isinstance(node.get(k), dict):
-            node[k] = {}
         node = node[k]
     node[path[-1]] = value
     return out
@@ -199,10 +218,10 @@ def _log_text(caplog) -> str:
           suppress_health_check=list(HealthCheck))
 def test_hostile_values_in_every_field_are_refused_cleanly_and_never_logged(
         case, sweep_session, caplog):
-    cast, cookies, headers = sweep_session
+    cast, hub_token, cookies, headers = sweep_session
     caplog.set_level(logging.DEBUG)
     marker = f"sweep-{uuid.uuid4().hex[:10]}"
-    _base(case, cast, marker)
+    headers = {**headers, **_base(case, cast, hub_token, marker)}
     base_path, base_query, base_body = case.path_parameters, case.query, case.body
     for i, (where, path, value) in enumerate(_variants(case)):
         case.path_parameters, case.query, case.body = base_path, base_query, base_body
@@ -225,7 +244,8 @@ def test_hostile_values_in_every_field_are_refused_cleanly_and_never_logged(
             assert [m.objects.count() for m in WRITTEN] == before, what  # nothing written
         if isinstance(value, Raw) and where == "body":
             assert response.status_code == 422, what
-            assert response.json()["message"].startswith(".".join(path) + ": "), what
+            assert response.json()["message"].startswith(
+                ".".join(str(k) for k in path) + ": "), what
     case.path_parameters, case.query, case.body = base_path, base_query, base_body
     logged = _log_text(caplog)
     sent = [marker, *(v for v in (*TEXT_VALUES, *BODY_VALUES) if isinstance(v, str))]
