@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, Field
 
@@ -36,6 +36,7 @@ EARLIEST_DATE = EARLIEST.date()
 LATEST_DATE = LATEST.date()
 BIGINT_MAX = 2**63 - 1
 BIGINT_MIN = -(2**63)
+T = TypeVar("T")
 
 
 class BadNumber(ValueError):
@@ -60,7 +61,7 @@ def _problem(value: Any) -> str | None:
     return None
 
 
-def check_numbers(value: Any, root: str = "") -> Any:
+def check_numbers(value: T, root: str = "") -> T:
     """Return ``value`` if every number in it is finite and fits 64 bits; else BadNumber.
 
     Walks dicts and lists without recursion (a deep document cannot overflow the stack).
