@@ -6,8 +6,6 @@ write; members with key-information access read), write through ``bots.schedule`
 
 from __future__ import annotations
 
-import datetime as dt
-
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
@@ -25,6 +23,7 @@ from bots.schedule import (
 )
 from rooms import access, audit
 from rooms.api import ErrorOut, me
+from rooms.bounds import BoundedDatetime, Id
 from rooms.errors import NotFound
 
 router = Router(tags=["visits"])
@@ -57,13 +56,14 @@ def visit_wire(v: Visit) -> dict:
 
 
 class Range(Schema):
-    start: dt.datetime | None = None
-    end: dt.datetime | None = None
+    # Bounded (rooms/bounds.py): "0001-01-01T00:00:00-23:59" is year 0 in UTC.
+    start: BoundedDatetime | None = None
+    end: BoundedDatetime | None = None
     limit: int = Field(200, ge=1, le=1000)
 
 
 @router.get("/service-users/{su_id}/planned", response={200: list[dict], 404: ErrorOut})
-def list_planned(request, su_id: int, q: Query[Range]):
+def list_planned(request, su_id: Id, q: Query[Range]):
     person = me(request)
     su = access.access_service_user(person, su_id)
     qs = PlannedVisit.objects.filter(service_user=su).select_related("visit")
@@ -81,20 +81,20 @@ class PlannedBody(Body, PlannedVisitIn):
 
 @router.post("/service-users/{su_id}/planned",
              response={201: dict, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut})
-def create_planned(request, su_id: int, data: PlannedBody):
+def create_planned(request, su_id: Id, data: PlannedBody):
     pv = check_create_planned_visit(me(request), su_id, PlannedVisitIn(**data.model_dump()))
     return Status(201, planned_wire(pv))
 
 
 @router.put("/planned/{pv_id}",
             response={200: dict, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut})
-def update_planned(request, pv_id: int, data: PlannedBody):
+def update_planned(request, pv_id: Id, data: PlannedBody):
     pv = check_update_planned_visit(me(request), pv_id, PlannedVisitIn(**data.model_dump()))
     return planned_wire(pv)
 
 
 @router.delete("/planned/{pv_id}", response={200: dict, 404: ErrorOut})
-def cancel_planned(request, pv_id: int):
+def cancel_planned(request, pv_id: Id):
     return planned_wire(check_cancel_planned_visit(me(request), pv_id))
 
 
@@ -118,7 +118,7 @@ def import_csv(request, data: ImportIn):
 
 
 @router.get("/service-users/{su_id}/visits", response={200: list[dict], 404: ErrorOut})
-def list_visits(request, su_id: int, q: Query[Range]):
+def list_visits(request, su_id: Id, q: Query[Range]):
     person = me(request)
     su = access.access_service_user(person, su_id)
     qs = Visit.objects.filter(service_user=su)
@@ -131,7 +131,7 @@ def list_visits(request, su_id: int, q: Query[Range]):
 
 
 @router.get("/service-users/{su_id}/goals", response={200: list[dict], 404: ErrorOut})
-def list_goals(request, su_id: int):
+def list_goals(request, su_id: Id):
     su = access.access_service_user(me(request), su_id)
     return [{"id": g.id, "text": g.text, "active": g.active,
              "achieved_at": g.achieved_at.isoformat() if g.achieved_at else None}
@@ -144,7 +144,7 @@ class GoalBody(Body, GoalIn):
 
 @router.post("/service-users/{su_id}/goals",
              response={201: dict, 404: ErrorOut, 422: ErrorOut})
-def add_goal(request, su_id: int, data: GoalBody):
+def add_goal(request, su_id: Id, data: GoalBody):
     g = check_add_goal(me(request), su_id, GoalIn(text=data.text))
     return Status(201, {"id": g.id, "text": g.text, "active": g.active})
 
@@ -154,6 +154,6 @@ class GoalEnd(Body):
 
 
 @router.post("/goals/{goal_id}/end", response={200: dict, 404: ErrorOut})
-def end_goal(request, goal_id: int, data: GoalEnd):
+def end_goal(request, goal_id: Id, data: GoalEnd):
     g = check_end_goal(me(request), goal_id, achieved=data.achieved)
     return {"id": g.id, "active": g.active}

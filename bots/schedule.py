@@ -20,6 +20,7 @@ from cocare_chat import clock
 from cocare_chat.config import get_config
 from rooms import audit
 from rooms.access import is_provider_manager
+from rooms.bounds import BoundedDate, BoundedDatetime, Id
 from rooms.errors import Conflict, Invalid, NotFound
 from rooms.models import Person, Role, ServiceUser
 
@@ -29,11 +30,15 @@ MAX_ROWS = 20_000
 
 
 class PlannedVisitIn(BaseModel):
+    """A planned visit from the API, the visits page or a CSV row. Times are bounded to
+    2000-2100 (rooms/bounds.py): one row stored as year 1 stopped the missed-visit ticker
+    for every provider. A naive time is Europe/London."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    worker_id: int = Field(ge=1)
-    window_start: dt.datetime
-    window_end: dt.datetime
+    worker_id: Id
+    window_start: BoundedDatetime
+    window_end: BoundedDatetime
     expected_minutes: int | None = Field(default=None, ge=5, le=24 * 60)
     notes: str = Field(default="", max_length=300)
 
@@ -58,9 +63,9 @@ class PlannedVisitIn(BaseModel):
 class CsvRow(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    service_user_id: int = Field(ge=1)
-    worker_id: int = Field(ge=1)
-    date: dt.date
+    service_user_id: Id
+    worker_id: Id
+    date: BoundedDate
     start: dt.time
     end: dt.time
     expected_minutes: int | None = Field(default=None, ge=5, le=24 * 60)

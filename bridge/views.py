@@ -10,7 +10,6 @@ Errors use Matrix error bodies (``errcode``/``error``); never a 500, never conte
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 
 from django.http import HttpRequest, JsonResponse
@@ -21,6 +20,7 @@ from bridge import conf
 from bridge.events import AppserviceTransaction
 from bridge.inbound import process_transaction
 from cocare_chat import clock
+from rooms import bounds
 
 log = logging.getLogger(__name__)
 MAX_BODY = 10 * 1024 * 1024
@@ -56,8 +56,11 @@ def transactions(request: HttpRequest, txn_id: str) -> JsonResponse:
     if len(request.body) > MAX_BODY:
         return _error(413, "M_TOO_LARGE", "Transaction too large.")
     try:
-        body = AppserviceTransaction.model_validate(json.loads(request.body or b"{}"))
-    except (ValueError, ValidationError):
+        # bounds.loads: NaN/Infinity/1e999/2**64 anywhere would otherwise reach jsonb.
+        body = AppserviceTransaction.model_validate(bounds.loads(request.body or b"{}"))
+    except bounds.BadNumber as exc:
+        return _error(400, "M_BAD_JSON", f"Numbers must be finite and fit 64 bits: {exc}")
+    except (ValueError, RecursionError, ValidationError):
         return _error(400, "M_BAD_JSON", "Expected {\"events\": [...]}.")
     try:
         process_transaction(txn_id, body.events, cfg, clock.now())

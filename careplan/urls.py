@@ -5,7 +5,7 @@ from careplan import views
 app_name = "careplan"
 
 urlpatterns = [
-    path("people/<int:su_id>/mar/", views.mar_page, name="mar"),
+    path("people/<id:su_id>/mar/", views.mar_page, name="mar"),
     path("downloads/", views.downloads_page, name="downloads"),
     path("downloads/payroll.csv", views.payroll_download, name="payroll-csv"),
     path("downloads/council.csv", views.council_download, name="council-csv"),

@@ -202,14 +202,25 @@ if CFG.production:
     # Health-check and loopback workers talk plain HTTP on the private network.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^_matrix/"]
 
-# Logs carry ids and event names only, never message bodies (DESIGN.md §3.9).
+# Logs carry ids and event names only, never message bodies (DESIGN.md §3.9). Every
+# handler carries the "safe" filter (cocare_chat/logsafe.py): tracebacks keep the exception
+# type and frame locations, never the message (a database error quotes the statement's
+# parameters). Django's own "django" and "django.server" handlers (a DEBUG console that
+# prints full tracebacks, mail_admins) are replaced: their records come here instead.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"safe": {"()": "cocare_chat.logsafe.SafeRecords"}},
+    "formatters": {"plain": {"()": "cocare_chat.logsafe.SafeFormatter",
+                             "format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain",
+                             "filters": ["safe"]}},
     "root": {"handlers": ["console"], "level": CFG.log_level},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "propagate": True},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }
 
 # Durable workers, by name (manage.py run_workers NAME...). Dotted paths so that rooms

@@ -23,6 +23,7 @@ from escalation.models import Alert, Flag
 from escalation.schemas import Concern, Severity
 from rooms import audit
 from rooms.api import Body, ErrorOut, me
+from rooms.bounds import Id
 from rooms.wire import person_wire
 
 router = Router(tags=["alerts"])
@@ -63,7 +64,7 @@ def _message_wire(m) -> dict:
 
 
 @router.get("/{int:alert_id}", response={200: dict, 404: ErrorOut})
-def alert_view(request, alert_id: int):
+def alert_view(request, alert_id: Id):
     person = me(request)
     alert = access.access_alert(person, alert_id)
     audit.record(person, "alert.read", service_user=alert.service_user_id,
@@ -85,7 +86,7 @@ def alert_view(request, alert_id: int):
 
 
 class ConcernIn(Body):
-    message_id: int = Field(ge=1)
+    message_id: Id
     reason: str = Field(min_length=1, max_length=500)
     concern: Concern = "other"
     severity: Severity = "medium"
@@ -103,7 +104,7 @@ def raise_concern(request, data: ConcernIn):
 
 
 @router.post("/{int:alert_id}/ack", response={200: dict, 404: ErrorOut})
-def acknowledge(request, alert_id: int):
+def acknowledge(request, alert_id: Id):
     person = me(request)
     alert = access.access_alert(person, alert_id, manage=True)
     changed = do_acknowledge(alert, person, clock.now())
@@ -117,7 +118,7 @@ class ResolveIn(Body):
 
 @router.post("/{int:alert_id}/resolve", response={200: dict, 404: ErrorOut, 409: ErrorOut,
                                               422: ErrorOut})
-def resolve(request, alert_id: int, data: ResolveIn):
+def resolve(request, alert_id: Id, data: ResolveIn):
     person = me(request)
     alert = access.access_alert(person, alert_id, manage=True)
     return {"alert": alert_wire(do_resolve(alert, person, data.outcome, clock.now()))}
@@ -129,7 +130,7 @@ class ReopenIn(Body):
 
 @router.post("/{int:alert_id}/reopen", response={200: dict, 404: ErrorOut, 409: ErrorOut,
                                              422: ErrorOut})
-def reopen(request, alert_id: int, data: ReopenIn):
+def reopen(request, alert_id: Id, data: ReopenIn):
     person = me(request)
     alert = access.access_alert(person, alert_id, manage=True)
     return {"alert": alert_wire(do_reopen(alert, person, data.reason, clock.now()))}
@@ -140,7 +141,7 @@ class FamilyIn(Body):
 
 
 @router.post("/{int:alert_id}/tell-family", response={201: dict, 404: ErrorOut, 422: ErrorOut})
-def tell_family(request, alert_id: int, data: FamilyIn):
+def tell_family(request, alert_id: Id, data: FamilyIn):
     person = me(request)
     alert = access.access_alert(person, alert_id, manage=True)
     m = do_tell_family(alert, person, data.text, clock.now())

@@ -21,12 +21,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
 from escalation.alerts import LABELS, do_acknowledge, do_flag
 from escalation.models import Alert, AlertEvent
 from escalation.rules import detect
-from escalation.schemas import Concern, Severity, Strict
+from escalation.schemas import FlagSignal
 from escalation.sensor_rules import SensorReading, evaluate
 from escalation.timeline import post_notice
 from rooms.access import is_provider_manager
@@ -35,17 +35,6 @@ from rooms.models import Message, Role, Room
 
 ACK = re.compile(r"^\s*ack(?:nowledged?)?\s*#?(\d+)?\s*[.!]?\s*$", re.IGNORECASE)
 TEXT_KINDS = (Message.Kind.TEXT, Message.Kind.NOTE, Message.Kind.EDIT)
-
-
-class BotFlag(Strict):
-    """``data`` of a flag signal (docs/log-contract.md)."""
-
-    concern: Concern
-    severity: Severity
-    source: str = Field(min_length=1, max_length=40)
-    ref: str = Field(min_length=1, max_length=120)
-    reason: str = Field("", max_length=500)
-    message_id: int | None = Field(None, ge=1)
 
 
 class Detector(LogConsumer):
@@ -69,7 +58,9 @@ class Detector(LogConsumer):
         if message.payload.get("signal") != "flag":
             return
         try:
-            data = BotFlag.model_validate(message.payload.get("data") or {})
+            # Checked at write since the schema is registered (escalation/apps.py); checked
+            # again here because entries written before that may still be in the log.
+            data = FlagSignal.model_validate(message.payload.get("data") or {})
         except ValidationError as exc:
             # Recorded by the consumer (type only) and skipped after max_attempts.
             raise ValueError(f"invalid flag signal: {exc.error_count()} errors") from None

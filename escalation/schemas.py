@@ -1,10 +1,13 @@
-"""Shared vocabulary of the escalation engine: concerns, severities, a strict base model."""
+"""Shared vocabulary of the escalation engine: concerns, severities, a strict base model,
+and the ``flag`` signal it reads from the log (docs/log-contract.md)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+from rooms.bounds import Id
 
 Concern = Literal[
     "falls", "eating_drinking", "confusion", "breathing", "chest_pain", "injury",
@@ -26,3 +29,16 @@ def worse(a: str, b: str) -> str:
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class FlagSignal(Strict):
+    """``data`` of a ``flag`` signal (docs/log-contract.md). Registered with
+    ``rooms.payloads.register_signal`` (escalation/apps.py), so a malformed flag is refused
+    when it is written rather than found when the detector reads it."""
+
+    concern: Concern
+    severity: Severity
+    source: str = Field(min_length=1, max_length=40)
+    ref: str = Field(min_length=1, max_length=120)
+    reason: str = Field("", max_length=500)
+    message_id: Id | None = None

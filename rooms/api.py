@@ -2,7 +2,10 @@
 
 Thin adapters over the actions modules: authorise through ``rooms.access``, write through
 ``rooms.messages`` / ``rooms.network``. Bodies are pydantic models that reject
-undeclared fields; every error is a JSON body with ``error`` and ``message``.
+undeclared fields; every error is a JSON body with ``error`` and ``message``. Bodies are
+parsed with ``rooms.bounds.loads`` and ids are ``rooms.bounds.Id``: a non-finite or
+oversized number anywhere, or an id no column can hold, is a 422 ``invalid`` naming the
+field (docs/security.md, "Hostile input").
 """
 
 from __future__ import annotations
@@ -15,11 +18,13 @@ from django.http import HttpRequest
 from ninja import Field, NinjaAPI, Query, Router, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.parser import Parser
 from ninja.security import django_auth
 from pydantic import ConfigDict
 
 from cocare_chat import clock
-from rooms import access, audit, ratelimit
+from rooms import access, audit, bounds, ratelimit
+from rooms.bounds import Id
 from rooms.errors import CoCareError, NotFound
 from rooms.frames import ClientId
 from rooms.messages import check_post_message, history
@@ -27,11 +32,22 @@ from rooms.models import Membership, Person, PushDevice
 from rooms.network import check_add_member, check_remove_member
 from rooms.wire import message_wire, person_wire, rooms_wire
 
+
+class StrictJSON(Parser):
+    """Request bodies through ``bounds.loads``: NaN, Infinity, 1e999 or a 2**64 anywhere in
+    the document raise ``bounds.BadNumber`` (ninja wraps it in a 400 HttpError; the handler
+    below turns it into 422 ``invalid`` naming the field)."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        return bounds.loads(request.body)
+
+
 api = NinjaAPI(
     title="CoCare chat API",
     version="1",
     auth=django_auth,
     urls_namespace="api",
+    parser=StrictJSON(),
 )
 
 
@@ -76,6 +92,9 @@ def _unauthenticated(request, exc):
 
 @api.exception_handler(HttpError)
 def _http_error(request, exc: HttpError):
+    if isinstance(exc.__cause__, bounds.BadNumber):
+        return api.create_response(request, {"error": "invalid", "message": str(exc.__cause__)},
+                                   status=422)
     return api.create_response(request, {"error": "bad_request", "message": str(exc)},
                                status=exc.status_code)
 
@@ -101,12 +120,12 @@ def my_rooms(request):
 
 
 class HistoryQuery(Schema):
-    after_seq: int = Field(0, ge=0)
+    after_seq: int = Field(0, ge=0, le=bounds.BIGINT_MAX)
     limit: int = Field(100, ge=1, le=500)
 
 
 @router.get("/rooms/{room_id}/messages", response={200: dict, 404: ErrorOut})
-def room_history(request, room_id: int, q: Query[HistoryQuery]):
+def room_history(request, room_id: Id, q: Query[HistoryQuery]):
     person = me(request)
     room, m = access.access_room(person, room_id, access.Action.READ)
     rows = history(room, after_seq=q.after_seq, visible_from=m.visible_from_seq, limit=q.limit)
@@ -124,14 +143,14 @@ class PostIn(Body):
     kind: Literal["text", "note", "answer", "edit", "redaction"] = "text"
     body: str = Field("", max_length=100_000)
     payload: dict[str, Any] | None = None
-    reply_to: int | None = Field(None, ge=1)
-    target: int | None = Field(None, ge=1)
+    reply_to: Id | None = None
+    target: Id | None = None
 
 
 @router.post("/rooms/{room_id}/messages",
              response={201: dict, 200: dict, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut,
                        422: ErrorOut, 429: ErrorOut})
-def post(request, room_id: int, data: PostIn):
+def post(request, room_id: Id, data: PostIn):
     person = me(request)
     ratelimit.hit("send", person.id)
     posted = check_post_message(
@@ -146,19 +165,19 @@ def post(request, room_id: int, data: PostIn):
 
 
 @router.get("/rooms/{room_id}/members", response={200: list[dict], 404: ErrorOut})
-def members(request, room_id: int):
+def members(request, room_id: Id):
     room, _ = access.access_room(me(request), room_id, access.Action.READ)
     rows = Membership.objects.filter(room=room, removed_at__isnull=True).select_related("person")
     return [person_wire(x.person) | {"joined_at": x.joined_at.isoformat()} for x in rows]
 
 
 class MemberIn(Body):
-    person_id: int = Field(ge=1)
+    person_id: Id
 
 
 @router.post("/rooms/{room_id}/members", response={201: dict, 404: ErrorOut, 422: ErrorOut,
                                                     429: ErrorOut})
-def add_member(request, room_id: int, data: MemberIn):
+def add_member(request, room_id: Id, data: MemberIn):
     person = me(request)
     ratelimit.hit("invite", person.id)
     m = check_add_member(person, room_id, data.person_id)
@@ -167,13 +186,13 @@ def add_member(request, room_id: int, data: MemberIn):
 
 @router.delete("/rooms/{room_id}/members/{person_id}",
                response={204: None, 404: ErrorOut})
-def remove_member(request, room_id: int, person_id: int):
+def remove_member(request, room_id: Id, person_id: Id):
     check_remove_member(me(request), room_id, person_id)
     return Status(204, None)
 
 
 @router.get("/service-users/{su_id}", response={200: dict, 404: ErrorOut})
-def key_info(request, su_id: int):
+def key_info(request, su_id: Id):
     person = me(request)
     su = access.access_service_user(person, su_id)
     audit.record(person, "service_user.key_info", service_user=su)
@@ -207,7 +226,7 @@ def register_device(request, data: DeviceIn):
 
 
 @router.delete("/push-devices/{device_id}", response={204: None, 404: ErrorOut})
-def remove_device(request, device_id: int):
+def remove_device(request, device_id: Id):
     n = PushDevice.objects.filter(pk=device_id, person=me(request)).update(
         active=False, disabled_at=clock.now(), disabled_reason="removed by user")
     if not n:

@@ -1,6 +1,9 @@
 from django.apps import AppConfig
 from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_save
+from django.urls import register_converter
+
+from rooms.bounds import IdConverter
 
 
 class RoomsConfig(AppConfig):
@@ -8,6 +11,9 @@ class RoomsConfig(AppConfig):
     verbose_name = "Care networks and rooms"
 
     def ready(self) -> None:
+        # Before any URLconf is loaded: page routes take ids as <id:...> (rooms/bounds.py).
+        register_converter(IdConverter, "id")
+
         from django.contrib.auth import get_user_model
 
         from cocare_chat import checks  # noqa: F401  (registers the deploy checks)

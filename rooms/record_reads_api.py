@@ -11,7 +11,7 @@ from pydantic import ConfigDict
 from rooms import audit
 from rooms.access import access_record_reads
 from rooms.api import ErrorOut, me
-from rooms.bounds import BoundedDatetime
+from rooms.bounds import BoundedDatetime, Id
 from rooms.record_reads import record_reads
 
 router = Router(tags=["record reads"])
@@ -25,7 +25,7 @@ class ReadsQuery(Schema):
 
 
 @router.get("/service-users/{int:su_id}/record-reads", response={200: dict, 404: ErrorOut})
-def reads(request, su_id: int, q: Query[ReadsQuery]):
+def reads(request, su_id: Id, q: Query[ReadsQuery]):
     person = me(request)
     su = access_record_reads(person, su_id)
     audit.record(person, "record_reads.read", service_user=su)

@@ -22,7 +22,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from pydantic import ValidationError
 
 from cocare_chat.config import get_config
-from rooms import access, audit, publish, ratelimit, sessions
+from rooms import access, audit, bounds, publish, ratelimit, sessions
 from rooms.accesswatch import WATCH
 from rooms.errors import CoCareError
 from rooms.frames import (
@@ -146,7 +146,10 @@ class RoomsSocket(AsyncWebsocketConsumer):
             await self._error("too_large", f"Frame is larger than {limit} bytes.")
             return
         try:
-            raw = json.loads(text_data)
+            raw = bounds.loads(text_data)
+        except bounds.BadNumber as exc:  # NaN, Infinity, 1e999, 2**64: names the field
+            await self._error("invalid", str(exc))
+            return
         except (ValueError, RecursionError):
             await self._error("bad_json", "Frame is not valid JSON.")
             return

@@ -20,6 +20,7 @@ from ninja.security import HttpBearer
 from cocare_chat import clock
 from rooms import ratelimit
 from rooms.api import Body, ErrorOut, me
+from rooms.bounds import Id
 from rooms.errors import CoCareError
 from sensors import actions
 from sensors.ingest import authenticate, ingest
@@ -115,7 +116,7 @@ class DeviceBody(Body, actions.DeviceIn):
 
 
 class HubIn(Body):
-    service_user: int = Field(ge=1, le=2**63 - 1)
+    service_user: Id
     name: str = Field(min_length=1, max_length=120)
     devices: list[DeviceBody] = Field(default_factory=list, max_length=100)
 
@@ -132,24 +133,24 @@ def create_hub(request, data: HubIn):
 @router.post(
     "/hubs/{int:hub_id}/devices", response={201: dict, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 )
-def add_device(request, hub_id: int, data: DeviceBody):
+def add_device(request, hub_id: Id, data: DeviceBody):
     d = actions.check_add_device(me(request), hub_id, data.model_dump())
     return Status(201, {"device_id": d.device_id, "kind": d.kind, "location": d.location})
 
 
 @router.post("/hubs/{int:hub_id}/rotate-token", response={200: dict, 404: ErrorOut})
-def rotate_token(request, hub_id: int):
+def rotate_token(request, hub_id: Id):
     return {"hub": hub_id, "token": actions.check_rotate_token(me(request), hub_id)}
 
 
 @router.post("/hubs/{int:hub_id}/deactivate", response={200: dict, 404: ErrorOut})
-def deactivate(request, hub_id: int):
+def deactivate(request, hub_id: Id):
     actions.check_deactivate_hub(me(request), hub_id)
     return {"hub": hub_id, "active": False}
 
 
 @router.get("/service-users/{int:su_id}", response={200: dict, 404: ErrorOut})
-def sensors_of(request, su_id: int):
+def sensors_of(request, su_id: Id):
     su = actions.managed_service_user(me(request), su_id)
     hubs = SensorHub.objects.filter(service_user=su).order_by("id")
     profile = SensorProfile.objects.filter(service_user=su).first()
@@ -167,7 +168,7 @@ class ProfileBody(Body, actions.ProfileIn):
 @router.put(
     "/service-users/{int:su_id}/profile", response={200: dict, 404: ErrorOut, 422: ErrorOut}
 )
-def set_profile(request, su_id: int, data: ProfileBody):
+def set_profile(request, su_id: Id, data: ProfileBody):
     """The person's choices: which family notices they agreed to, the movement time."""
     profile_in = actions.ProfileIn.model_validate(data.model_dump())
     return profile_wire(actions.check_set_profile(me(request), su_id, profile_in))

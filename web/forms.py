@@ -7,11 +7,23 @@ strictness lives in the declared types and lengths; the actions behind them vali
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
 from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
 
 from escalation.schemas import CONCERNS
+from rooms.bounds import date_in_range
 from rooms.models import FamilyBasis
+
+
+def bounded_date(value: dt.date) -> None:
+    """The boundary rule's date range (rooms/bounds.py) as a Django form validator."""
+    try:
+        date_in_range(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
 
 
 class InviteForm(forms.Form):
@@ -52,7 +64,8 @@ class AcceptInviteForm(forms.Form):
 
 class PlannedVisitForm(forms.Form):
     worker = forms.TypedChoiceField(label="Care worker", coerce=int)
-    date = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
+    date = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}),
+                           validators=[bounded_date])
     start = forms.TimeField(label="From", widget=forms.TimeInput(attrs={"type": "time"}))
     end = forms.TimeField(label="To", widget=forms.TimeInput(attrs={"type": "time"}))
     notes = forms.CharField(label="Notes", max_length=300, required=False)

@@ -104,9 +104,25 @@ def test_bot_flag_signal_becomes_an_alert_about_the_referenced_message(cast, fro
         sig.id, m.id, "bot.missed_visit", "missed_visit")
 
 
+def test_a_malformed_flag_signal_is_refused_when_written(cast, frozen_clock):
+    with pytest.raises(Invalid, match=r"data\.severity") as refused:
+        post_message(room=cast.team, sender=cast.bot, kind="signal", payload={
+            "signal": "flag", "data": {"concern": "falls", "severity": "apocalyptic",
+                                       "source": "bot.answer", "ref": "visit:1:mobility"}})
+    assert "apocalyptic" not in refused.value.message  # names the field, not the value
+    with pytest.raises(Invalid, match="no consumer registered"):
+        post_message(room=cast.team, sender=cast.bot, kind="signal",
+                     payload={"signal": "unheard-of", "data": {}})
+    assert not Message.objects.filter(kind="signal").exists()
+
+
 def test_a_malformed_flag_signal_is_recorded_and_skipped_without_blocking(cast, frozen_clock):
     from rooms.models import ConsumerFailure
-    post_message(room=cast.team, sender=cast.bot, kind="signal", payload={
+    # Written before flags were validated at write: stored as-is, found by the detector.
+    good = post_message(room=cast.team, sender=cast.bot, kind="signal", payload={
+        "signal": "flag", "data": {"concern": "falls", "severity": "high",
+                                   "source": "bot.answer", "ref": "visit:1:mobility"}})
+    Message.objects.filter(pk=good.message.pk).update(payload={
         "signal": "flag", "data": {"concern": "falls", "severity": "apocalyptic"}})
     say(cast.anna, cast.team, "He hit her")
     for _ in range(3):  # three poll rounds: the bad entry is retried, then skipped

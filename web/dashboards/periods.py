@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
+
+from rooms.bounds import Id
 
 LONDON = ZoneInfo("Europe/London")
 Bucket = Literal["day", "week", "month"]
@@ -31,7 +33,7 @@ class Filters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     period: PeriodName | None = None
-    provider: int | None = Field(default=None, ge=1)
+    provider: Id | None = None
 
 
 @dataclass(frozen=True)
