@@ -71,16 +71,28 @@ def main() -> None:
         if p.exists():
             p.unlink()
     as_port, hs_port = free_port(), free_port()
-    synapse = Synapse(data_dir=work / "synapse", port=hs_port,
-                      registration_file=work / "registration.yaml")
-    env = cocare_env(db, False, COCARE_MATRIX_HOMESERVER_URL=synapse.url,
-                     COCARE_MATRIX_SERVER_NAME=SERVER_NAME, COCARE_MATRIX_AS_TOKEN=AS_TOKEN,
-                     COCARE_MATRIX_HS_TOKEN=HS_TOKEN, COCARE_WORKER_POLL_SECONDS="0.05",
-                     COCARE_MATRIX_APPSERVICE_URL=f"http://127.0.0.1:{as_port}")
+    synapse = Synapse(
+        data_dir=work / "synapse", port=hs_port, registration_file=work / "registration.yaml"
+    )
+    env = cocare_env(
+        db,
+        False,
+        COCARE_MATRIX_HOMESERVER_URL=synapse.url,
+        COCARE_MATRIX_SERVER_NAME=SERVER_NAME,
+        COCARE_MATRIX_AS_TOKEN=AS_TOKEN,
+        COCARE_MATRIX_HS_TOKEN=HS_TOKEN,
+        COCARE_WORKER_POLL_SECONDS="0.05",
+        COCARE_MATRIX_APPSERVICE_URL=f"http://127.0.0.1:{as_port}",
+    )
     load_before = loadavg()
     migrate(env)
-    subprocess.run([PY, "manage.py", "matrix_registration", "-o", str(synapse.registration_file)],
-                   cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [PY, "manage.py", "matrix_registration", "-o", str(synapse.registration_file)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     os.environ.update({k: v for k, v in env.items() if k.startswith(("COCARE_", "DJANGO"))})
     import django
 
@@ -91,8 +103,9 @@ def main() -> None:
     from rooms.network import do_add_member, do_create_service_user
     from tests.support.cast import build_cast
 
-    appservice = Server("bridge-appservice", [PY, "manage.py", "serve", "--port", str(as_port)],
-                        as_port, env).start()
+    appservice = Server(
+        "bridge-appservice", [PY, "manage.py", "serve", "--port", str(as_port)], as_port, env
+    ).start()
     worker = Server("bridge-worker", [PY, "manage.py", "run_workers", "bridge"], 0, env)
     try:
         synapse.start()
@@ -105,15 +118,37 @@ def main() -> None:
         cast.tom.save()
         worker.start()
         check_post_message(person=cast.anna, room_id=cast.team.id, body="warm-up")
-        result = asyncio.run(measure(args, synapse, cast, nurse_id, nurse_token, peer_id,
-                                     peer_token, check_post_message, BridgedRoom, OutboxEntry))
+        result = asyncio.run(
+            measure(
+                args,
+                synapse,
+                cast,
+                nurse_id,
+                nurse_token,
+                peer_id,
+                peer_token,
+                check_post_message,
+                BridgedRoom,
+                OutboxEntry,
+            )
+        )
         if args.rooms:
             rooms = [cast.team] + [
                 extra_team_room(cast, i, Room, do_create_service_user, do_add_member)
-                for i in range(1, args.rooms)]
-            result["rooms"] = asyncio.run(measure_rooms(args, synapse, cast, rooms, nurse_id,
-                                                        nurse_token, check_post_message,
-                                                        BridgedRoom))
+                for i in range(1, args.rooms)
+            ]
+            result["rooms"] = asyncio.run(
+                measure_rooms(
+                    args,
+                    synapse,
+                    cast,
+                    rooms,
+                    nurse_id,
+                    nurse_token,
+                    check_post_message,
+                    BridgedRoom,
+                )
+            )
     finally:
         worker.stop()
         appservice.stop()
@@ -125,8 +160,9 @@ def main() -> None:
         write_doc(args, result)
 
 
-async def measure(args, synapse, cast, nurse_id, nurse_token, peer_id, peer_token,
-                  post, BridgedRoom, OutboxEntry) -> dict:
+async def measure(
+    args, synapse, cast, nurse_id, nurse_token, peer_id, peer_token, post, BridgedRoom, OutboxEntry
+) -> dict:
     from nio import AsyncClient, SyncResponse
 
     nurse = AsyncClient(synapse.url, nurse_id)
@@ -191,8 +227,9 @@ async def measure(args, synapse, cast, nurse_id, nurse_token, peer_id, peer_toke
     # Throughput: a burst committed as fast as the write path allows.
     burst = [f"burst-{i:04}" for i in range(args.burst)]
     t0 = time.perf_counter()
-    await asyncio.to_thread(lambda: [post(person=cast.anna, room_id=cast.team.id, body=b)
-                                     for b in burst])
+    await asyncio.to_thread(
+        lambda: [post(person=cast.anna, room_id=cast.team.id, body=b) for b in burst]
+    )
     t_committed = time.perf_counter()
     await wait_for(burst, timeout=300)
     t_last = max(received.get(b, 0) for b in burst)
@@ -216,29 +253,38 @@ async def measure(args, synapse, cast, nurse_id, nurse_token, peer_id, peer_toke
 
 def extra_team_room(cast, i, Room, create, add):
     """Another service user of the same provider: Anna writes, Nadia reads (linked)."""
-    su = create(full_name=f"Bench Person {i:02}", provider=cast.provider, council=cast.council,
-                created_by=cast.carol)
+    su = create(
+        full_name=f"Bench Person {i:02}",
+        provider=cast.provider,
+        council=cast.council,
+        created_by=cast.carol,
+    )
     room = Room.objects.get(service_user=su, kind="professional")
     for p in (cast.carol, cast.anna, cast.nadia):
         add(room, p, by=cast.carol, notify=False)
     return room
 
 
-async def measure_rooms(args, synapse, cast, rooms, nurse_id, nurse_token, post,
-                        BridgedRoom) -> dict:
+async def measure_rooms(
+    args, synapse, cast, rooms, nurse_id, nurse_token, post, BridgedRoom
+) -> dict:
     """``args.per_room`` messages in each of ``rooms``, committed at once, interleaved."""
     from nio import AsyncClient, SyncResponse
 
     nurse = AsyncClient(synapse.url, nurse_id)
     nurse.access_token, nurse.user_id = nurse_token, nurse_id
     # Bridge every room (created on its first entry) and have the nurse join them all.
-    await asyncio.to_thread(lambda: [post(person=cast.anna, room_id=r.id, body="open")
-                                     for r in rooms])
+    await asyncio.to_thread(
+        lambda: [post(person=cast.anna, room_id=r.id, body="open") for r in rooms]
+    )
     wanted: dict[str, int] = {}
     deadline = time.monotonic() + 300
     while len(wanted) < len(rooms) and time.monotonic() < deadline:
-        wanted = await asyncio.to_thread(lambda: dict(
-            BridgedRoom.objects.filter(room__in=rooms).values_list("matrix_room_id", "room_id")))
+        wanted = await asyncio.to_thread(
+            lambda: dict(
+                BridgedRoom.objects.filter(room__in=rooms).values_list("matrix_room_id", "room_id")
+            )
+        )
         await asyncio.sleep(0.1)
     joined: set[str] = set()
     while joined != set(wanted) and time.monotonic() < deadline:
@@ -286,13 +332,15 @@ async def measure_rooms(args, synapse, cast, rooms, nurse_id, nurse_token, post,
     await nurse.close()
     lat = [received[b] - sent[b] for _, b in plan if b in received]
     t_last = max(received.values(), default=t0)
-    in_order = all(order.get(room.id, []) == [b for r, b in plan if r == room.id]
-                   for room in rooms)
+    in_order = all(order.get(room.id, []) == [b for r, b in plan if r == room.id] for room in rooms)
     return {
-        "rooms": len(rooms), "per_room": args.per_room, "messages": len(plan),
+        "rooms": len(rooms),
+        "per_room": args.per_room,
+        "messages": len(plan),
         "received": len(set(received) & set(sent)),
         "in_order_per_room_no_duplicates": in_order,
-        "commit_s": round(t_committed - t0, 2), "total_s": round(t_last - t0, 2),
+        "commit_s": round(t_committed - t0, 2),
+        "total_s": round(t_last - t0, 2),
         "throughput_msgs_per_s": round(len(plan) / (t_last - t0), 1) if t_last > t0 else None,
         "latency_ms": latency_summary(lat),
     }
@@ -304,8 +352,7 @@ def _post_timed(post, cast, body, sent):
 
 
 def row(name: str, v: dict) -> str:
-    return (f"| {name} | {v['n']} | {v['p50_ms']} | {v['p95_ms']} | {v['p99_ms']} "
-            f"| {v['max_ms']} |")
+    return f"| {name} | {v['n']} | {v['p50_ms']} | {v['p95_ms']} | {v['p99_ms']} | {v['max_ms']} |"
 
 
 def many_rooms_doc(m: dict | None) -> str:
@@ -317,11 +364,11 @@ def many_rooms_doc(m: dict | None) -> str:
         return f"{100 * ms / 1000 / m['total_s']:.0f} %" if m["total_s"] else "-"
 
     return f"""
-Many rooms at once: {m['per_room']} messages in each of **{m['rooms']} rooms** ({m['messages']}
-in all, interleaved across the rooms, committed in {m['commit_s']} s) reached the nurse's
-client in {m['total_s']} s: **{m['throughput_msgs_per_s']} messages/s** (received
-{m['received']}/{m['messages']}, each room in order and without duplicates:
-{m['in_order_per_room_no_duplicates']}). Commit → Matrix client, per message:
+Many rooms at once: {m["per_room"]} messages in each of **{m["rooms"]} rooms** ({m["messages"]}
+in all, interleaved across the rooms, committed in {m["commit_s"]} s) reached the nurse's
+client in {m["total_s"]} s: **{m["throughput_msgs_per_s"]} messages/s** (received
+{m["received"]}/{m["messages"]}, each room in order and without duplicates:
+{m["in_order_per_room_no_duplicates"]}). Commit → Matrix client, per message:
 
 | path | messages | p50 ms | p95 ms | p99 ms | max ms |
 |---|---|---|---|---|---|
@@ -330,23 +377,31 @@ client in {m['total_s']} s: **{m['throughput_msgs_per_s']} messages/s** (receive
 The one sender takes the rooms one after another in each pass (up to 200 entries of a
 room, then the next), strictly in order within each room, so a burst over many rooms
 drains at about the one-room rate and a message waits for the ones queued ahead of it:
-here p50 was {pct(lat['p50_ms'])} and p99 {pct(lat['p99_ms'])} of the burst's
-{m['total_s']} s drain time.
+here p50 was {pct(lat["p50_ms"])} and p99 {pct(lat["p99_ms"])} of the burst's
+{m["total_s"]} s drain time.
 """
 
 
 def write_doc(args, r: dict) -> None:
     b, ref = r["bridge_ms"], r["reference_synapse_ms"]
-    cmd = "./dev bench bridge_throughput" + (f" -n {args.n}" if args.n != 60 else "") + (
-        f" --burst {args.burst}" if args.burst != 300 else "") + (
-        f" --rooms {args.rooms}" if args.rooms != 20 else "") + (
-        f" --per-room {args.per_room}" if args.per_room != 15 else "")
+    cmd = (
+        "./dev bench bridge_throughput"
+        + (f" -n {args.n}" if args.n != 60 else "")
+        + (f" --burst {args.burst}" if args.burst != 300 else "")
+        + (f" --rooms {args.rooms}" if args.rooms != 20 else "")
+        + (f" --per-room {args.per_room}" if args.per_room != 15 else "")
+    )
     load, cores = r["load_before"], machine()["nproc"] or 1
-    busy = (f"\n\n**The machine was busy** (load {load[0]} on {cores} cores before the run, "
-            f"{r['load_after'][0]} after; other work was running): re-measure on a quiet "
-            "machine before comparing these figures." if max(load[0], r["load_after"][0])
-            > cores / 2 else "")
-    update_section("Matrix bridge", f"""
+    busy = (
+        f"\n\n**The machine was busy** (load {load[0]} on {cores} cores before the run, "
+        f"{r['load_after'][0]} after; other work was running): re-measure on a quiet "
+        "machine before comparing these figures."
+        if max(load[0], r["load_after"][0]) > cores / 2
+        else ""
+    )
+    update_section(
+        "Matrix bridge",
+        f"""
 {provenance(cmd, load)}{busy}
 
 Outbound path: CoCare write path → log → outbox consumer → sender (`run_workers bridge`,
@@ -356,18 +411,19 @@ nurse receiving a message another (linked) Matrix user sends straight to Synapse
 
 | path | samples | p50 ms | p95 ms | p99 ms | max ms |
 |---|---|---|---|---|---|
-{row('CoCare → bridge → Matrix client', b)}
-{row('Matrix user → Synapse → Matrix client (reference)', ref)}
+{row("CoCare → bridge → Matrix client", b)}
+{row("Matrix user → Synapse → Matrix client (reference)", ref)}
 
-Added latency of the bridge (p50): **{round(b.get('p50_ms', 0) - ref.get('p50_ms', 0), 1)} ms**.
+Added latency of the bridge (p50): **{round(b.get("p50_ms", 0) - ref.get("p50_ms", 0), 1)} ms**.
 
-Throughput: a burst of {r['burst']} CoCare messages (committed in {r['burst_commit_s']} s)
-reached the Matrix client in {r['burst_total_s']} s: **{r['throughput_msgs_per_s']} messages/s**
-(received {r['burst_received']}/{r['burst']}, in order and without duplicates:
-{r['burst_in_order_no_duplicates']}). The sender keeps strict per-room
+Throughput: a burst of {r["burst"]} CoCare messages (committed in {r["burst_commit_s"]} s)
+reached the Matrix client in {r["burst_total_s"]} s: **{r["throughput_msgs_per_s"]} messages/s**
+(received {r["burst_received"]}/{r["burst"]}, in order and without duplicates:
+{r["burst_in_order_no_duplicates"]}). The sender keeps strict per-room
 order, so a room's messages go out one request at a time (one Synapse
 `PUT /send` each, as the puppet, with its deterministic txn id).
-{many_rooms_doc(r.get("rooms"))}""")
+{many_rooms_doc(r.get("rooms"))}""",
+    )
 
 
 if __name__ == "__main__":

@@ -42,12 +42,22 @@ async def handler(ws: ServerConnection) -> None:
             elif kind == "send":
                 SEQ[room] += 1
                 seq = SEQ[room]
-                await ws.send(dumps({"type": "ack", "room": room, "client_id": f["client_id"],
-                                     "seq": seq}))
-                broadcast(ROOMS[room], dumps({
-                    "type": "message", "room": room, "seq": seq, "client_id": f["client_id"],
-                    "sender": {"id": user}, "body": f.get("body", ""),
-                }))
+                await ws.send(
+                    dumps({"type": "ack", "room": room, "client_id": f["client_id"], "seq": seq})
+                )
+                broadcast(
+                    ROOMS[room],
+                    dumps(
+                        {
+                            "type": "message",
+                            "room": room,
+                            "seq": seq,
+                            "client_id": f["client_id"],
+                            "sender": {"id": user},
+                            "body": f.get("body", ""),
+                        }
+                    ),
+                )
     finally:
         for room in mine:
             ROOMS[room].discard(ws)

@@ -37,20 +37,33 @@ async def measure(base: str, rooms: dict, n: int, warmup: int) -> dict[str, list
     ws_url = base.replace("http", "ws") + "/ws/"
     anna = await ws(ws_url, await asyncio.to_thread(login, base, "anna"))
     debbie = await ws(ws_url, await asyncio.to_thread(login, base, "debbie"))
-    await debbie.send(json.dumps({"type": "subscribe", "room": rooms["family"],
-                                  "after_seq": 0}))
+    await debbie.send(json.dumps({"type": "subscribe", "room": rooms["family"], "after_seq": 0}))
     await until(debbie, lambda f: f.get("type") == "subscribed")
     out: dict[str, list[float]] = {"arrival": [], "departure": []}
     try:
         for i in range(warmup + n):
-            for word, event, key in (("Check in", "visit.arrived", "arrival"),
-                                     ("Check out", "visit.left", "departure")):
+            for word, event, key in (
+                ("Check in", "visit.arrived", "arrival"),
+                ("Check out", "visit.left", "departure"),
+            ):
                 t0 = time.perf_counter()
-                await anna.send(json.dumps({
-                    "type": "send", "room": rooms["team"], "client_id": f"{key}-{i}",
-                    "body": word, "payload": {"location": HOME}}))
-                await until(debbie, lambda f, ev=event: f.get("type") == "message"
-                            and (f.get("payload") or {}).get("event") == ev)
+                await anna.send(
+                    json.dumps(
+                        {
+                            "type": "send",
+                            "room": rooms["team"],
+                            "client_id": f"{key}-{i}",
+                            "body": word,
+                            "payload": {"location": HOME},
+                        }
+                    )
+                )
+                await until(
+                    debbie,
+                    lambda f, ev=event: (
+                        f.get("type") == "message" and (f.get("payload") or {}).get("event") == ev
+                    ),
+                )
                 if i >= warmup:
                     out[key].append(time.perf_counter() - t0)
     finally:
@@ -78,16 +91,19 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--no-doc", action="store_true")
     args = ap.parse_args()
-    targets = ["embedded"] + (["postgres_redis"] if port_open(5432) and port_open(6379)
-                              else [])
+    targets = ["embedded"] + (["postgres_redis"] if port_open(5432) and port_open(6379) else [])
     results = [row for t in targets for row in run_target(t, args.n, args.warmup)]
     print(json.dumps({"benchmark": "checkin_pipeline", "results": results}, indent=2))
     if not args.no_doc:
         cmd = "python bench/checkin_pipeline.py" + (f" -n {args.n}" if args.n != 30 else "")
         rows = "\n".join(
             f"| {r['target']} | {r['step']} | {r['n']} | {r['p50_ms']} | {r['p95_ms']} "
-            f"| {r['p99_ms']} | {r['max_ms']} |" for r in results)
-        update_section("Check-in pipeline", f"""
+            f"| {r['p99_ms']} | {r['max_ms']} |"
+            for r in results
+        )
+        update_section(
+            "Check-in pipeline",
+            f"""
 {provenance(cmd)}
 
 From the care worker's "Check in" / "Check out" (with position) leaving her websocket to
@@ -98,7 +114,8 @@ through the write path → fan-out. Target: p95 ≤ 1 s.
 | target | step | samples | p50 ms | p95 ms | p99 ms | max ms |
 |---|---|---|---|---|---|---|
 {rows}
-""")
+""",
+        )
 
 
 if __name__ == "__main__":

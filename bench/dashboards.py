@@ -87,8 +87,9 @@ print(sent[0])
 
 
 def counts(env) -> dict:
-    r = subprocess.run([PY, "-c", COUNT], cwd=ROOT, env=env, capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run(
+        [PY, "-c", COUNT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     if r.returncode:
         raise RuntimeError(r.stderr[-2000:])
     return json.loads(r.stdout.strip().splitlines()[-1])
@@ -106,10 +107,21 @@ def build(env, scale: int, years: float) -> dict:
         raise SystemExit(f"partial dataset ({have['service_users']} people): run with --fresh")
     print(f"building {scale} people x {years} years (progress below) ...", file=sys.stderr)
     t0 = time.monotonic()
-    subprocess.run([PY, "manage.py", "seed_demo", "--scale", str(scale), "--years", str(years)],
-                   cwd=ROOT, env=env, check=True, timeout=4 * 3600, stdout=subprocess.DEVNULL)
-    info = {"scale": scale, "years": years, "build_seconds": round(time.monotonic() - t0, 1),
-            "counts": counts(env), "cached": False}
+    subprocess.run(
+        [PY, "manage.py", "seed_demo", "--scale", str(scale), "--years", str(years)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=4 * 3600,
+        stdout=subprocess.DEVNULL,
+    )
+    info = {
+        "scale": scale,
+        "years": years,
+        "build_seconds": round(time.monotonic() - t0, 1),
+        "counts": counts(env),
+        "cached": False,
+    }
     VAR.mkdir(parents=True, exist_ok=True)
     DATASET.write_text(json.dumps(info, indent=2))
     return info
@@ -145,12 +157,21 @@ def measure(repeat: int) -> dict:
     people = ServiceUser.objects.filter(council=council).count()
     User = get_user_model()
     user, _ = User.objects.get_or_create(username="dash-bench-manager")
-    Person.objects.get_or_create(user=user, defaults={
-        "display_name": "Bench Manager", "role": Role.CARE_MANAGER, "organisation": provider})
+    Person.objects.get_or_create(
+        user=user,
+        defaults={
+            "display_name": "Bench Manager",
+            "role": Role.CARE_MANAGER,
+            "organisation": provider,
+        },
+    )
     colin = User.objects.get(username="colin")
 
-    s_su, s_p, s_c = (Scope(service_user_id=su.pk), Scope(provider_id=provider.pk),
-                      Scope(council_id=council.pk))
+    s_su, s_p, s_c = (
+        Scope(service_user_id=su.pk),
+        Scope(provider_id=provider.pk),
+        Scope(council_id=council.pk),
+    )
     results: dict = {}
     for period in ("13w", "1y", "3y"):
         w = window(period, now)
@@ -182,6 +203,7 @@ def measure(repeat: int) -> dict:
         def get():
             r = c.get(url)
             assert r.status_code == 200, (url, r.status_code)
+
         return get
 
     pages = {
@@ -192,12 +214,18 @@ def measure(repeat: int) -> dict:
         "csv: council": (commissioner, "/dashboards/council/export.csv"),
     }
     for name, (c, url) in pages.items():
-        results[name] = {"default": timed(page(c, url), max(5, repeat // 2)),
-                         "3y": timed(page(c, url + ("&" if "?" in url else "?") + "period=3y"),
-                                     max(5, repeat // 2))}
+        results[name] = {
+            "default": timed(page(c, url), max(5, repeat // 2)),
+            "3y": timed(
+                page(c, url + ("&" if "?" in url else "?") + "period=3y"), max(5, repeat // 2)
+            ),
+        }
         print(f"{name:<28} {results[name]}", file=sys.stderr)
-    return {"people_in_council": people, "provider_people": ServiceUser.objects.filter(
-        provider=provider).count(), "results": results}
+    return {
+        "people_in_council": people,
+        "provider_people": ServiceUser.objects.filter(provider=provider).count(),
+        "results": results,
+    }
 
 
 def measure_without_rollups(repeat: int) -> dict:
@@ -219,8 +247,10 @@ def measure_without_rollups(repeat: int) -> dict:
 
 def table(res: dict) -> str:
     periods = ["13w", "1y", "3y"]
-    lines = ["| query | 13 weeks p50 / p95 ms | 1 year p50 / p95 ms | 3 years p50 / p95 ms |",
-             "|---|---|---|---|"]
+    lines = [
+        "| query | 13 weeks p50 / p95 ms | 1 year p50 / p95 ms | 3 years p50 / p95 ms |",
+        "|---|---|---|---|",
+    ]
     for name, by in res.items():
         if name.startswith(("page", "csv", "today")):
             continue
@@ -230,16 +260,20 @@ def table(res: dict) -> str:
             mark = " ⚠" if s and s["p95_ms"] > TARGET_MS else ""
             cells.append(f"{s['p50_ms']} / {s['p95_ms']}{mark}" if s else "–")
         lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
-    lines += ["", "| page (full render, test client) | default period p50 / p95 ms | "
-              "3 years p50 / p95 ms |", "|---|---|---|"]
+    lines += [
+        "",
+        "| page (full render, test client) | default period p50 / p95 ms | 3 years p50 / p95 ms |",
+        "|---|---|---|",
+    ]
     for name, by in res.items():
         if name.startswith(("page", "csv", "today")):
             if "now" in by:
                 lines.append(f"| {name} | {by['now']['p50_ms']} / {by['now']['p95_ms']} | – |")
                 continue
             d, y = by["default"], by["3y"]
-            lines.append(f"| {name} | {d['p50_ms']} / {d['p95_ms']} | {y['p50_ms']} / "
-                         f"{y['p95_ms']} |")
+            lines.append(
+                f"| {name} | {d['p50_ms']} / {d['p95_ms']} | {y['p50_ms']} / {y['p95_ms']} |"
+            )
     return "\n".join(lines)
 
 
@@ -254,8 +288,11 @@ def main() -> None:
     ap.add_argument("--build-only", action="store_true")
     ap.add_argument("--skip-migrate", action="store_true")
     ap.add_argument("--no-doc", action="store_true")
-    ap.add_argument("--compare", action="store_true",
-                    help="also measure without the daily rollups (all live): before/after")
+    ap.add_argument(
+        "--compare",
+        action="store_true",
+        help="also measure without the daily rollups (all live): before/after",
+    )
     args = ap.parse_args()
 
     url = ensure_pg_database(args.db, fresh=args.fresh)
@@ -265,8 +302,14 @@ def main() -> None:
     dataset = build(env, args.scale, args.years)
     # The daily rollups move with the date: rebuild them (all days) and time it.
     t0 = time.monotonic()
-    subprocess.run([PY, "manage.py", "refresh_dashboards", "--all"], cwd=ROOT, env=env,
-                   check=True, timeout=3600, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [PY, "manage.py", "refresh_dashboards", "--all"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=3600,
+        stdout=subprocess.DEVNULL,
+    )
     dataset["rollup_rebuild_seconds"] = round(time.monotonic() - t0, 1)
     # Fresh statistics and visibility map, as autovacuum keeps them in production.
     import psycopg
@@ -281,9 +324,14 @@ def main() -> None:
     load_before = loadavg()
     poster = None
     if args.load:
-        poster = subprocess.Popen([PY, "-c", POSTER, str(args.load), "100000"], cwd=ROOT,
-                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                  text=True)
+        poster = subprocess.Popen(
+            [PY, "-c", POSTER, str(args.load), "100000"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
     t0 = time.monotonic()
     before = None
     try:
@@ -295,45 +343,61 @@ def main() -> None:
             poster.terminate()
             poster.wait(30)
     wall = time.monotonic() - t0
-    out = {"bench": "dashboards", "db": pg_url(args.db), "dataset": dataset,
-           "load_msgs_per_s": args.load, "measure_seconds": round(wall, 1),
-           "load_average_before": load_before, "load_average_after": loadavg(),
-           "target_p95_ms": TARGET_MS, **m,
-           "without_rollups": before["results"] if before else None}
-    misses = [f"{k} ({p})" for k, by in m["results"].items() for p, s in by.items()
-              if not k.startswith(("page", "csv")) and s["p95_ms"] > TARGET_MS]
+    out = {
+        "bench": "dashboards",
+        "db": pg_url(args.db),
+        "dataset": dataset,
+        "load_msgs_per_s": args.load,
+        "measure_seconds": round(wall, 1),
+        "load_average_before": load_before,
+        "load_average_after": loadavg(),
+        "target_p95_ms": TARGET_MS,
+        **m,
+        "without_rollups": before["results"] if before else None,
+    }
+    misses = [
+        f"{k} ({p})"
+        for k, by in m["results"].items()
+        for p, s in by.items()
+        if not k.startswith(("page", "csv")) and s["p95_ms"] > TARGET_MS
+    ]
     out["queries_over_target"] = misses
     print(json.dumps(out, indent=2))
     if args.no_doc:
         return
     c = dataset["counts"]
-    cmd = ("python bench/dashboards.py" + (f" --load {args.load:g}" if args.load else "")
-           + (" --compare" if args.compare else ""))
-    build_line = (f"built in {dataset['build_seconds']} s" if dataset.get("build_seconds")
-                  else "build time: see var/bench/dashboards-dataset.json")
-    build_line += (f"; daily rollups rebuilt from scratch in "
-                   f"{dataset['rollup_rebuild_seconds']} s")
+    cmd = (
+        "python bench/dashboards.py"
+        + (f" --load {args.load:g}" if args.load else "")
+        + (" --compare" if args.compare else "")
+    )
+    build_line = (
+        f"built in {dataset['build_seconds']} s"
+        if dataset.get("build_seconds")
+        else "build time: see var/bench/dashboards-dataset.json"
+    )
+    build_line += f"; daily rollups rebuilt from scratch in {dataset['rollup_rebuild_seconds']} s"
     body = f"""{provenance(cmd)}
 
 Dataset (`seed_demo --scale {args.scale} --years {args.years:g}`, {build_line}, cached in
-PostgreSQL database `{args.db}`): {c['service_users']:,} synthetic people in one council
-({m['provider_people']} per provider), {c['visits']:,} visits, {c['planned_visits']:,}
-planned visits, {c['observations']:,} observations, {c['alerts']:,} alerts,
-{c['messages']:,} messages. Subjects: one service user, one provider (Synthetic Care 1),
+PostgreSQL database `{args.db}`): {c["service_users"]:,} synthetic people in one council
+({m["provider_people"]} per provider), {c["visits"]:,} visits, {c["planned_visits"]:,}
+planned visits, {c["observations"]:,} observations, {c["alerts"]:,} alerts,
+{c["messages"]:,} messages. Subjects: one service user, one provider (Synthetic Care 1),
 the whole council. Each query timed {args.repeat} times after a warm-up; chat load during
-the run: {f'{args.load:g} messages/s through `post_message`' if args.load else 'none'}.
+the run: {f"{args.load:g} messages/s through `post_message`" if args.load else "none"}.
 Target: p95 <= {TARGET_MS:g} ms per query (⚠ = over).
 
-{table(m['results'])}
+{table(m["results"])}
 
-Queries over target: {', '.join(misses) if misses else 'none'}.
+Queries over target: {", ".join(misses) if misses else "none"}.
 """
     if before:
         body += f"""
 **Before the daily rollups** (same run, same data and indexes, `--compare`: the rollup
 mark removed so provider and council figures are computed live from the base tables):
 
-{table(before['results'])}
+{table(before["results"])}
 """
     update_section("Dashboards", body + NOTES)
 

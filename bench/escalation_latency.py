@@ -63,8 +63,9 @@ def port_open(port: int) -> bool:
 
 
 def seed(env: dict[str, str]) -> dict:
-    r = subprocess.run([PY, "-c", SEED], cwd=ROOT, env=env, capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run(
+        [PY, "-c", SEED], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     if r.returncode:
         raise RuntimeError("seed failed:\n" + r.stderr[-3000:])
     return json.loads(r.stdout.strip().splitlines()[-1])
@@ -73,9 +74,15 @@ def seed(env: dict[str, str]) -> dict:
 def login(base: str, username: str) -> dict[str, str]:
     with httpx.Client(base_url=base, timeout=20) as c:
         c.get("/login/")
-        r = c.post("/login/", data={"username": username, "password": PASSWORD,
-                                    "csrfmiddlewaretoken": c.cookies["csrftoken"]},
-                   headers={"Referer": base + "/login/"})
+        r = c.post(
+            "/login/",
+            data={
+                "username": username,
+                "password": PASSWORD,
+                "csrfmiddlewaretoken": c.cookies["csrftoken"],
+            },
+            headers={"Referer": base + "/login/"},
+        )
         if r.status_code != 302:
             raise RuntimeError(f"login failed for {username}: {r.status_code}")
         return dict(c.cookies)
@@ -83,8 +90,9 @@ def login(base: str, username: str) -> dict[str, str]:
 
 async def ws(url: str, cookies: dict[str, str]):
     cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
-    conn = await websockets.connect(url, additional_headers={
-        "Cookie": cookie, "Origin": "http://127.0.0.1"}, open_timeout=20)
+    conn = await websockets.connect(
+        url, additional_headers={"Cookie": cookie, "Origin": "http://127.0.0.1"}, open_timeout=20
+    )
     while json.loads(await conn.recv()).get("type") != "hello":
         pass
     return conn
@@ -107,25 +115,43 @@ async def measure(base: str, rooms: dict, n: int, warmup: int) -> list[float]:
     debbie_cookies = await asyncio.to_thread(login, base, "debbie")
     carol = await ws(ws_url, carol_cookies)
     debbie = await ws(ws_url, debbie_cookies)
-    http = httpx.AsyncClient(base_url=base, cookies=carol_cookies, timeout=30, headers={
-        "X-CSRFToken": carol_cookies["csrftoken"], "Referer": base + "/"})
+    http = httpx.AsyncClient(
+        base_url=base,
+        cookies=carol_cookies,
+        timeout=30,
+        headers={"X-CSRFToken": carol_cookies["csrftoken"], "Referer": base + "/"},
+    )
     seen: set[int] = set()
     out: list[float] = []
     try:
         for i in range(warmup + n):
             cid = f"bench-{os.getpid()}-{i}"
             t0 = time.perf_counter()
-            await debbie.send(json.dumps({
-                "type": "send", "room": rooms["family"], "client_id": cid,
-                "body": f"Mum was on the floor when I rang this morning ({i})"}))
-            ev = await until(carol, lambda f: f.get("type") == "alert" and f.get("state") == "open"
-                             and f.get("alert") not in seen)
+            await debbie.send(
+                json.dumps(
+                    {
+                        "type": "send",
+                        "room": rooms["family"],
+                        "client_id": cid,
+                        "body": f"Mum was on the floor when I rang this morning ({i})",
+                    }
+                )
+            )
+            ev = await until(
+                carol,
+                lambda f: (
+                    f.get("type") == "alert"
+                    and f.get("state") == "open"
+                    and f.get("alert") not in seen
+                ),
+            )
             dt_s = time.perf_counter() - t0
             seen.add(ev["alert"])
             if i >= warmup:
                 out.append(dt_s)
-            r = await http.post(f"/api/alerts/{ev['alert']}/resolve",
-                                json={"outcome": "bench: resolved"})
+            r = await http.post(
+                f"/api/alerts/{ev['alert']}/resolve", json={"outcome": "bench: resolved"}
+            )
             if r.status_code != 200:
                 raise RuntimeError(f"resolve failed: {r.status_code} {r.text[:200]}")
     finally:
@@ -152,8 +178,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-n", type=int, default=40, help="samples per target")
     ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--services", action="store_true",
-                    help="require PostgreSQL + Redis (fail instead of skipping them)")
+    ap.add_argument(
+        "--services",
+        action="store_true",
+        help="require PostgreSQL + Redis (fail instead of skipping them)",
+    )
     ap.add_argument("--no-doc", action="store_true")
     args = ap.parse_args()
     targets = ["embedded"]
@@ -167,8 +196,12 @@ def main() -> None:
         cmd = "python bench/escalation_latency.py" + (f" -n {args.n}" if args.n != 40 else "")
         rows = "\n".join(
             f"| {r['target']} | {r['n']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} "
-            f"| {r['max_ms']} |" for r in results)
-        update_section("Escalation latency", f"""
+            f"| {r['max_ms']} |"
+            for r in results
+        )
+        update_section(
+            "Escalation latency",
+            f"""
 {provenance(cmd)}
 
 From the daughter's message being sent on her websocket (family room, "Mum was on the
@@ -188,7 +221,8 @@ alert with policy snapshot → first step → outbox → `person.event` → sock
 Steps after the first (wait → deputies → council) run from `next_step_at` columns on the
 ticker; their lateness is bounded by the worker poll interval (`COCARE_WORKER_POLL_SECONDS`,
 default 2 s) and reported by `manage.py escalation_audit`.
-""")
+""",
+        )
 
 
 if __name__ == "__main__":

@@ -32,8 +32,35 @@ import psutil
 from loadgen import WS_CONNECT_CONCURRENCY, ClientSpec, StepPlan, worker_main
 from synapse_peer import setup_rooms, synapse_server, wait_ready
 
-LADDER = [10, 25, 50, 75, 100, 150, 200, 300, 400, 500, 700, 1000, 1500, 2000, 2500, 3000,
-          4000, 5000, 6500, 8000, 10000, 13000, 16000, 20000, 25000, 32000, 40000]
+LADDER = [
+    10,
+    25,
+    50,
+    75,
+    100,
+    150,
+    200,
+    300,
+    400,
+    500,
+    700,
+    1000,
+    1500,
+    2000,
+    2500,
+    3000,
+    4000,
+    5000,
+    6500,
+    8000,
+    10000,
+    13000,
+    16000,
+    20000,
+    25000,
+    32000,
+    40000,
+]
 START = {"cocare2": 100, "cocare1": 100, "ceiling": 2000, "synapse": 10}
 P99_LIMIT_MS = 100.0
 # Past the knee the ladder goes on while the system still keeps up (nothing lost, p99 under
@@ -45,6 +72,7 @@ TARGETS = ["cocare2", "cocare1", "ceiling", "synapse"]
 
 # ---- per-target setup: servers + client specs ---------------------------------------------
 
+
 def ws_specs(rooms: list[dict], senders: int, urls: list[str], cocare: bool) -> list[ClientSpec]:
     specs = []
     for i, room in enumerate(rooms):
@@ -55,8 +83,16 @@ def ws_specs(rooms: list[dict], senders: int, urls: list[str], cocare: bool) -> 
             else:
                 url = f"{url}?user={i * 1000 + j}"
                 headers = {}
-            specs.append(ClientSpec(room=i, room_ref=str(room["id"]), member=j,
-                                    sender=j if j < senders else None, url=url, headers=headers))
+            specs.append(
+                ClientSpec(
+                    room=i,
+                    room_ref=str(room["id"]),
+                    member=j,
+                    sender=j if j < senders else None,
+                    url=url,
+                    headers=headers,
+                )
+            )
     return specs
 
 
@@ -67,8 +103,10 @@ def setup_target(name: str, args, tag: str, cpus) -> tuple[list[h.Server], list[
         env = h.cocare_env(url, redis=True, **args.env)
         h.migrate(env, args.server_root)
         rooms = h.seed(env, R, M, tag, args.server_root)["rooms"]
-        servers = [h.daphne(f"fanout-daphne-{k}", env, cpus=cpus, root=args.server_root).start()
-                   for k in range(2)]
+        servers = [
+            h.daphne(f"fanout-daphne-{k}", env, cpus=cpus, root=args.server_root).start()
+            for k in range(2)
+        ]
         urls = [f"ws://127.0.0.1:{s.port}/ws/" for s in servers]
         return servers, ws_specs(rooms, S, urls, cocare=True), "ws"
     if name == "cocare1":
@@ -76,12 +114,19 @@ def setup_target(name: str, args, tag: str, cpus) -> tuple[list[h.Server], list[
         h.migrate(env, args.server_root)
         rooms = h.seed(env, R, M, tag, args.server_root)["rooms"]
         servers = [h.daphne("fanout-embedded", env, cpus=cpus, root=args.server_root).start()]
-        return servers, ws_specs(rooms, S, [f"ws://127.0.0.1:{servers[0].port}/ws/"],
-                                 cocare=True), "ws"
+        return (
+            servers,
+            ws_specs(rooms, S, [f"ws://127.0.0.1:{servers[0].port}/ws/"], cocare=True),
+            "ws",
+        )
     if name == "ceiling":
         port = h.free_port()
-        srv = h.Server("fanout-ceiling", [h.PY, str(h.ROOT / "bench" / "ceiling_server.py"),
-                                          "--port", str(port)], port, cpus=cpus).start()
+        srv = h.Server(
+            "fanout-ceiling",
+            [h.PY, str(h.ROOT / "bench" / "ceiling_server.py"), "--port", str(port)],
+            port,
+            cpus=cpus,
+        ).start()
         rooms = [{"id": i + 1, "members": [{}] * M} for i in range(R)]
         return [srv], ws_specs(rooms, S, [f"ws://127.0.0.1:{port}/"], cocare=False), "ws"
     if name == "synapse":
@@ -97,26 +142,41 @@ def setup_target(name: str, args, tag: str, cpus) -> tuple[list[h.Server], list[
         specs = []
         for i, room in enumerate(rooms):
             for j, m in enumerate(room["members"]):
-                specs.append(ClientSpec(room=i, room_ref=room["id"], member=j,
-                                        sender=j if j < S else None, url=base,
-                                        token=m["token"]))
+                specs.append(
+                    ClientSpec(
+                        room=i,
+                        room_ref=room["id"],
+                        member=j,
+                        sender=j if j < S else None,
+                        url=base,
+                        token=m["token"],
+                    )
+                )
         return [srv], specs, "matrix"
     raise ValueError(name)
 
 
 # ---- the ladder ---------------------------------------------------------------------------
 
+
 class Generator:
-    def __init__(self, kind: str, specs: list[ClientSpec], n: int, cpus,
-                 concurrency: int = WS_CONNECT_CONCURRENCY):
+    def __init__(
+        self,
+        kind: str,
+        specs: list[ClientSpec],
+        n: int,
+        cpus,
+        concurrency: int = WS_CONNECT_CONCURRENCY,
+    ):
         ctx = mp.get_context("spawn")
         self.pipes, self.procs = [], []
         self.connect_retries = 0
         for w in range(n):
             mine = specs[w::n]
             a, b = ctx.Pipe()
-            p = ctx.Process(target=worker_main, args=(b, kind, mine, cpus, concurrency),
-                            daemon=True)
+            p = ctx.Process(
+                target=worker_main, args=(b, kind, mine, cpus, concurrency), daemon=True
+            )
             p.start()
             self.pipes.append(a)
             self.procs.append(p)
@@ -172,15 +232,25 @@ def run_step(gen: Generator, servers: list[h.Server], args, step: int, rate: flo
     per_sender = msgs_per_s / (R * S)
     interval = 1.0 / per_sender
     n = max(1, round(args.duration * per_sender))
-    plan = StepPlan(step=step, t0=time.monotonic() + 0.5, interval=interval, n=n,
-                    senders_per_room=S, n_rooms=R, drain=args.drain)
+    plan = StepPlan(
+        step=step,
+        t0=time.monotonic() + 0.5,
+        interval=interval,
+        n=n,
+        senders_per_room=S,
+        n_rooms=R,
+        drain=args.drain,
+    )
     gen_cpu = h.CpuMeter(gen.pids)
     srv_cpu = h.CpuMeter([s.pid for s in servers])
     sys0 = psutil.cpu_times()
     gen_cpu.start()
     srv_cpu.start()
-    profs = ([h.Profiler(sv.pid, f"{sv.name}-{rate}", plan.n * interval + 0.5)
-              for sv in servers] if args.profile else [])
+    profs = (
+        [h.Profiler(sv.pid, f"{sv.name}-{rate}", plan.n * interval + 0.5) for sv in servers]
+        if args.profile
+        else []
+    )
     results = gen.step(plan)
     window = n * interval
     g, s = gen_cpu.stop(), srv_cpu.stop()
@@ -188,8 +258,20 @@ def run_step(gen: Generator, servers: list[h.Server], args, step: int, rate: flo
     busy = (sum(sys1) - sys1.idle - sys1.iowait) - (sum(sys0) - sys0.idle - sys0.iowait)
     total = sum(sys1) - sum(sys0)
     lat, lags, acks = [], [], []
-    agg = {k: 0 for k in ("sent", "send_errors", "expected", "received", "dups", "order_errors",
-                          "late", "limited", "errors")}
+    agg = {
+        k: 0
+        for k in (
+            "sent",
+            "send_errors",
+            "expected",
+            "received",
+            "dups",
+            "order_errors",
+            "late",
+            "limited",
+            "errors",
+        )
+    }
     for r in results:
         lat.extend(r["latencies"])
         lags.extend(r["lags"])
@@ -200,8 +282,13 @@ def run_step(gen: Generator, servers: list[h.Server], args, step: int, rate: flo
     lost = agg["expected"] - agg["received"]
     summary = h.latency_summary(lat)
     lag = h.latency_summary(lags)
-    clean = (lost == 0 and agg["dups"] == 0 and agg["order_errors"] == 0
-             and agg["send_errors"] == 0 and agg["errors"] == 0)
+    clean = (
+        lost == 0
+        and agg["dups"] == 0
+        and agg["order_errors"] == 0
+        and agg["send_errors"] == 0
+        and agg["errors"] == 0
+    )
     ok = clean and summary["p99_ms"] <= P99_LIMIT_MS
     delivered = agg["received"] / (window or 1)
     sustained = clean and summary["p99_ms"] <= SUSTAINED_P99_MS and delivered >= 0.95 * rate
@@ -212,18 +299,29 @@ def run_step(gen: Generator, servers: list[h.Server], args, step: int, rate: flo
         "duration_s": round(window, 2),
         "send_overrun_s": round(send_end - (plan.t0 + window), 3),
         **{k: v for k, v in summary.items() if k != "n"},
-        "deliveries": agg["received"], "expected": agg["expected"], "lost": lost,
-        "duplicates": agg["dups"], "order_errors": agg["order_errors"],
-        "send_errors": agg["send_errors"], "error_frames": agg["errors"],
+        "deliveries": agg["received"],
+        "expected": agg["expected"],
+        "lost": lost,
+        "duplicates": agg["dups"],
+        "order_errors": agg["order_errors"],
+        "send_errors": agg["send_errors"],
+        "error_frames": agg["errors"],
         "late_from_earlier_step": agg["late"],
         "ack_p50_ms": h.latency_summary(acks)["p50_ms"],
         "ack_p99_ms": h.latency_summary(acks)["p99_ms"],
         "generator_send_lag_p99_ms": lag["p99_ms"],
-        "generator_cores": g["cores"], "server_cores": s["cores"],
+        "generator_cores": g["cores"],
+        "server_cores": s["cores"],
         "machine_busy_pct": round(100 * busy / total, 1) if total else 0.0,
-        "loadavg": h.loadavg(), "quiesce_s": quiet_s, "pass": ok, "sustained": sustained,
-        **({"profile": {sv.name: p.finish() for sv, p in zip(servers, profs, strict=True)}}
-           if profs else {}),
+        "loadavg": h.loadavg(),
+        "quiesce_s": quiet_s,
+        "pass": ok,
+        "sustained": sustained,
+        **(
+            {"profile": {sv.name: p.finish() for sv, p in zip(servers, profs, strict=True)}}
+            if profs
+            else {}
+        ),
     }
 
 
@@ -232,7 +330,7 @@ def ladder_for(name: str, args) -> list[int]:
     rungs = [r for r in LADDER if r >= start]
     if args.quick:
         rungs = rungs[::2]
-    return rungs[:args.max_steps]
+    return rungs[: args.max_steps]
 
 
 def run_target(name: str, args, tag: str) -> dict:
@@ -255,11 +353,14 @@ def run_target(name: str, args, tag: str) -> dict:
                 retry["first_attempt_p99_ms"] = res["p99_ms"]  # not decide the knee
                 res = retry
             steps.append(res)
-            print(f"[{name}] offered {rate}/s -> {res['deliveries_per_s']}/s "
-                  f"p99 {res['p99_ms']} ms lost {res['lost']} gen {res['generator_cores']} "
-                  f"srv {res['server_cores']} busy {res['machine_busy_pct']}% "
-                  f"{'ok' if res['pass'] else 'over 100 ms' if res['sustained'] else 'STOP'}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"[{name}] offered {rate}/s -> {res['deliveries_per_s']}/s "
+                f"p99 {res['p99_ms']} ms lost {res['lost']} gen {res['generator_cores']} "
+                f"srv {res['server_cores']} busy {res['machine_busy_pct']}% "
+                f"{'ok' if res['pass'] else 'over 100 ms' if res['sustained'] else 'STOP'}",
+                file=sys.stderr,
+                flush=True,
+            )
             if not res["sustained"]:
                 break
     finally:
@@ -276,27 +377,35 @@ def run_target(name: str, args, tag: str) -> dict:
         if not st["sustained"]:
             break
         sus = st
-    return {"target": name, "setup_s": setup_s if gen else None, "steps": steps,
-            "knee_deliveries_per_s": knee["deliveries_per_s"] if knee else 0.0,
-            "knee_offered": knee["offered_deliveries_per_s"] if knee else 0,
-            "knee_p99_ms": knee["p99_ms"] if knee else None,
-            "sustained_deliveries_per_s": sus["deliveries_per_s"] if sus else 0.0,
-            "sustained_p99_ms": sus["p99_ms"] if sus else None,
-            "ladder_exhausted": bool(steps) and steps[-1]["sustained"]}
+    return {
+        "target": name,
+        "setup_s": setup_s if gen else None,
+        "steps": steps,
+        "knee_deliveries_per_s": knee["deliveries_per_s"] if knee else 0.0,
+        "knee_offered": knee["offered_deliveries_per_s"] if knee else 0,
+        "knee_p99_ms": knee["p99_ms"] if knee else None,
+        "sustained_deliveries_per_s": sus["deliveries_per_s"] if sus else 0.0,
+        "sustained_p99_ms": sus["p99_ms"] if sus else None,
+        "ladder_exhausted": bool(steps) and steps[-1]["sustained"],
+    }
 
 
 # ---- report -------------------------------------------------------------------------------
 
-LABEL = {"cocare2": "CoCare, 2 Daphne + Redis + PostgreSQL",
-         "cocare1": "CoCare embedded (1 process, SQLite, in-memory layer)",
-         "ceiling": "bare websockets broadcast (ceiling)",
-         "synapse": "Synapse (PostgreSQL, /send + /sync)"}
+LABEL = {
+    "cocare2": "CoCare, 2 Daphne + Redis + PostgreSQL",
+    "cocare1": "CoCare embedded (1 process, SQLite, in-memory layer)",
+    "ceiling": "bare websockets broadcast (ceiling)",
+    "synapse": "Synapse (PostgreSQL, /send + /sync)",
+}
 
 
 def ratios(results: dict) -> dict:
     out = {}
-    for key, label in (("knee_deliveries_per_s", "knee"), ("sustained_deliveries_per_s",
-                                                            "sustained")):
+    for key, label in (
+        ("knee_deliveries_per_s", "knee"),
+        ("sustained_deliveries_per_s", "sustained"),
+    ):
         k = {n: r[key] for n, r in results.items()}
         for ours in ("cocare2", "cocare1"):
             if ours not in k:
@@ -325,41 +434,57 @@ def verdicts(results: dict, rat: dict) -> dict:
 
 def markdown(out: dict, command: str) -> str:
     w = out["workload"]
-    lines = [h.provenance(command, out["loadavg_before"]), "",
-             f"Workload: {w['rooms']} rooms x {w['members']} members, {w['senders']} sender(s) "
-             f"per room, {w['duration_s']} s per step, drain {w['drain_s']} s, "
-             f"{w['generator_processes']} generator processes"
-             f"{', pinned' if w['pinned'] else ''}. Deliveries = messages x (members - 1).", "",
-             "| system | knee deliveries/s (p99 <= 100 ms) | p99 at knee (ms) | sustained "
-             "deliveries/s (p99 <= 1 s) | p99 there (ms) | ladder exhausted |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        h.provenance(command, out["loadavg_before"]),
+        "",
+        f"Workload: {w['rooms']} rooms x {w['members']} members, {w['senders']} sender(s) "
+        f"per room, {w['duration_s']} s per step, drain {w['drain_s']} s, "
+        f"{w['generator_processes']} generator processes"
+        f"{', pinned' if w['pinned'] else ''}. Deliveries = messages x (members - 1).",
+        "",
+        "| system | knee deliveries/s (p99 <= 100 ms) | p99 at knee (ms) | sustained "
+        "deliveries/s (p99 <= 1 s) | p99 there (ms) | ladder exhausted |",
+        "|---|---|---|---|---|---|",
+    ]
     for n, r in out["results"].items():
-        lines.append(f"| {LABEL[n]} | {r['knee_deliveries_per_s']} | {r['knee_p99_ms']} | "
-                     f"{r['sustained_deliveries_per_s']} | {r['sustained_p99_ms']} | "
-                     f"{'yes (a lower bound)' if r['ladder_exhausted'] else 'no'} |")
-    lines += ["", "Ratios: " + (", ".join(f"{k} = {v}" for k, v in out["ratios"].items())
-                                or "n/a"),
-              "", "Targets: " + (", ".join(f"{k}: {'met' if v else 'MISSED'}"
-                                          for k, v in out["targets"].items()) or "n/a"), "",
-              "Every step (p50/p95/p99/max in ms; cores = CPU cores busy on average; load = "
-              "1-minute load average after the step):", "",
-              "| system | offered/s | delivered/s | p50 | p95 | p99 | max | lost | dup | order "
-              "| gen cores | server cores | machine busy | load |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {LABEL[n]} | {r['knee_deliveries_per_s']} | {r['knee_p99_ms']} | "
+            f"{r['sustained_deliveries_per_s']} | {r['sustained_p99_ms']} | "
+            f"{'yes (a lower bound)' if r['ladder_exhausted'] else 'no'} |"
+        )
+    lines += [
+        "",
+        "Ratios: " + (", ".join(f"{k} = {v}" for k, v in out["ratios"].items()) or "n/a"),
+        "",
+        "Targets: "
+        + (
+            ", ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in out["targets"].items())
+            or "n/a"
+        ),
+        "",
+        "Every step (p50/p95/p99/max in ms; cores = CPU cores busy on average; load = "
+        "1-minute load average after the step):",
+        "",
+        "| system | offered/s | delivered/s | p50 | p95 | p99 | max | lost | dup | order "
+        "| gen cores | server cores | machine busy | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for n, r in out["results"].items():
         for s in r["steps"]:
             lines.append(
                 f"| {n} | {s['offered_deliveries_per_s']} | {s['deliveries_per_s']} | "
                 f"{s['p50_ms']} | {s['p95_ms']} | {s['p99_ms']} | {s['max_ms']} | {s['lost']} | "
                 f"{s['duplicates']} | {s['order_errors']} | {s['generator_cores']} | "
-                f"{s['server_cores']} | {s['machine_busy_pct']}% | {s['loadavg'][0]} |")
+                f"{s['server_cores']} | {s['machine_busy_pct']}% | {s['loadavg'][0]} |"
+            )
     return "\n".join(lines)
 
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="small workload, 3 s steps, every "
-                                                         "other rung")
+    p.add_argument(
+        "--quick", action="store_true", help="small workload, 3 s steps, every other rung"
+    )
     p.add_argument("--targets", default=",".join(TARGETS))
     p.add_argument("--rooms", type=int)
     p.add_argument("--members", type=int)
@@ -369,15 +494,28 @@ def main(argv=None) -> dict:
     p.add_argument("--workers", type=int, default=2, help="load-generator processes")
     p.add_argument("--max-steps", type=int)
     p.add_argument("--start", default="", help="e.g. cocare2=1000,synapse=25")
-    p.add_argument("--pin", action="store_true", help="generator on the last core, servers on "
-                                                       "the others")
+    p.add_argument(
+        "--pin", action="store_true", help="generator on the last core, servers on the others"
+    )
     p.add_argument("--database", default="cocare_bench")
-    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
-                   help="extra environment for the CoCare servers (repeatable)")
-    p.add_argument("--server-root", type=Path, default=None,
-                   help="run CoCare from another source tree (before/after comparisons)")
-    p.add_argument("--profile", action="store_true",
-                   help="py-spy every server during every step (var/bench/profile-*.txt)")
+    p.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for the CoCare servers (repeatable)",
+    )
+    p.add_argument(
+        "--server-root",
+        type=Path,
+        default=None,
+        help="run CoCare from another source tree (before/after comparisons)",
+    )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy every server during every step (var/bench/profile-*.txt)",
+    )
     p.add_argument("--section", default="Fan-out", help="docs/performance.md section title")
     p.add_argument("--no-docs", action="store_true")
     args = p.parse_args(argv)
@@ -397,16 +535,28 @@ def main(argv=None) -> dict:
         results[name] = run_target(name, args, tag)
     rat = ratios(results)
     out = {
-        "benchmark": "fanout", "machine": h.machine(), "date": h.now_utc(),
-        "loadavg_before": load_before, "loadavg_after": h.loadavg(),
-        "workload": {"rooms": args.rooms, "members": args.members, "senders": args.senders,
-                     "duration_s": args.duration, "drain_s": args.drain,
-                     "generator_processes": args.workers, "pinned": args.pin},
-        "results": results, "ratios": rat, "targets": verdicts(results, rat),
+        "benchmark": "fanout",
+        "machine": h.machine(),
+        "date": h.now_utc(),
+        "loadavg_before": load_before,
+        "loadavg_after": h.loadavg(),
+        "workload": {
+            "rooms": args.rooms,
+            "members": args.members,
+            "senders": args.senders,
+            "duration_s": args.duration,
+            "drain_s": args.drain,
+            "generator_processes": args.workers,
+            "pinned": args.pin,
+        },
+        "results": results,
+        "ratios": rat,
+        "targets": verdicts(results, rat),
     }
     if not args.no_docs:
-        cmd = ".venv/bin/python bench/fanout.py " + " ".join(argv if argv is not None
-                                                             else sys.argv[1:])
+        cmd = ".venv/bin/python bench/fanout.py " + " ".join(
+            argv if argv is not None else sys.argv[1:]
+        )
         h.update_section(args.section, markdown(out, cmd.strip()))
     print(json.dumps(out, indent=1))
     return out

@@ -35,6 +35,7 @@ ORIGIN = "http://127.0.0.1"
 
 # ---- machine and statistics ---------------------------------------------------------------
 
+
 def machine() -> dict:
     cpu = platform.processor() or ""
     try:
@@ -72,8 +73,13 @@ def percentile(sorted_values: list[float], p: float) -> float:
 def latency_summary(latencies_s: list[float]) -> dict:
     v = sorted(latencies_s)
     ms = lambda x: round(x * 1000, 1)  # noqa: E731
-    return {"n": len(v), "p50_ms": ms(percentile(v, 50)), "p95_ms": ms(percentile(v, 95)),
-            "p99_ms": ms(percentile(v, 99)), "max_ms": ms(v[-1] if v else 0.0)}
+    return {
+        "n": len(v),
+        "p50_ms": ms(percentile(v, 50)),
+        "p95_ms": ms(percentile(v, 95)),
+        "p99_ms": ms(percentile(v, 99)),
+        "max_ms": ms(v[-1] if v else 0.0),
+    }
 
 
 class CpuMeter:
@@ -104,6 +110,7 @@ class CpuMeter:
 
 # ---- servers ------------------------------------------------------------------------------
 
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -114,8 +121,9 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float, log: Path) -> N
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited ({proc.returncode}); see {log}:\n"
-                               + log.read_text()[-2000:])
+            raise RuntimeError(
+                f"server exited ({proc.returncode}); see {log}:\n" + log.read_text()[-2000:]
+            )
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
@@ -143,8 +151,14 @@ class Server:
     def start(self, timeout: float = 60) -> Server:
         VAR.mkdir(parents=True, exist_ok=True)
         out = open(self.log, "w")  # noqa: SIM115 - lives as long as the process
-        self.proc = subprocess.Popen(self.cmd, cwd=self.cwd, env=self.env, stdout=out,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.cmd,
+            cwd=self.cwd,
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         out.close()
         if self.cpus:
             os.sched_setaffinity(self.proc.pid, self.cpus)
@@ -176,17 +190,19 @@ def cocare_env(db_url: str, redis: bool, **extra: str) -> dict[str, str]:
     for k in list(env):
         if k.startswith("COCARE_"):
             env.pop(k)
-    env.update({
-        "COCARE_DATABASE_URL": db_url,
-        "COCARE_SECRET_KEY": SECRET,
-        "COCARE_LOG_LEVEL": "WARNING",
-        "COCARE_DEBUG": "false",
-        "DJANGO_SETTINGS_MODULE": "cocare_chat.settings",
-        "PYTHONUNBUFFERED": "1",
-        # The workload sends faster per person than anyone would; the per-person send
-        # limit (rooms/ratelimit.py) stays on but so high it never trips.
-        "COCARE_RATE_LIMIT_SENDS": "1000000",
-    })
+    env.update(
+        {
+            "COCARE_DATABASE_URL": db_url,
+            "COCARE_SECRET_KEY": SECRET,
+            "COCARE_LOG_LEVEL": "WARNING",
+            "COCARE_DEBUG": "false",
+            "DJANGO_SETTINGS_MODULE": "cocare_chat.settings",
+            "PYTHONUNBUFFERED": "1",
+            # The workload sends faster per person than anyone would; the per-person send
+            # limit (rooms/ratelimit.py) stays on but so high it never trips.
+            "COCARE_RATE_LIMIT_SENDS": "1000000",
+        }
+    )
     if redis:
         env["COCARE_REDIS_URL"] = REDIS_URL
         env["COCARE_REDIS_PREFIX"] = "bench"
@@ -194,13 +210,24 @@ def cocare_env(db_url: str, redis: bool, **extra: str) -> dict[str, str]:
     return env
 
 
-def daphne(name: str, env: dict[str, str], port: int | None = None,
-           cpus: set[int] | None = None, root: Path | None = None) -> Server:
+def daphne(
+    name: str,
+    env: dict[str, str],
+    port: int | None = None,
+    cpus: set[int] | None = None,
+    root: Path | None = None,
+) -> Server:
     """``manage.py serve`` (no workers). ``root``: another source tree, e.g. an exported
     earlier commit (``git archive``) for before/after figures."""
     port = port or free_port()
-    return Server(name, [PY, "manage.py", "serve", "--port", str(port)], port, env,
-                  cwd=root or ROOT, cpus=cpus)
+    return Server(
+        name,
+        [PY, "manage.py", "serve", "--port", str(port)],
+        port,
+        env,
+        cwd=root or ROOT,
+        cpus=cpus,
+    )
 
 
 class Profiler:
@@ -210,9 +237,25 @@ class Profiler:
         self.out = VAR / f"profile-{name}.txt"
         exe = Path(PY).parent / "py-spy"
         self.proc = subprocess.Popen(
-            [str(exe), "record", "-p", str(pid), "-d", str(max(1, int(seconds))), "-r", str(rate),
-             "-f", "raw", "-o", str(self.out), "--nonblocking", "-t"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                str(exe),
+                "record",
+                "-p",
+                str(pid),
+                "-d",
+                str(max(1, int(seconds))),
+                "-r",
+                str(rate),
+                "-f",
+                "raw",
+                "-o",
+                str(self.out),
+                "--nonblocking",
+                "-t",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def finish(self, top: int = 15) -> list[str]:
         """Wait for py-spy; the hottest project frames (inclusive %), excluding idle."""
@@ -236,13 +279,21 @@ def summarise_profile(path: Path, top: int = 15) -> list[str]:
         if not n.isdigit():
             continue
         total += int(n)
-        for f in {f for f in stack.split(";") if "/rooms/" in f or "rooms/" in f[:60]
-                  or "channels" in f or "psycopg" in f or "json/" in f}:
+        for f in {
+            f
+            for f in stack.split(";")
+            if "/rooms/" in f
+            or "rooms/" in f[:60]
+            or "channels" in f
+            or "psycopg" in f
+            or "json/" in f
+        }:
             incl[f] += int(n)
     return [f"{100 * n / total:.1f}% {f}" for f, n in incl.most_common(top)] if total else []
 
 
 # ---- databases ----------------------------------------------------------------------------
+
 
 def pg_url(name: str) -> str:
     return f"{PG_BASE}/{name}"
@@ -267,19 +318,28 @@ def sqlite_url(name: str) -> str:
 
 
 def migrate(env: dict[str, str], root: Path | None = None) -> None:
-    r = subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=root or ROOT,
-                       env=env,
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [PY, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=root or ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if r.returncode:
         raise RuntimeError("migrate failed:\n" + r.stdout[-2000:] + r.stderr[-2000:])
 
 
-def seed(env: dict[str, str], rooms: int, members: int, tag: str,
-         root: Path | None = None) -> dict:
+def seed(env: dict[str, str], rooms: int, members: int, tag: str, root: Path | None = None) -> dict:
     """Create ``rooms`` professional rooms of ``members`` care workers with live sessions."""
-    r = subprocess.run([PY, str(ROOT / "bench" / "seed.py"), str(rooms), str(members), tag],
-                       cwd=root or ROOT, env={**env, "BENCH_CODE_ROOT": str(root or ROOT)},
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [PY, str(ROOT / "bench" / "seed.py"), str(rooms), str(members), tag],
+        cwd=root or ROOT,
+        env={**env, "BENCH_CODE_ROOT": str(root or ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if r.returncode:
         raise RuntimeError("seed failed:\n" + r.stdout[-2000:] + r.stderr[-3000:])
     return json.loads(r.stdout.strip().splitlines()[-1])
@@ -338,11 +398,13 @@ def update_section(title: str, body: str) -> None:
 def provenance(command: str, load_before: list[float] | None = None) -> str:
     m = machine()
     load = load_before or loadavg()
-    return (f"Command: `{command}`  \n"
-            f"Machine: {m['nproc']} cores ({m['cpu']}), {m['ram_gib']} GiB RAM, "
-            f"Python {m['python']}, Linux {m['kernel']}  \n"
-            f"Date: {now_utc()}; load average before the run: "
-            f"{' / '.join(str(x) for x in load)}")
+    return (
+        f"Command: `{command}`  \n"
+        f"Machine: {m['nproc']} cores ({m['cpu']}), {m['ram_gib']} GiB RAM, "
+        f"Python {m['python']}, Linux {m['kernel']}  \n"
+        f"Date: {now_utc()}; load average before the run: "
+        f"{' / '.join(str(x) for x in load)}"
+    )
 
 
 def pipeline_env(label: str, target: str, **extra: str) -> dict[str, str]:
@@ -353,12 +415,17 @@ def pipeline_env(label: str, target: str, **extra: str) -> dict[str, str]:
         for suffix in ("", "-wal", "-shm"):
             Path(str(db) + suffix).unlink(missing_ok=True)
         return cocare_env(sqlite_url(label), redis=False, **extra)
-    return cocare_env(ensure_pg_database("bench_" + label.replace("-", "_"), fresh=True),
-                      redis=True, COCARE_REDIS_PREFIX=f"bench-{label}", **extra)
+    return cocare_env(
+        ensure_pg_database("bench_" + label.replace("-", "_"), fresh=True),
+        redis=True,
+        COCARE_REDIS_PREFIX=f"bench-{label}",
+        **extra,
+    )
 
 
-def start_pipeline(label: str, target: str, env: dict[str, str],
-                   workers: str) -> tuple[int, list[Server]]:
+def start_pipeline(
+    label: str, target: str, env: dict[str, str], workers: str
+) -> tuple[int, list[Server]]:
     """Daphne for one pipeline target; returns its port and the processes to stop.
 
     ``embedded``: one process with every worker in it. ``postgres_redis``: the production
@@ -370,8 +437,9 @@ def start_pipeline(label: str, target: str, env: dict[str, str],
         return port, [Server(f"{label}-embedded", [*serve, "--with-workers"], port, env).start()]
     web = Server(f"{label}-web", serve, port, env).start()
     try:
-        worker = Server(f"{label}-workers", [PY, "manage.py", "run_workers", workers], 0,
-                        env).start()
+        worker = Server(
+            f"{label}-workers", [PY, "manage.py", "run_workers", workers], 0, env
+        ).start()
     except Exception:
         web.stop()
         raise

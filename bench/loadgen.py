@@ -129,12 +129,18 @@ class WsMember(Member):
     async def connect(self) -> None:
         from websockets.asyncio.client import connect
 
-        self.ws = await connect(self.spec.url, additional_headers=self.spec.headers,
-                                open_timeout=60, max_size=2**22, compression=None)
+        self.ws = await connect(
+            self.spec.url,
+            additional_headers=self.spec.headers,
+            open_timeout=60,
+            max_size=2**22,
+            compression=None,
+        )
         subscribed = asyncio.get_running_loop().create_future()
         self.reader = asyncio.create_task(self._read(subscribed))
-        await self.ws.send(json.dumps({"type": "subscribe", "room": int(self.spec.room_ref),
-                                       "after_seq": 0}))
+        await self.ws.send(
+            json.dumps({"type": "subscribe", "room": int(self.spec.room_ref), "after_seq": 0})
+        )
         self.last_seq = await asyncio.wait_for(subscribed, 60)
 
     async def _read(self, subscribed: asyncio.Future) -> None:
@@ -154,8 +160,16 @@ class WsMember(Member):
 
     async def send(self, cid: str, sched: float) -> None:
         self.sched[cid] = sched
-        await self.ws.send(json.dumps({"type": "send", "room": int(self.spec.room_ref),
-                                       "client_id": cid, "body": f"{sched:.6f}"}))
+        await self.ws.send(
+            json.dumps(
+                {
+                    "type": "send",
+                    "room": int(self.spec.room_ref),
+                    "client_id": cid,
+                    "body": f"{sched:.6f}",
+                }
+            )
+        )
 
     async def close(self) -> None:
         self.reader.cancel()
@@ -169,19 +183,29 @@ class MatrixMember(Member):
     http = None  # one httpx.AsyncClient per worker process
 
     def _filter(self) -> str:
-        return json.dumps({
-            "room": {"rooms": [self.spec.room_ref],
-                     "timeline": {"limit": 1000, "types": ["m.room.message"]},
-                     "state": {"types": []}, "ephemeral": {"types": []},
-                     "account_data": {"types": []}},
-            "presence": {"types": []}, "account_data": {"types": []},
-        }, separators=(",", ":"))
+        return json.dumps(
+            {
+                "room": {
+                    "rooms": [self.spec.room_ref],
+                    "timeline": {"limit": 1000, "types": ["m.room.message"]},
+                    "state": {"types": []},
+                    "ephemeral": {"types": []},
+                    "account_data": {"types": []},
+                },
+                "presence": {"types": []},
+                "account_data": {"types": []},
+            },
+            separators=(",", ":"),
+        )
 
     async def connect(self) -> None:
         self.auth = {"Authorization": f"Bearer {self.spec.token}"}
         self.filter = self._filter()
-        r = await self.http.get(f"{self.spec.url}/_matrix/client/v3/sync",
-                                params={"filter": self.filter, "timeout": 0}, headers=self.auth)
+        r = await self.http.get(
+            f"{self.spec.url}/_matrix/client/v3/sync",
+            params={"filter": self.filter, "timeout": 0},
+            headers=self.auth,
+        )
         r.raise_for_status()
         self.since = r.json()["next_batch"]
         self.limited = 0
@@ -191,10 +215,12 @@ class MatrixMember(Member):
         mono = time.monotonic
         while True:
             try:
-                r = await self.http.get(f"{self.spec.url}/_matrix/client/v3/sync",
-                                        params={"filter": self.filter, "timeout": 30000,
-                                                "since": self.since},
-                                        headers=self.auth, timeout=60)
+                r = await self.http.get(
+                    f"{self.spec.url}/_matrix/client/v3/sync",
+                    params={"filter": self.filter, "timeout": 30000, "since": self.since},
+                    headers=self.auth,
+                    timeout=60,
+                )
             except Exception:  # the server is overloaded or stopping: retry like a client
                 await asyncio.sleep(0.1)
                 continue
@@ -216,11 +242,16 @@ class MatrixMember(Member):
                     self.got(c["cid"], float(c["body"]), None, now)
 
     async def send(self, cid: str, sched: float) -> None:
-        url = (f"{self.spec.url}/_matrix/client/v3/rooms/{quote(self.spec.room_ref)}"
-               f"/send/m.room.message/{cid}")
+        url = (
+            f"{self.spec.url}/_matrix/client/v3/rooms/{quote(self.spec.room_ref)}"
+            f"/send/m.room.message/{cid}"
+        )
         try:
-            r = await self.http.put(url, headers=self.auth, json={
-                "msgtype": "m.text", "body": f"{sched:.6f}", "cid": cid})
+            r = await self.http.put(
+                url,
+                headers=self.auth,
+                json={"msgtype": "m.text", "body": f"{sched:.6f}", "cid": cid},
+            )
             r.raise_for_status()
         except Exception:  # counted, like an error frame on a websocket
             self.errors += 1
@@ -279,9 +310,21 @@ async def _run_step(members: list[Member], plan: StepPlan) -> dict:
         await asyncio.wait(waits, timeout=max(0.1, deadline - time.monotonic()))
         for w in waits:
             w.cancel()
-    out = {"sent": sent, "send_errors": send_errors, "send_end": send_end,
-           "expected": 0, "received": 0, "dups": 0, "order_errors": 0, "late": 0, "errors": 0,
-           "latencies": [], "lags": lags, "acks": [], "limited": 0}
+    out = {
+        "sent": sent,
+        "send_errors": send_errors,
+        "send_end": send_end,
+        "expected": 0,
+        "received": 0,
+        "dups": 0,
+        "order_errors": 0,
+        "late": 0,
+        "errors": 0,
+        "latencies": [],
+        "lags": lags,
+        "acks": [],
+        "limited": 0,
+    }
     for m in members:
         r = m.recv
         out["expected"] += r.expected
@@ -308,7 +351,8 @@ async def _amain(conn, kind: str, specs: list[ClientSpec], concurrency: int) -> 
         import httpx
 
         MatrixMember.http = httpx.AsyncClient(
-            timeout=60, limits=httpx.Limits(max_connections=None, max_keepalive_connections=None))
+            timeout=60, limits=httpx.Limits(max_connections=None, max_keepalive_connections=None)
+        )
     members = [cls(s) for s in specs]
     sem = asyncio.Semaphore(concurrency)
 
@@ -327,7 +371,7 @@ async def _amain(conn, kind: str, specs: list[ClientSpec], concurrency: int) -> 
                     if attempt == CONNECT_ATTEMPTS - 1:
                         raise
                     retries += 1
-            await asyncio.sleep(random.uniform(0, min(2.0, 0.1 * 2 ** attempt)))
+            await asyncio.sleep(random.uniform(0, min(2.0, 0.1 * 2**attempt)))
 
     try:
         await asyncio.gather(*[connect(m) for m in members])
@@ -351,8 +395,13 @@ async def _amain(conn, kind: str, specs: list[ClientSpec], concurrency: int) -> 
         await MatrixMember.http.aclose()
 
 
-def worker_main(conn, kind: str, specs: list[ClientSpec], cpus: set[int] | None,
-                concurrency: int = WS_CONNECT_CONCURRENCY) -> None:
+def worker_main(
+    conn,
+    kind: str,
+    specs: list[ClientSpec],
+    cpus: set[int] | None,
+    concurrency: int = WS_CONNECT_CONCURRENCY,
+) -> None:
     if cpus:
         os.sched_setaffinity(0, cpus)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

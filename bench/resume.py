@@ -43,6 +43,7 @@ BACKOFF_BASE, BACKOFF_CAP = 0.25, 8.0
 
 # ---- receiver worker ----------------------------------------------------------------------
 
+
 class Client:
     def __init__(self, room: int, url: str, headers: dict[str, str]):
         self.room, self.url, self.headers = room, url, headers
@@ -59,19 +60,30 @@ class Client:
             try:
                 if not self.subscribed_at:  # set-up ramps up; the storm after restart doesn't
                     async with first:
-                        ws = await connect(self.url, additional_headers=self.headers,
-                                           open_timeout=30, max_size=2**22, compression=None)
+                        ws = await connect(
+                            self.url,
+                            additional_headers=self.headers,
+                            open_timeout=30,
+                            max_size=2**22,
+                            compression=None,
+                        )
                 else:
-                    ws = await connect(self.url, additional_headers=self.headers,
-                                       open_timeout=30, max_size=2**22, compression=None)
+                    ws = await connect(
+                        self.url,
+                        additional_headers=self.headers,
+                        open_timeout=30,
+                        max_size=2**22,
+                        compression=None,
+                    )
             except Exception:  # refused or reset while A restarts: back off, retry
                 await asyncio.sleep(random.uniform(0, delay))
                 delay = min(BACKOFF_CAP, delay * 2)
                 continue
             delay = BACKOFF_BASE
             try:
-                await ws.send(json.dumps({"type": "subscribe", "room": self.room,
-                                          "after_seq": self.last}))
+                await ws.send(
+                    json.dumps({"type": "subscribe", "room": self.room, "after_seq": self.last})
+                )
                 async for raw in ws:
                     f = json.loads(raw)
                     t = f.get("type")
@@ -112,12 +124,24 @@ async def _receivers(conn, specs: list[tuple[int, str, dict]]) -> None:
         if cmd == "wait_heads":  # arg: ({room: seq}, deadline) -> report when all hold it
             heads, timeout = arg
             deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and any(c.last < heads.get(c.room, 0)
-                                                      for c in clients):
+            while time.monotonic() < deadline and any(
+                c.last < heads.get(c.room, 0) for c in clients
+            ):
                 await asyncio.sleep(0.02)
-            conn.send([{"room": c.room, "last": c.last, "subscribed_at": c.subscribed_at,
-                        "reached": c.reached(heads.get(c.room, 0)), "dups": c.dups,
-                        "gaps": c.gaps, "reconnects": c.reconnects} for c in clients])
+            conn.send(
+                [
+                    {
+                        "room": c.room,
+                        "last": c.last,
+                        "subscribed_at": c.subscribed_at,
+                        "reached": c.reached(heads.get(c.room, 0)),
+                        "dups": c.dups,
+                        "gaps": c.gaps,
+                        "reconnects": c.reconnects,
+                    }
+                    for c in clients
+                ]
+            )
         elif cmd == "close":
             break
     for t in tasks:
@@ -131,6 +155,7 @@ def receiver_main(conn, specs) -> None:
 
 
 # ---- sender worker ------------------------------------------------------------------------
+
 
 async def _senders(conn, specs: list[tuple[int, str, dict]], rate: float) -> None:
     from websockets.asyncio.client import connect
@@ -157,9 +182,16 @@ async def _senders(conn, specs: list[tuple[int, str, dict]], rate: float) -> Non
         while not stop.is_set():
             room = rooms[k % len(rooms)]
             with contextlib.suppress(Exception):
-                await socks[room].send(json.dumps({"type": "send", "room": room,
-                                                   "client_id": f"r{uuid.uuid4().hex[:12]}",
-                                                   "body": "resume bench"}))
+                await socks[room].send(
+                    json.dumps(
+                        {
+                            "type": "send",
+                            "room": room,
+                            "client_id": f"r{uuid.uuid4().hex[:12]}",
+                            "body": "resume bench",
+                        }
+                    )
+                )
             k += 1
             t += interval
             await asyncio.sleep(max(0.0, t - time.monotonic()))
@@ -187,9 +219,9 @@ def sender_main(conn, specs, rate) -> None:
 
 # ---- coordinator --------------------------------------------------------------------------
 
+
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawTextHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--clients", type=int)
     p.add_argument("--rate", type=float, default=50.0, help="messages/s posted throughout")
@@ -198,16 +230,25 @@ def main(argv=None) -> dict:
     p.add_argument("--timeout", type=float, default=180, help="give up catching up after")
     p.add_argument("--database", default="cocare_bench")
     p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--profile", type=float, default=0,
-                   help="py-spy Daphne A for this many seconds after it restarts")
-    p.add_argument("--server-root", type=Path, default=None,
-                   help="run CoCare from another source tree (e.g. a git archive export)")
+    p.add_argument(
+        "--profile",
+        type=float,
+        default=0,
+        help="py-spy Daphne A for this many seconds after it restarts",
+    )
+    p.add_argument(
+        "--server-root",
+        type=Path,
+        default=None,
+        help="run CoCare from another source tree (e.g. a git archive export)",
+    )
     p.add_argument("--no-docs", action="store_true")
     args = p.parse_args(argv)
     n_clients = args.clients or (100 if args.quick else 500)
     n_rooms = -(-n_clients // (MEMBERS - 1))
-    env = h.cocare_env(h.ensure_pg_database(args.database), redis=True,
-                       **dict(e.split("=", 1) for e in args.env))
+    env = h.cocare_env(
+        h.ensure_pg_database(args.database), redis=True, **dict(e.split("=", 1) for e in args.env)
+    )
     h.migrate(env, args.server_root)
     rooms = h.seed(env, n_rooms, MEMBERS, uuid.uuid4().hex[:8], args.server_root)["rooms"]
     a = h.daphne("resume-daphne-a", env, root=args.server_root).start()
@@ -218,13 +259,20 @@ def main(argv=None) -> dict:
     def hdr(m):
         return {"Cookie": f"sessionid={m['session']}", "Origin": h.ORIGIN}
 
-    recv_specs = [(r["id"], f"ws://127.0.0.1:{a.port}/ws/", hdr(m))
-                  for r in rooms for m in r["members"][1:]][:n_clients]
+    recv_specs = [
+        (r["id"], f"ws://127.0.0.1:{a.port}/ws/", hdr(m)) for r in rooms for m in r["members"][1:]
+    ][:n_clients]
     send_specs = [(r["id"], f"ws://127.0.0.1:{b.port}/ws/", hdr(r["members"][0])) for r in rooms]
     load_before = h.loadavg()
-    out = {"benchmark": "resume", "machine": h.machine(), "date": h.now_utc(),
-           "clients": len(recv_specs), "rooms": n_rooms, "rate_msgs_per_s": args.rate,
-           "loadavg_before": load_before}
+    out = {
+        "benchmark": "resume",
+        "machine": h.machine(),
+        "date": h.now_utc(),
+        "clients": len(recv_specs),
+        "rooms": n_rooms,
+        "rate_msgs_per_s": args.rate,
+        "loadavg_before": load_before,
+    }
     try:
         sp, sc = ctx.Pipe()
         proc = ctx.Process(target=sender_main, args=(sc, send_specs, args.rate), daemon=True)
@@ -232,8 +280,9 @@ def main(argv=None) -> dict:
         procs.append(proc)
         for w in range(args.workers):
             rp, rc = ctx.Pipe()
-            proc = ctx.Process(target=receiver_main, args=(rc, recv_specs[w::args.workers]),
-                               daemon=True)
+            proc = ctx.Process(
+                target=receiver_main, args=(rc, recv_specs[w :: args.workers]), daemon=True
+            )
             proc.start()
             procs.append(proc)
             pipes.append(rp)
@@ -278,39 +327,57 @@ def main(argv=None) -> dict:
     missing = sum(1 for c in caught if c["reached"] is None)
     lost = sum(max(0, final.get(c["room"], 0) - c["last"]) for c in end)
     backlog = sum(heads_up.values())  # informative: entries in the rooms at t_up
-    out.update({
-        "stop_s": round(t_down - t_kill, 2), "start_s": round(t_up - t_down, 2),
-        "reconnected": len(resub), "not_caught_up": missing,
-        "reconnect_after_up": h.latency_summary(resub),
-        "caught_up_after_up": h.latency_summary(reached),
-        "all_caught_up_s": round(t_all - t_up, 2) if not missing else None,
-        "room_entries_at_up": backlog,
-        "lost": lost, "duplicates": sum(c["dups"] for c in end),
-        "order_errors": sum(c["gaps"] for c in end), "loadavg": h.loadavg(),
-    })
+    out.update(
+        {
+            "stop_s": round(t_down - t_kill, 2),
+            "start_s": round(t_up - t_down, 2),
+            "reconnected": len(resub),
+            "not_caught_up": missing,
+            "reconnect_after_up": h.latency_summary(resub),
+            "caught_up_after_up": h.latency_summary(reached),
+            "all_caught_up_s": round(t_all - t_up, 2) if not missing else None,
+            "room_entries_at_up": backlog,
+            "lost": lost,
+            "duplicates": sum(c["dups"] for c in end),
+            "order_errors": sum(c["gaps"] for c in end),
+            "loadavg": h.loadavg(),
+        }
+    )
     if not args.no_docs:
         cmd = ".venv/bin/python bench/resume.py " + " ".join(
-            argv if argv is not None else sys.argv[1:])
+            argv if argv is not None else sys.argv[1:]
+        )
         r, c = out["reconnect_after_up"], out["caught_up_after_up"]
-        h.update_section("Resume after restart", "\n".join([
-            h.provenance(cmd.strip(), load_before), "",
-            f"{out['clients']} clients in {n_rooms} rooms on Daphne A; {args.rate:g} messages/s "
-            "posted through Daphne B the whole time; A restarted (SIGTERM, start on the same "
-            "port). Times from the moment A listens again.", "",
-            "| what | p50 | p95 | p99 | max |", "|---|---|---|---|---|",
-            f"| reconnected and subscribed (s) | {r['p50_ms'] / 1000:.2f} | "
-            f"{r['p95_ms'] / 1000:.2f} | {r['p99_ms'] / 1000:.2f} | {r['max_ms'] / 1000:.2f} |",
-            f"| caught up to the head at restart (s) | {c['p50_ms'] / 1000:.2f} | "
-            f"{c['p95_ms'] / 1000:.2f} | {c['p99_ms'] / 1000:.2f} | {c['max_ms'] / 1000:.2f} |",
-            "",
-            (f"All {out['clients']} caught up after {out['all_caught_up_s']} s. "
-             if out["all_caught_up_s"] is not None else
-             f"**{missing} of {out['clients']} had not caught up after {args.timeout:g} s** "
-             "(see the analysis: abandoned handshakes). ") +
-            f"Daphne stop took "
-            f"{out['stop_s']} s and start-up {out['start_s']} s (the outage). Lost: {lost}, "
-            f"duplicates: {out['duplicates']}, out of order: {out['order_errors']}. "
-            f"Load average after: {out['loadavg'][0]}."]))
+        h.update_section(
+            "Resume after restart",
+            "\n".join(
+                [
+                    h.provenance(cmd.strip(), load_before),
+                    "",
+                    f"{out['clients']} clients in {n_rooms} rooms on Daphne A; {args.rate:g} messages/s "
+                    "posted through Daphne B the whole time; A restarted (SIGTERM, start on the same "
+                    "port). Times from the moment A listens again.",
+                    "",
+                    "| what | p50 | p95 | p99 | max |",
+                    "|---|---|---|---|---|",
+                    f"| reconnected and subscribed (s) | {r['p50_ms'] / 1000:.2f} | "
+                    f"{r['p95_ms'] / 1000:.2f} | {r['p99_ms'] / 1000:.2f} | {r['max_ms'] / 1000:.2f} |",
+                    f"| caught up to the head at restart (s) | {c['p50_ms'] / 1000:.2f} | "
+                    f"{c['p95_ms'] / 1000:.2f} | {c['p99_ms'] / 1000:.2f} | {c['max_ms'] / 1000:.2f} |",
+                    "",
+                    (
+                        f"All {out['clients']} caught up after {out['all_caught_up_s']} s. "
+                        if out["all_caught_up_s"] is not None
+                        else f"**{missing} of {out['clients']} had not caught up after {args.timeout:g} s** "
+                        "(see the analysis: abandoned handshakes). "
+                    )
+                    + f"Daphne stop took "
+                    f"{out['stop_s']} s and start-up {out['start_s']} s (the outage). Lost: {lost}, "
+                    f"duplicates: {out['duplicates']}, out of order: {out['order_errors']}. "
+                    f"Load average after: {out['loadavg'][0]}.",
+                ]
+            ),
+        )
     print(json.dumps(out, indent=1))
     return out
 

@@ -45,29 +45,46 @@ def main(n_rooms: int, n_members: int, tag: str) -> dict:
     User = get_user_model()
     with transaction.atomic():
         council = Organisation.objects.create(name=f"Bench council {tag}", kind="council")
-        provider = Organisation.objects.create(name=f"Bench provider {tag}", kind="provider",
-                                               commissioned_by=council)
+        provider = Organisation.objects.create(
+            name=f"Bench provider {tag}", kind="provider", commissioned_by=council
+        )
         rooms = []
         for i in range(n_rooms):
-            su = do_create_service_user(full_name=f"Bench person {tag}-{i}", provider=provider,
-                                        council=council, now=now)
+            su = do_create_service_user(
+                full_name=f"Bench person {tag}-{i}", provider=provider, council=council, now=now
+            )
             rooms.append(Room.objects.get(service_user=su, kind=Room.Kind.PROFESSIONAL))
-        users = User.objects.bulk_create([
-            User(username=f"b{tag}-{i}-{j}", password="!unusable-bench")  # noqa: S106
-            for i in range(n_rooms) for j in range(n_members)
-        ])
+        users = User.objects.bulk_create(
+            [
+                User(username=f"b{tag}-{i}-{j}", password="!unusable-bench")  # noqa: S106
+                for i in range(n_rooms)
+                for j in range(n_members)
+            ]
+        )
         users = list(User.objects.filter(username__startswith=f"b{tag}-").order_by("id"))
         by_name = {u.username: u for u in users}
-        people = Person.objects.bulk_create([
-            Person(user=by_name[f"b{tag}-{i}-{j}"], display_name=f"Worker {i}.{j}",
-                   role=Role.CARE_WORKER, organisation=provider)
-            for i in range(n_rooms) for j in range(n_members)
-        ])
+        people = Person.objects.bulk_create(
+            [
+                Person(
+                    user=by_name[f"b{tag}-{i}-{j}"],
+                    display_name=f"Worker {i}.{j}",
+                    role=Role.CARE_WORKER,
+                    organisation=provider,
+                )
+                for i in range(n_rooms)
+                for j in range(n_members)
+            ]
+        )
         people = {p.user_id: p for p in Person.objects.filter(user__in=users)}
-        Membership.objects.bulk_create([
-            Membership(room=rooms[i], person=people[by_name[f"b{tag}-{i}-{j}"].id], joined_at=now)
-            for i in range(n_rooms) for j in range(n_members)
-        ])
+        Membership.objects.bulk_create(
+            [
+                Membership(
+                    room=rooms[i], person=people[by_name[f"b{tag}-{i}-{j}"].id], joined_at=now
+                )
+                for i in range(n_rooms)
+                for j in range(n_members)
+            ]
+        )
         store = SessionStore()
         expire = now + dt.timedelta(days=1)
         sessions = {}
@@ -75,11 +92,14 @@ def main(n_rooms: int, n_members: int, tag: str) -> dict:
         for u in users:
             key = secrets.token_hex(16)
             sessions[u.id] = key
-            data = {SESSION_KEY: str(u.pk),
-                    BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
-                    HASH_SESSION_KEY: u.get_session_auth_hash()}
-            rows.append(Session(session_key=key, session_data=store.encode(data),
-                                expire_date=expire))
+            data = {
+                SESSION_KEY: str(u.pk),
+                BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
+                HASH_SESSION_KEY: u.get_session_auth_hash(),
+            }
+            rows.append(
+                Session(session_key=key, session_data=store.encode(data), expire_date=expire)
+            )
         Session.objects.bulk_create(rows, batch_size=1000)
     out = []
     for i, room in enumerate(rooms):

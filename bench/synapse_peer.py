@@ -36,8 +36,10 @@ disable_existing_loggers: false
 
 
 def _has_psycopg2() -> bool:
-    return subprocess.run([str(SYNAPSE_PY), "-c", "import psycopg2"],
-                          capture_output=True).returncode == 0
+    return (
+        subprocess.run([str(SYNAPSE_PY), "-c", "import psycopg2"], capture_output=True).returncode
+        == 0
+    )
 
 
 def _pg_database(name: str) -> None:
@@ -45,8 +47,10 @@ def _pg_database(name: str) -> None:
 
     with psycopg.connect(f"{PG_BASE}/postgres", autocommit=True) as c:
         c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        c.execute(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' "
-                  "TEMPLATE template0")
+        c.execute(
+            f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' "
+            "TEMPLATE template0"
+        )
 
 
 def synapse_server(database: str = "postgres") -> tuple[Server, str]:
@@ -62,17 +66,33 @@ def synapse_server(database: str = "postgres") -> tuple[Server, str]:
     (d / "log.yaml").write_text(LOG_YAML.replace("LOGFILE", str(d / "synapse.log")))
     if database == "postgres":
         _pg_database("synapse_bench")
-        db = {"name": "psycopg2", "allow_unsafe_locale": True,
-              "args": {"user": "postgres", "host": "127.0.0.1", "port": 5432,
-                       "database": "synapse_bench", "cp_min": 5, "cp_max": 10}}
+        db = {
+            "name": "psycopg2",
+            "allow_unsafe_locale": True,
+            "args": {
+                "user": "postgres",
+                "host": "127.0.0.1",
+                "port": 5432,
+                "database": "synapse_bench",
+                "cp_min": 5,
+                "cp_max": 10,
+            },
+        }
     else:
         db = {"name": "sqlite3", "args": {"database": str(d / "homeserver.db")}}
     cfg = {
         "server_name": SERVER_NAME,
         "pid_file": str(d / "homeserver.pid"),
-        "listeners": [{"port": port, "bind_addresses": ["127.0.0.1"], "type": "http",
-                       "tls": False, "x_forwarded": False,
-                       "resources": [{"names": ["client"], "compress": False}]}],
+        "listeners": [
+            {
+                "port": port,
+                "bind_addresses": ["127.0.0.1"],
+                "type": "http",
+                "tls": False,
+                "x_forwarded": False,
+                "resources": [{"names": ["client"], "compress": False}],
+            }
+        ],
         "database": db,
         "log_config": str(d / "log.yaml"),
         "media_store_path": str(d / "media"),
@@ -98,11 +118,26 @@ def synapse_server(database: str = "postgres") -> tuple[Server, str]:
     }
     # JSON is YAML: one top-level key per line, no yaml writer needed.
     (d / "homeserver.yaml").write_text("".join(f"{k}: {json.dumps(v)}\n" for k, v in cfg.items()))
-    subprocess.run([str(SYNAPSE_PY), "-m", "synapse.app.homeserver", "-c",
-                    str(d / "homeserver.yaml"), "--generate-keys"], cwd=d, check=True,
-                   capture_output=True, timeout=120)
-    server = Server("synapse", [str(SYNAPSE_PY), "-m", "synapse.app.homeserver", "-c",
-                                str(d / "homeserver.yaml")], port, cwd=d)
+    subprocess.run(
+        [
+            str(SYNAPSE_PY),
+            "-m",
+            "synapse.app.homeserver",
+            "-c",
+            str(d / "homeserver.yaml"),
+            "--generate-keys",
+        ],
+        cwd=d,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    server = Server(
+        "synapse",
+        [str(SYNAPSE_PY), "-m", "synapse.app.homeserver", "-c", str(d / "homeserver.yaml")],
+        port,
+        cwd=d,
+    )
     return server, f"http://127.0.0.1:{port}"
 
 
@@ -124,18 +159,25 @@ async def register(c: httpx.AsyncClient, localpart: str) -> dict:
     nonce = (await c.get("/_synapse/admin/v1/register")).json()["nonce"]
     password = "bench-" + localpart
     mac = hmac.new(SHARED_SECRET.encode(), digestmod=hashlib.sha1)
-    mac.update(b"\x00".join([nonce.encode(), localpart.encode(), password.encode(),
-                             b"notadmin"]))
-    r = await c.post("/_synapse/admin/v1/register", json={
-        "nonce": nonce, "username": localpart, "password": password, "admin": False,
-        "mac": mac.hexdigest()})
+    mac.update(b"\x00".join([nonce.encode(), localpart.encode(), password.encode(), b"notadmin"]))
+    r = await c.post(
+        "/_synapse/admin/v1/register",
+        json={
+            "nonce": nonce,
+            "username": localpart,
+            "password": password,
+            "admin": False,
+            "mac": mac.hexdigest(),
+        },
+    )
     r.raise_for_status()
     body = r.json()
     return {"user_id": body["user_id"], "token": body["access_token"]}
 
 
-async def setup_rooms(base: str, n_rooms: int, n_members: int, tag: str,
-                      concurrency: int = 16) -> list[dict]:
+async def setup_rooms(
+    base: str, n_rooms: int, n_members: int, tag: str, concurrency: int = 16
+) -> list[dict]:
     """Register ``n_rooms * n_members`` users and put each group of members in a room."""
     sem = asyncio.Semaphore(concurrency)
     limits = httpx.Limits(max_connections=concurrency)
@@ -145,21 +187,25 @@ async def setup_rooms(base: str, n_rooms: int, n_members: int, tag: str,
             async with sem:
                 return await register(c, f"b{tag}_{i}_{j}")
 
-        users = await asyncio.gather(*[reg(i, j) for i in range(n_rooms)
-                                       for j in range(n_members)])
+        users = await asyncio.gather(*[reg(i, j) for i in range(n_rooms) for j in range(n_members)])
 
         async def make_room(i: int) -> dict:
-            members = users[i * n_members:(i + 1) * n_members]
+            members = users[i * n_members : (i + 1) * n_members]
             async with sem:
-                r = await c.post("/_matrix/client/v3/createRoom",
-                                 headers={"Authorization": f"Bearer {members[0]['token']}"},
-                                 json={"preset": "public_chat", "name": f"bench {i}"})
+                r = await c.post(
+                    "/_matrix/client/v3/createRoom",
+                    headers={"Authorization": f"Bearer {members[0]['token']}"},
+                    json={"preset": "public_chat", "name": f"bench {i}"},
+                )
                 r.raise_for_status()
                 room_id = r.json()["room_id"]
             for m in members[1:]:
                 async with sem:
-                    j = await c.post(f"/_matrix/client/v3/join/{room_id}",
-                                     headers={"Authorization": f"Bearer {m['token']}"}, json={})
+                    j = await c.post(
+                        f"/_matrix/client/v3/join/{room_id}",
+                        headers={"Authorization": f"Bearer {m['token']}"},
+                        json={},
+                    )
                     j.raise_for_status()
             return {"id": room_id, "members": members}
 

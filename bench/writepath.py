@@ -51,21 +51,30 @@ print(json.dumps({"queries_per_post": queries, "times": times}))
 
 
 def probe(env: dict[str, str], n: int) -> dict:
-    r = subprocess.run([h.PY, "-c", CHILD, str(n)], cwd=h.ROOT, env=env, capture_output=True,
-                       text=True, timeout=600)
+    r = subprocess.run(
+        [h.PY, "-c", CHILD, str(n)],
+        cwd=h.ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if r.returncode:
         raise RuntimeError(r.stderr[-3000:])
     d = json.loads(r.stdout.strip().splitlines()[-1])
     s = h.latency_summary(d["times"])
     mean = sum(d["times"]) / len(d["times"])
-    return {"queries_per_post": d["queries_per_post"], "mean_ms": round(mean * 1000, 2),
-            **{k: v for k, v in s.items() if k != "n"},
-            "serial_posts_per_s": round(1 / mean, 1), "loadavg": h.loadavg()}
+    return {
+        "queries_per_post": d["queries_per_post"],
+        "mean_ms": round(mean * 1000, 2),
+        **{k: v for k, v in s.items() if k != "n"},
+        "serial_posts_per_s": round(1 / mean, 1),
+        "loadavg": h.loadavg(),
+    }
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawTextHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--posts", type=int, default=300)
     p.add_argument("--database", default="cocare_bench")
     p.add_argument("--no-docs", action="store_true")
@@ -75,25 +84,45 @@ def main(argv=None) -> dict:
     h.migrate(env)
     h.seed(env, 1, 2, uuid.uuid4().hex[:8])
     load_before = h.loadavg()
-    out = {"benchmark": "writepath", "machine": h.machine(), "date": h.now_utc(),
-           "loadavg_before": load_before, "posts": args.posts, "results": {}}
-    for label, age in (("new connection per post (CONN_MAX_AGE=0, default)", "0"),
-                       ("persistent connection (COCARE_DB_CONN_MAX_AGE=60)", "60")):
+    out = {
+        "benchmark": "writepath",
+        "machine": h.machine(),
+        "date": h.now_utc(),
+        "loadavg_before": load_before,
+        "posts": args.posts,
+        "results": {},
+    }
+    for label, age in (
+        ("new connection per post (CONN_MAX_AGE=0, default)", "0"),
+        ("persistent connection (COCARE_DB_CONN_MAX_AGE=60)", "60"),
+    ):
         out["results"][label] = probe({**env, "COCARE_DB_CONN_MAX_AGE": age}, args.posts)
     if not args.no_docs:
-        rows = ["| connection | queries/post | mean ms | p50 | p99 | serial posts/s | load |",
-                "|---|---|---|---|---|---|---|"]
+        rows = [
+            "| connection | queries/post | mean ms | p50 | p99 | serial posts/s | load |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for label, r in out["results"].items():
-            rows.append(f"| {label} | {r['queries_per_post']} | {r['mean_ms']} | {r['p50_ms']} | "
-                        f"{r['p99_ms']} | {r['serial_posts_per_s']} | {r['loadavg'][0]} |")
+            rows.append(
+                f"| {label} | {r['queries_per_post']} | {r['mean_ms']} | {r['p50_ms']} | "
+                f"{r['p99_ms']} | {r['serial_posts_per_s']} | {r['loadavg'][0]} |"
+            )
         cmd = ".venv/bin/python bench/writepath.py " + " ".join(
-            argv if argv is not None else sys.argv[1:])
+            argv if argv is not None else sys.argv[1:]
+        )
         head = h.provenance(cmd.strip(), load_before)
-        h.update_section("Write path", head + "\n\n" + "\n".join(rows) + (
-            "\n\nOne `check_post_message` on PostgreSQL, serially, live fan-out disabled. The "
-            "global log lock is held from `pg_advisory_xact_lock` to COMMIT, so the rate of "
-            "posts across *all* Daphne processes cannot exceed roughly 1 / (time the lock is "
-            "held); see the fan-out analysis."))
+        h.update_section(
+            "Write path",
+            head
+            + "\n\n"
+            + "\n".join(rows)
+            + (
+                "\n\nOne `check_post_message` on PostgreSQL, serially, live fan-out disabled. The "
+                "global log lock is held from `pg_advisory_xact_lock` to COMMIT, so the rate of "
+                "posts across *all* Daphne processes cannot exceed roughly 1 / (time the lock is "
+                "held); see the fan-out analysis."
+            ),
+        )
     print(json.dumps(out, indent=1))
     return out
 

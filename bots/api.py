@@ -36,9 +36,14 @@ class Body(Schema):
 def planned_wire(pv: PlannedVisit) -> dict:
     visit = getattr(pv, "visit", None)
     return {
-        "id": pv.id, "service_user": pv.service_user_id, "worker": pv.worker_id,
-        "window_start": pv.window_start.isoformat(), "window_end": pv.window_end.isoformat(),
-        "expected_minutes": pv.expected_minutes, "status": pv.status, "notes": pv.notes,
+        "id": pv.id,
+        "service_user": pv.service_user_id,
+        "worker": pv.worker_id,
+        "window_start": pv.window_start.isoformat(),
+        "window_end": pv.window_end.isoformat(),
+        "expected_minutes": pv.expected_minutes,
+        "status": pv.status,
+        "notes": pv.notes,
         "visit": visit.id if visit is not None else None,
         "missed_flagged": pv.missed_flagged_at is not None,
     }
@@ -46,12 +51,18 @@ def planned_wire(pv: PlannedVisit) -> dict:
 
 def visit_wire(v: Visit) -> dict:
     return {
-        "id": v.id, "service_user": v.service_user_id, "worker": v.worker_id,
-        "planned_visit": v.planned_visit_id, "checked_in_at": v.checked_in_at.isoformat(),
+        "id": v.id,
+        "service_user": v.service_user_id,
+        "worker": v.worker_id,
+        "planned_visit": v.planned_visit_id,
+        "checked_in_at": v.checked_in_at.isoformat(),
         "checked_out_at": v.checked_out_at.isoformat() if v.checked_out_at else None,
-        "checkin_location": v.checkin_location, "checkout_location": v.checkout_location,
-        "duration_minutes": v.duration_minutes, "travel_minutes": v.travel_minutes,
-        "late": v.late, "exception_reason": v.exception_reason,
+        "checkin_location": v.checkin_location,
+        "checkout_location": v.checkout_location,
+        "duration_minutes": v.duration_minutes,
+        "travel_minutes": v.travel_minutes,
+        "late": v.late,
+        "exception_reason": v.exception_reason,
     }
 
 
@@ -79,15 +90,16 @@ class PlannedBody(Body, PlannedVisitIn):
     pass
 
 
-@router.post("/service-users/{su_id}/planned",
-             response={201: dict, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut})
+@router.post(
+    "/service-users/{su_id}/planned",
+    response={201: dict, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+)
 def create_planned(request, su_id: Id, data: PlannedBody):
     pv = check_create_planned_visit(me(request), su_id, PlannedVisitIn(**data.model_dump()))
     return Status(201, planned_wire(pv))
 
 
-@router.put("/planned/{pv_id}",
-            response={200: dict, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut})
+@router.put("/planned/{pv_id}", response={200: dict, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut})
 def update_planned(request, pv_id: Id, data: PlannedBody):
     pv = check_update_planned_visit(me(request), pv_id, PlannedVisitIn(**data.model_dump()))
     return planned_wire(pv)
@@ -112,8 +124,9 @@ def import_csv(request, data: ImportIn):
     try:
         res = import_planned_visits(data.csv, by=person)
     except CsvImportError as exc:
-        return Status(422, {"error": "invalid_rows", "message": "Nothing was imported.",
-                            "rows": exc.errors})
+        return Status(
+            422, {"error": "invalid_rows", "message": "Nothing was imported.", "rows": exc.errors}
+        )
     return Status(201, res.model_dump())
 
 
@@ -133,17 +146,22 @@ def list_visits(request, su_id: Id, q: Query[Range]):
 @router.get("/service-users/{su_id}/goals", response={200: list[dict], 404: ErrorOut})
 def list_goals(request, su_id: Id):
     su = access.access_service_user(me(request), su_id)
-    return [{"id": g.id, "text": g.text, "active": g.active,
-             "achieved_at": g.achieved_at.isoformat() if g.achieved_at else None}
-            for g in Goal.objects.filter(service_user=su).order_by("id")]
+    return [
+        {
+            "id": g.id,
+            "text": g.text,
+            "active": g.active,
+            "achieved_at": g.achieved_at.isoformat() if g.achieved_at else None,
+        }
+        for g in Goal.objects.filter(service_user=su).order_by("id")
+    ]
 
 
 class GoalBody(Body, GoalIn):
     pass
 
 
-@router.post("/service-users/{su_id}/goals",
-             response={201: dict, 404: ErrorOut, 422: ErrorOut})
+@router.post("/service-users/{su_id}/goals", response={201: dict, 404: ErrorOut, 422: ErrorOut})
 def add_goal(request, su_id: Id, data: GoalBody):
     g = check_add_goal(me(request), su_id, GoalIn(text=data.text))
     return Status(201, {"id": g.id, "text": g.text, "active": g.active})

@@ -25,26 +25,42 @@ HISTORY_ROWS = 300
 
 
 def home_of(su: ServiceUser) -> Home:
-    return Home(lat=su.home_lat, lon=su.home_lon, radius_m=max(1, su.checkin_radius_m),
-                exempt=su.location_exempt)
+    return Home(
+        lat=su.home_lat,
+        lon=su.home_lon,
+        radius_m=max(1, su.checkin_radius_m),
+        exempt=su.location_exempt,
+    )
 
 
 def key_info_for(su: ServiceUser, worker: Person, before: dt.datetime) -> KeyInfo:
-    last = (Visit.objects.filter(service_user=su, worker=worker, checked_in_at__lt=before)
-            .order_by("-checked_in_at").only("checked_in_at").first())
+    last = (
+        Visit.objects.filter(service_user=su, worker=worker, checked_in_at__lt=before)
+        .order_by("-checked_in_at")
+        .only("checked_in_at")
+        .first()
+    )
     changed = None
     if last is not None and su.key_info_updated_at and su.key_info_updated_at > last.checked_in_at:
         changed = su.key_info_updated_at
-    return KeyInfo(first_visit=last is None, changed_since_last=changed,
-                   preferences=su.preferences, what_matters=su.what_matters,
-                   communication_needs=su.communication_needs, access_notes=su.access_notes)
+    return KeyInfo(
+        first_visit=last is None,
+        changed_since_last=changed,
+        preferences=su.preferences,
+        what_matters=su.what_matters,
+        communication_needs=su.communication_needs,
+        access_notes=su.access_notes,
+    )
 
 
 def match_planned(su: ServiceUser, worker: Person, at: dt.datetime) -> PlannedVisit | None:
     """The unvisited planned visit this check-in belongs to: the worker's own first."""
     qs = PlannedVisit.objects.filter(
-        service_user=su, status=PlannedVisit.Status.PLANNED, visit__isnull=True,
-        window_start__lte=at + EARLY_MATCH, missed_check_at__gte=at - LATE_MATCH,
+        service_user=su,
+        status=PlannedVisit.Status.PLANNED,
+        visit__isnull=True,
+        window_start__lte=at + EARLY_MATCH,
+        missed_check_at__gte=at - LATE_MATCH,
     )
     rows = list(qs.order_by("window_start")[:20])
     if not rows:
@@ -61,9 +77,15 @@ def planned_ref(p: PlannedVisit | None) -> PlannedRef | None:
 
 
 def travel_minutes(worker: Person, visit_id: int, checked_in_at: dt.datetime) -> int | None:
-    prev = (Visit.objects.filter(worker=worker, checked_out_at__isnull=False,
-                                 checked_out_at__lte=checked_in_at)
-            .exclude(pk=visit_id).order_by("-checked_out_at").only("checked_out_at").first())
+    prev = (
+        Visit.objects.filter(
+            worker=worker, checked_out_at__isnull=False, checked_out_at__lte=checked_in_at
+        )
+        .exclude(pk=visit_id)
+        .order_by("-checked_out_at")
+        .only("checked_out_at")
+        .first()
+    )
     if prev is None or checked_in_at - prev.checked_out_at > TRAVEL_WINDOW:
         return None
     return int((checked_in_at - prev.checked_out_at).total_seconds() // 60)
@@ -77,13 +99,18 @@ def history_for(su: ServiceUser) -> dict[str, Asked]:
     """Per ask key: when last asked (card posted or answer recorded), newest scores first."""
     last: dict[str, dt.datetime] = {}
     scores: dict[str, list[int]] = {}
-    for qk, gid, at in (BotQuestion.objects.filter(service_user=su).order_by("-asked_at")
-                        .values_list("question_key", "goal_id", "asked_at")[:HISTORY_ROWS]):
+    for qk, gid, at in (
+        BotQuestion.objects.filter(service_user=su)
+        .order_by("-asked_at")
+        .values_list("question_key", "goal_id", "asked_at")[:HISTORY_ROWS]
+    ):
         k = _key(qk, gid)
         last[k] = max(last.get(k, at), at)
-    for qk, gid, score, at in (Observation.objects.filter(service_user=su).order_by("-at")
-                               .values_list("question_key", "goal_id", "score", "at")
-                               [:HISTORY_ROWS]):
+    for qk, gid, score, at in (
+        Observation.objects.filter(service_user=su)
+        .order_by("-at")
+        .values_list("question_key", "goal_id", "score", "at")[:HISTORY_ROWS]
+    ):
         k = _key(qk, gid)
         last[k] = max(last.get(k, at), at)
         if len(scores.setdefault(k, [])) < 2:
@@ -92,8 +119,10 @@ def history_for(su: ServiceUser) -> dict[str, Asked]:
 
 
 def goals_for(su: ServiceUser) -> list[GoalRef]:
-    return [GoalRef(id=g.id, text=g.text)
-            for g in Goal.objects.filter(service_user=su, active=True).order_by("id")]
+    return [
+        GoalRef(id=g.id, text=g.text)
+        for g in Goal.objects.filter(service_user=su, active=True).order_by("id")
+    ]
 
 
 def cards_for_visit(bank: QuestionBank, su: ServiceUser) -> list[CardSpec]:

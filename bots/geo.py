@@ -87,9 +87,18 @@ def check_location(position: Position | None, home: Home) -> LocationCheck:
     if position is None:
         return LocationCheck(status="no_location", radius_m=home.radius_m)
     if home.lat is None or home.lon is None:
-        return LocationCheck(status="no_home", radius_m=home.radius_m, position=position,
-                             accuracy_m=position.accuracy)
+        return LocationCheck(
+            status="no_home",
+            radius_m=home.radius_m,
+            position=position,
+            accuracy_m=position.accuracy,
+        )
     distance = haversine_m(position.lat, position.lon, home.lat, home.lon)
     status: Status = "in_range" if distance - position.accuracy <= home.radius_m else "out_of_range"
-    return LocationCheck(status=status, radius_m=home.radius_m, distance_m=round(distance, 1),
-                         accuracy_m=position.accuracy, position=position)
+    return LocationCheck(
+        status=status,
+        radius_m=home.radius_m,
+        distance_m=round(distance, 1),
+        accuracy_m=position.accuracy,
+        position=position,
+    )

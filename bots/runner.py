@@ -93,8 +93,7 @@ class Poster:
         """The room of this kind if the bot is (or may first become) a member, else None."""
         room = self.rooms[kind]
         if room.id not in self.present:
-            self.present[room.id] = (
-                do_join_unless_removed(room, self.bot, now=self.now) is not None)
+            self.present[room.id] = do_join_unless_removed(room, self.bot, now=self.now) is not None
         return room if self.present[room.id] else None
 
     def post(self, key: str, replies: list[Reply], flags: list[Flag]) -> list[Message]:
@@ -102,12 +101,25 @@ class Poster:
         for i, r in enumerate(replies):
             room = self.room(r.room)
             if room is None:
-                log.info("bot %s not in room %s (removed): reply %s:%s skipped",
-                         self.bot.id, self.rooms[r.room].id, key, i)
+                log.info(
+                    "bot %s not in room %s (removed): reply %s:%s skipped",
+                    self.bot.id,
+                    self.rooms[r.room].id,
+                    key,
+                    i,
+                )
                 continue
-            out.append(post_message(room=room, sender=self.bot, kind=r.kind,
-                                    body=r.body, payload=r.payload, client_id=f"{key}:{i}",
-                                    now=self.now).message)
+            out.append(
+                post_message(
+                    room=room,
+                    sender=self.bot,
+                    kind=r.kind,
+                    body=r.body,
+                    payload=r.payload,
+                    client_id=f"{key}:{i}",
+                    now=self.now,
+                ).message
+            )
         for j, f in enumerate(flags, start=len(replies)):
             out.append(self.flag(f"{key}:{j}", f))
         return out
@@ -117,39 +129,82 @@ class Poster:
         sender = self.bot
         if room is None:
             room, sender = self.rooms[Room.Kind.PROFESSIONAL], system_person()
-            log.info("bot %s not in room %s (removed): flag %s posted by the system sender",
-                     self.bot.id, room.id, client_id)
-        return post_message(room=room, sender=sender, kind="signal", payload=f.payload(),
-                            client_id=client_id, now=self.now).message
+            log.info(
+                "bot %s not in room %s (removed): flag %s posted by the system sender",
+                self.bot.id,
+                room.id,
+                client_id,
+            )
+        return post_message(
+            room=room,
+            sender=sender,
+            kind="signal",
+            payload=f.payload(),
+            client_id=client_id,
+            now=self.now,
+        ).message
 
 
 # ---- applying outcomes -----------------------------------------------------------------
 
 
-def _record_step(session: BotSession, *, state, replies, flags, observations, asked,
-                 source: Message | None, event: str, now: dt.datetime, closed: bool) -> None:
+def _record_step(
+    session: BotSession,
+    *,
+    state,
+    replies,
+    flags,
+    observations,
+    asked,
+    source: Message | None,
+    event: str,
+    now: dt.datetime,
+    closed: bool,
+) -> None:
     """Persist one applied step: BotStep key, posts, questions, observations, state."""
     step = session.step + 1
-    BotStep.objects.create(session=session, step=step, source_message=source, event=event,
-                           at=now)
+    BotStep.objects.create(session=session, step=step, source_message=source, event=event, at=now)
     poster = Poster(session.service_user, now)
     posted = poster.post(f"bot:{session.id}:{step}", replies, flags)
     cards = {m.payload.get("card_id"): m for m in posted if m.kind == "card"}
     for a in asked:
-        room = poster.rooms[Room.Kind.FAMILY if session.kind == BotSession.Kind.FAMILY_VOICE
-                            else Room.Kind.PROFESSIONAL]
-        BotQuestion.objects.get_or_create(card_id=a.card_id, defaults=dict(
-            session=session, service_user=session.service_user, room=room,
-            card_message=cards.get(a.card_id), question_key=a.spec.question_key,
-            question_version=a.spec.version, domain=a.spec.domain, goal_id=a.spec.goal_id,
-            asked_at=now, expires_at=a.expires_at))
+        room = poster.rooms[
+            Room.Kind.FAMILY
+            if session.kind == BotSession.Kind.FAMILY_VOICE
+            else Room.Kind.PROFESSIONAL
+        ]
+        BotQuestion.objects.get_or_create(
+            card_id=a.card_id,
+            defaults=dict(
+                session=session,
+                service_user=session.service_user,
+                room=room,
+                card_message=cards.get(a.card_id),
+                question_key=a.spec.question_key,
+                question_version=a.spec.version,
+                domain=a.spec.domain,
+                goal_id=a.spec.goal_id,
+                asked_at=now,
+                expires_at=a.expires_at,
+            ),
+        )
     for o in observations:
         bq = BotQuestion.objects.get(card_id=o.card_id)
         BotQuestion.objects.filter(pk=bq.pk, answered_at__isnull=True).update(answered_at=o.at)
-        Observation.objects.get_or_create(question=bq, defaults=dict(
-            service_user=session.service_user, domain=o.domain, question_key=o.question_key,
-            question_version=o.question_version, score=o.score, visit_id=session.visit_id,
-            goal_id=o.goal_id, answered_by_id=o.answered_by, at=o.at))
+        Observation.objects.get_or_create(
+            question=bq,
+            defaults=dict(
+                service_user=session.service_user,
+                domain=o.domain,
+                question_key=o.question_key,
+                question_version=o.question_version,
+                score=o.score,
+                visit_id=session.visit_id,
+                goal_id=o.goal_id,
+                answered_by_id=o.answered_by,
+                at=o.at,
+            ),
+        )
     session.state = state.model_dump(mode="json")
     session.step = step
     if source is not None:
@@ -182,28 +237,54 @@ def _sync_visit(v: Visit, s: flow.VisitState) -> None:
     v.save()
 
 
-def _apply_visit(session: BotSession, out: flow.Outcome, source: Message | None, event: str,
-                 now: dt.datetime) -> None:
+def _apply_visit(
+    session: BotSession, out: flow.Outcome, source: Message | None, event: str, now: dt.datetime
+) -> None:
     if not out.changed:
         return
-    _record_step(session, state=out.state, replies=out.replies, flags=out.flags,
-                 observations=out.observations, asked=out.asked, source=source, event=event,
-                 now=now, closed=out.state.closed)
+    _record_step(
+        session,
+        state=out.state,
+        replies=out.replies,
+        flags=out.flags,
+        observations=out.observations,
+        asked=out.asked,
+        source=source,
+        event=event,
+        now=now,
+        closed=out.state.closed,
+    )
 
 
-def _apply_family(session: BotSession, state: fv.FamilyVoiceState, qo: QOutcome,
-                  source: Message | None, event: str, now: dt.datetime) -> None:
+def _apply_family(
+    session: BotSession,
+    state: fv.FamilyVoiceState,
+    qo: QOutcome,
+    source: Message | None,
+    event: str,
+    now: dt.datetime,
+) -> None:
     if not qo.changed:
         return
-    _record_step(session, state=state, replies=qo.replies, flags=qo.flags,
-                 observations=qo.observations, asked=qo.asked, source=source, event=event,
-                 now=now, closed=qo.state.finished)
+    _record_step(
+        session,
+        state=state,
+        replies=qo.replies,
+        flags=qo.flags,
+        observations=qo.observations,
+        asked=qo.asked,
+        source=source,
+        event=event,
+        now=now,
+        closed=qo.state.finished,
+    )
 
 
 def _close_quietly(session: BotSession, now: dt.datetime) -> None:
     """End an abandoned conversation: its open card expires, nothing is posted."""
-    BotQuestion.objects.filter(session=session, answered_at__isnull=True,
-                               expired_at__isnull=True).update(expired_at=now)
+    BotQuestion.objects.filter(
+        session=session, answered_at__isnull=True, expired_at__isnull=True
+    ).update(expired_at=now)
     session.closed = True
     session.updated_at = now
     session.save(update_fields=["closed", "updated_at"])
@@ -215,13 +296,16 @@ def _post_tasks_card(session: BotSession, visit: Visit, now: dt.datetime) -> Non
     card = botcard.tasks_card(visit)
     if card is not None:
         Poster(session.service_user, now).post(
-            f"bot:{session.id}:tasks", [Reply(room="professional", kind="card", payload=card)],
-            [])
+            f"bot:{session.id}:tasks", [Reply(room="professional", kind="card", payload=card)], []
+        )
 
 
 def _locked(session_id: int) -> BotSession:
-    return (BotSession.objects.select_for_update().select_related("service_user__provider")
-            .get(pk=session_id))
+    return (
+        BotSession.objects.select_for_update()
+        .select_related("service_user__provider")
+        .get(pk=session_id)
+    )
 
 
 # ---- the consumer ----------------------------------------------------------------------
@@ -234,7 +318,8 @@ class BotConsumer(LogConsumer):
 
     def select(self, qs):
         return qs.filter(kind__in=[Message.Kind.TEXT, Message.Kind.ANSWER]).exclude(
-            sender__role=Role.BOT)
+            sender__role=Role.BOT
+        )
 
     def handle(self, message: Message, now: dt.datetime) -> None:
         if BotStep.objects.filter(source_message_id=message.id).exists():
@@ -253,8 +338,9 @@ class BotConsumer(LogConsumer):
     # -- care worker text ----------------------------------------------------------------
 
     def _open_session(self, su: ServiceUser, worker: Person) -> BotSession | None:
-        s = (BotSession.objects.filter(kind=BotSession.Kind.VISIT, service_user=su,
-                                       worker=worker, closed=False).first())
+        s = BotSession.objects.filter(
+            kind=BotSession.Kind.VISIT, service_user=su, worker=worker, closed=False
+        ).first()
         return _locked(s.pk) if s is not None else None
 
     def _worker_text(self, msg: Message, now: dt.datetime) -> None:
@@ -273,17 +359,40 @@ class BotConsumer(LogConsumer):
             if session is None:
                 self._start_visit(su, worker, msg, position, now)
                 return
-            _apply_visit(session, flow.step(state, flow.CheckIn(
-                at=at, message_id=msg.id, position=position, home=context.home_of(su),
-                worker_name=worker.display_name, service_user_name=su.name,
-                key_info=context.key_info_for(su, worker, at)), now), msg, "check_in", now)
+            _apply_visit(
+                session,
+                flow.step(
+                    state,
+                    flow.CheckIn(
+                        at=at,
+                        message_id=msg.id,
+                        position=position,
+                        home=context.home_of(su),
+                        worker_name=worker.display_name,
+                        service_user_name=su.name,
+                        key_info=context.key_info_for(su, worker, at),
+                    ),
+                    now,
+                ),
+                msg,
+                "check_in",
+                now,
+            )
             return
         if session is None:
             if what == "check_out":
-                Poster(su, now).post(f"bot:m{msg.id}", [Reply(
-                    room="professional", kind="system",
-                    body="There is no open visit to check out of — check in first.",
-                    payload={"event": "bot.hint", "data": {}})], [])
+                Poster(su, now).post(
+                    f"bot:m{msg.id}",
+                    [
+                        Reply(
+                            room="professional",
+                            kind="system",
+                            body="There is no open visit to check out of — check in first.",
+                            payload={"event": "bot.hint", "data": {}},
+                        )
+                    ],
+                    [],
+                )
             return
         if what == "check_out":
             self._check_out(session, state, su, msg, position, now)
@@ -302,43 +411,77 @@ class BotConsumer(LogConsumer):
     @staticmethod
     def _card_before(card_id: str, msg: Message) -> bool:
         """A number reply answers a card only if the card was posted before it."""
-        card_msg = (BotQuestion.objects.filter(card_id=card_id)
-                    .values_list("card_message_id", flat=True).first())
+        card_msg = (
+            BotQuestion.objects.filter(card_id=card_id)
+            .values_list("card_message_id", flat=True)
+            .first()
+        )
         return card_msg is not None and card_msg < msg.id
 
-    def _start_visit(self, su: ServiceUser, worker: Person, msg: Message, position,
-                     now: dt.datetime) -> None:
+    def _start_visit(
+        self, su: ServiceUser, worker: Person, msg: Message, position, now: dt.datetime
+    ) -> None:
         at = msg.created_at
         key_info = context.key_info_for(su, worker, at)
         planned = context.match_planned(su, worker, at)
-        visit = Visit.objects.create(service_user=su, worker=worker, planned_visit=planned,
-                                     checkin_message=msg, checked_in_at=at,
-                                     checkin_location=Visit.Location.NO_LOCATION)
-        session = BotSession.objects.create(kind=BotSession.Kind.VISIT, service_user=su,
-                                            worker=worker, visit=visit, created_at=now,
-                                            updated_at=now)
-        ev = flow.CheckIn(at=at, message_id=msg.id, position=position,
-                          home=context.home_of(su), worker_name=worker.display_name,
-                          service_user_name=su.name, key_info=key_info,
-                          family_notices=family_basis_active(su.id),
-                          planned=context.planned_ref(planned))
+        visit = Visit.objects.create(
+            service_user=su,
+            worker=worker,
+            planned_visit=planned,
+            checkin_message=msg,
+            checked_in_at=at,
+            checkin_location=Visit.Location.NO_LOCATION,
+        )
+        session = BotSession.objects.create(
+            kind=BotSession.Kind.VISIT,
+            service_user=su,
+            worker=worker,
+            visit=visit,
+            created_at=now,
+            updated_at=now,
+        )
+        ev = flow.CheckIn(
+            at=at,
+            message_id=msg.id,
+            position=position,
+            home=context.home_of(su),
+            worker_name=worker.display_name,
+            service_user_name=su.name,
+            key_info=key_info,
+            family_notices=family_basis_active(su.id),
+            planned=context.planned_ref(planned),
+        )
         out = flow.start_visit(ev, session_id=session.id, worker_id=worker.id)
         _apply_visit(session, out, msg, "check_in", now)
         _post_tasks_card(session, visit, now)
         if out.state.late and planned is not None:
-            BotFlag.objects.get_or_create(planned_visit=planned, kind="late_visit",
-                                          defaults={"at": now})
+            BotFlag.objects.get_or_create(
+                planned_visit=planned, kind="late_visit", defaults={"at": now}
+            )
 
-    def _check_out(self, session: BotSession, state: flow.VisitState, su: ServiceUser,
-                   msg: Message, position, now: dt.datetime) -> None:
+    def _check_out(
+        self,
+        session: BotSession,
+        state: flow.VisitState,
+        su: ServiceUser,
+        msg: Message,
+        position,
+        now: dt.datetime,
+    ) -> None:
         cfg = get_config()
         bank = load_bank()
         cards = context.cards_for_visit(bank, su) if state.phase == "visiting" else []
         travel = context.travel_minutes(session.worker, session.visit_id, state.checked_in_at)
-        ev = flow.CheckOut(at=msg.created_at, message_id=msg.id, position=position,
-                           home=context.home_of(su), cards=cards, travel_minutes=travel,
-                           family_notices=family_basis_active(su.id),
-                           question_ttl_minutes=cfg.bots_question_ttl_minutes)
+        ev = flow.CheckOut(
+            at=msg.created_at,
+            message_id=msg.id,
+            position=position,
+            home=context.home_of(su),
+            cards=cards,
+            travel_minutes=travel,
+            family_notices=family_basis_active(su.id),
+            question_ttl_minutes=cfg.bots_question_ttl_minutes,
+        )
         out = flow.step(state, ev, now)
         _apply_visit(session, out, msg, "check_out", now)
         if out.changed and state.phase == "visiting":
@@ -356,8 +499,9 @@ class BotConsumer(LogConsumer):
         key = f"{year}-W{week:02d}"
         if FamilyVoiceAsk.objects.filter(service_user=su, week=key).exists():
             return
-        session = BotSession.objects.create(kind=BotSession.Kind.FAMILY_VOICE, service_user=su,
-                                            created_at=now, updated_at=now)
+        session = BotSession.objects.create(
+            kind=BotSession.Kind.FAMILY_VOICE, service_user=su, created_at=now, updated_at=now
+        )
         FamilyVoiceAsk.objects.create(service_user=su, week=key, session=session, at=now)
         bank = load_bank()
         spec = card_spec(bank.family_voice, None, su.name, None)
@@ -366,11 +510,17 @@ class BotConsumer(LogConsumer):
         _apply_family(session, state, qo, None, "ask", now)
 
     def _family_number(self, msg: Message, number: int, now: dt.datetime) -> None:
-        bq = (BotQuestion.objects.filter(room=msg.room, answered_at__isnull=True,
-                                         expired_at__isnull=True,
-                                         session__kind=BotSession.Kind.FAMILY_VOICE,
-                                         card_message_id__lt=msg.id)
-              .order_by("-id").first())
+        bq = (
+            BotQuestion.objects.filter(
+                room=msg.room,
+                answered_at__isnull=True,
+                expired_at__isnull=True,
+                session__kind=BotSession.Kind.FAMILY_VOICE,
+                card_message_id__lt=msg.id,
+            )
+            .order_by("-id")
+            .first()
+        )
         if bq is not None:
             self._answer_card(bq, msg, None, number, now)
 
@@ -386,8 +536,9 @@ class BotConsumer(LogConsumer):
             return
         self._answer_card(bq, msg, card_id, msg.payload.get("value"), now)
 
-    def _answer_card(self, bq: BotQuestion, msg: Message, card_id: str | None, value,
-                     now: dt.datetime) -> None:
+    def _answer_card(
+        self, bq: BotQuestion, msg: Message, card_id: str | None, value, now: dt.datetime
+    ) -> None:
         session = _locked(bq.session_id)
         if session.closed or session.last_message_id >= msg.id:
             return
@@ -396,15 +547,27 @@ class BotConsumer(LogConsumer):
             if role not in FAMILY_ROLES:
                 return
             state = fv.FamilyVoiceState.model_validate(session.state)
-            state, qo = fv.answer(state, card_id=bq.card_id, value=int(value), by=msg.sender_id,
-                                  at=msg.created_at, message_id=msg.id, now=now)
+            state, qo = fv.answer(
+                state,
+                card_id=bq.card_id,
+                value=int(value),
+                by=msg.sender_id,
+                at=msg.created_at,
+                message_id=msg.id,
+                now=now,
+            )
             _apply_family(session, state, qo, msg, "answer", now)
             return
         if role not in STAFF_ROLES:
             return
         state = flow.VisitState.model_validate(session.state)
-        ev = flow.Answer(at=msg.created_at, card_id=card_id or bq.card_id, value=int(value),
-                         by=msg.sender_id, message_id=msg.id)
+        ev = flow.Answer(
+            at=msg.created_at,
+            card_id=card_id or bq.card_id,
+            value=int(value),
+            by=msg.sender_id,
+            message_id=msg.id,
+        )
         _apply_visit(session, flow.step(state, ev, now), msg, "answer", now)
 
 
@@ -429,22 +592,28 @@ class BotTicker:
 
     def expire_questions(self, now: dt.datetime) -> int:
         guard = RowGuard(self.name, BotQuestion)
-        due_qs = BotQuestion.objects.filter(answered_at__isnull=True, expired_at__isnull=True,
-                                            expires_at__lte=now)
+        due_qs = BotQuestion.objects.filter(
+            answered_at__isnull=True, expired_at__isnull=True, expires_at__lte=now
+        )
         done = 0
         with transaction.atomic():
             due = list(
                 guard.due(due_qs.select_for_update(skip_locked=True, of=("self",)))
-                .order_by("expires_at").values_list("pk", "service_user_id")[: self.batch_size]
+                .order_by("expires_at")
+                .values_list("pk", "service_user_id")[: self.batch_size]
             )
             if not due:
                 guard.settle(due_qs, now)
                 return 0
-            cursor = (ConsumerCursor.objects.filter(name=CONSUMER_NAME)
-                      .values_list("position", flat=True).first()) or 0
+            cursor = (
+                ConsumerCursor.objects.filter(name=CONSUMER_NAME)
+                .values_list("position", flat=True)
+                .first()
+            ) or 0
             for pk, su_id in due:
-                if guard.run(pk, partial(self._expire_one, pk, cursor, now), now,
-                             service_user_id=su_id):
+                if guard.run(
+                    pk, partial(self._expire_one, pk, cursor, now), now, service_user_id=su_id
+                ):
                     done += 1
         guard.settle(due_qs, now)
         return done
@@ -452,12 +621,15 @@ class BotTicker:
     def _expire_one(self, pk: int, cursor: int, now: dt.datetime) -> bool:
         bq = BotQuestion.objects.get(pk=pk)
         # An answer already in the log but not yet read by the consumer wins.
-        if Message.objects.filter(room_id=bq.room_id, id__gt=cursor,
-                                  created_at__lte=bq.expires_at).exists():
+        if Message.objects.filter(
+            room_id=bq.room_id, id__gt=cursor, created_at__lte=bq.expires_at
+        ).exists():
             return False
         session = _locked(bq.session_id)
         claimed = BotQuestion.objects.filter(
-            pk=bq.pk, answered_at__isnull=True, expired_at__isnull=True,
+            pk=bq.pk,
+            answered_at__isnull=True,
+            expired_at__isnull=True,
         ).update(expired_at=now)
         if not claimed:
             return False
@@ -477,36 +649,43 @@ class BotTicker:
         """One ``missed_visit`` flag per planned visit with no check-in by window end + grace."""
         guard = RowGuard(self.name, PlannedVisit)
         due_qs = PlannedVisit.objects.filter(
-            status=PlannedVisit.Status.PLANNED, missed_flagged_at__isnull=True,
-            missed_check_at__lte=now, visit__isnull=True)
+            status=PlannedVisit.Status.PLANNED,
+            missed_flagged_at__isnull=True,
+            missed_check_at__lte=now,
+            visit__isnull=True,
+        )
         done = 0
         with transaction.atomic():
             # Ids only: a row whose datetimes cannot be read must not fail the whole batch.
             due = list(
                 guard.due(due_qs.select_for_update(skip_locked=True, of=("self",)))
-                .order_by("missed_check_at").values_list("pk", "service_user_id")
-                [: self.batch_size]
+                .order_by("missed_check_at")
+                .values_list("pk", "service_user_id")[: self.batch_size]
             )
             for pk, su_id in due:
-                if guard.run(pk, partial(self._flag_missed, pk, now), now,
-                             service_user_id=su_id):
+                if guard.run(pk, partial(self._flag_missed, pk, now), now, service_user_id=su_id):
                     done += 1
         guard.settle(due_qs, now)
         return done
 
     def _flag_missed(self, pk: int, now: dt.datetime) -> bool:
-        claimed = PlannedVisit.objects.filter(
-            pk=pk, missed_flagged_at__isnull=True).update(missed_flagged_at=now)
+        claimed = PlannedVisit.objects.filter(pk=pk, missed_flagged_at__isnull=True).update(
+            missed_flagged_at=now
+        )
         if not claimed:
             return False
         pv = PlannedVisit.objects.select_related("service_user__provider", "worker").get(pk=pk)
         if BotFlag.objects.filter(planned_visit=pv, kind="missed_visit").exists():
             return False
         flag = Flag(
-            concern="missed_visit", severity="medium", source="bot.missed_visit",
+            concern="missed_visit",
+            severity="medium",
+            source="bot.missed_visit",
             ref=f"planned:{pv.id}:missed",
-            reason=(f"No check-in for the {hhmm(pv.window_start)}–"
-                    f"{hhmm(pv.window_end)} visit ({pv.worker.display_name})"),
+            reason=(
+                f"No check-in for the {hhmm(pv.window_start)}–"
+                f"{hhmm(pv.window_end)} visit ({pv.worker.display_name})"
+            ),
         )
         msg = Poster(pv.service_user, now).flag(f"bot:planned:{pv.id}:missed", flag)
         BotFlag.objects.create(planned_visit=pv, kind="missed_visit", message=msg, at=now)

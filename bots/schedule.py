@@ -80,8 +80,12 @@ class CsvRow(BaseModel):
     def visit(self) -> PlannedVisitIn:
         start = dt.datetime.combine(self.date, self.start, tzinfo=LOCAL_TZ)
         end = dt.datetime.combine(self.date, self.end, tzinfo=LOCAL_TZ)
-        return PlannedVisitIn(worker_id=self.worker_id, window_start=start, window_end=end,
-                              expected_minutes=self.expected_minutes)
+        return PlannedVisitIn(
+            worker_id=self.worker_id,
+            window_start=start,
+            window_end=end,
+            expected_minutes=self.expected_minutes,
+        )
 
 
 def missed_check_at(window_end: dt.datetime) -> dt.datetime:
@@ -109,19 +113,32 @@ def _service_user_for_manager(actor: Person | None, su_id: int) -> ServiceUser:
     return su
 
 
-def do_create_planned_visit(su: ServiceUser, data: PlannedVisitIn, *, by: Person | None = None,
-                            now: dt.datetime | None = None) -> PlannedVisit:
+def do_create_planned_visit(
+    su: ServiceUser,
+    data: PlannedVisitIn,
+    *,
+    by: Person | None = None,
+    now: dt.datetime | None = None,
+) -> PlannedVisit:
     now = now or clock.now()
     worker = _worker_for(su, data.worker_id)
     try:
         with transaction.atomic():
             pv = PlannedVisit.objects.create(
-                service_user=su, worker=worker, window_start=data.window_start,
-                window_end=data.window_end, expected_minutes=data.minutes, notes=data.notes,
-                missed_check_at=missed_check_at(data.window_end), created_by=by,
-                created_at=now, updated_at=now)
-            audit.record(by, "planned_visit.create", service_user=su, target=f"planned:{pv.id}",
-                         now=now)
+                service_user=su,
+                worker=worker,
+                window_start=data.window_start,
+                window_end=data.window_end,
+                expected_minutes=data.minutes,
+                notes=data.notes,
+                missed_check_at=missed_check_at(data.window_end),
+                created_by=by,
+                created_at=now,
+                updated_at=now,
+            )
+            audit.record(
+                by, "planned_visit.create", service_user=su, target=f"planned:{pv.id}", now=now
+            )
     except IntegrityError:
         raise Conflict("That worker already has a visit planned at that time.") from None
     return pv
@@ -159,8 +176,13 @@ def check_update_planned_visit(actor: Person, pv_id: int, data: PlannedVisitIn) 
                 pv.save()
         except IntegrityError:
             raise Conflict("That worker already has a visit planned at that time.") from None
-        audit.record(actor, "planned_visit.update", service_user=pv.service_user,
-                     target=f"planned:{pv.id}", now=now)
+        audit.record(
+            actor,
+            "planned_visit.update",
+            service_user=pv.service_user,
+            target=f"planned:{pv.id}",
+            now=now,
+        )
     return pv
 
 
@@ -168,10 +190,16 @@ def check_cancel_planned_visit(actor: Person, pv_id: int) -> PlannedVisit:
     now = clock.now()
     with transaction.atomic():
         pv = _planned_for_manager(actor, pv_id)
-        PlannedVisit.objects.filter(pk=pv.pk).update(status=PlannedVisit.Status.CANCELLED,
-                                                      updated_at=now)
-        audit.record(actor, "planned_visit.cancel", service_user=pv.service_user,
-                     target=f"planned:{pv.id}", now=now)
+        PlannedVisit.objects.filter(pk=pv.pk).update(
+            status=PlannedVisit.Status.CANCELLED, updated_at=now
+        )
+        audit.record(
+            actor,
+            "planned_visit.cancel",
+            service_user=pv.service_user,
+            target=f"planned:{pv.id}",
+            now=now,
+        )
         pv.refresh_from_db()
     return pv
 
@@ -189,17 +217,20 @@ class CsvImportError(Invalid):
 
     def __init__(self, errors: list[str]):
         self.errors = errors
-        super().__init__("; ".join(errors[:20]) + (" …" if len(errors) > 20 else ""),
-                         code="invalid_rows")
+        super().__init__(
+            "; ".join(errors[:20]) + (" …" if len(errors) > 20 else ""), code="invalid_rows"
+        )
 
 
 def _errs(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(x) for x in e['loc']) or 'row'}: {e['msg']}"
-                     for e in exc.errors()[:3])
+    return "; ".join(
+        f"{'.'.join(str(x) for x in e['loc']) or 'row'}: {e['msg']}" for e in exc.errors()[:3]
+    )
 
 
-def import_planned_visits(text: str, *, by: Person | None = None,
-                          now: dt.datetime | None = None) -> ImportResult:
+def import_planned_visits(
+    text: str, *, by: Person | None = None, now: dt.datetime | None = None
+) -> ImportResult:
     """Import planned visits from CSV (columns: ``CSV_COLUMNS``; local date and times).
 
     All or nothing: any bad row raises ``CsvImportError`` listing every bad row by line
@@ -214,8 +245,12 @@ def import_planned_visits(text: str, *, by: Person | None = None,
     missing = [c for c in required if c not in header]
     unknown = [c for c in header if c not in CSV_COLUMNS]
     if missing or unknown:
-        raise CsvImportError([f"line 1: header: missing {missing or 'nothing'}, "
-                            f"unknown {unknown or 'nothing'}; expected {CSV_COLUMNS}"])
+        raise CsvImportError(
+            [
+                f"line 1: header: missing {missing or 'nothing'}, "
+                f"unknown {unknown or 'nothing'}; expected {CSV_COLUMNS}"
+            ]
+        )
     errors: list[str] = []
     parsed: list[tuple[int, ServiceUser, Person, PlannedVisitIn]] = []
     sus: dict[int, ServiceUser | None] = {}
@@ -255,20 +290,30 @@ def import_planned_visits(text: str, *, by: Person | None = None,
         raise CsvImportError(errors)
     created = skipped = 0
     with transaction.atomic():
-        existing = set(PlannedVisit.objects.filter(
-            service_user_id__in={su.id for _, su, _, _ in parsed},
-            window_start__in={d.window_start for *_, d in parsed},
-        ).values_list("service_user_id", "worker_id", "window_start"))
+        existing = set(
+            PlannedVisit.objects.filter(
+                service_user_id__in={su.id for _, su, _, _ in parsed},
+                window_start__in={d.window_start for *_, d in parsed},
+            ).values_list("service_user_id", "worker_id", "window_start")
+        )
         rows = []
         for _, su, worker, d in parsed:
             if (su.id, worker.id, d.window_start) in existing:
                 skipped += 1
                 continue
-            rows.append(PlannedVisit(
-                service_user=su, worker=worker, window_start=d.window_start,
-                window_end=d.window_end, expected_minutes=d.minutes,
-                missed_check_at=missed_check_at(d.window_end), created_by=by,
-                created_at=now, updated_at=now))
+            rows.append(
+                PlannedVisit(
+                    service_user=su,
+                    worker=worker,
+                    window_start=d.window_start,
+                    window_end=d.window_end,
+                    expected_minutes=d.minutes,
+                    missed_check_at=missed_check_at(d.window_end),
+                    created_by=by,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
         PlannedVisit.objects.bulk_create(rows, batch_size=1000)
         created = len(rows)
         audit.record(by, "planned_visit.import", target=f"rows:{created}", now=now)
@@ -301,6 +346,5 @@ def check_end_goal(actor: Person, goal_id: int, *, achieved: bool) -> Goal:
         g.active = False
         g.achieved_at = now if achieved else None
         g.save(update_fields=["active", "achieved_at"])
-        audit.record(actor, "goal.end", service_user=g.service_user, target=f"goal:{g.id}",
-                     now=now)
+        audit.record(actor, "goal.end", service_user=g.service_user, target=f"goal:{g.id}", now=now)
     return g

@@ -53,14 +53,17 @@ def generate_history(
     if not workers or end <= start:
         return Generated(0, 0)
     bank = load_bank()
-    by_domain = {d: [q for q in bank.questions if q.kind == "question" and q.domain == d]
-                 for d in ROTATION_DOMAINS}
+    by_domain = {
+        d: [q for q in bank.questions if q.kind == "question" and q.domain == d]
+        for d in ROTATION_DOMAINS
+    }
     screener = bank.screener
     goal_q = bank.goal_question
     goal = None
     if with_goal if with_goal is not None else rng.random() < 0.5:
-        goal = Goal.objects.create(service_user=service_user, text="Walk to the shop once a week",
-                                   created_at=start)
+        goal = Goal.objects.create(
+            service_user=service_user, text="Walk to the shop once a week", created_at=start
+        )
     domains = [d for d in ROTATION_DOMAINS if by_domain[d] or (d == "personal_goals" and goal)]
     level = {d: rng.uniform(0, 1.2) for d in ROTATION_DOMAINS}
     days = (end - start).days
@@ -82,21 +85,31 @@ def generate_history(
             location = Visit.Location.OUT_OF_RANGE if out_of_range else Visit.Location.IN_RANGE
             if home_lat is None:
                 location = Visit.Location.NO_HOME
-            visits.append(Visit(
-                service_user=service_user, worker=rng.choice(workers), checked_in_at=cin,
-                checkin_location=location, checked_out_at=cin + dt.timedelta(minutes=minutes),
-                checkout_location=location, duration_minutes=minutes,
-                checkin_distance_m=rng.uniform(300, 2000) if out_of_range else rng.uniform(0, 60),
-                exception_reason="Phone GPS off" if out_of_range else "",
-                travel_minutes=rng.randint(5, 30), late=rng.random() < 0.05,
-            ))
+            visits.append(
+                Visit(
+                    service_user=service_user,
+                    worker=rng.choice(workers),
+                    checked_in_at=cin,
+                    checkin_location=location,
+                    checked_out_at=cin + dt.timedelta(minutes=minutes),
+                    checkout_location=location,
+                    duration_minutes=minutes,
+                    checkin_distance_m=rng.uniform(300, 2000)
+                    if out_of_range
+                    else rng.uniform(0, 60),
+                    exception_reason="Phone GPS off" if out_of_range else "",
+                    travel_minutes=rng.randint(5, 30),
+                    late=rng.random() < 0.05,
+                )
+            )
             asks: list[tuple] = []
             if rng.random() < question_rate:
                 for d in level:
                     level[d] = _walk(level[d], rng)
                 worst = max(level.values())
-                asks.append((screener, "health", None, 4 if worst > 3.2 else 2 if worst > 2.2
-                             else 0))
+                asks.append(
+                    (screener, "health", None, 4 if worst > 3.2 else 2 if worst > 2.2 else 0)
+                )
                 for j in range(2):
                     d = domains[(turn + j) % len(domains)]
                     if d == "personal_goals":
@@ -109,9 +122,17 @@ def generate_history(
     with transaction.atomic():
         Visit.objects.bulk_create(visits, batch_size=2000)
         obs = [
-            Observation(service_user=service_user, domain=d, question_key=q.key,
-                        question_version=q.version, score=score, visit_id=v.id, goal=g,
-                        answered_by=v.worker, at=v.checked_out_at)
+            Observation(
+                service_user=service_user,
+                domain=d,
+                question_key=q.key,
+                question_version=q.version,
+                score=score,
+                visit_id=v.id,
+                goal=g,
+                answered_by=v.worker,
+                at=v.checked_out_at,
+            )
             for v, asks in zip(visits, plans, strict=True)
             for q, d, g, score in asks
         ]

@@ -70,12 +70,17 @@ def _is_open(card: Message, before_id: int, now: dt.datetime) -> bool:
         except ValueError:
             return False
     later = Message.objects.filter(room_id=card.room_id, id__gt=card.id, id__lt=before_id)
-    if later.filter(kind=Message.Kind.ANSWER, payload__card_id=card.payload.get("card_id")
-                    ).exists():
+    if later.filter(
+        kind=Message.Kind.ANSWER, payload__card_id=card.payload.get("card_id")
+    ).exists():
         return False
     session = _SESSION.match(card.payload.get("card_id") or "")
-    if session and later.filter(kind=Message.Kind.CARD,
-                                payload__card_id__startswith=session.group(1)).exists():
+    if (
+        session
+        and later.filter(
+            kind=Message.Kind.CARD, payload__card_id__startswith=session.group(1)
+        ).exists()
+    ):
         return False
     values = _values(card)
     for text in later.filter(kind=Message.Kind.TEXT).select_related("sender"):
@@ -89,8 +94,9 @@ def card_answered_by_number(text: Message, now: dt.datetime) -> tuple[Message, s
     value = number_of(text.body)
     if value is None:
         return None
-    cards = Message.objects.filter(room_id=text.room_id, kind=Message.Kind.CARD,
-                                   id__lt=text.id).order_by("-id")[:20]
+    cards = Message.objects.filter(
+        room_id=text.room_id, kind=Message.Kind.CARD, id__lt=text.id
+    ).order_by("-id")[:20]
     for card in cards:
         if not may_answer_by_number(card, text.sender) or not card.payload.get("options"):
             continue

@@ -50,11 +50,15 @@ class BridgeConfig(BaseModel):
         """None when the bridge is off (no homeserver configured)."""
         if not cfg.matrix_homeserver_url:
             return None
-        missing = [n for n in ("matrix_server_name", "matrix_as_token", "matrix_hs_token")
-                   if not getattr(cfg, n)]
+        missing = [
+            n
+            for n in ("matrix_server_name", "matrix_as_token", "matrix_hs_token")
+            if not getattr(cfg, n)
+        ]
         if missing:
-            raise ValueError("Matrix bridge needs " + ", ".join(f"COCARE_{m.upper()}"
-                                                                for m in missing))
+            raise ValueError(
+                "Matrix bridge needs " + ", ".join(f"COCARE_{m.upper()}" for m in missing)
+            )
         return cls(
             homeserver_url=cfg.matrix_homeserver_url.rstrip("/"),
             server_name=cfg.matrix_server_name,

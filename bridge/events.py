@@ -70,10 +70,10 @@ class PollResponseContent(Lenient):
     stable ``{"m.selections": [...]}`` (a plain list of answer ids)."""
 
     relates_to: Relation = Field(alias="m.relates_to")
-    response: PollAnswers | None = Field(default=None,
-                                         alias="org.matrix.msc3381.poll.response")
-    selections: list[str] | None = Field(default=None, alias="m.selections", min_length=1,
-                                         max_length=20)
+    response: PollAnswers | None = Field(default=None, alias="org.matrix.msc3381.poll.response")
+    selections: list[str] | None = Field(
+        default=None, alias="m.selections", min_length=1, max_length=20
+    )
 
     def answers(self) -> list[str] | None:
         return self.response.answers if self.response is not None else self.selections

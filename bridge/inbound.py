@@ -71,7 +71,7 @@ WHY = {
     "sticker": WHY_MEDIA,
     "msgtype": "this kind of message ({what}) cannot be recorded in CoCare.",
     "too_long": "the message is {length} characters long; CoCare keeps messages of up "
-                "to {limit}. Please send it in shorter parts.",
+    "to {limit}. Please send it in shorter parts.",
     "encrypted": "encrypted messages cannot be read by the bridge.",
     "poll_start": "polls started in Matrix are not recorded in CoCare.",
     "poll_unknown": "that poll is not a CoCare card.",
@@ -107,8 +107,9 @@ def strip_reply_fallback(body: str) -> str:
     return rest or body
 
 
-def process_transaction(txn_id: str, events: list[dict[str, Any]], cfg: BridgeConfig,
-                        now: dt.datetime) -> int:
+def process_transaction(
+    txn_id: str, events: list[dict[str, Any]], cfg: BridgeConfig, now: dt.datetime
+) -> int:
     """Apply one appservice transaction atomically; returns the number of new events."""
     with transaction.atomic():
         done = 0
@@ -117,7 +118,8 @@ def process_transaction(txn_id: str, events: list[dict[str, Any]], cfg: BridgeCo
         # Kept for the operator only. The id is NOT a dedupe key: it restarts at 1 when
         # Synapse (on SQLite) restarts, and its events are new (issue 13).
         AppserviceTransaction.objects.update_or_create(
-            txn_id=txn_id, defaults={"events": len(events), "received_at": now})
+            txn_id=txn_id, defaults={"events": len(events), "received_at": now}
+        )
         return done
 
 
@@ -139,17 +141,29 @@ def _process_safely(raw: dict[str, Any], cfg: BridgeConfig, now: dt.datetime) ->
     return 1
 
 
-def _record(ev: MatrixEvent, outcome: str, reason: str, msg: Message | None,
-            now: dt.datetime) -> None:
-    InboundEvent.objects.create(event_id=ev.event_id, matrix_room_id=ev.room_id,
-                                sender=ev.sender, event_type=ev.type[:100], outcome=outcome,
-                                reason=reason[:60], message=msg, received_at=now)
+def _record(
+    ev: MatrixEvent, outcome: str, reason: str, msg: Message | None, now: dt.datetime
+) -> None:
+    InboundEvent.objects.create(
+        event_id=ev.event_id,
+        matrix_room_id=ev.room_id,
+        sender=ev.sender,
+        event_type=ev.type[:100],
+        outcome=outcome,
+        reason=reason[:60],
+        message=msg,
+        received_at=now,
+    )
 
 
-def _process(ev: MatrixEvent, cfg: BridgeConfig, now: dt.datetime
-             ) -> tuple[str, str, Message | None]:
-    bridged = BridgedRoom.objects.select_related("room__service_user").filter(
-        matrix_room_id=ev.room_id).first()
+def _process(
+    ev: MatrixEvent, cfg: BridgeConfig, now: dt.datetime
+) -> tuple[str, str, Message | None]:
+    bridged = (
+        BridgedRoom.objects.select_related("room__service_user")
+        .filter(matrix_room_id=ev.room_id)
+        .first()
+    )
     if bridged is None:
         return Outcome.IGNORED, "unbridged_room", None
     if ev.type == "m.room.member":
@@ -166,8 +180,11 @@ def _process(ev: MatrixEvent, cfg: BridgeConfig, now: dt.datetime
     try:
         msg = _post(ev, bridged, person, now)
     except NotRecorded as exc:
-        key = (f"drop:reaction:{ev.room_id}:{ev.sender}" if exc.reason == "reaction"
-               else f"drop:{ev.event_id}")
+        key = (
+            f"drop:reaction:{ev.room_id}:{ev.sender}"
+            if exc.reason == "reaction"
+            else f"drop:{ev.event_id}"
+        )
         _notice(key, ev, NOT_RECORDED.format(why=exc.why), now)
         return Outcome.REFUSED, exc.reason, None
     except CoCareError as exc:
@@ -176,13 +193,18 @@ def _process(ev: MatrixEvent, cfg: BridgeConfig, now: dt.datetime
         _notice(f"drop:{ev.event_id}", ev, NOT_RECORDED.format(why=exc.message), now)
         return Outcome.REFUSED, exc.code, None
     except ValidationError:
-        _notice(f"drop:{ev.event_id}", ev,
-                NOT_RECORDED.format(why="the event was not in a form CoCare understands."), now)
+        _notice(
+            f"drop:{ev.event_id}",
+            ev,
+            NOT_RECORDED.format(why="the event was not in a form CoCare understands."),
+            now,
+        )
         return Outcome.REFUSED, "invalid_content", None
     if msg is None:
         return Outcome.IGNORED, "unsupported", None
-    EventLink.objects.get_or_create(event_id=ev.event_id, defaults={
-        "message": msg, "direction": EventLink.Direction.INBOUND})
+    EventLink.objects.get_or_create(
+        event_id=ev.event_id, defaults={"message": msg, "direction": EventLink.Direction.INBOUND}
+    )
     _confirm_answer(ev, bridged, msg, now)
     return Outcome.POSTED, "", msg
 
@@ -196,13 +218,17 @@ def _linked(event_id: str | None, bridged: BridgedRoom) -> Message | None:
     return link.message
 
 
-def _post(ev: MatrixEvent, bridged: BridgedRoom, person: Person, now: dt.datetime
-          ) -> Message | None:
-    common = {"person": person, "room_id": bridged.room_id,
-              "client_id": client_id_for(ev.event_id), "now": now}
+def _post(
+    ev: MatrixEvent, bridged: BridgedRoom, person: Person, now: dt.datetime
+) -> Message | None:
+    common = {
+        "person": person,
+        "room_id": bridged.room_id,
+        "client_id": client_id_for(ev.event_id),
+        "now": now,
+    }
     if ev.type == "m.room.redaction":
-        target = _linked(ev.redacts or RedactionContent.model_validate(ev.content).redacts,
-                         bridged)
+        target = _linked(ev.redacts or RedactionContent.model_validate(ev.content).redacts, bridged)
         if target is None:
             return None
         return check_post_message(kind="redaction", target_seq=target.seq, **common).message
@@ -222,13 +248,17 @@ def _post(ev: MatrixEvent, bridged: BridgedRoom, person: Person, now: dt.datetim
             raise NotRecorded("edit_unlinked")
         if content.new_content is None:
             return None
-        return check_post_message(kind="edit", body=_text(content.new_content, person),
-                                  target_seq=target.seq, **common).message
+        return check_post_message(
+            kind="edit", body=_text(content.new_content, person), target_seq=target.seq, **common
+        ).message
     reply = _linked(rel.in_reply_to.event_id, bridged) if rel and rel.in_reply_to else None
     body = strip_reply_fallback(content.body) if reply is not None else content.body
-    return check_post_message(kind="text", body=_text(content.model_copy(update={"body": body}),
-                                                      person),
-                              reply_to_seq=reply.seq if reply else None, **common).message
+    return check_post_message(
+        kind="text",
+        body=_text(content.model_copy(update={"body": body}), person),
+        reply_to_seq=reply.seq if reply else None,
+        **common,
+    ).message
 
 
 def _text(content: MessageContent | NewContent, person: Person) -> str:
@@ -257,41 +287,53 @@ def _poll_answer(ev: MatrixEvent, bridged: BridgedRoom, common: dict) -> Message
         return _tasks_ticked(ev, card, picked, values, common)
     if picked[0] not in values:
         raise NotRecorded("poll_option")
-    return check_post_message(kind="answer", payload={
-        "card_id": card.payload["card_id"], "value": int(picked[0]), "via": "matrix"},
-        **common).message
+    return check_post_message(
+        kind="answer",
+        payload={"card_id": card.payload["card_id"], "value": int(picked[0]), "via": "matrix"},
+        **common,
+    ).message
 
 
-def _tasks_ticked(ev: MatrixEvent, card: Message, picked: list[str], values: set[str],
-                  common: dict) -> Message | None:
+def _tasks_ticked(
+    ev: MatrixEvent, card: Message, picked: list[str], values: set[str], common: dict
+) -> Message | None:
     """A multi-select vote on a care-plan tasks card: one ``answer`` entry (a tap) per task
     newly selected by her, each idempotent on (event, task). A vote only ever adds ticks:
     un-selecting in Matrix does not untick a task in CoCare (the visit card does that)."""
     if any(v not in values for v in picked):
         raise NotRecorded("poll_option")
-    done = {str(v) for v in Message.objects.filter(
-        room_id=card.room_id, kind=Message.Kind.ANSWER, sender=common["person"],
-        payload__card_id=card.payload["card_id"]).values_list("payload__value", flat=True)}
+    done = {
+        str(v)
+        for v in Message.objects.filter(
+            room_id=card.room_id,
+            kind=Message.Kind.ANSWER,
+            sender=common["person"],
+            payload__card_id=card.payload["card_id"],
+        ).values_list("payload__value", flat=True)
+    }
     first = None
     for value in sorted(set(picked) - done, key=int):
-        msg = check_post_message(kind="answer", payload={
-            "card_id": card.payload["card_id"], "value": int(value), "via": "matrix"},
-            **{**common, "client_id": client_id_for(f"{ev.event_id}:{value}")}).message
+        msg = check_post_message(
+            kind="answer",
+            payload={"card_id": card.payload["card_id"], "value": int(value), "via": "matrix"},
+            **{**common, "client_id": client_id_for(f"{ev.event_id}:{value}")},
+        ).message
         first = first or msg
     return first
 
 
-def _membership(ev: MatrixEvent, bridged: BridgedRoom, cfg: BridgeConfig, now: dt.datetime
-                ) -> tuple[str, str, Message | None]:
+def _membership(
+    ev: MatrixEvent, bridged: BridgedRoom, cfg: BridgeConfig, now: dt.datetime
+) -> tuple[str, str, Message | None]:
     target = ev.state_key or ""
     content = MemberContent.model_validate(ev.content)
     if cfg.is_ours(target):
         return Outcome.MEMBER, "ours", None
     state = {"join": MatrixMember.State.JOINED, "invite": MatrixMember.State.INVITED}.get(
-        content.membership)
+        content.membership
+    )
     if state is None:  # leave or ban: her own choice, or the bridge (or a moderator) did it
-        state = (MatrixMember.State.LEFT if ev.sender == target
-                 else MatrixMember.State.KICKED)
+        state = MatrixMember.State.LEFT if ev.sender == target else MatrixMember.State.KICKED
     if state != MatrixMember.State.LEFT:
         person = Person.objects.filter(matrix_id=target).first()
         if person is None or not allowed(person, bridged.room, Action.READ):
@@ -299,8 +341,9 @@ def _membership(ev: MatrixEvent, bridged: BridgedRoom, cfg: BridgeConfig, now: d
             return Outcome.MEMBER, "intruder", None
     member = MatrixMember.objects.filter(bridged_room=bridged, user_id=target).first()
     if member is None:
-        MatrixMember.objects.create(bridged_room=bridged, user_id=target, state=state,
-                                    updated_at=now)
+        MatrixMember.objects.create(
+            bridged_room=bridged, user_id=target, state=state, updated_at=now
+        )
     elif member.state != MatrixMember.State.KICKED or state == MatrixMember.State.JOINED:
         member.state = state
         member.updated_at = now
@@ -319,39 +362,69 @@ def _confirm_echo(ev: MatrixEvent, now: dt.datetime) -> None:
     if entry is None:
         return
     OutboxEntry.objects.filter(pk=entry.pk, status=OutboxEntry.Status.PENDING).update(
-        status=OutboxEntry.Status.SENT, event_id=ev.event_id, sent_at=now)
-    EventLink.objects.get_or_create(event_id=ev.event_id, defaults={
-        "message_id": entry.message_id, "direction": EventLink.Direction.OUTBOUND})
+        status=OutboxEntry.Status.SENT, event_id=ev.event_id, sent_at=now
+    )
+    EventLink.objects.get_or_create(
+        event_id=ev.event_id,
+        defaults={"message_id": entry.message_id, "direction": EventLink.Direction.OUTBOUND},
+    )
 
 
 def _queue(kind: str, key: str, room_id: str, user_id: str, now: dt.datetime) -> None:
-    BridgeAction.objects.get_or_create(key=key[:300], defaults={
-        "kind": kind, "matrix_room_id": room_id, "user_id": user_id, "created_at": now})
+    BridgeAction.objects.get_or_create(
+        key=key[:300],
+        defaults={"kind": kind, "matrix_room_id": room_id, "user_id": user_id, "created_at": now},
+    )
 
 
-def _notice(key: str, ev: MatrixEvent, body: str, now: dt.datetime,
-            message: Message | None = None, reply_to: str | None = None) -> None:
+def _notice(
+    key: str,
+    ev: MatrixEvent,
+    body: str,
+    now: dt.datetime,
+    message: Message | None = None,
+    reply_to: str | None = None,
+) -> None:
     """A bridge-bot notice in reply to ``ev`` (or ``reply_to``), addressed to its sender."""
-    BridgeAction.objects.get_or_create(key=key[:300], defaults={
-        "kind": BridgeAction.Kind.NOTICE, "matrix_room_id": ev.room_id, "user_id": ev.sender,
-        "body": body, "reply_to_event_id": reply_to or ev.event_id, "message": message,
-        "created_at": now})
+    BridgeAction.objects.get_or_create(
+        key=key[:300],
+        defaults={
+            "kind": BridgeAction.Kind.NOTICE,
+            "matrix_room_id": ev.room_id,
+            "user_id": ev.sender,
+            "body": body,
+            "reply_to_event_id": reply_to or ev.event_id,
+            "message": message,
+            "created_at": now,
+        },
+    )
 
 
-def _confirm_answer(ev: MatrixEvent, bridged: BridgedRoom, msg: Message, now: dt.datetime
-                    ) -> None:
+def _confirm_answer(ev: MatrixEvent, bridged: BridgedRoom, msg: Message, now: dt.datetime) -> None:
     """Confirm in Matrix a card answer that landed on an open card (bridge.cards)."""
     if msg.kind == Message.Kind.ANSWER:
-        card = (Message.objects.filter(room_id=msg.room_id, kind=Message.Kind.CARD,
-                                       payload__card_id=msg.payload.get("card_id"))
-                .order_by("-id").first())
+        card = (
+            Message.objects.filter(
+                room_id=msg.room_id,
+                kind=Message.Kind.CARD,
+                payload__card_id=msg.payload.get("card_id"),
+            )
+            .order_by("-id")
+            .first()
+        )
         label = poll_answer_recorded(card, msg, now) if card is not None else None
         if label is not None:
-            card_event = EventLink.objects.filter(message=card).values_list(
-                "event_id", flat=True).first()
-            _notice(f"confirm:{ev.event_id}", ev,
-                    f"Recorded: {label} ({msg.sender.display_name})", now, message=msg,
-                    reply_to=card_event or ev.event_id)
+            card_event = (
+                EventLink.objects.filter(message=card).values_list("event_id", flat=True).first()
+            )
+            _notice(
+                f"confirm:{ev.event_id}",
+                ev,
+                f"Recorded: {label} ({msg.sender.display_name})",
+                now,
+                message=msg,
+                reply_to=card_event or ev.event_id,
+            )
     elif msg.kind == Message.Kind.TEXT:
         found = card_answered_by_number(msg, now)
         if found is not None:

@@ -42,8 +42,9 @@ class MatrixRefused(Exception):
 def _masquerade(path: str, user_id: str | None) -> str:
     """Drop nio's access_token query parameter; add ``user_id`` when acting as a puppet."""
     parts = urlsplit(path)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if k != "access_token"]
+    query = [
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "access_token"
+    ]
     if user_id:
         query.append(("user_id", user_id))
     return urlunsplit(("", "", parts.path, urlencode(query), ""))
@@ -53,20 +54,23 @@ class MatrixClient:
     def __init__(self, cfg: BridgeConfig, http: httpx.Client | None = None):
         self.cfg = cfg
         self.http = http or httpx.Client(
-            base_url=cfg.homeserver_url, timeout=cfg.http_timeout,
+            base_url=cfg.homeserver_url,
+            timeout=cfg.http_timeout,
             headers={"Authorization": f"Bearer {cfg.as_token}"},
         )
 
     def close(self) -> None:
         self.http.close()
 
-    def call(self, method: str, path: str, body: Any = None, *,
-             as_user: str | None = None) -> dict[str, Any]:
+    def call(
+        self, method: str, path: str, body: Any = None, *, as_user: str | None = None
+    ) -> dict[str, Any]:
         url = _masquerade(path, as_user)
         content = body if isinstance(body, str | bytes) or body is None else json.dumps(body)
         try:
-            r = self.http.request(method, url, content=content,
-                                  headers={"Content-Type": "application/json"})
+            r = self.http.request(
+                method, url, content=content, headers={"Content-Type": "application/json"}
+            )
         except httpx.HTTPError as exc:
             raise MatrixUnavailable(type(exc).__name__) from None
         if r.status_code >= 500 or r.status_code == 429:
@@ -76,16 +80,18 @@ class MatrixClient:
         except ValueError:
             data = {}
         if r.status_code >= 400:
-            raise MatrixRefused(r.status_code, str(data.get("errcode", "M_UNKNOWN"))[:60],
-                                str(data.get("error", ""))[:200])
+            raise MatrixRefused(
+                r.status_code,
+                str(data.get("errcode", "M_UNKNOWN"))[:60],
+                str(data.get("error", ""))[:200],
+            )
         return data
 
     # --- operations (each a thin wrapper over an nio.Api request) ---
 
     def register_puppet(self, localpart: str) -> None:
         """Register via the appservice login type; an existing user is fine (idempotent)."""
-        body = {"type": "m.login.application_service", "username": localpart,
-                "inhibit_login": True}
+        body = {"type": "m.login.application_service", "username": localpart, "inhibit_login": True}
         try:
             self.call("POST", "/_matrix/client/v3/register", body)
         except MatrixRefused as exc:
@@ -96,22 +102,42 @@ class MatrixClient:
         method, path, data = Api.profile_set_displayname("", user_id, name)
         self.call(method, path, data, as_user=user_id)
 
-    def create_room(self, *, alias_localpart: str, name: str, invite: list[str],
-                    power_users: dict[str, int]) -> str:
+    def create_room(
+        self, *, alias_localpart: str, name: str, invite: list[str], power_users: dict[str, int]
+    ) -> str:
         """Create the private mirror room, idempotently through its reserved alias."""
         initial_state = [
             {"type": "m.room.join_rules", "state_key": "", "content": {"join_rule": "invite"}},
-            {"type": "m.room.guest_access", "state_key": "",
-             "content": {"guest_access": "forbidden"}},
-            {"type": "m.room.history_visibility", "state_key": "",
-             "content": {"history_visibility": "joined"}},
+            {
+                "type": "m.room.guest_access",
+                "state_key": "",
+                "content": {"guest_access": "forbidden"},
+            },
+            {
+                "type": "m.room.history_visibility",
+                "state_key": "",
+                "content": {"history_visibility": "joined"},
+            },
         ]
         # The creator (our bot) holds full power already; newer room versions refuse it here.
-        power = {"users": dict(power_users), "users_default": 0, "events_default": 0,
-                 "state_default": 100, "invite": 100, "kick": 100, "ban": 100, "redact": 50}
+        power = {
+            "users": dict(power_users),
+            "users_default": 0,
+            "events_default": 0,
+            "state_default": 100,
+            "invite": 100,
+            "kick": 100,
+            "ban": 100,
+            "redact": 50,
+        }
         method, path, data = Api.room_create(
-            "", alias=alias_localpart, name=name, preset=RoomPreset.private_chat,
-            invite=invite, initial_state=initial_state, power_level_override=power,
+            "",
+            alias=alias_localpart,
+            name=name,
+            preset=RoomPreset.private_chat,
+            invite=invite,
+            initial_state=initial_state,
+            power_level_override=power,
         )
         try:
             return self.call(method, path, data)["room_id"]
@@ -165,18 +191,26 @@ class MatrixClient:
             if self.membership(room_id, user_id) in ("invite", "join", "knock"):
                 raise
 
-    def send(self, room_id: str, event_type: str, content: dict, txn_id: str,
-             as_user: str | None = None) -> str:
+    def send(
+        self, room_id: str, event_type: str, content: dict, txn_id: str, as_user: str | None = None
+    ) -> str:
         method, path, data = Api.room_send("", room_id, event_type, content, txn_id)
         return self.call(method, path, data, as_user=as_user)["event_id"]
 
-    def redact(self, room_id: str, event_id: str, txn_id: str,
-               as_user: str | None = None, reason: str | None = None) -> str:
+    def redact(
+        self,
+        room_id: str,
+        event_id: str,
+        txn_id: str,
+        as_user: str | None = None,
+        reason: str | None = None,
+    ) -> str:
         method, path, data = Api.room_redact("", room_id, event_id, txn_id, reason=reason)
         return self.call(method, path, data, as_user=as_user)["event_id"]
 
-    def recent_events(self, room_id: str, limit: int = 100, start: str | None = None
-                      ) -> tuple[list[dict], str | None]:
+    def recent_events(
+        self, room_id: str, limit: int = 100, start: str | None = None
+    ) -> tuple[list[dict], str | None]:
         """One page of the room timeline, newest first, as the bridge bot sees it."""
         method, path = Api.room_messages("", room_id, start=start, limit=limit)
         data = self.call(method, path)

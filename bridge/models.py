@@ -44,8 +44,7 @@ class MatrixMember(models.Model):
         LEFT = "left"  # left (or declined) in Matrix by their own choice: not re-invited
         KICKED = "kicked"  # removed by the bridge (no CoCare access); re-invited on access
 
-    bridged_room = models.ForeignKey(BridgedRoom, on_delete=models.CASCADE,
-                                     related_name="members")
+    bridged_room = models.ForeignKey(BridgedRoom, on_delete=models.CASCADE, related_name="members")
     user_id = models.CharField(max_length=255)
     state = models.CharField(max_length=10, choices=State.choices)
     updated_at = models.DateTimeField()
@@ -128,8 +127,9 @@ class InboundEvent(models.Model):
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     # A short reason code (never content).
     reason = models.CharField(max_length=60, blank=True)
-    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="+")
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     received_at = models.DateTimeField()
 
     def __str__(self) -> str:
@@ -168,8 +168,9 @@ class BridgeAction(models.Model):
     reply_to_event_id = models.CharField(max_length=255, blank=True)
     # The CoCare entry a notice is about (an answer it confirms): when that entry is
     # redacted, the notice's Matrix event is redacted too.
-    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="+")
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     event_id = models.CharField(max_length=255, blank=True)
     done_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
@@ -249,8 +250,10 @@ class MatrixLinkCode(models.Model):
     used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["person", "state"]),
-                   models.Index(fields=["matrix_id", "created_at"])]
+        indexes = [
+            models.Index(fields=["person", "state"]),
+            models.Index(fields=["matrix_id", "created_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"link code {self.pk} {self.state}"

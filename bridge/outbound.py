@@ -40,16 +40,21 @@ class OutboxConsumer(LogConsumer):
             return
         OutboxEntry.objects.get_or_create(
             message=message,
-            defaults={"room_id": message.room_id, "seq": message.seq,
-                      "txn_id": txn_id_for(message.id), "created_at": now},
+            defaults={
+                "room_id": message.room_id,
+                "seq": message.seq,
+                "txn_id": txn_id_for(message.id),
+                "created_at": now,
+            },
         )
 
     @staticmethod
     def _membership_changed(message: Message) -> None:
         person_id = (message.payload.get("data") or {}).get("person")
         if message.payload.get("event") == "member.joined" and isinstance(person_id, int):
-            matrix_id = Person.objects.filter(pk=person_id).values_list(
-                "matrix_id", flat=True).first()
+            matrix_id = (
+                Person.objects.filter(pk=person_id).values_list("matrix_id", flat=True).first()
+            )
             if matrix_id:
                 forget_leaves([message.room_id], matrix_id)
         mark_rooms([message.room_id])

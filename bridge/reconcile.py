@@ -71,11 +71,13 @@ def mark_rooms(room_ids: Iterable[int]) -> None:
     for room_id in set(room_ids):
         sync, created = RoomSync.objects.get_or_create(room_id=room_id)
         if not created:
-            RoomSync.objects.filter(pk=sync.pk).update(version=F("version") + 1,
-                                                       next_attempt_at=None, failures=0)
+            RoomSync.objects.filter(pk=sync.pk).update(
+                version=F("version") + 1, next_attempt_at=None, failures=0
+            )
         # A new reason to act: members given up on are tried again.
         MatrixMember.objects.filter(bridged_room__room_id=room_id, failures__gt=0).update(
-            failures=0, next_attempt_at=None)
+            failures=0, next_attempt_at=None
+        )
 
 
 def forget_leaves(room_ids: Iterable[int] | None, matrix_id: str) -> None:
@@ -88,10 +90,14 @@ def forget_leaves(room_ids: Iterable[int] | None, matrix_id: str) -> None:
 
 def desired_members(room: Room, cfg: BridgeConfig) -> set[str]:
     """Matrix ids of the linked people who may read ``room`` now."""
-    linked = (Person.objects.filter(memberships__room=room, memberships__removed_at__isnull=True,
-                                    matrix_id__isnull=False).exclude(matrix_id=""))
-    return {p.matrix_id for p in linked
-            if not cfg.is_ours(p.matrix_id) and allowed(p, room, Action.READ)}
+    linked = Person.objects.filter(
+        memberships__room=room, memberships__removed_at__isnull=True, matrix_id__isnull=False
+    ).exclude(matrix_id="")
+    return {
+        p.matrix_id
+        for p in linked
+        if not cfg.is_ours(p.matrix_id) and allowed(p, room, Action.READ)
+    }
 
 
 class _HomeserverDown(Exception):
@@ -99,9 +105,12 @@ class _HomeserverDown(Exception):
 
 
 class MembershipReconciler:
-
-    def __init__(self, cfg: BridgeConfig, client: MatrixClient,
-                 ensure_room: Callable[[Room, dt.datetime], BridgedRoom]):
+    def __init__(
+        self,
+        cfg: BridgeConfig,
+        client: MatrixClient,
+        ensure_room: Callable[[Room, dt.datetime], BridgedRoom],
+    ):
         self.cfg = cfg
         self.client = client
         self.ensure_room = ensure_room
@@ -113,16 +122,27 @@ class MembershipReconciler:
         self._full_check(now)
         # An unexpected error in one room (a bug, a row that cannot be read) is recorded
         # and, after a few tries, that room is skipped (rooms.isolation); the rest go on.
-        guard = RowGuard(WORKER, RoomSync, atomic=False,
-                         passthrough=(MatrixUnavailable, _HomeserverDown))
-        due = list(guard.due(RoomSync.objects.filter(version__gt=F("synced_version")))
-                   .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-                   .select_related("room").order_by("id")[:BATCH])
+        guard = RowGuard(
+            WORKER, RoomSync, atomic=False, passthrough=(MatrixUnavailable, _HomeserverDown)
+        )
+        due = list(
+            guard.due(RoomSync.objects.filter(version__gt=F("synced_version")))
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .select_related("room")
+            .order_by("id")[:BATCH]
+        )
         changed = 0
         for sync in due:
             try:
-                changed += guard.run(sync.pk, partial(self._reconcile, sync, now), now,
-                                     service_user_id=sync.room.service_user_id) or 0
+                changed += (
+                    guard.run(
+                        sync.pk,
+                        partial(self._reconcile, sync, now),
+                        now,
+                        service_user_id=sync.room.service_user_id,
+                    )
+                    or 0
+                )
             except _HomeserverDown:
                 raise MatrixUnavailable("homeserver down") from None
         return changed
@@ -130,8 +150,11 @@ class MembershipReconciler:
     # --- what changed ---
 
     def _detect_links(self, now: dt.datetime) -> None:
-        current = dict(Person.objects.filter(matrix_id__isnull=False).exclude(matrix_id="")
-                       .values_list("id", "matrix_id"))
+        current = dict(
+            Person.objects.filter(matrix_id__isnull=False)
+            .exclude(matrix_id="")
+            .values_list("id", "matrix_id")
+        )
         seen = dict(LinkedAccount.objects.values_list("person_id", "matrix_id"))
         first = not BridgeCheckpoint.objects.filter(name="links").exists()
         people = {p for p in current.keys() | seen.keys() if current.get(p) != seen.get(p)}
@@ -140,26 +163,33 @@ class MembershipReconciler:
         with transaction.atomic():
             for person_id in people:
                 old, new = seen.get(person_id), current.get(person_id)
-                rooms = set(Membership.objects.filter(person_id=person_id)
-                            .values_list("room_id", flat=True))
+                rooms = set(
+                    Membership.objects.filter(person_id=person_id).values_list("room_id", flat=True)
+                )
                 for matrix_id in (old, new):
                     if matrix_id:
-                        rooms |= set(MatrixMember.objects.filter(user_id=matrix_id)
-                                     .values_list("bridged_room__room_id", flat=True))
+                        rooms |= set(
+                            MatrixMember.objects.filter(user_id=matrix_id).values_list(
+                                "bridged_room__room_id", flat=True
+                            )
+                        )
                 if new and not first:
                     forget_leaves(None, new)
                 mark_rooms(rooms)
                 if new:
                     LinkedAccount.objects.update_or_create(
-                        person_id=person_id, defaults={"matrix_id": new, "seen_at": now})
+                        person_id=person_id, defaults={"matrix_id": new, "seen_at": now}
+                    )
                 else:
                     LinkedAccount.objects.filter(person_id=person_id).delete()
-            BridgeCheckpoint.objects.update_or_create(name="links", defaults={
-                "value": {}, "updated_at": now})
+            BridgeCheckpoint.objects.update_or_create(
+                name="links", defaults={"value": {}, "updated_at": now}
+            )
 
     def _detect_family_bases(self, now: dt.datetime) -> None:
-        agg = FamilyBasis.objects.aggregate(n=Count("id"), revoked=Count("revoked_at"),
-                                            last=Max("id"))
+        agg = FamilyBasis.objects.aggregate(
+            n=Count("id"), revoked=Count("revoked_at"), last=Max("id")
+        )
         point = BridgeCheckpoint.objects.filter(name="family_bases").first()
         if point is not None and point.value == agg:
             return
@@ -167,18 +197,23 @@ class MembershipReconciler:
             if point is not None:
                 family = Room.objects.filter(kind=Room.Kind.FAMILY)
                 mark_rooms(family.filter(_with_matrix_people()).values_list("id", flat=True))
-            BridgeCheckpoint.objects.update_or_create(name="family_bases", defaults={
-                "value": agg, "updated_at": now})
+            BridgeCheckpoint.objects.update_or_create(
+                name="family_bases", defaults={"value": agg, "updated_at": now}
+            )
 
     def _full_check(self, now: dt.datetime) -> None:
         point = BridgeCheckpoint.objects.filter(name="full_check").first()
-        if point is not None and (now - point.updated_at).total_seconds() < \
-                self.cfg.reconcile_full_seconds and point.updated_at <= now:
+        if (
+            point is not None
+            and (now - point.updated_at).total_seconds() < self.cfg.reconcile_full_seconds
+            and point.updated_at <= now
+        ):
             return
         with transaction.atomic():
             mark_rooms(Room.objects.filter(_with_matrix_people()).values_list("id", flat=True))
-            BridgeCheckpoint.objects.update_or_create(name="full_check", defaults={
-                "value": {}, "updated_at": now})
+            BridgeCheckpoint.objects.update_or_create(
+                name="full_check", defaults={"value": {}, "updated_at": now}
+            )
 
     # --- one room ---
 
@@ -205,26 +240,30 @@ class MembershipReconciler:
                 member = members.get(user_id)
                 if member is None:
                     member = MatrixMember.objects.create(
-                        bridged_room=bridged, user_id=user_id, state=State.PENDING,
-                        updated_at=now)
+                        bridged_room=bridged, user_id=user_id, state=State.PENDING, updated_at=now
+                    )
                 elif member.state not in (State.PENDING, State.KICKED):
                     continue  # invited, joined, or left by her own choice
                 changed += self._act(member, "invite", now, retry_at)
             for user_id, member in members.items():
-                if user_id in desired or self.cfg.is_ours(user_id) \
-                        or member.state not in PRESENT:
+                if user_id in desired or self.cfg.is_ours(user_id) or member.state not in PRESENT:
                     continue
                 changed += self._act(member, "kick", now, retry_at)
         if retry_at:
             RoomSync.objects.filter(pk=sync.pk).update(next_attempt_at=min(retry_at))
         else:
             RoomSync.objects.filter(pk=sync.pk, version=version).update(
-                synced_version=version, next_attempt_at=None, failures=0, last_error="",
-                synced_at=now)
+                synced_version=version,
+                next_attempt_at=None,
+                failures=0,
+                last_error="",
+                synced_at=now,
+            )
         return changed
 
-    def _act(self, member: MatrixMember, what: str, now: dt.datetime,
-             retry_at: list[dt.datetime]) -> int:
+    def _act(
+        self, member: MatrixMember, what: str, now: dt.datetime, retry_at: list[dt.datetime]
+    ) -> int:
         """Invite or kick one member; a failure is recorded on the member, never raised
         (except the homeserver being unreachable, which ends the pass)."""
         if member.failures >= self.cfg.max_attempts:
@@ -248,28 +287,39 @@ class MembershipReconciler:
             next_at = None
             if failures < self.cfg.max_attempts:
                 next_at = now + dt.timedelta(
-                    seconds=backoff_seconds(failures, self.cfg.retry_max_seconds))
+                    seconds=backoff_seconds(failures, self.cfg.retry_max_seconds)
+                )
                 retry_at.append(next_at)
             MatrixMember.objects.filter(pk=member.pk).update(
-                failures=failures, next_attempt_at=next_at, last_error=f"{what}: {error}"[:100])
-            log.warning("bridge: %s of a member of room %s failed (%s), attempt %s",
-                        what, member.bridged_room.room_id, error, failures)
+                failures=failures, next_attempt_at=next_at, last_error=f"{what}: {error}"[:100]
+            )
+            log.warning(
+                "bridge: %s of a member of room %s failed (%s), attempt %s",
+                what,
+                member.bridged_room.room_id,
+                error,
+                failures,
+            )
             return 0
         MatrixMember.objects.filter(pk=member.pk).update(
-            state=state, updated_at=now, failures=0, next_attempt_at=None, last_error="")
+            state=state, updated_at=now, failures=0, next_attempt_at=None, last_error=""
+        )
         return 1
 
     def _room_failed(self, sync: RoomSync, now: dt.datetime, error: str) -> None:
         failures = sync.failures + 1
         RoomSync.objects.filter(pk=sync.pk).update(
-            failures=failures, last_error=error[:100],
-            next_attempt_at=now + dt.timedelta(
-                seconds=backoff_seconds(failures, self.cfg.retry_max_seconds)))
+            failures=failures,
+            last_error=error[:100],
+            next_attempt_at=now
+            + dt.timedelta(seconds=backoff_seconds(failures, self.cfg.retry_max_seconds)),
+        )
         log.warning("bridge: room %s could not be set up (%s)", sync.room_id, error)
 
 
 def _with_matrix_people() -> Q:
     """Rooms with a linked active member, or a Matrix member the bridge let in."""
-    return (Q(memberships__removed_at__isnull=True, memberships__person__matrix_id__isnull=False)
-            & ~Q(memberships__person__matrix_id="")) | Q(
-        matrix__members__state__in=PRESENT)
+    return (
+        Q(memberships__removed_at__isnull=True, memberships__person__matrix_id__isnull=False)
+        & ~Q(memberships__person__matrix_id="")
+    ) | Q(matrix__members__state__in=PRESENT)

@@ -30,8 +30,11 @@ TEXT_BLOCK = "org.matrix.msc1767.text"
 FAMILY_VOICE = "family_voice"
 KEY_INFO = "key_info"
 VISIT_TASKS = "visit_tasks"  # careplan.botcard: each option is a task, ticked by a tap
-KEY_INFO_FIELDS = (("preferences", "Preferences"), ("what_matters", "What matters"),
-                   ("communication_needs", "Communication needs"))
+KEY_INFO_FIELDS = (
+    ("preferences", "Preferences"),
+    ("what_matters", "What matters"),
+    ("communication_needs", "Communication needs"),
+)
 
 
 @dataclass(frozen=True)
@@ -94,14 +97,15 @@ def key_info_text(payload: dict[str, Any], room_kind: str) -> str:
     return "\n".join(lines)
 
 
-def _card(payload: dict[str, Any], room_kind: str, answerer: Answerer | None
-          ) -> tuple[str, dict[str, Any]]:
+def _card(
+    payload: dict[str, Any], room_kind: str, answerer: Answerer | None
+) -> tuple[str, dict[str, Any]]:
     options = payload.get("options") or []
-    marker = {CARD_KEY: {"card_id": payload.get("card_id"),
-                         "options": [o["value"] for o in options]}}
+    marker = {
+        CARD_KEY: {"card_id": payload.get("card_id"), "options": [o["value"] for o in options]}
+    }
     if payload.get("card_type") == KEY_INFO:
-        return MESSAGE, {"msgtype": "m.text", "body": key_info_text(payload, room_kind),
-                         **marker}
+        return MESSAGE, {"msgtype": "m.text", "body": key_info_text(payload, room_kind), **marker}
     title = payload.get("title", "")
     if not options:
         return MESSAGE, {"msgtype": "m.text", "body": title, **marker}
@@ -123,11 +127,19 @@ def _card(payload: dict[str, Any], room_kind: str, answerer: Answerer | None
     return POLL_START, content
 
 
-def render(*, kind: str, body: str, payload: dict[str, Any], txn_id: str,
-           reply_event_id: str | None = None, target_event_id: str | None = None,
-           answered_label: str | None = None, room_kind: str = "professional",
-           answerer: Answerer | None = None, target_from_matrix: bool = False
-           ) -> Rendered | None:
+def render(
+    *,
+    kind: str,
+    body: str,
+    payload: dict[str, Any],
+    txn_id: str,
+    reply_event_id: str | None = None,
+    target_event_id: str | None = None,
+    answered_label: str | None = None,
+    room_kind: str = "professional",
+    answerer: Answerer | None = None,
+    target_from_matrix: bool = False,
+) -> Rendered | None:
     """The Matrix form of one entry, or None when it does not cross (signals, or an
     amendment whose target never reached Matrix).
 
@@ -149,13 +161,20 @@ def render(*, kind: str, body: str, payload: dict[str, Any], txn_id: str,
         if target_event_id is None:
             return None
         if target_from_matrix:
-            content = {"msgtype": "m.text", "body": f"Edited in CoCare: {body}",
-                       "m.relates_to": {"m.in_reply_to": {"event_id": target_event_id}},
-                       TXN_KEY: txn_id}
+            content = {
+                "msgtype": "m.text",
+                "body": f"Edited in CoCare: {body}",
+                "m.relates_to": {"m.in_reply_to": {"event_id": target_event_id}},
+                TXN_KEY: txn_id,
+            }
             return Rendered("send", content)
         new = {"msgtype": "m.text", "body": body}
-        content = {"msgtype": "m.text", "body": f"* {body}", "m.new_content": new,
-                   "m.relates_to": {"rel_type": "m.replace", "event_id": target_event_id}}
+        content = {
+            "msgtype": "m.text",
+            "body": f"* {body}",
+            "m.new_content": new,
+            "m.relates_to": {"rel_type": "m.replace", "event_id": target_event_id},
+        }
     elif kind == "redaction":
         if target_event_id is None:
             return None

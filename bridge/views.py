@@ -61,7 +61,7 @@ def transactions(request: HttpRequest, txn_id: str) -> JsonResponse:
     except bounds.BadNumber as exc:
         return _error(400, "M_BAD_JSON", f"Numbers must be finite and fit 64 bits: {exc}")
     except (ValueError, RecursionError, ValidationError):
-        return _error(400, "M_BAD_JSON", "Expected {\"events\": [...]}.")
+        return _error(400, "M_BAD_JSON", 'Expected {"events": [...]}.')
     try:
         process_transaction(txn_id, body.events, cfg, clock.now())
     except Exception as exc:  # e.g. the database is unavailable: let the homeserver retry

@@ -50,8 +50,11 @@ def _id(value: int) -> int:
 
 
 def _team_member(person: Person, su: ServiceUser) -> bool:
-    room = Room.objects.select_related("service_user").filter(
-        service_user=su, kind=Room.Kind.PROFESSIONAL).first()
+    room = (
+        Room.objects.select_related("service_user")
+        .filter(service_user=su, kind=Room.Kind.PROFESSIONAL)
+        .first()
+    )
     return room is not None and active_membership(person, room) is not None
 
 
@@ -81,8 +84,7 @@ def access_record(person: Person | None, su_id: int, *, edit: bool = False) -> S
 
 def access_visit(person: Person | None, visit_id: int) -> Visit:
     """A visit whose tasks and doses the person may read."""
-    visit = Visit.objects.select_related("service_user", "worker").filter(
-        pk=_id(visit_id)).first()
+    visit = Visit.objects.select_related("service_user", "worker").filter(pk=_id(visit_id)).first()
     if visit is None or not can_read(person, visit.service_user):
         refuse()
     return visit
@@ -98,8 +100,7 @@ def may_record(person: Person, visit: Visit, now: dt.datetime) -> bool:
 
 def access_visit_for_recording(person: Person | None, visit_id: int, now: dt.datetime) -> Visit:
     """The visit whose outcomes this care worker may record now."""
-    visit = Visit.objects.select_related("service_user", "worker").filter(
-        pk=_id(visit_id)).first()
+    visit = Visit.objects.select_related("service_user", "worker").filter(pk=_id(visit_id)).first()
     if visit is None or person is None or not may_record(person, visit, now):
         refuse()
     return visit
@@ -107,14 +108,20 @@ def access_visit_for_recording(person: Person | None, visit_id: int, now: dt.dat
 
 def access_payroll(person: Person | None, worker_id: int) -> Person:
     """A care worker whose pay-period export the person may download."""
-    worker = Person.objects.select_related("organisation").filter(
-        pk=_id(worker_id), role=Role.CARE_WORKER).first()
+    worker = (
+        Person.objects.select_related("organisation")
+        .filter(pk=_id(worker_id), role=Role.CARE_WORKER)
+        .first()
+    )
     if worker is None or person is None:
         refuse()
     if person.id == worker.id:
         return worker
-    if (person.role == Role.CARE_MANAGER and person.organisation_id is not None
-            and person.organisation_id == worker.organisation_id):
+    if (
+        person.role == Role.CARE_MANAGER
+        and person.organisation_id is not None
+        and person.organisation_id == worker.organisation_id
+    ):
         return worker
     refuse()
 
@@ -122,9 +129,11 @@ def access_payroll(person: Person | None, worker_id: int) -> Person:
 def payroll_workers(person: Person) -> list[Person]:
     """The workers whose exports the person may download (for the downloads page)."""
     if person.role == Role.CARE_MANAGER and person.organisation_id is not None:
-        return list(Person.objects.filter(role=Role.CARE_WORKER,
-                                          organisation_id=person.organisation_id)
-                    .order_by("display_name"))
+        return list(
+            Person.objects.filter(
+                role=Role.CARE_WORKER, organisation_id=person.organisation_id
+            ).order_by("display_name")
+        )
     return [person] if person.role == Role.CARE_WORKER else []
 
 
@@ -139,12 +148,14 @@ def export_councils(person: Person) -> list[Organisation]:
     ids = set(ServiceUser.objects.filter(provider=provider).values_list("council_id", flat=True))
     if provider.commissioned_by_id:
         ids.add(provider.commissioned_by_id)
-    return list(Organisation.objects.filter(pk__in=ids, kind=Organisation.Kind.COUNCIL)
-                .order_by("name"))
+    return list(
+        Organisation.objects.filter(pk__in=ids, kind=Organisation.Kind.COUNCIL).order_by("name")
+    )
 
 
-def access_council_export(person: Person | None,
-                          council_id: int) -> tuple[Organisation, Organisation]:
+def access_council_export(
+    person: Person | None, council_id: int
+) -> tuple[Organisation, Organisation]:
     """``(provider, council)`` for a council export by the provider's care manager."""
     if person is None:
         refuse()

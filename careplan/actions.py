@@ -81,15 +81,22 @@ class Saved(Generic[T]):
 
 def _post_flag(su_id: int, flag: FlagOut, client_id: str, now: dt.datetime) -> Message:
     room = Room.objects.get(service_user_id=su_id, kind=Room.Kind.PROFESSIONAL)
-    return post_message(room=room, sender=system_person(), kind=Message.Kind.SIGNAL,
-                        payload=flag.payload(), client_id=client_id, now=now).message
+    return post_message(
+        room=room,
+        sender=system_person(),
+        kind=Message.Kind.SIGNAL,
+        payload=flag.payload(),
+        client_id=client_id,
+        now=now,
+    ).message
 
 
 # ---- care plan ---------------------------------------------------------------------------
 
 
-def do_save_plan(su: ServiceUser, spec: PlanSpec, *, by: Person | None, now: dt.datetime,
-                 note: str = "") -> Saved[CarePlanVersion]:
+def do_save_plan(
+    su: ServiceUser, spec: PlanSpec, *, by: Person | None, now: dt.datetime, note: str = ""
+) -> Saved[CarePlanVersion]:
     """Store ``spec`` as the next version (unless it equals the current one)."""
     goals = {o.goal_id for o in spec.outcomes if o.goal_id is not None}
     if goals and Goal.objects.filter(pk__in=goals, service_user=su).count() != len(goals):
@@ -101,27 +108,56 @@ def do_save_plan(su: ServiceUser, spec: PlanSpec, *, by: Person | None, now: dt.
         try:
             with transaction.atomic():
                 version = CarePlanVersion.objects.create(
-                    service_user=su, number=(cur.number if cur else 0) + 1,
-                    visit_types=[v.model_dump() for v in spec.visit_types], note=note,
-                    created_by=by, created_at=now)
+                    service_user=su,
+                    number=(cur.number if cur else 0) + 1,
+                    visit_types=[v.model_dump() for v in spec.visit_types],
+                    note=note,
+                    created_by=by,
+                    created_at=now,
+                )
         except IntegrityError:
             raise Conflict("The care plan was changed meanwhile; reload it.") from None
-        PlanOutcome.objects.bulk_create([
-            PlanOutcome(version=version, key=o.key, text=o.text, goal_id=o.goal_id, position=i)
-            for i, o in enumerate(spec.outcomes)])
-        PlanTask.objects.bulk_create([
-            PlanTask(version=version, key=t.key, label=t.label, visit_type=t.visit_type,
-                     essential=t.essential, family_label=t.family_label,
-                     outcome_key=t.outcome or "", details=t.details, position=i)
-            for i, t in enumerate(spec.tasks)])
-        audit.record(by, "careplan.version", service_user=su,
-                     target=f"careplan_version:{version.pk}", now=now)
+        PlanOutcome.objects.bulk_create(
+            [
+                PlanOutcome(version=version, key=o.key, text=o.text, goal_id=o.goal_id, position=i)
+                for i, o in enumerate(spec.outcomes)
+            ]
+        )
+        PlanTask.objects.bulk_create(
+            [
+                PlanTask(
+                    version=version,
+                    key=t.key,
+                    label=t.label,
+                    visit_type=t.visit_type,
+                    essential=t.essential,
+                    family_label=t.family_label,
+                    outcome_key=t.outcome or "",
+                    details=t.details,
+                    position=i,
+                )
+                for i, t in enumerate(spec.tasks)
+            ]
+        )
+        audit.record(
+            by,
+            "careplan.version",
+            service_user=su,
+            target=f"careplan_version:{version.pk}",
+            now=now,
+        )
     return Saved(version, created=True)
 
 
-def check_save_plan(person: Person | None, su_id: int, spec: PlanSpec, *,
-                    base_version: int, now: dt.datetime, note: str = ""
-                    ) -> Saved[CarePlanVersion]:
+def check_save_plan(
+    person: Person | None,
+    su_id: int,
+    spec: PlanSpec,
+    *,
+    base_version: int,
+    now: dt.datetime,
+    note: str = "",
+) -> Saved[CarePlanVersion]:
     """``base_version`` is the version the editor started from (0 for the first plan)."""
     su = access.access_record(person, su_id, edit=True)
     cur = current_version(su)
@@ -136,28 +172,61 @@ def check_save_plan(person: Person | None, su_id: int, spec: PlanSpec, *,
 
 
 def _medicine_fields(spec: MedicineSpec) -> dict:
-    return {"name": spec.name, "dose": spec.dose, "route": spec.route, "times": spec.times,
-            "prn_max_doses_24h": spec.prn.max_doses_24h if spec.prn else None,
-            "prn_min_interval_minutes": spec.prn.min_interval_minutes if spec.prn else None,
-            "time_critical": spec.time_critical, "instructions": spec.instructions}
+    return {
+        "name": spec.name,
+        "dose": spec.dose,
+        "route": spec.route,
+        "times": spec.times,
+        "prn_max_doses_24h": spec.prn.max_doses_24h if spec.prn else None,
+        "prn_min_interval_minutes": spec.prn.min_interval_minutes if spec.prn else None,
+        "time_critical": spec.time_critical,
+        "instructions": spec.instructions,
+    }
 
 
 def _change(med: Medicine, action: str, by: Person, now: dt.datetime, reason: str) -> None:
-    MedicineChange.objects.create(medicine=med, action=action, changed_by=by, at=now,
-                                  spec=medicine_spec(med).model_dump(mode="json"),
-                                  reason=reason)
-    audit.record(by, f"medicine.{action}", service_user=med.service_user_id,
-                 target=f"medicine:{med.pk}", now=now)
+    MedicineChange.objects.create(
+        medicine=med,
+        action=action,
+        changed_by=by,
+        at=now,
+        spec=medicine_spec(med).model_dump(mode="json"),
+        reason=reason,
+    )
+    audit.record(
+        by,
+        f"medicine.{action}",
+        service_user=med.service_user_id,
+        target=f"medicine:{med.pk}",
+        now=now,
+    )
 
 
-def do_add_medicine(su: ServiceUser, spec: MedicineSpec, *, by: Person, now: dt.datetime,
-                    reason: str = "", replaces: Medicine | None = None) -> Medicine:
+def do_add_medicine(
+    su: ServiceUser,
+    spec: MedicineSpec,
+    *,
+    by: Person,
+    now: dt.datetime,
+    reason: str = "",
+    replaces: Medicine | None = None,
+) -> Medicine:
     with transaction.atomic():
-        med = Medicine.objects.create(service_user=su, started_at=now, created_by=by,
-                                      updated_at=now, replaces=replaces,
-                                      **_medicine_fields(spec))
-        _change(med, MedicineChange.Action.CHANGED if replaces else MedicineChange.Action.ADDED,
-                by, now, reason)
+        med = Medicine.objects.create(
+            service_user=su,
+            started_at=now,
+            created_by=by,
+            updated_at=now,
+            replaces=replaces,
+            **_medicine_fields(spec),
+        )
+        _change(
+            med,
+            MedicineChange.Action.CHANGED if replaces else MedicineChange.Action.ADDED,
+            by,
+            now,
+            reason,
+        )
     return med
 
 
@@ -165,8 +234,9 @@ def _locked(medicine_id: int) -> Medicine:
     return Medicine.objects.select_for_update().get(pk=medicine_id)
 
 
-def do_stop_medicine(med: Medicine, *, by: Person, now: dt.datetime,
-                     reason: str = "") -> Saved[Medicine]:
+def do_stop_medicine(
+    med: Medicine, *, by: Person, now: dt.datetime, reason: str = ""
+) -> Saved[Medicine]:
     with transaction.atomic():
         med = _locked(med.pk)
         if med.stopped_at is not None:
@@ -178,8 +248,9 @@ def do_stop_medicine(med: Medicine, *, by: Person, now: dt.datetime,
     return Saved(med, created=True)
 
 
-def do_change_medicine(med: Medicine, spec: MedicineSpec, *, by: Person, now: dt.datetime,
-                       reason: str = "") -> Saved[Medicine]:
+def do_change_medicine(
+    med: Medicine, spec: MedicineSpec, *, by: Person, now: dt.datetime, reason: str = ""
+) -> Saved[Medicine]:
     """Stop ``med`` and start ``spec`` in its place. Conflict if ``med`` was already
     stopped — unless it was replaced by exactly ``spec`` (a retry)."""
     with transaction.atomic():
@@ -192,8 +263,10 @@ def do_change_medicine(med: Medicine, spec: MedicineSpec, *, by: Person, now: dt
         if medicine_spec(med) == spec:
             return Saved(med, created=False)
         do_stop_medicine(med, by=by, now=now, reason=reason or "changed")
-        return Saved(do_add_medicine(med.service_user, spec, by=by, now=now, reason=reason,
-                                     replaces=med), created=True)
+        return Saved(
+            do_add_medicine(med.service_user, spec, by=by, now=now, reason=reason, replaces=med),
+            created=True,
+        )
 
 
 def access_medicine(person: Person | None, medicine_id: int, *, edit: bool) -> Medicine:
@@ -204,20 +277,28 @@ def access_medicine(person: Person | None, medicine_id: int, *, edit: bool) -> M
     return med
 
 
-def check_add_medicine(person: Person | None, su_id: int, spec: MedicineSpec, *,
-                       now: dt.datetime, reason: str = "") -> Medicine:
+def check_add_medicine(
+    person: Person | None, su_id: int, spec: MedicineSpec, *, now: dt.datetime, reason: str = ""
+) -> Medicine:
     su = access.access_record(person, su_id, edit=True)
     return do_add_medicine(su, spec, by=person, now=now, reason=reason)
 
 
-def check_change_medicine(person: Person | None, medicine_id: int, spec: MedicineSpec, *,
-                          now: dt.datetime, reason: str = "") -> Saved[Medicine]:
+def check_change_medicine(
+    person: Person | None,
+    medicine_id: int,
+    spec: MedicineSpec,
+    *,
+    now: dt.datetime,
+    reason: str = "",
+) -> Saved[Medicine]:
     med = access_medicine(person, medicine_id, edit=True)
     return do_change_medicine(med, spec, by=person, now=now, reason=reason)
 
 
-def check_stop_medicine(person: Person | None, medicine_id: int, *, now: dt.datetime,
-                        reason: str = "") -> Saved[Medicine]:
+def check_stop_medicine(
+    person: Person | None, medicine_id: int, *, now: dt.datetime, reason: str = ""
+) -> Saved[Medicine]:
     med = access_medicine(person, medicine_id, edit=True)
     return do_stop_medicine(med, by=person, now=now, reason=reason)
 
@@ -225,8 +306,16 @@ def check_stop_medicine(person: Person | None, medicine_id: int, *, now: dt.date
 # ---- task outcomes -----------------------------------------------------------------------
 
 
-def do_record_task(visit: Visit, task: PlanTask, outcome: TaskOutcome, *, by: Person,
-                   client_id: str, now: dt.datetime, visit_title: str) -> Saved[TaskRecord]:
+def do_record_task(
+    visit: Visit,
+    task: PlanTask,
+    outcome: TaskOutcome,
+    *,
+    by: Person,
+    client_id: str,
+    now: dt.datetime,
+    visit_title: str,
+) -> Saved[TaskRecord]:
     with transaction.atomic():
         same_id = TaskRecord.objects.filter(recorded_by=by, client_id=client_id).first()
         if same_id is not None:
@@ -239,8 +328,15 @@ def do_record_task(visit: Visit, task: PlanTask, outcome: TaskOutcome, *, by: Pe
             try:
                 with transaction.atomic():
                     rec = TaskRecord.objects.create(
-                        visit=visit, task=task, done=outcome.done, reason=outcome.reason or "",
-                        recorded_by=by, client_id=client_id, recorded_at=now, updated_at=now)
+                        visit=visit,
+                        task=task,
+                        done=outcome.done,
+                        reason=outcome.reason or "",
+                        recorded_by=by,
+                        client_id=client_id,
+                        recorded_at=now,
+                        updated_at=now,
+                    )
             except IntegrityError:  # a racing first tick of the same task: theirs stands
                 rec = TaskRecord.objects.select_for_update().get(visit=visit, task=task)
                 created = False
@@ -254,21 +350,33 @@ def do_record_task(visit: Visit, task: PlanTask, outcome: TaskOutcome, *, by: Pe
         if flag is not None and rec.flag_message_id is None:
             rec.flag_message = _post_flag(visit.service_user_id, flag, f"cp:task:{rec.pk}", now)
             rec.save(update_fields=["flag_message"])
-        audit.record(by, "task.record", service_user=visit.service_user_id,
-                     target=f"task_record:{rec.pk}", now=now)
+        audit.record(
+            by,
+            "task.record",
+            service_user=visit.service_user_id,
+            target=f"task_record:{rec.pk}",
+            now=now,
+        )
     return Saved(rec, created=True)
 
 
-def check_record_task(person: Person | None, visit_id: int, task_id: int,
-                      outcome: TaskOutcome, *, client_id: str,
-                      now: dt.datetime) -> Saved[TaskRecord]:
+def check_record_task(
+    person: Person | None,
+    visit_id: int,
+    task_id: int,
+    outcome: TaskOutcome,
+    *,
+    client_id: str,
+    now: dt.datetime,
+) -> Saved[TaskRecord]:
     visit = access.access_visit_for_recording(person, visit_id, now)
     plan = VisitPlan(visit)
     task = next((t for t in plan.tasks if t.pk == task_id), None)
     if task is None:
         access.refuse()
-    return do_record_task(visit, task, outcome, by=person, client_id=client_id, now=now,
-                          visit_title=plan.title)
+    return do_record_task(
+        visit, task, outcome, by=person, client_id=client_id, now=now, visit_title=plan.title
+    )
 
 
 # ---- dose outcomes -----------------------------------------------------------------------
@@ -283,9 +391,17 @@ def visit_end(visit: Visit, now: dt.datetime) -> dt.datetime:
     return max(now, planned_end) if planned_end else now
 
 
-def do_record_dose(visit: Visit, med: Medicine, rec_in: DoseRecordIn, *, by: Person,
-                   client_id: str, now: dt.datetime, scheduled_for: dt.datetime | None,
-                   given_at: dt.datetime) -> Saved[MedicineRecord]:
+def do_record_dose(
+    visit: Visit,
+    med: Medicine,
+    rec_in: DoseRecordIn,
+    *,
+    by: Person,
+    client_id: str,
+    now: dt.datetime,
+    scheduled_for: dt.datetime | None,
+    given_at: dt.datetime,
+) -> Saved[MedicineRecord]:
     """Record one dose outcome (see the module docstring for the keys and the lock)."""
     with transaction.atomic():
         med = _locked(med.pk)
@@ -296,40 +412,72 @@ def do_record_dose(visit: Visit, med: Medicine, rec_in: DoseRecordIn, *, by: Per
             return Saved(same_id, created=False)
         ref = medicine_ref(med)
         if scheduled_for is not None:
-            stored = MedicineRecord.objects.filter(medicine=med,
-                                                   scheduled_for=scheduled_for).first()
+            stored = MedicineRecord.objects.filter(
+                medicine=med, scheduled_for=scheduled_for
+            ).first()
             if stored is not None:
                 if (stored.outcome, stored.reason or None) == (rec_in.outcome, rec_in.reason):
                     return Saved(stored, created=False)
-                raise Conflict(f"This dose was already recorded as "
-                               f"{stored.get_outcome_display().lower()}.")
+                raise Conflict(
+                    f"This dose was already recorded as {stored.get_outcome_display().lower()}."
+                )
         elif rec_in.outcome == "given":
-            given = list(MedicineRecord.objects.filter(medicine=med, outcome="given")
-                         .values_list("given_at", flat=True))
+            given = list(
+                MedicineRecord.objects.filter(medicine=med, outcome="given").values_list(
+                    "given_at", flat=True
+                )
+            )
             decision = prn_allowed(ref.spec.prn, given, given_at)
             if not decision.allowed:
-                when = (f" Next possible at {local_hhmm(decision.next_allowed_at)}."
-                        if decision.next_allowed_at else "")
+                when = (
+                    f" Next possible at {local_hhmm(decision.next_allowed_at)}."
+                    if decision.next_allowed_at
+                    else ""
+                )
                 raise Conflict(f"Not allowed now: {decision.reason}{when}")
         record = MedicineRecord.objects.create(
-            medicine=med, visit=visit, scheduled_for=scheduled_for, outcome=rec_in.outcome,
-            reason=rec_in.reason or "", prn_reason=rec_in.prn_reason, note=rec_in.note,
-            given_at=given_at, recorded_by=by, client_id=client_id, recorded_at=now)
-        flag = dose_flag(ref, rec_in, ref=f"dose:{record.pk}",
-                         time=local_hhmm(scheduled_for) if scheduled_for else None)
+            medicine=med,
+            visit=visit,
+            scheduled_for=scheduled_for,
+            outcome=rec_in.outcome,
+            reason=rec_in.reason or "",
+            prn_reason=rec_in.prn_reason,
+            note=rec_in.note,
+            given_at=given_at,
+            recorded_by=by,
+            client_id=client_id,
+            recorded_at=now,
+        )
+        flag = dose_flag(
+            ref,
+            rec_in,
+            ref=f"dose:{record.pk}",
+            time=local_hhmm(scheduled_for) if scheduled_for else None,
+        )
         if flag is not None:
-            record.flag_message = _post_flag(med.service_user_id, flag, f"cp:dose:{record.pk}",
-                                             now)
+            record.flag_message = _post_flag(med.service_user_id, flag, f"cp:dose:{record.pk}", now)
             record.save(update_fields=["flag_message"])
-        audit.record(by, "medicine.record", service_user=med.service_user_id,
-                     target=f"medicine_record:{record.pk}", now=now)
+        audit.record(
+            by,
+            "medicine.record",
+            service_user=med.service_user_id,
+            target=f"medicine_record:{record.pk}",
+            now=now,
+        )
     return Saved(record, created=True)
 
 
-def check_record_dose(person: Person | None, visit_id: int, medicine_id: int,
-                      rec_in: DoseRecordIn, *, client_id: str, now: dt.datetime,
-                      scheduled_for: dt.datetime | None = None,
-                      given_at: dt.datetime | None = None) -> Saved[MedicineRecord]:
+def check_record_dose(
+    person: Person | None,
+    visit_id: int,
+    medicine_id: int,
+    rec_in: DoseRecordIn,
+    *,
+    client_id: str,
+    now: dt.datetime,
+    scheduled_for: dt.datetime | None = None,
+    given_at: dt.datetime | None = None,
+) -> Saved[MedicineRecord]:
     """A scheduled dose must be due in this visit; an as-needed dose is given during it
     (``given_at`` from check-in to now, default now)."""
     visit = access.access_visit_for_recording(person, visit_id, now)
@@ -350,13 +498,22 @@ def check_record_dose(person: Person | None, visit_id: int, medicine_id: int,
             raise Invalid("scheduled_for: name the dose (its scheduled time).")
         if given_at is not None:
             raise Invalid("given_at: only for as-needed doses.")
-        due = {d.scheduled_for for d in doses_due([ref], visit.checked_in_at,
-                                                   visit_end(visit, now))}
+        due = {
+            d.scheduled_for for d in doses_due([ref], visit.checked_in_at, visit_end(visit, now))
+        }
         if scheduled_for not in due:
             raise Invalid("scheduled_for: that dose is not due in this visit.")
         given_at = now
-    return do_record_dose(visit, med, rec_in, by=person, client_id=client_id, now=now,
-                          scheduled_for=scheduled_for, given_at=given_at)
+    return do_record_dose(
+        visit,
+        med,
+        rec_in,
+        by=person,
+        client_id=client_id,
+        now=now,
+        scheduled_for=scheduled_for,
+        given_at=given_at,
+    )
 
 
 # ---- check-out ---------------------------------------------------------------------------
@@ -369,15 +526,23 @@ def do_post_family_summary(visit: Visit, now: dt.datetime) -> Message | None:
     if visit.checked_out_at is None or not family_basis_active(visit.service_user_id):
         return None
     plan = VisitPlan(visit)
-    outcomes = {r.task.key: TaskOutcome(done=r.done, reason=r.reason or None)
-                for r in TaskRecord.objects.filter(visit=visit).select_related("task")}
+    outcomes = {
+        r.task.key: TaskOutcome(done=r.done, reason=r.reason or None)
+        for r in TaskRecord.objects.filter(visit=visit).select_related("task")
+    }
     text = family_summary(plan.title, [task_spec(t) for t in plan.tasks], outcomes)
     if text is None:
         return None
     room = Room.objects.get(service_user_id=visit.service_user_id, kind=Room.Kind.FAMILY)
-    return post_message(room=room, sender=system_person(), kind=Message.Kind.SYSTEM, body=text,
-                        payload={"event": "visit.summary", "data": {"visit": visit.pk}},
-                        client_id=f"cp:summary:{visit.pk}", now=now).message
+    return post_message(
+        room=room,
+        sender=system_person(),
+        kind=Message.Kind.SYSTEM,
+        body=text,
+        payload={"event": "visit.summary", "data": {"visit": visit.pk}},
+        client_id=f"cp:summary:{visit.pk}",
+        now=now,
+    ).message
 
 
 def do_check_out(visit: Visit, now: dt.datetime) -> list[Message]:
@@ -393,23 +558,37 @@ def do_check_out(visit: Visit, now: dt.datetime) -> list[Message]:
         if summary is not None:
             posted.append(summary)
         end = visit_end(visit, now)
-        meds = [medicine_ref(m) for m in medicines_active_between(
-            visit.service_user, visit.checked_in_at - TOLERANCE, end + TOLERANCE)]
-        due = [d for d in doses_due([m for m in meds if m.spec.time_critical],
-                                    visit.checked_in_at, end)]
-        recorded = set(MedicineRecord.objects.filter(
-            medicine_id__in=[d.medicine_id for d in due],
-            scheduled_for__in=[d.scheduled_for for d in due],
-        ).values_list("medicine_id", "scheduled_for"))
+        meds = [
+            medicine_ref(m)
+            for m in medicines_active_between(
+                visit.service_user, visit.checked_in_at - TOLERANCE, end + TOLERANCE
+            )
+        ]
+        due = [
+            d
+            for d in doses_due([m for m in meds if m.spec.time_critical], visit.checked_in_at, end)
+        ]
+        recorded = set(
+            MedicineRecord.objects.filter(
+                medicine_id__in=[d.medicine_id for d in due],
+                scheduled_for__in=[d.scheduled_for for d in due],
+            ).values_list("medicine_id", "scheduled_for")
+        )
         for d in due:
             if (d.medicine_id, d.scheduled_for) in recorded:
                 continue
             flag = FlagOut(
-                concern="medication", severity="high", source="careplan.medicine",
+                concern="medication",
+                severity="high",
+                source="careplan.medicine",
                 ref=f"visit:{visit.pk}:unrecorded:{d.medicine_id}:{d.time}",
                 reason=f"Time-critical medicine not recorded by check-out: the {d.time} "
-                       f"dose (see the MAR chart).")
+                f"dose (see the MAR chart).",
+            )
             stamp = int(d.scheduled_for.timestamp())
-            posted.append(_post_flag(visit.service_user_id, flag,
-                                     f"cp:nr:{visit.pk}:{d.medicine_id}:{stamp}", now))
+            posted.append(
+                _post_flag(
+                    visit.service_user_id, flag, f"cp:nr:{visit.pk}:{d.medicine_id}:{stamp}", now
+                )
+            )
     return posted

@@ -64,8 +64,10 @@ def plan_versions(request, su_id: Id):
     person = _me(request)
     su = access.access_record(person, su_id)
     audit.record(person, "careplan.history", service_user=su)
-    return [wire.version_wire(v) for v in
-            CarePlanVersion.objects.filter(service_user=su).order_by("-number")[:200]]
+    return [
+        wire.version_wire(v)
+        for v in CarePlanVersion.objects.filter(service_user=su).order_by("-number")[:200]
+    ]
 
 
 class PlanIn(PlanSpec):
@@ -75,14 +77,17 @@ class PlanIn(PlanSpec):
     note: Text = Field("", max_length=200)
 
 
-@router.put("/service-users/{su_id}/plan",
-            response={200: dict, 201: dict, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut})
+@router.put(
+    "/service-users/{su_id}/plan",
+    response={200: dict, 201: dict, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+)
 def save_plan(request, su_id: Id, data: PlanIn):
     """A new version (201) — or the current one (200) when nothing changed. 409 when the
     plan changed since ``base_version``."""
     spec = PlanSpec.model_validate(data.model_dump(exclude={"base_version", "note"}))
-    saved = actions.check_save_plan(_me(request), su_id, spec, base_version=data.base_version,
-                                    note=data.note, now=clock.now())
+    saved = actions.check_save_plan(
+        _me(request), su_id, spec, base_version=data.base_version, note=data.note, now=clock.now()
+    )
     return Status(201 if saved.created else 200, wire.plan_wire(saved.obj))
 
 
@@ -113,21 +118,24 @@ class MedicineIn(MedicineSpec):
         return MedicineSpec.model_validate(self.model_dump(exclude={"reason"}))
 
 
-@router.post("/service-users/{su_id}/medicines",
-             response={201: dict, 404: ErrorOut, 422: ErrorOut})
+@router.post("/service-users/{su_id}/medicines", response={201: dict, 404: ErrorOut, 422: ErrorOut})
 def add_medicine(request, su_id: Id, data: MedicineIn):
-    med = actions.check_add_medicine(_me(request), su_id, data.spec(), reason=data.reason,
-                                     now=clock.now())
+    med = actions.check_add_medicine(
+        _me(request), su_id, data.spec(), reason=data.reason, now=clock.now()
+    )
     return Status(201, wire.medicine_wire(med))
 
 
-@router.put("/medicines/{medicine_id}",
-            response={200: dict, 201: dict, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut})
+@router.put(
+    "/medicines/{medicine_id}",
+    response={200: dict, 201: dict, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+)
 def change_medicine(request, medicine_id: Id, data: MedicineIn):
     """Stops this line and starts the changed one (201, the new line); 200 when nothing
     changed or the same change was already made; 409 when the line was changed meanwhile."""
-    saved = actions.check_change_medicine(_me(request), medicine_id, data.spec(),
-                                          reason=data.reason, now=clock.now())
+    saved = actions.check_change_medicine(
+        _me(request), medicine_id, data.spec(), reason=data.reason, now=clock.now()
+    )
     return Status(201 if saved.created else 200, wire.medicine_wire(saved.obj))
 
 
@@ -137,8 +145,9 @@ class StopIn(Body):
 
 @router.post("/medicines/{medicine_id}/stop", response={200: dict, 404: ErrorOut})
 def stop_medicine(request, medicine_id: Id, data: StopIn):
-    saved = actions.check_stop_medicine(_me(request), medicine_id, reason=data.reason,
-                                        now=clock.now())
+    saved = actions.check_stop_medicine(
+        _me(request), medicine_id, reason=data.reason, now=clock.now()
+    )
     return wire.medicine_wire(saved.obj)
 
 
@@ -146,11 +155,19 @@ def stop_medicine(request, medicine_id: Id, data: StopIn):
 def medicine_changes(request, medicine_id: Id):
     person = _me(request)
     med = actions.access_medicine(person, medicine_id, edit=False)
-    audit.record(person, "medicine.history", service_user=med.service_user_id,
-                 target=f"medicine:{med.pk}")
-    return [{"action": c.action, "at": c.at.isoformat(), "changed_by": c.changed_by_id,
-             "reason": c.reason, "spec": c.spec}
-            for c in MedicineChange.objects.filter(medicine=med).order_by("at", "id")]
+    audit.record(
+        person, "medicine.history", service_user=med.service_user_id, target=f"medicine:{med.pk}"
+    )
+    return [
+        {
+            "action": c.action,
+            "at": c.at.isoformat(),
+            "changed_by": c.changed_by_id,
+            "reason": c.reason,
+            "spec": c.spec,
+        }
+        for c in MedicineChange.objects.filter(medicine=med).order_by("at", "id")
+    ]
 
 
 # ---- a visit's tasks and doses -----------------------------------------------------------
@@ -161,8 +178,9 @@ def visit_record(request, visit_id: Id):
     person = _me(request)
     visit = access.access_visit(person, visit_id)
     now = clock.now()
-    audit.record(person, "visit_record.read", service_user=visit.service_user_id,
-                 target=f"visit:{visit.pk}")
+    audit.record(
+        person, "visit_record.read", service_user=visit.service_user_id, target=f"visit:{visit.pk}"
+    )
     return wire.visit_record_wire(visit, now, actions.visit_end(visit, now))
 
 
@@ -171,14 +189,17 @@ class TaskIn(TaskOutcome):
     task: Id
 
 
-@router.post("/visits/{visit_id}/tasks",
-             response={200: dict, 201: dict, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut})
+@router.post(
+    "/visits/{visit_id}/tasks",
+    response={200: dict, 201: dict, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+)
 def record_task(request, visit_id: Id, data: TaskIn):
     """Tick a task done / not done (201; 200 for a retry of the same client id or the same
     answer). Only the visit's care worker, during the visit."""
     outcome = TaskOutcome(done=data.done, reason=data.reason)
-    saved = actions.check_record_task(_me(request), visit_id, data.task, outcome,
-                                      client_id=data.client_id, now=clock.now())
+    saved = actions.check_record_task(
+        _me(request), visit_id, data.task, outcome, client_id=data.client_id, now=clock.now()
+    )
     return Status(201 if saved.created else 200, wire.task_record_wire(saved.obj))
 
 
@@ -196,17 +217,27 @@ class DoseIn(DoseRecordIn):
         return v
 
 
-@router.post("/visits/{visit_id}/doses",
-             response={200: dict, 201: dict, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut})
+@router.post(
+    "/visits/{visit_id}/doses",
+    response={200: dict, 201: dict, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+)
 def record_dose(request, visit_id: Id, data: DoseIn):
     """Record a dose outcome (201; 200 for a retry). A scheduled dose names its
     ``scheduled_for``; an as-needed dose is checked against its 24-hour maximum and
     minimum interval (409 with the next possible time when not allowed)."""
-    rec = DoseRecordIn(outcome=data.outcome, reason=data.reason, prn_reason=data.prn_reason,
-                       note=data.note)
-    saved = actions.check_record_dose(_me(request), visit_id, data.medicine, rec,
-                                      client_id=data.client_id, now=clock.now(),
-                                      scheduled_for=data.scheduled_for, given_at=data.given_at)
+    rec = DoseRecordIn(
+        outcome=data.outcome, reason=data.reason, prn_reason=data.prn_reason, note=data.note
+    )
+    saved = actions.check_record_dose(
+        _me(request),
+        visit_id,
+        data.medicine,
+        rec,
+        client_id=data.client_id,
+        now=clock.now(),
+        scheduled_for=data.scheduled_for,
+        given_at=data.given_at,
+    )
     return Status(201 if saved.created else 200, wire.dose_record_wire(saved.obj))
 
 
@@ -256,8 +287,9 @@ def payroll_csv(request, q: Query[PayrollQuery]):
     person = _me(request)
     worker = access.access_payroll(person, q.worker)
     audit.record(person, "export.payroll", target=f"worker:{worker.pk}")
-    return csv_response(exports.payroll_csv(worker, period),
-                        f"payroll-{worker.pk}-{period.start}-{period.end}.csv")
+    return csv_response(
+        exports.payroll_csv(worker, period), f"payroll-{worker.pk}-{period.start}-{period.end}.csv"
+    )
 
 
 @router.get("/exports/council.csv", response={200: None, 404: ErrorOut, 422: ErrorOut})
@@ -268,5 +300,7 @@ def council_csv(request, q: Query[CouncilQuery]):
     person = _me(request)
     provider, council = access.access_council_export(person, q.council)
     audit.record(person, "export.council", target=f"council:{council.pk}")
-    return csv_response(exports.council_csv(provider, council, period),
-                        f"council-{council.pk}-{period.start}-{period.end}.csv")
+    return csv_response(
+        exports.council_csv(provider, council, period),
+        f"council-{council.pk}-{period.start}-{period.end}.csv",
+    )

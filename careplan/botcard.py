@@ -37,12 +37,16 @@ def tasks_card(visit: Visit) -> dict[str, Any] | None:
         "card_id": f"{CARD_PREFIX}{visit.pk}",
         "card_type": "visit_tasks",
         "title": f"{plan.title} visit: {n} task{'s' if n > 1 else ''} — tap each one when done",
-        "options": [{"value": i, "label": (("★ " if t.essential else "") + t.label)[:80]}
-                    for i, t in enumerate(plan.tasks)],
+        "options": [
+            {"value": i, "label": (("★ " if t.essential else "") + t.label)[:80]}
+            for i, t in enumerate(plan.tasks)
+        ],
         "data": {
             "visit": visit.pk,
-            "tasks": [{"id": t.pk, "value": i, "key": t.key, "essential": t.essential}
-                      for i, t in enumerate(plan.tasks)],
+            "tasks": [
+                {"id": t.pk, "value": i, "key": t.key, "essential": t.essential}
+                for i, t in enumerate(plan.tasks)
+            ],
             "not_done_reasons": NOT_DONE_REASONS,
             "record": f"/api/careplan/visits/{visit.pk}/tasks",
         },
@@ -60,20 +64,28 @@ def record_answer(message: Message) -> bool:
     card_id = message.payload.get("card_id")
     value = message.payload.get("value")
     try:
-        visit_id = int(str(card_id)[len(CARD_PREFIX):])
+        visit_id = int(str(card_id)[len(CARD_PREFIX) :])
     except ValueError:
         return False
-    card = Message.objects.filter(room_id=message.room_id, kind=Message.Kind.CARD,
-                                  id__lt=message.id, payload__card_id=card_id).first()
+    card = Message.objects.filter(
+        room_id=message.room_id, kind=Message.Kind.CARD, id__lt=message.id, payload__card_id=card_id
+    ).first()
     if card is None or not isinstance(value, int):
         return False
-    task = next((t for t in card.payload.get("data", {}).get("tasks", [])
-                 if t.get("value") == value), None)
+    task = next(
+        (t for t in card.payload.get("data", {}).get("tasks", []) if t.get("value") == value), None
+    )
     if task is None:
         return False
     try:
-        actions.check_record_task(message.sender, visit_id, task["id"], TaskOutcome(done=True),
-                                  client_id=f"ans:{message.id}", now=message.created_at)
+        actions.check_record_task(
+            message.sender,
+            visit_id,
+            task["id"],
+            TaskOutcome(done=True),
+            client_id=f"ans:{message.id}",
+            now=message.created_at,
+        )
     except CoCareError:
         return False
     return True

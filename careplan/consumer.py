@@ -25,8 +25,9 @@ class CheckoutConsumer(LogConsumer):
     name = "careplan.checkout"
 
     def select(self, qs):
-        return qs.filter(kind=Message.Kind.SYSTEM, sender__role=Role.BOT,
-                         room__kind=Room.Kind.PROFESSIONAL)
+        return qs.filter(
+            kind=Message.Kind.SYSTEM, sender__role=Role.BOT, room__kind=Room.Kind.PROFESSIONAL
+        )
 
     def handle(self, message: Message, now: dt.datetime) -> None:
         if message.payload.get("event") != CHECKED_OUT:
@@ -34,9 +35,11 @@ class CheckoutConsumer(LogConsumer):
         session = (message.payload.get("data") or {}).get("session")
         if not isinstance(session, int) or isinstance(session, bool):
             return
-        visit = (Visit.objects.select_related("service_user", "planned_visit")
-                 .filter(session__id=session,
-                         service_user_id=message.room.service_user_id).first())
+        visit = (
+            Visit.objects.select_related("service_user", "planned_visit")
+            .filter(session__id=session, service_user_id=message.room.service_user_id)
+            .first()
+        )
         if visit is None or visit.checked_out_at is None:
             return
         do_check_out(visit, now)

@@ -86,71 +86,157 @@ def _local(at: dt.datetime | None) -> str:
 
 # ---- payroll ------------------------------------------------------------------------------
 
-PAYROLL_HEADER = ["worker_id", "worker", "date", "visit_id", "service_user_id", "check_in",
-                  "check_out", "planned_minutes", "actual_minutes", "pay_minutes",
-                  "two_carer", "cut_short", "open", "travel_minutes", "travel_km"]
+PAYROLL_HEADER = [
+    "worker_id",
+    "worker",
+    "date",
+    "visit_id",
+    "service_user_id",
+    "check_in",
+    "check_out",
+    "planned_minutes",
+    "actual_minutes",
+    "pay_minutes",
+    "two_carer",
+    "cut_short",
+    "open",
+    "travel_minutes",
+    "travel_km",
+]
 
 
-def payroll(worker: Person, period: Period,
-            rules: hours.HoursRules | None = None
-            ) -> tuple[list[hours.VisitHours], hours.WorkerTotals]:
+def payroll(
+    worker: Person, period: Period, rules: hours.HoursRules | None = None
+) -> tuple[list[hours.VisitHours], hours.WorkerTotals]:
     """The worker's visits in the period under the hours rules, and their totals.
 
     Other workers' visits to the same people in the period are read too, so that a
     two-carer visit is recognised as one.
     """
-    in_period = Visit.objects.filter(checked_in_at__gte=period.since,
-                                     checked_in_at__lt=period.until)
+    in_period = Visit.objects.filter(
+        checked_in_at__gte=period.since, checked_in_at__lt=period.until
+    )
     people = set(in_period.filter(worker=worker).values_list("service_user_id", flat=True))
-    visits = (in_period.filter(Q(worker=worker) | Q(service_user_id__in=people))
-              .select_related("planned_visit").order_by("checked_in_at", "id"))
+    visits = (
+        in_period.filter(Q(worker=worker) | Q(service_user_id__in=people))
+        .select_related("planned_visit")
+        .order_by("checked_in_at", "id")
+    )
     all_hours = hours.visit_hours(visit_facts(visits), rules)
     rows = [h for h in all_hours if h.worker_id == worker.pk]
-    totals = hours.worker_totals(rows, period.start, period.end).get(worker.pk) or \
-        hours.WorkerTotals(worker_id=worker.pk, visits=0, open_visits=0, two_carer_visits=0,
-                           actual_minutes=0, pay_minutes=0, travel_minutes=0, travel_km=0.0,
-                           travel_legs_without_distance=0)
+    totals = hours.worker_totals(rows, period.start, period.end).get(
+        worker.pk
+    ) or hours.WorkerTotals(
+        worker_id=worker.pk,
+        visits=0,
+        open_visits=0,
+        two_carer_visits=0,
+        actual_minutes=0,
+        pay_minutes=0,
+        travel_minutes=0,
+        travel_km=0.0,
+        travel_legs_without_distance=0,
+    )
     return rows, totals
 
 
 def payroll_csv(worker: Person, period: Period) -> str:
     rows, t = payroll(worker, period)
-    out = [[worker.pk, worker.display_name, h.day.isoformat(), h.visit_id, h.service_user_id,
-            _local(h.checked_in_at), _local(h.checked_out_at), h.planned_minutes,
-            h.actual_minutes, h.pay_minutes, h.two_carer, h.cut_short, h.open,
-            h.travel_minutes, h.travel_km] for h in rows]
-    out.append([worker.pk, worker.display_name, "TOTAL", "", "", "", "", "",
-                t.actual_minutes, t.pay_minutes, t.two_carer_visits, "", t.open_visits,
-                t.travel_minutes, t.travel_km])
+    out = [
+        [
+            worker.pk,
+            worker.display_name,
+            h.day.isoformat(),
+            h.visit_id,
+            h.service_user_id,
+            _local(h.checked_in_at),
+            _local(h.checked_out_at),
+            h.planned_minutes,
+            h.actual_minutes,
+            h.pay_minutes,
+            h.two_carer,
+            h.cut_short,
+            h.open,
+            h.travel_minutes,
+            h.travel_km,
+        ]
+        for h in rows
+    ]
+    out.append(
+        [
+            worker.pk,
+            worker.display_name,
+            "TOTAL",
+            "",
+            "",
+            "",
+            "",
+            "",
+            t.actual_minutes,
+            t.pay_minutes,
+            t.two_carer_visits,
+            "",
+            t.open_visits,
+            t.travel_minutes,
+            t.travel_km,
+        ]
+    )
     return to_csv(PAYROLL_HEADER, out)
 
 
 # ---- council ------------------------------------------------------------------------------
 
-COUNCIL_HEADER = ["council", "provider", "service_user_id", "name", "period_start",
-                  "period_end", "commissioned_minutes", "planned_visits", "planned_minutes",
-                  "delivered_visits", "delivered_minutes", "commissioned_hours",
-                  "planned_hours", "delivered_hours", "cut_short_visits", "two_carer_visits"]
+COUNCIL_HEADER = [
+    "council",
+    "provider",
+    "service_user_id",
+    "name",
+    "period_start",
+    "period_end",
+    "commissioned_minutes",
+    "planned_visits",
+    "planned_minutes",
+    "delivered_visits",
+    "delivered_minutes",
+    "commissioned_hours",
+    "planned_hours",
+    "delivered_hours",
+    "cut_short_visits",
+    "two_carer_visits",
+]
 
 
-def council_totals(provider: Organisation, council: Organisation, period: Period,
-                   rules: hours.HoursRules | None = None
-                   ) -> list[tuple[ServiceUser, hours.PersonTotals]]:
+def council_totals(
+    provider: Organisation,
+    council: Organisation,
+    period: Period,
+    rules: hours.HoursRules | None = None,
+) -> list[tuple[ServiceUser, hours.PersonTotals]]:
     """Per person of ``provider`` funded by ``council``: the period's totals."""
-    people = list(ServiceUser.objects.filter(provider=provider, council=council)
-                  .order_by("full_name", "id"))
+    people = list(
+        ServiceUser.objects.filter(provider=provider, council=council).order_by("full_name", "id")
+    )
     ids = [p.pk for p in people]
-    visits = (Visit.objects.filter(service_user_id__in=ids, checked_in_at__gte=period.since,
-                                   checked_in_at__lt=period.until)
-              .select_related("planned_visit").order_by("checked_in_at", "id"))
-    planned = (PlannedVisit.objects.filter(service_user_id__in=ids,
-                                           status=PlannedVisit.Status.PLANNED,
-                                           window_start__gte=period.since,
-                                           window_start__lt=period.until))
-    totals = hours.person_totals(hours.visit_hours(visit_facts(visits), rules),
-                                 planned_facts(planned),
-                                 {p.pk: p.commissioned_hours_per_week for p in people},
-                                 period.start, period.end)
+    visits = (
+        Visit.objects.filter(
+            service_user_id__in=ids, checked_in_at__gte=period.since, checked_in_at__lt=period.until
+        )
+        .select_related("planned_visit")
+        .order_by("checked_in_at", "id")
+    )
+    planned = PlannedVisit.objects.filter(
+        service_user_id__in=ids,
+        status=PlannedVisit.Status.PLANNED,
+        window_start__gte=period.since,
+        window_start__lt=period.until,
+    )
+    totals = hours.person_totals(
+        hours.visit_hours(visit_facts(visits), rules),
+        planned_facts(planned),
+        {p.pk: p.commissioned_hours_per_week for p in people},
+        period.start,
+        period.end,
+    )
     return [(p, totals[p.pk]) for p in people]
 
 
@@ -158,17 +244,58 @@ def council_csv(provider: Organisation, council: Organisation, period: Period) -
     rows = []
     sums = dict.fromkeys(("c", "pv", "p", "dv", "d", "cut", "two"), 0)
     for su, t in council_totals(provider, council, period):
-        rows.append([council.name, provider.name, su.pk, su.full_name, period.start.isoformat(),
-                     period.end.isoformat(), t.commissioned_minutes, t.planned_visits,
-                     t.planned_minutes, t.visits, t.delivered_minutes,
-                     hours_of(t.commissioned_minutes), hours_of(t.planned_minutes),
-                     hours_of(t.delivered_minutes), t.cut_short, t.two_carer_visits])
-        for k, v in zip(sums, (t.commissioned_minutes, t.planned_visits, t.planned_minutes,
-                               t.visits, t.delivered_minutes, t.cut_short, t.two_carer_visits),
-                        strict=True):
+        rows.append(
+            [
+                council.name,
+                provider.name,
+                su.pk,
+                su.full_name,
+                period.start.isoformat(),
+                period.end.isoformat(),
+                t.commissioned_minutes,
+                t.planned_visits,
+                t.planned_minutes,
+                t.visits,
+                t.delivered_minutes,
+                hours_of(t.commissioned_minutes),
+                hours_of(t.planned_minutes),
+                hours_of(t.delivered_minutes),
+                t.cut_short,
+                t.two_carer_visits,
+            ]
+        )
+        for k, v in zip(
+            sums,
+            (
+                t.commissioned_minutes,
+                t.planned_visits,
+                t.planned_minutes,
+                t.visits,
+                t.delivered_minutes,
+                t.cut_short,
+                t.two_carer_visits,
+            ),
+            strict=True,
+        ):
             sums[k] += v
-    rows.append([council.name, provider.name, "TOTAL", "", period.start.isoformat(),
-                 period.end.isoformat(), sums["c"], sums["pv"], sums["p"], sums["dv"], sums["d"],
-                 hours_of(sums["c"]), hours_of(sums["p"]), hours_of(sums["d"]), sums["cut"],
-                 sums["two"]])
+    rows.append(
+        [
+            council.name,
+            provider.name,
+            "TOTAL",
+            "",
+            period.start.isoformat(),
+            period.end.isoformat(),
+            sums["c"],
+            sums["pv"],
+            sums["p"],
+            sums["dv"],
+            sums["d"],
+            hours_of(sums["c"]),
+            hours_of(sums["p"]),
+            hours_of(sums["d"]),
+            sums["cut"],
+            sums["two"],
+        ]
+    )
     return to_csv(COUNCIL_HEADER, rows)

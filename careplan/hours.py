@@ -124,8 +124,9 @@ def _union_minutes(spans: list[tuple[dt.datetime, dt.datetime]]) -> int:
             current = (current[0], max(current[1], e))
     if current is not None:
         total += current[1] - current[0]
-    return minutes_between(dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
-                           dt.datetime(2000, 1, 1, tzinfo=dt.UTC) + total)
+    return minutes_between(
+        dt.datetime(2000, 1, 1, tzinfo=dt.UTC), dt.datetime(2000, 1, 1, tzinfo=dt.UTC) + total
+    )
 
 
 def _groups(visits: list[VisitFacts]) -> dict[int, list[VisitFacts]]:
@@ -151,12 +152,11 @@ def _groups(visits: list[VisitFacts]) -> dict[int, list[VisitFacts]]:
     for vs in by_person.values():
         vs.sort(key=lambda pair: order[pair[0].visit_id])
         for i, (a, a_out) in enumerate(vs):
-            for b, b_out in vs[i + 1:]:
+            for b, b_out in vs[i + 1 :]:
                 if b.checked_in_at >= a_out:
                     break  # sorted by check-in: no later visit overlaps ``a`` either
                 if a.worker_id != b.worker_id and b_out > a.checked_in_at:
-                    ra, rb = sorted((root(a.visit_id), root(b.visit_id)),
-                                    key=lambda x: order[x])
+                    ra, rb = sorted((root(a.visit_id), root(b.visit_id)), key=lambda x: order[x])
                     parent[rb] = ra
     groups: dict[int, list[VisitFacts]] = {}
     for v in visits:
@@ -173,17 +173,26 @@ def _travel(visits: list[VisitFacts], rules: HoursRules) -> dict[int, tuple[int,
     for vs in by_worker.values():
         closed = [(v, v.checked_out_at) for v in vs if v.checked_out_at is not None]
         for v in vs:
-            prev = [(p, p_out) for p, p_out in closed if p.visit_id != v.visit_id
-                    and p_out <= v.checked_in_at
-                    and local_date(p_out) == local_date(v.checked_in_at)
-                    and v.checked_in_at - p_out <= gap]
+            prev = [
+                (p, p_out)
+                for p, p_out in closed
+                if p.visit_id != v.visit_id
+                and p_out <= v.checked_in_at
+                and local_date(p_out) == local_date(v.checked_in_at)
+                and v.checked_in_at - p_out <= gap
+            ]
             if not prev:
                 continue
             p, p_out = max(prev, key=lambda pair: (pair[1], pair[0].visit_id))
             km = None
             if p.checkout_at is not None and v.checkin_at is not None:
-                km = round(haversine_m(p.checkout_at.lat, p.checkout_at.lon,
-                                       v.checkin_at.lat, v.checkin_at.lon) / 1000, 2)
+                km = round(
+                    haversine_m(
+                        p.checkout_at.lat, p.checkout_at.lon, v.checkin_at.lat, v.checkin_at.lon
+                    )
+                    / 1000,
+                    2,
+                )
             out[v.visit_id] = (minutes_between(p_out, v.checked_in_at), km)
     return out
 
@@ -200,10 +209,12 @@ def visit_hours(visits: list[VisitFacts], rules: HoursRules | None = None) -> li
     out = []
     for lead, members in groups.items():
         two = len(members) > 1
-        closed = [(m.checked_in_at, m.checked_out_at) for m in members
-                  if m.checked_out_at is not None]
-        planned_group = max((m.planned_minutes for m in members if m.planned_minutes is not None),
-                            default=None)
+        closed = [
+            (m.checked_in_at, m.checked_out_at) for m in members if m.checked_out_at is not None
+        ]
+        planned_group = max(
+            (m.planned_minutes for m in members if m.planned_minutes is not None), default=None
+        )
         union = _union_minutes(closed)
         group_delivered = delivered_for(union, planned_group, rules) if closed else 0
         for m in members:
@@ -212,18 +223,32 @@ def visit_hours(visits: list[VisitFacts], rules: HoursRules | None = None) -> li
             actual = 0 if end is None else minutes_between(m.checked_in_at, end)
             pay = 0 if is_open else pay_for(actual, m.planned_minutes, rules)
             basis = union if two else actual
-            cut = (not is_open and planned_group is not None
-                   and not within_tolerance(basis, planned_group, rules))
+            cut = (
+                not is_open
+                and planned_group is not None
+                and not within_tolerance(basis, planned_group, rules)
+            )
             t = travel.get(m.visit_id)
-            out.append(VisitHours(
-                visit_id=m.visit_id, worker_id=m.worker_id, service_user_id=m.service_user_id,
-                day=local_date(m.checked_in_at), checked_in_at=m.checked_in_at,
-                checked_out_at=m.checked_out_at, planned_minutes=m.planned_minutes,
-                actual_minutes=actual, pay_minutes=pay,
-                delivered_minutes=group_delivered if m.visit_id == lead else 0,
-                cut_short=cut, open=is_open, two_carer=two, group=lead,
-                travel_minutes=t[0] if t else None, travel_km=t[1] if t else None,
-            ))
+            out.append(
+                VisitHours(
+                    visit_id=m.visit_id,
+                    worker_id=m.worker_id,
+                    service_user_id=m.service_user_id,
+                    day=local_date(m.checked_in_at),
+                    checked_in_at=m.checked_in_at,
+                    checked_out_at=m.checked_out_at,
+                    planned_minutes=m.planned_minutes,
+                    actual_minutes=actual,
+                    pay_minutes=pay,
+                    delivered_minutes=group_delivered if m.visit_id == lead else 0,
+                    cut_short=cut,
+                    open=is_open,
+                    two_carer=two,
+                    group=lead,
+                    travel_minutes=t[0] if t else None,
+                    travel_km=t[1] if t else None,
+                )
+            )
     return sorted(out, key=lambda h: (h.checked_in_at, h.visit_id))
 
 
@@ -246,17 +271,25 @@ def in_period(day: dt.date, start: dt.date, end: dt.date) -> bool:
     return start <= day <= end
 
 
-def worker_totals(hours: list[VisitHours], start: dt.date,
-                  end: dt.date) -> dict[int, WorkerTotals]:
+def worker_totals(hours: list[VisitHours], start: dt.date, end: dt.date) -> dict[int, WorkerTotals]:
     """Pay-period totals per worker over visits checked in on ``start``..``end``."""
     acc: dict[int, dict[str, Any]] = {}
     for h in hours:
         if not in_period(h.day, start, end):
             continue
-        a = acc.setdefault(h.worker_id, {"visits": 0, "open_visits": 0, "two_carer_visits": 0,
-                                         "actual_minutes": 0, "pay_minutes": 0,
-                                         "travel_minutes": 0, "travel_km": 0.0,
-                                         "travel_legs_without_distance": 0})
+        a = acc.setdefault(
+            h.worker_id,
+            {
+                "visits": 0,
+                "open_visits": 0,
+                "two_carer_visits": 0,
+                "actual_minutes": 0,
+                "pay_minutes": 0,
+                "travel_minutes": 0,
+                "travel_km": 0.0,
+                "travel_legs_without_distance": 0,
+            },
+        )
         a["visits"] += 1
         a["open_visits"] += h.open
         a["two_carer_visits"] += h.two_carer
@@ -268,8 +301,10 @@ def worker_totals(hours: list[VisitHours], start: dt.date,
                 a["travel_legs_without_distance"] += 1
             else:
                 a["travel_km"] += h.travel_km
-    return {w: WorkerTotals(worker_id=w, **{**a, "travel_km": round(a["travel_km"], 2)})
-            for w, a in acc.items()}
+    return {
+        w: WorkerTotals(worker_id=w, **{**a, "travel_km": round(a["travel_km"], 2)})
+        for w, a in acc.items()
+    }
 
 
 class PersonTotals(Strict):
@@ -303,24 +338,32 @@ def commissioned_minutes(hours_per_week: Decimal | float, start: dt.date, end: d
     return max(0, int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP)))
 
 
-def person_totals(hours: list[VisitHours], planned: list[PlannedFacts],
-                  commissioned: dict[int, Decimal | float], start: dt.date,
-                  end: dt.date) -> dict[int, PersonTotals]:
+def person_totals(
+    hours: list[VisitHours],
+    planned: list[PlannedFacts],
+    commissioned: dict[int, Decimal | float],
+    start: dt.date,
+    end: dt.date,
+) -> dict[int, PersonTotals]:
     """Council period totals per person: commissioned vs planned vs delivered minutes.
 
     ``commissioned`` names the people to report (weekly hours each); visits and planned
     visits of anyone else are ignored.
     """
-    plan = planned_minutes([p for p in planned if in_period(local_date(p.window_start),
-                                                             start, end)])
+    plan = planned_minutes(
+        [p for p in planned if in_period(local_date(p.window_start), start, end)]
+    )
     out = {}
     for su, weekly in commissioned.items():
         mine = [h for h in hours if h.service_user_id == su and in_period(h.day, start, end)]
         leads = [h for h in mine if h.visit_id == h.group and not h.open]
         n_planned, m_planned = plan.get(su, (0, 0))
         out[su] = PersonTotals(
-            service_user_id=su, commissioned_minutes=commissioned_minutes(weekly, start, end),
-            planned_visits=n_planned, planned_minutes=m_planned, visits=len(leads),
+            service_user_id=su,
+            commissioned_minutes=commissioned_minutes(weekly, start, end),
+            planned_visits=n_planned,
+            planned_minutes=m_planned,
+            visits=len(leads),
             delivered_minutes=sum(h.delivered_minutes for h in mine),
             cut_short=sum(1 for h in leads if h.cut_short),
             two_carer_visits=sum(1 for h in leads if h.two_carer),

@@ -34,11 +34,22 @@ from careplan.common import (
     parse_hhmm,
 )
 
-Route = Literal["oral", "topical", "inhaled", "transdermal", "eye", "ear", "nasal",
-                "subcutaneous", "rectal", "other"]
+Route = Literal[
+    "oral",
+    "topical",
+    "inhaled",
+    "transdermal",
+    "eye",
+    "ear",
+    "nasal",
+    "subcutaneous",
+    "rectal",
+    "other",
+]
 DoseOutcome = Literal["given", "refused", "not_given", "missed"]
-DoseReason = Literal["asleep", "away", "unwell", "no_stock", "withheld", "swallowing",
-                     "late_visit", "other"]
+DoseReason = Literal[
+    "asleep", "away", "unwell", "no_stock", "withheld", "swallowing", "late_visit", "other"
+]
 DOSE_REASONS: dict[str, str] = {
     "asleep": "Asleep",
     "away": "Not at home / in hospital",
@@ -111,8 +122,7 @@ class MedicineRef(Strict):
         """Prescribed for at least part of the local day."""
         start = at_local(day, dt.time())
         end = at_local(day + dt.timedelta(days=1), dt.time())
-        return self.active_from < end and (self.active_until is None
-                                           or self.active_until > start)
+        return self.active_from < end and (self.active_until is None or self.active_until > start)
 
 
 class DueDose(Strict):
@@ -126,8 +136,7 @@ def tolerance_for(spec: MedicineSpec) -> dt.timedelta:
     return TIME_CRITICAL_TOLERANCE if spec.time_critical else TOLERANCE
 
 
-def scheduled_between(med: MedicineRef, start: dt.datetime,
-                      end: dt.datetime) -> list[DueDose]:
+def scheduled_between(med: MedicineRef, start: dt.datetime, end: dt.datetime) -> list[DueDose]:
     """Scheduled doses of ``med`` with ``start <= scheduled_for <= end`` while it was active."""
     out = []
     day = local_date(start)
@@ -136,14 +145,21 @@ def scheduled_between(med: MedicineRef, start: dt.datetime,
         for hhmm in med.spec.times:
             t = at_local(day, parse_hhmm(hhmm))
             if start <= t <= end and med.active_at(t):
-                out.append(DueDose(medicine_id=med.id, scheduled_for=t, time=hhmm,
-                                   time_critical=med.spec.time_critical))
+                out.append(
+                    DueDose(
+                        medicine_id=med.id,
+                        scheduled_for=t,
+                        time=hhmm,
+                        time_critical=med.spec.time_critical,
+                    )
+                )
         day += dt.timedelta(days=1)
     return out
 
 
-def doses_due(meds: list[MedicineRef], visit_start: dt.datetime,
-              visit_end: dt.datetime) -> list[DueDose]:
+def doses_due(
+    meds: list[MedicineRef], visit_start: dt.datetime, visit_end: dt.datetime
+) -> list[DueDose]:
     """Scheduled doses due in a visit: their time within the visit widened by the
     medicine's tolerance (60 min; 30 min for time-critical ones). ``visit_end`` is the
     check-out, or the planned end while the visit is open. Ordered by time."""
@@ -213,8 +229,9 @@ def prn_allowed(rule: PrnRule, given: list[dt.datetime], at: dt.datetime) -> Prn
     return PrnDecision(allowed=False, reason=why, next_allowed_at=nxt)
 
 
-def dose_flag(med: MedicineRef, record: DoseRecordIn, *, ref: str,
-              time: str | None) -> FlagOut | None:
+def dose_flag(
+    med: MedicineRef, record: DoseRecordIn, *, ref: str, time: str | None
+) -> FlagOut | None:
     """The flag for a time-critical dose not given; None otherwise.
 
     The reason names the dose time, never the medicine (flags reach notices and pushes
@@ -227,8 +244,13 @@ def dose_flag(med: MedicineRef, record: DoseRecordIn, *, ref: str,
     severity = "medium" if record.outcome == "not_given" else "high"
     what = {"refused": "refused", "missed": "missed", "not_given": "not given"}[record.outcome]
     dose = f"the {time} dose" if time else "an as-needed dose"
-    return FlagOut(concern="medication", severity=severity, source="careplan.medicine",
-                   ref=ref, reason=f"Time-critical medicine {what}: {dose} (see the MAR chart).")
+    return FlagOut(
+        concern="medication",
+        severity=severity,
+        source="careplan.medicine",
+        ref=ref,
+        reason=f"Time-critical medicine {what}: {dose} (see the MAR chart).",
+    )
 
 
 # ---- the MAR chart ------------------------------------------------------------------------
@@ -266,8 +288,9 @@ def _days_in(year: int, month: int) -> int:
     return (nxt - dt.date(year, month, 1)).days
 
 
-def mar_chart(meds: list[MedicineRef], records: list[DoseRecord], year: int,
-              month: int) -> MarChart:
+def mar_chart(
+    meds: list[MedicineRef], records: list[DoseRecord], year: int, month: int
+) -> MarChart:
     """The month's chart in local days. Scheduled rows: the outcome code of that dose, ""
     when nothing was recorded, ``-`` on days the medicine was not prescribed. As-needed
     rows: the number of doses given that day (``R`` if only refusals)."""
@@ -288,14 +311,24 @@ def mar_chart(meds: list[MedicineRef], records: list[DoseRecord], year: int,
     rows: list[MarRow] = []
     month_days = [dt.date(year, month, d) for d in range(1, days + 1)]
     for m in sorted(meds, key=lambda m: (m.spec.name.lower(), m.id)):
-        base = {"medicine_id": m.id, "name": m.spec.name, "dose": m.spec.dose,
-                "route": m.spec.route, "time_critical": m.spec.time_critical}
+        base = {
+            "medicine_id": m.id,
+            "name": m.spec.name,
+            "dose": m.spec.dose,
+            "route": m.spec.route,
+            "time_critical": m.spec.time_critical,
+        }
         if m.spec.as_needed:
             cells = []
             for d in month_days:
                 n = prn_given.get((m.id, d), 0)
-                cells.append(str(n) if n else ("R" if (m.id, d) in prn_refused
-                                               else ("" if m.active_on(d) else NOT_ACTIVE)))
+                cells.append(
+                    str(n)
+                    if n
+                    else (
+                        "R" if (m.id, d) in prn_refused else ("" if m.active_on(d) else NOT_ACTIVE)
+                    )
+                )
             rows.append(MarRow(time="PRN", cells=cells, **base))
             continue
         for hhmm in m.spec.times:
@@ -306,7 +339,13 @@ def mar_chart(meds: list[MedicineRef], records: list[DoseRecord], year: int,
                     code = "" if m.active_at(at_local(d, parse_hhmm(hhmm))) else NOT_ACTIVE
                 cells.append(code)
             rows.append(MarRow(time=hhmm, cells=cells, **base))
-    legend = {"G": "Given", "R": "Refused", "N": "Not given (reason recorded)",
-              "M": "Missed (reason recorded)", "1, 2 …": "As-needed doses given",
-              NOT_ACTIVE: "Not prescribed that day", "(blank)": "Nothing recorded"}
+    legend = {
+        "G": "Given",
+        "R": "Refused",
+        "N": "Not given (reason recorded)",
+        "M": "Missed (reason recorded)",
+        "1, 2 …": "As-needed doses given",
+        NOT_ACTIVE: "Not prescribed that day",
+        "(blank)": "Nothing recorded",
+    }
     return MarChart(year=year, month=month, days=days, rows=rows, legend=legend)

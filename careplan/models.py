@@ -26,19 +26,22 @@ class CarePlanVersion(models.Model):
     outcomes and tasks are rows, so records can point at the exact task they tick.
     """
 
-    service_user = models.ForeignKey(ServiceUser, on_delete=models.CASCADE,
-                                     related_name="care_plan_versions")
+    service_user = models.ForeignKey(
+        ServiceUser, on_delete=models.CASCADE, related_name="care_plan_versions"
+    )
     number = models.PositiveIntegerField()
     visit_types = models.JSONField(default=list)
     note = models.CharField(max_length=200, blank=True)
-    created_by = models.ForeignKey(Person, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField()
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["service_user", "number"],
-                                    name="one_care_plan_version_number"),
+            models.UniqueConstraint(
+                fields=["service_user", "number"], name="one_care_plan_version_number"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -48,12 +51,12 @@ class CarePlanVersion(models.Model):
 class PlanOutcome(models.Model):
     """What the care is for, in the person's words; tied to one of their goals if any."""
 
-    version = models.ForeignKey(CarePlanVersion, on_delete=models.CASCADE,
-                                related_name="outcomes")
+    version = models.ForeignKey(CarePlanVersion, on_delete=models.CASCADE, related_name="outcomes")
     key = models.CharField(max_length=40)
     text = models.CharField(max_length=300)
-    goal = models.ForeignKey("bots.Goal", null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="+")
+    goal = models.ForeignKey(
+        "bots.Goal", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -97,14 +100,16 @@ class TaskRecord(models.Model):
     client_id = models.CharField(max_length=64)
     recorded_at = models.DateTimeField()
     updated_at = models.DateTimeField()
-    flag_message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL,
-                                     related_name="+")
+    flag_message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["visit", "task"], name="one_task_record_per_visit"),
-            models.UniqueConstraint(fields=["recorded_by", "client_id"],
-                                    name="idempotent_task_record_client_id"),
+            models.UniqueConstraint(
+                fields=["recorded_by", "client_id"], name="idempotent_task_record_client_id"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -130,8 +135,9 @@ class Medicine(models.Model):
         RECTAL = "rectal", "Rectal"
         OTHER = "other", "Other"
 
-    service_user = models.ForeignKey(ServiceUser, on_delete=models.CASCADE,
-                                     related_name="medicines")
+    service_user = models.ForeignKey(
+        ServiceUser, on_delete=models.CASCADE, related_name="medicines"
+    )
     name = models.CharField(max_length=120)
     dose = models.CharField(max_length=60)
     route = models.CharField(max_length=20, choices=Route.choices)
@@ -140,8 +146,9 @@ class Medicine(models.Model):
     prn_min_interval_minutes = models.PositiveSmallIntegerField(null=True, blank=True)
     time_critical = models.BooleanField(default=False)
     instructions = models.CharField(max_length=300, blank=True)
-    replaces = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT,
-                                    related_name="replaced_by")
+    replaces = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by"
+    )
     started_at = models.DateTimeField()
     stopped_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
@@ -193,8 +200,9 @@ class MedicineRecord(models.Model):
         MISSED = "missed", "Missed"
 
     medicine = models.ForeignKey(Medicine, on_delete=models.PROTECT, related_name="records")
-    visit = models.ForeignKey("bots.Visit", on_delete=models.PROTECT,
-                              related_name="medicine_records")
+    visit = models.ForeignKey(
+        "bots.Visit", on_delete=models.PROTECT, related_name="medicine_records"
+    )
     scheduled_for = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     reason = models.CharField(max_length=20, blank=True)
@@ -204,16 +212,20 @@ class MedicineRecord(models.Model):
     recorded_by = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
     client_id = models.CharField(max_length=64)
     recorded_at = models.DateTimeField()
-    flag_message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL,
-                                     related_name="+")
+    flag_message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["medicine", "scheduled_for"],
-                                    condition=Q(scheduled_for__isnull=False),
-                                    name="one_record_per_scheduled_dose"),
-            models.UniqueConstraint(fields=["recorded_by", "client_id"],
-                                    name="idempotent_medicine_record_client_id"),
+            models.UniqueConstraint(
+                fields=["medicine", "scheduled_for"],
+                condition=Q(scheduled_for__isnull=False),
+                name="one_record_per_scheduled_dose",
+            ),
+            models.UniqueConstraint(
+                fields=["recorded_by", "client_id"], name="idempotent_medicine_record_client_id"
+            ),
         ]
         indexes = [models.Index(fields=["medicine", "given_at"])]
 

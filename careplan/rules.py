@@ -45,8 +45,7 @@ ESSENTIAL_NOT_DONE_SEVERITY: dict[str, str] = {
 }
 
 MAX_TASKS_PER_VISIT_TYPE = 10  # the card must fit one phone screen with the questions
-DEFAULT_VISIT_TYPES = (("morning", "05:00"), ("lunch", "11:00"), ("tea", "15:00"),
-                       ("bed", "18:30"))
+DEFAULT_VISIT_TYPES = (("morning", "05:00"), ("lunch", "11:00"), ("tea", "15:00"), ("bed", "18:30"))
 
 
 class VisitTypeSpec(Strict):
@@ -87,8 +86,9 @@ class PlanSpec(Strict):
     """One version's content. Validation keeps it coherent: unique keys, tasks refer to
     declared visit types and outcomes, at most ``MAX_TASKS_PER_VISIT_TYPE`` per type."""
 
-    visit_types: list[VisitTypeSpec] = Field(default_factory=default_visit_types,
-                                             min_length=1, max_length=12)
+    visit_types: list[VisitTypeSpec] = Field(
+        default_factory=default_visit_types, min_length=1, max_length=12
+    )
     outcomes: list[OutcomeSpec] = Field(default_factory=list, max_length=30)
     tasks: list[TaskSpec] = Field(default_factory=list, max_length=120)
 
@@ -114,8 +114,10 @@ class PlanSpec(Strict):
         for name in names:
             n = sum(1 for t in self.tasks if t.visit_type == name)
             if n > MAX_TASKS_PER_VISIT_TYPE:
-                raise ValueError(f"visit type {name}: {n} tasks (at most "
-                                 f"{MAX_TASKS_PER_VISIT_TYPE} fit one screen)")
+                raise ValueError(
+                    f"visit type {name}: {n} tasks (at most "
+                    f"{MAX_TASKS_PER_VISIT_TYPE} fit one screen)"
+                )
         return self
 
 
@@ -166,8 +168,9 @@ class TaskOutcome(Strict):
         return self
 
 
-def task_flag(task: TaskSpec, outcome: TaskOutcome, *, visit_id: int,
-              visit_title: str) -> FlagOut | None:
+def task_flag(
+    task: TaskSpec, outcome: TaskOutcome, *, visit_id: int, visit_title: str
+) -> FlagOut | None:
     """The flag for an essential task not done; None for anything else.
 
     ``ref`` is ``visit:<id>:task:<key>``: one flag per task per visit.
@@ -176,10 +179,12 @@ def task_flag(task: TaskSpec, outcome: TaskOutcome, *, visit_id: int,
         return None
     reason = outcome.reason or "unable"
     return FlagOut(
-        concern="care_task", severity=ESSENTIAL_NOT_DONE_SEVERITY[reason],
-        source="careplan.task", ref=f"visit:{visit_id}:task:{task.key}",
+        concern="care_task",
+        severity=ESSENTIAL_NOT_DONE_SEVERITY[reason],
+        source="careplan.task",
+        ref=f"visit:{visit_id}:task:{task.key}",
         reason=f"{visit_title} visit: essential task not done — {task.label[:120]} "
-               f"({NOT_DONE_REASONS[reason].lower()})",
+        f"({NOT_DONE_REASONS[reason].lower()})",
     )
 
 
@@ -189,8 +194,9 @@ def _join(words: list[str]) -> str:
     return ", ".join(words[:-1]) + " and " + words[-1]
 
 
-def family_summary(visit_title: str, tasks: list[TaskSpec],
-                   outcomes: dict[str, TaskOutcome]) -> str | None:
+def family_summary(
+    visit_title: str, tasks: list[TaskSpec], outcomes: dict[str, TaskOutcome]
+) -> str | None:
     """The family-safe line posted at check-out, e.g. "Morning visit: breakfast and
     personal care done." None when the visit type has no tasks.
 
@@ -216,8 +222,9 @@ def family_summary(visit_title: str, tasks: list[TaskSpec],
         elif t.family_label:
             not_done.append(t.family_label)
     if other_done:
-        done.append("care tasks" if not done else
-                    f"{other_done} other task{'s' if other_done > 1 else ''}")
+        done.append(
+            "care tasks" if not done else f"{other_done} other task{'s' if other_done > 1 else ''}"
+        )
     parts = []
     if done:
         parts.append(f"{_join(done)} done")

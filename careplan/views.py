@@ -49,8 +49,9 @@ def _render(request, person: Person, template: str, ctx: dict) -> HttpResponse:
 
 
 def _bad(exc: ValidationError) -> HttpResponseBadRequest:
-    msg = "; ".join(f"{'.'.join(str(x) for x in e['loc']) or 'query'}: {e['msg']}"
-                    for e in exc.errors()[:5])
+    msg = "; ".join(
+        f"{'.'.join(str(x) for x in e['loc']) or 'query'}: {e['msg']}" for e in exc.errors()[:5]
+    )
     return HttpResponseBadRequest(f"Bad request: {msg}", content_type="text/plain")
 
 
@@ -77,21 +78,31 @@ def mar_page(request, person, su_id: int):
     su = access.access_record(person, su_id)
     ym = _month(request.GET.get("month"), clock.now())
     if ym is None or set(request.GET) - {"month"}:
-        return HttpResponseBadRequest("Bad request: month must be YYYY-MM (2000-2099).",
-                                      content_type="text/plain")
+        return HttpResponseBadRequest(
+            "Bad request: month must be YYYY-MM (2000-2099).", content_type="text/plain"
+        )
     year, month = ym
     chart = wire.mar_wire(su, year, month)
     audit.record(person, "mar.read", service_user=su, target=f"mar:{year:04d}-{month:02d}")
     first = dt.date(year, month, 1)
     days = [first + dt.timedelta(days=i) for i in range(chart["days"])]
     base = reverse("careplan:mar", args=[su.pk])
-    return _render(request, person, "careplan/mar.html", {
-        "su": su, "chart": chart, "days": days, "month": first, "now": clock.now(),
-        "codes": CODES,
-        "prev_url": f"{base}?month={_shift(year, month, -1)}",
-        "next_url": f"{base}?month={_shift(year, month, 1)}",
-        "json_url": f"/api/careplan/service-users/{su.pk}/mar?month={year:04d}-{month:02d}",
-    })
+    return _render(
+        request,
+        person,
+        "careplan/mar.html",
+        {
+            "su": su,
+            "chart": chart,
+            "days": days,
+            "month": first,
+            "now": clock.now(),
+            "codes": CODES,
+            "prev_url": f"{base}?month={_shift(year, month, -1)}",
+            "next_url": f"{base}?month={_shift(year, month, 1)}",
+            "json_url": f"/api/careplan/service-users/{su.pk}/mar?month={year:04d}-{month:02d}",
+        },
+    )
 
 
 @careplan_page
@@ -103,9 +114,17 @@ def downloads_page(request, person):
         raise NotFound(access.NOT_FOUND)
     today = clock.now().astimezone(LOCAL_TZ).date()
     start = today.replace(day=1)
-    return _render(request, person, "careplan/downloads.html", {
-        "workers": workers, "councils": councils, "start": start, "end": today,
-    })
+    return _render(
+        request,
+        person,
+        "careplan/downloads.html",
+        {
+            "workers": workers,
+            "councils": councils,
+            "start": start,
+            "end": today,
+        },
+    )
 
 
 def _csv(text: str, filename: str) -> HttpResponse:
@@ -119,8 +138,9 @@ def _period(request, id_field: str) -> tuple[int, exports.Period] | HttpResponse
     q = dict(request.GET.items())
     unknown = set(q) - {id_field, "start", "end"}
     if unknown:
-        return HttpResponseBadRequest(f"Bad request: unknown parameter {sorted(unknown)[0][:40]}",
-                                      content_type="text/plain")
+        return HttpResponseBadRequest(
+            f"Bad request: unknown parameter {sorted(unknown)[0][:40]}", content_type="text/plain"
+        )
     try:
         period = exports.Period.model_validate({"start": q.get("start"), "end": q.get("end")})
         ident = exports.ExportTarget.model_validate({"id": q.get(id_field)}).id
@@ -137,8 +157,9 @@ def payroll_download(request, person):
     worker_id, period = parsed
     worker = access.access_payroll(person, worker_id)
     audit.record(person, "export.payroll", target=f"worker:{worker.pk}")
-    return _csv(exports.payroll_csv(worker, period),
-                f"payroll-{worker.pk}-{period.start}-{period.end}.csv")
+    return _csv(
+        exports.payroll_csv(worker, period), f"payroll-{worker.pk}-{period.start}-{period.end}.csv"
+    )
 
 
 @careplan_page
@@ -149,5 +170,7 @@ def council_download(request, person):
     council_id, period = parsed
     provider, council = access.access_council_export(person, council_id)
     audit.record(person, "export.council", target=f"council:{council.pk}")
-    return _csv(exports.council_csv(provider, council, period),
-                f"council-{council.pk}-{period.start}-{period.end}.csv")
+    return _csv(
+        exports.council_csv(provider, council, period),
+        f"council-{council.pk}-{period.start}-{period.end}.csv",
+    )

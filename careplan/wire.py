@@ -29,8 +29,10 @@ def plan_wire(version: CarePlanVersion | None) -> dict:
     spec = plan_spec(version)
     ids = dict(version.tasks.values_list("key", "id"))
     return {
-        "version": version.number, "created_at": _iso(version.created_at),
-        "created_by": version.created_by_id, "note": version.note,
+        "version": version.number,
+        "created_at": _iso(version.created_at),
+        "created_by": version.created_by_id,
+        "note": version.note,
         "visit_types": [v.model_dump() for v in spec.visit_types],
         "outcomes": [o.model_dump() for o in spec.outcomes],
         "tasks": [{"id": ids[t.key], **t.model_dump()} for t in spec.tasks],
@@ -38,64 +40,115 @@ def plan_wire(version: CarePlanVersion | None) -> dict:
 
 
 def version_wire(v: CarePlanVersion) -> dict:
-    return {"version": v.number, "created_at": _iso(v.created_at), "created_by": v.created_by_id,
-            "note": v.note}
+    return {
+        "version": v.number,
+        "created_at": _iso(v.created_at),
+        "created_by": v.created_by_id,
+        "note": v.note,
+    }
 
 
 def medicine_wire(m: Medicine) -> dict:
     spec = medicine_ref(m).spec
-    return {"id": m.pk, **spec.model_dump(), "started_at": _iso(m.started_at),
-            "stopped_at": _iso(m.stopped_at), "replaces": m.replaces_id}
+    return {
+        "id": m.pk,
+        **spec.model_dump(),
+        "started_at": _iso(m.started_at),
+        "stopped_at": _iso(m.stopped_at),
+        "replaces": m.replaces_id,
+    }
 
 
 def task_record_wire(r: TaskRecord) -> dict:
-    return {"id": r.pk, "task": r.task_id, "done": r.done, "reason": r.reason or None,
-            "recorded_by": r.recorded_by_id, "recorded_at": _iso(r.recorded_at),
-            "updated_at": _iso(r.updated_at), "flagged": r.flag_message_id is not None}
+    return {
+        "id": r.pk,
+        "task": r.task_id,
+        "done": r.done,
+        "reason": r.reason or None,
+        "recorded_by": r.recorded_by_id,
+        "recorded_at": _iso(r.recorded_at),
+        "updated_at": _iso(r.updated_at),
+        "flagged": r.flag_message_id is not None,
+    }
 
 
 def dose_record_wire(r: MedicineRecord) -> dict:
-    return {"id": r.pk, "medicine": r.medicine_id, "scheduled_for": _iso(r.scheduled_for),
-            "outcome": r.outcome, "reason": r.reason or None, "prn_reason": r.prn_reason,
-            "note": r.note, "given_at": _iso(r.given_at), "recorded_by": r.recorded_by_id,
-            "flagged": r.flag_message_id is not None}
+    return {
+        "id": r.pk,
+        "medicine": r.medicine_id,
+        "scheduled_for": _iso(r.scheduled_for),
+        "outcome": r.outcome,
+        "reason": r.reason or None,
+        "prn_reason": r.prn_reason,
+        "note": r.note,
+        "given_at": _iso(r.given_at),
+        "recorded_by": r.recorded_by_id,
+        "flagged": r.flag_message_id is not None,
+    }
 
 
 def visit_record_wire(visit: Visit, now: dt.datetime, end: dt.datetime) -> dict:
     """A visit's tasks and doses: what is due, what was recorded (the worker's card)."""
     plan = VisitPlan(visit)
     records = {r.task_id: r for r in TaskRecord.objects.filter(visit=visit)}
-    meds = medicines_active_between(visit.service_user, visit.checked_in_at - TOLERANCE,
-                                    end + TOLERANCE)
+    meds = medicines_active_between(
+        visit.service_user, visit.checked_in_at - TOLERANCE, end + TOLERANCE
+    )
     refs = {m.pk: medicine_ref(m) for m in meds}
     due = doses_due(list(refs.values()), visit.checked_in_at, end)
     doses = MedicineRecord.objects.filter(medicine_id__in=list(refs))
-    scheduled = {(r.medicine_id, r.scheduled_for): r
-                 for r in doses.filter(scheduled_for__in=[d.scheduled_for for d in due])}
+    scheduled = {
+        (r.medicine_id, r.scheduled_for): r
+        for r in doses.filter(scheduled_for__in=[d.scheduled_for for d in due])
+    }
     return {
-        "visit": visit.pk, "service_user": visit.service_user_id,
+        "visit": visit.pk,
+        "service_user": visit.service_user_id,
         "visit_type": plan.visit_type.name if plan.visit_type else None,
-        "title": plan.title, "plan_version": plan.version.number if plan.version else None,
-        "tasks": [{"id": t.pk, "key": t.key, "label": t.label, "essential": t.essential,
-                   "details": t.details,
-                   "record": task_record_wire(records[t.pk]) if t.pk in records else None}
-                  for t in plan.tasks],
-        "doses_due": [{"medicine": d.medicine_id, "scheduled_for": _iso(d.scheduled_for),
-                       "time": d.time, "time_critical": d.time_critical,
-                       "name": refs[d.medicine_id].spec.name,
-                       "dose": refs[d.medicine_id].spec.dose,
-                       "route": refs[d.medicine_id].spec.route,
-                       "record": dose_record_wire(r) if (r := scheduled.get(
-                           (d.medicine_id, d.scheduled_for))) else None}
-                      for d in due],
-        "as_needed": [{"medicine": m.id, "name": m.spec.name, "dose": m.spec.dose,
-                       "route": m.spec.route,
-                       "max_doses_24h": m.spec.prn.max_doses_24h,
-                       "min_interval_minutes": m.spec.prn.min_interval_minutes}
-                      for m in refs.values() if m.spec.as_needed],
-        "as_needed_records": [dose_record_wire(r) for r in
-                              doses.filter(visit=visit, scheduled_for__isnull=True)
-                              .order_by("given_at")],
+        "title": plan.title,
+        "plan_version": plan.version.number if plan.version else None,
+        "tasks": [
+            {
+                "id": t.pk,
+                "key": t.key,
+                "label": t.label,
+                "essential": t.essential,
+                "details": t.details,
+                "record": task_record_wire(records[t.pk]) if t.pk in records else None,
+            }
+            for t in plan.tasks
+        ],
+        "doses_due": [
+            {
+                "medicine": d.medicine_id,
+                "scheduled_for": _iso(d.scheduled_for),
+                "time": d.time,
+                "time_critical": d.time_critical,
+                "name": refs[d.medicine_id].spec.name,
+                "dose": refs[d.medicine_id].spec.dose,
+                "route": refs[d.medicine_id].spec.route,
+                "record": dose_record_wire(r)
+                if (r := scheduled.get((d.medicine_id, d.scheduled_for)))
+                else None,
+            }
+            for d in due
+        ],
+        "as_needed": [
+            {
+                "medicine": m.id,
+                "name": m.spec.name,
+                "dose": m.spec.dose,
+                "route": m.spec.route,
+                "max_doses_24h": m.spec.prn.max_doses_24h,
+                "min_interval_minutes": m.spec.prn.min_interval_minutes,
+            }
+            for m in refs.values()
+            if m.spec.as_needed
+        ],
+        "as_needed_records": [
+            dose_record_wire(r)
+            for r in doses.filter(visit=visit, scheduled_for__isnull=True).order_by("given_at")
+        ],
         # the one-tap lists the worker's card offers (labels from the rules, one source)
         "not_done_reasons": NOT_DONE_REASONS,
         "dose_reasons": DOSE_REASONS,
@@ -114,6 +167,7 @@ def mar_wire(su: ServiceUser, year: int, month: int) -> dict:
     start, end = month_bounds(year, month)
     meds = medicines_active_between(su, start, end)
     records = MedicineRecord.objects.filter(medicine__in=meds).filter(
-        given_at__gte=start - dt.timedelta(days=1), given_at__lt=end + dt.timedelta(days=1))
+        given_at__gte=start - dt.timedelta(days=1), given_at__lt=end + dt.timedelta(days=1)
+    )
     chart = mar_chart([medicine_ref(m) for m in meds], dose_records(records), year, month)
     return {"service_user": su.pk, **chart.model_dump()}

@@ -49,16 +49,18 @@ def production_secret_problems(cfg: Config) -> list[str]:
         problems.append(f"COCARE_SECRET_KEY {problem}")
     key = cfg.channel_encryption_key
     if key is not None and len(key) < MIN_CHANNEL_KEY_CHARS:
-        problems.append(f"COCARE_CHANNEL_ENCRYPTION_KEY is shorter than "
-                        f"{MIN_CHANNEL_KEY_CHARS} characters")
+        problems.append(
+            f"COCARE_CHANNEL_ENCRYPTION_KEY is shorter than {MIN_CHANNEL_KEY_CHARS} characters"
+        )
     return problems
 
 
 class Config(BaseSettings):
     # hide_input_in_errors: a bad value must not print the other variables (tokens, the
     # database password) into a start-up log.
-    model_config = SettingsConfigDict(env_prefix="COCARE_", extra="ignore",
-                                      hide_input_in_errors=True)
+    model_config = SettingsConfigDict(
+        env_prefix="COCARE_", extra="ignore", hide_input_in_errors=True
+    )
 
     # Core
     production: bool = False

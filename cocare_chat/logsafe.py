@@ -37,8 +37,10 @@ def exception_summary(exc: BaseException) -> str:
     blocks = []
     for e in reversed(chain):
         lines = ["Traceback (most recent call last; messages withheld):"]
-        lines += [f'  File "{f.filename}", line {f.lineno}, in {f.name}'
-                  for f in traceback.extract_tb(e.__traceback__)]
+        lines += [
+            f'  File "{f.filename}", line {f.lineno}, in {f.name}'
+            for f in traceback.extract_tb(e.__traceback__)
+        ]
         lines.append(_type_name(e))
         blocks.append("\n".join(lines))
     return "\n\nThe above led to:\n\n".join(blocks)

@@ -26,8 +26,7 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request, exception):
         if not isinstance(exception, OperationalError | InterfaceError):
             return None
-        log.warning("database unavailable during %s: %s", request.method,
-                    type(exception).__name__)
+        log.warning("database unavailable during %s: %s", request.method, type(exception).__name__)
         response = JsonResponse(
             {"error": "unavailable", "message": "The record is briefly unavailable; retry."},
             status=503,

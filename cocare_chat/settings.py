@@ -82,8 +82,9 @@ TEMPLATES = [
 ]
 
 # Persistent connections are opt-in (COCARE_DB_CONN_MAX_AGE); see docs/performance.md.
-_db = dj_database_url.parse(CFG.database_url, conn_max_age=CFG.db_conn_max_age,
-                            conn_health_checks=CFG.db_conn_max_age > 0)
+_db = dj_database_url.parse(
+    CFG.database_url, conn_max_age=CFG.db_conn_max_age, conn_health_checks=CFG.db_conn_max_age > 0
+)
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     (BASE_DIR / "var").mkdir(exist_ok=True)
     _db["OPTIONS"] = {
@@ -103,9 +104,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 if CFG.redis_url:
     # Derived from the secret key unless set. In production the secret key is a real secret
     # (cocare_chat.config refuses the public development key), so the derived key is too.
-    _key = CFG.channel_encryption_key or base64.urlsafe_b64encode(
-        hashlib.sha256(("channels:" + SECRET_KEY).encode()).digest()
-    ).decode()
+    _key = (
+        CFG.channel_encryption_key
+        or base64.urlsafe_b64encode(
+            hashlib.sha256(("channels:" + SECRET_KEY).encode()).digest()
+        ).decode()
+    )
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -117,8 +121,9 @@ if CFG.redis_url:
                 # redis-py 8's async pool refuses (MaxConnectionsError) past 100 connections
                 # in use; a reconnect storm of a few hundred handshakes, each doing a
                 # group_add, went past that (bench/resume.py). Redis allows 10,000 clients.
-                "hosts": [{"address": CFG.redis_url, "socket_timeout": 15,
-                           "max_connections": 2000}],
+                "hosts": [
+                    {"address": CFG.redis_url, "socket_timeout": 15, "max_connections": 2000}
+                ],
                 "prefix": CFG.redis_prefix,
                 # Message bodies cross Redis only encrypted (DESIGN.md §3.9).
                 "symmetric_encryption_keys": [_key],
@@ -211,10 +216,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"safe": {"()": "cocare_chat.logsafe.SafeRecords"}},
-    "formatters": {"plain": {"()": "cocare_chat.logsafe.SafeFormatter",
-                             "format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain",
-                             "filters": ["safe"]}},
+    "formatters": {
+        "plain": {
+            "()": "cocare_chat.logsafe.SafeFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["safe"]}
+    },
     "root": {"handlers": ["console"], "level": CFG.log_level},
     "loggers": {
         "django": {"handlers": [], "level": "INFO", "propagate": True},

@@ -39,15 +39,20 @@ CONTEXT_KINDS = (Message.Kind.TEXT, Message.Kind.NOTE)
 
 
 def is_council_reader(person: Person, alert: Alert) -> bool:
-    return (person.role == Role.COMMISSIONER
-            and person.organisation_id is not None
-            and person.organisation_id == alert.service_user.council_id
-            and alert.council_notified_at is not None)
+    return (
+        person.role == Role.COMMISSIONER
+        and person.organisation_id is not None
+        and person.organisation_id == alert.service_user.council_id
+        and alert.council_notified_at is not None
+    )
 
 
 def is_assessor_reader(person: Person, alert: Alert) -> bool:
-    return (person.role == Role.ASSESSOR and alert.council_notified_at is not None
-            and assessor_allocated(person, alert.service_user))
+    return (
+        person.role == Role.ASSESSOR
+        and alert.council_notified_at is not None
+        and assessor_allocated(person, alert.service_user)
+    )
 
 
 def is_escalated_reader(person: Person, alert: Alert) -> bool:
@@ -60,11 +65,13 @@ def visible_alerts(person: Person) -> QuerySet[Alert]:
     if person.role == Role.CARE_MANAGER and person.organisation_id:
         return qs.filter(service_user__provider_id=person.organisation_id)
     if person.role == Role.COMMISSIONER and person.organisation_id:
-        return qs.filter(service_user__council_id=person.organisation_id,
-                         council_notified_at__isnull=False)
+        return qs.filter(
+            service_user__council_id=person.organisation_id, council_notified_at__isnull=False
+        )
     if person.role == Role.ASSESSOR:
-        return qs.filter(service_user__in=allocated_service_users(person),
-                         council_notified_at__isnull=False)
+        return qs.filter(
+            service_user__in=allocated_service_users(person), council_notified_at__isnull=False
+        )
     return qs.none()
 
 
@@ -82,8 +89,7 @@ def access_alert(person: Person | None, alert_id: int, *, manage: bool = False) 
 
 def access_message_for_concern(person: Person | None, message_id: int) -> Message:
     """The message a person raises a concern about, if they can read it."""
-    msg = Message.objects.select_related("room", "room__service_user").filter(
-        pk=message_id).first()
+    msg = Message.objects.select_related("room", "room__service_user").filter(pk=message_id).first()
     if msg is None or person is None:
         raise NotFound("No such message.")
     room, m = access_room(person, msg.room_id, Action.READ)
@@ -106,10 +112,10 @@ def flagged_context(person: Person, alert: Alert, message: Message) -> list[Mess
         visible_from = m.visible_from_seq
         if message.seq <= visible_from:
             return None
-    base = Message.objects.filter(room_id=message.room_id, kind__in=CONTEXT_KINDS,
-                                  seq__gt=visible_from).select_related("sender")
+    base = Message.objects.filter(
+        room_id=message.room_id, kind__in=CONTEXT_KINDS, seq__gt=visible_from
+    ).select_related("sender")
     before = list(base.filter(seq__lt=message.seq).order_by("-seq")[:CONTEXT])
     after = list(base.filter(seq__gt=message.seq).order_by("seq")[:CONTEXT])
-    audit.record(person, "alert.context_read", room=message.room,
-                 target=f"message:{message.id}")
+    audit.record(person, "alert.context_read", room=message.room, target=f"message:{message.id}")
     return [*reversed(before), message, *after]

@@ -30,13 +30,22 @@ from rooms.errors import Conflict, Invalid
 from rooms.models import Message, Person, Room, ServiceUser
 
 LABELS = {
-    "falls": "fall", "eating_drinking": "not eating or drinking", "confusion": "confusion",
-    "breathing": "breathing", "chest_pain": "chest pain", "injury": "injury or bruising",
-    "medication": "medication refused or missed", "safeguarding": "safeguarding",
-    "wellbeing_change": "wellbeing change", "location_exception": "visit location",
-    "missed_visit": "missed visit", "late_visit": "late visit",
-    "care_task": "essential care task not done", "other": "concern",
-    "pendant_pressed": "pendant pressed", "door_at_night": "door opened at night",
+    "falls": "fall",
+    "eating_drinking": "not eating or drinking",
+    "confusion": "confusion",
+    "breathing": "breathing",
+    "chest_pain": "chest pain",
+    "injury": "injury or bruising",
+    "medication": "medication refused or missed",
+    "safeguarding": "safeguarding",
+    "wellbeing_change": "wellbeing change",
+    "location_exception": "visit location",
+    "missed_visit": "missed visit",
+    "late_visit": "late visit",
+    "care_task": "essential care task not done",
+    "other": "concern",
+    "pendant_pressed": "pendant pressed",
+    "door_at_night": "door opened at night",
     "no_movement": "no movement",
 }
 
@@ -58,33 +67,53 @@ def _open_alert(su: ServiceUser, concern: str, severity: str, now: dt.datetime) 
     try:
         with transaction.atomic():
             return Alert.objects.create(
-                service_user=su, concern=concern, severity=severity, opened_at=now,
-                policy=policy.model_dump(mode="json"), next_step_at=now,
+                service_user=su,
+                concern=concern,
+                severity=severity,
+                opened_at=now,
+                policy=policy.model_dump(mode="json"),
+                next_step_at=now,
             )
     except IntegrityError:
         return None
 
 
-def do_flag(*, message: Message, rule: str, concern: str, severity: str, source: str,
-            now: dt.datetime, reason: str = "", subject: Message | None = None,
-            raised_by: Person | None = None) -> Flagged:
+def do_flag(
+    *,
+    message: Message,
+    rule: str,
+    concern: str,
+    severity: str,
+    source: str,
+    now: dt.datetime,
+    reason: str = "",
+    subject: Message | None = None,
+    raised_by: Person | None = None,
+) -> Flagged:
     if concern not in LABELS:
         raise Invalid(f"Unknown concern {concern!r}.")
     if severity not in SEVERITY_RANK:
         raise Invalid(f"Unknown severity {severity!r}.")
     su = message.room.service_user
     with transaction.atomic():
-        key = {"message": message, "raised_by": raised_by} if raised_by else {
-            "message": message, "rule": rule, "raised_by__isnull": True}
+        key = (
+            {"message": message, "raised_by": raised_by}
+            if raised_by
+            else {"message": message, "rule": rule, "raised_by__isnull": True}
+        )
         existing = Flag.objects.filter(**key).first()
         if existing is not None:
             return Flagged(existing, created=False, alert_opened=False)
         opened = False
         alert = None
         for _ in range(3):
-            alert = (Alert.objects.select_for_update().select_related("service_user")
-                     .filter(service_user=su, concern=concern)
-                     .exclude(state=Alert.State.RESOLVED).first())
+            alert = (
+                Alert.objects.select_for_update()
+                .select_related("service_user")
+                .filter(service_user=su, concern=concern)
+                .exclude(state=Alert.State.RESOLVED)
+                .first()
+            )
             if alert is not None:
                 break
             alert = _open_alert(su, concern, severity, now)
@@ -94,32 +123,56 @@ def do_flag(*, message: Message, rule: str, concern: str, severity: str, source:
         if alert is None:
             raise Conflict("Could not open or find the alert; retry.")
         flag = Flag.objects.create(
-            service_user=su, message=message, subject=subject or message, rule=rule[:120],
-            concern=concern, severity=severity, source=source[:40], reason=reason[:500],
-            raised_by=raised_by, alert=alert, created_at=now,
+            service_user=su,
+            message=message,
+            subject=subject or message,
+            rule=rule[:120],
+            concern=concern,
+            severity=severity,
+            source=source[:40],
+            reason=reason[:500],
+            raised_by=raised_by,
+            alert=alert,
+            created_at=now,
         )
         label = LABELS[concern]
         if opened:
             timeline.transition(
-                alert, "opened", raised_by, now, data={"flag": flag.id, "source": flag.source},
-                notice=f"Alert #{alert.id} opened: {label} ({severity}).")
+                alert,
+                "opened",
+                raised_by,
+                now,
+                data={"flag": flag.id, "source": flag.source},
+                notice=f"Alert #{alert.id} opened: {label} ({severity}).",
+            )
         else:
-            timeline.event(alert, "flag_attached", raised_by, now,
-                           data={"flag": flag.id, "source": flag.source})
+            timeline.event(
+                alert,
+                "flag_attached",
+                raised_by,
+                now,
+                data={"flag": flag.id, "source": flag.source},
+            )
             new = worse(alert.severity, severity)
             if new != alert.severity:
                 old = alert.severity
                 alert.severity = new
                 alert.save(update_fields=["severity"])
-                timeline.transition(alert, "severity_raised", raised_by, now,
-                                    data={"from": old, "to": new},
-                                    notice=f"Alert #{alert.id} raised to {new}.")
+                timeline.transition(
+                    alert,
+                    "severity_raised",
+                    raised_by,
+                    now,
+                    data={"from": old, "to": new},
+                    notice=f"Alert #{alert.id} raised to {new}.",
+                )
         run_due_steps(alert, now)
     return Flagged(flag, created=True, alert_opened=opened)
 
 
-def do_acknowledge(alert: Alert, by: Person, now: dt.datetime, *,
-                   source_message: Message | None = None) -> bool:
+def do_acknowledge(
+    alert: Alert, by: Person, now: dt.datetime, *, source_message: Message | None = None
+) -> bool:
     """Acknowledge an open alert: escalation stops. False (no change) if not open."""
     with transaction.atomic():
         alert = _lock(alert)
@@ -130,8 +183,14 @@ def do_acknowledge(alert: Alert, by: Person, now: dt.datetime, *,
         alert.acknowledged_by = by
         alert.next_step_at = None
         alert.save(update_fields=["state", "acknowledged_at", "acknowledged_by", "next_step_at"])
-        timeline.transition(alert, "acknowledged", by, now, source_message=source_message,
-                            notice=f"Alert #{alert.id} acknowledged by {by.display_name}.")
+        timeline.transition(
+            alert,
+            "acknowledged",
+            by,
+            now,
+            source_message=source_message,
+            notice=f"Alert #{alert.id} acknowledged by {by.display_name}.",
+        )
     return True
 
 
@@ -152,8 +211,14 @@ def do_resolve(alert: Alert, by: Person, outcome: str, now: dt.datetime) -> Aler
         alert.outcome = outcome
         alert.next_step_at = None
         alert.save()
-        timeline.transition(alert, "resolved", by, now, note=outcome,
-                            notice=f"Alert #{alert.id} resolved by {by.display_name}.")
+        timeline.transition(
+            alert,
+            "resolved",
+            by,
+            now,
+            note=outcome,
+            notice=f"Alert #{alert.id} resolved by {by.display_name}.",
+        )
     return alert
 
 
@@ -166,8 +231,11 @@ def do_reopen(alert: Alert, by: Person, reason: str, now: dt.datetime) -> Alert:
         alert = _lock(alert)
         if alert.state != Alert.State.RESOLVED:
             raise Conflict("Only a resolved alert can be reopened.")
-        if Alert.objects.filter(service_user_id=alert.service_user_id, concern=alert.concern
-                                ).exclude(state=Alert.State.RESOLVED).exists():
+        if (
+            Alert.objects.filter(service_user_id=alert.service_user_id, concern=alert.concern)
+            .exclude(state=Alert.State.RESOLVED)
+            .exists()
+        ):
             raise Conflict("Another alert for this concern is already open.")
         alert.state = Alert.State.OPEN
         alert.acknowledged_at = alert.acknowledged_by = None
@@ -178,8 +246,14 @@ def do_reopen(alert: Alert, by: Person, reason: str, now: dt.datetime) -> Alert:
         alert.next_step_at = now
         alert.reopened_count += 1
         alert.save()
-        timeline.transition(alert, "reopened", by, now, note=reason,
-                            notice=f"Alert #{alert.id} reopened by {by.display_name}.")
+        timeline.transition(
+            alert,
+            "reopened",
+            by,
+            now,
+            note=reason,
+            notice=f"Alert #{alert.id} reopened by {by.display_name}.",
+        )
         run_due_steps(alert, now)
     return alert
 
@@ -191,8 +265,19 @@ def do_tell_family(alert: Alert, by: Person, text: str, now: dt.datetime) -> Mes
         raise Invalid("Write what the family should be told.")
     with transaction.atomic():
         alert = _lock(alert)
-        ev = timeline.transition(alert, "family_told", by, now,
-                                 notice=f"Alert #{alert.id}: {by.display_name} updated the family.")
+        ev = timeline.transition(
+            alert,
+            "family_told",
+            by,
+            now,
+            notice=f"Alert #{alert.id}: {by.display_name} updated the family.",
+        )
         family = Room.objects.get(service_user_id=alert.service_user_id, kind=Room.Kind.FAMILY)
-        return timeline.post_notice(family, text, "alert.family_update",
-                                    f"esc:{alert.id}:{ev.id}:family", now, alert=alert.id)
+        return timeline.post_notice(
+            family,
+            text,
+            "alert.family_update",
+            f"esc:{alert.id}:{ev.id}:family",
+            now,
+            alert=alert.id,
+        )

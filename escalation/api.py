@@ -31,9 +31,14 @@ router = Router(tags=["alerts"])
 
 def alert_wire(a: Alert) -> dict:
     return {
-        "id": a.id, "service_user": a.service_user_id, "name": a.service_user.name,
-        "concern": a.concern, "label": LABELS.get(a.concern, a.concern),
-        "severity": a.severity, "state": a.state, "opened_at": a.opened_at.isoformat(),
+        "id": a.id,
+        "service_user": a.service_user_id,
+        "name": a.service_user.name,
+        "concern": a.concern,
+        "label": LABELS.get(a.concern, a.concern),
+        "severity": a.severity,
+        "state": a.state,
+        "opened_at": a.opened_at.isoformat(),
         "acknowledged_at": a.acknowledged_at.isoformat() if a.acknowledged_at else None,
         "resolved_at": a.resolved_at.isoformat() if a.resolved_at else None,
         "next_step_at": a.next_step_at.isoformat() if a.next_step_at else None,
@@ -58,31 +63,60 @@ def inbox(request, q: Query[InboxQuery]):
 
 
 def _message_wire(m) -> dict:
-    return {"id": m.id, "room": m.room_id, "seq": m.seq, "kind": m.kind,
-            "sender": person_wire(m.sender), "body": m.current_body,
-            "created_at": m.created_at.isoformat()}
+    return {
+        "id": m.id,
+        "room": m.room_id,
+        "seq": m.seq,
+        "kind": m.kind,
+        "sender": person_wire(m.sender),
+        "body": m.current_body,
+        "created_at": m.created_at.isoformat(),
+    }
 
 
 @router.get("/{int:alert_id}", response={200: dict, 404: ErrorOut})
 def alert_view(request, alert_id: Id):
     person = me(request)
     alert = access.access_alert(person, alert_id)
-    audit.record(person, "alert.read", service_user=alert.service_user_id,
-                 target=f"alert:{alert.id}")
+    audit.record(
+        person, "alert.read", service_user=alert.service_user_id, target=f"alert:{alert.id}"
+    )
     flags = []
-    for f in Flag.objects.filter(alert=alert).select_related(
-            "subject", "subject__room", "subject__sender").order_by("id"):
+    for f in (
+        Flag.objects.filter(alert=alert)
+        .select_related("subject", "subject__room", "subject__sender")
+        .order_by("id")
+    ):
         context = access.flagged_context(person, alert, f.subject) if f.subject else None
-        flags.append({
-            "id": f.id, "concern": f.concern, "severity": f.severity, "source": f.source,
-            "rule": f.rule, "reason": f.reason, "created_at": f.created_at.isoformat(),
-            "raised_by": f.raised_by_id, "message": f.subject_id,
-            "context": [_message_wire(m) for m in context] if context is not None else None,
-        })
-    events = [{"kind": e.kind, "at": e.at.isoformat(), "actor": e.actor_id, "data": e.data,
-               "note": e.note} for e in alert.events.all()]
-    return {"alert": alert_wire(alert) | {"outcome": alert.outcome}, "flags": flags,
-            "timeline": events}
+        flags.append(
+            {
+                "id": f.id,
+                "concern": f.concern,
+                "severity": f.severity,
+                "source": f.source,
+                "rule": f.rule,
+                "reason": f.reason,
+                "created_at": f.created_at.isoformat(),
+                "raised_by": f.raised_by_id,
+                "message": f.subject_id,
+                "context": [_message_wire(m) for m in context] if context is not None else None,
+            }
+        )
+    events = [
+        {
+            "kind": e.kind,
+            "at": e.at.isoformat(),
+            "actor": e.actor_id,
+            "data": e.data,
+            "note": e.note,
+        }
+        for e in alert.events.all()
+    ]
+    return {
+        "alert": alert_wire(alert) | {"outcome": alert.outcome},
+        "flags": flags,
+        "timeline": events,
+    }
 
 
 class ConcernIn(Body):
@@ -97,10 +131,20 @@ def raise_concern(request, data: ConcernIn):
     """Raise a concern about a message you can read. Idempotent per (message, person)."""
     person = me(request)
     msg = access.access_message_for_concern(person, data.message_id)
-    done = do_flag(message=msg, rule="explicit", concern=data.concern, severity=data.severity,
-                   source="explicit", reason=data.reason, raised_by=person, now=clock.now())
-    return Status(201 if done.created else 200, {
-        "flag": done.flag.id, "alert": done.flag.alert_id, "duplicate": not done.created})
+    done = do_flag(
+        message=msg,
+        rule="explicit",
+        concern=data.concern,
+        severity=data.severity,
+        source="explicit",
+        reason=data.reason,
+        raised_by=person,
+        now=clock.now(),
+    )
+    return Status(
+        201 if done.created else 200,
+        {"flag": done.flag.id, "alert": done.flag.alert_id, "duplicate": not done.created},
+    )
 
 
 @router.post("/{int:alert_id}/ack", response={200: dict, 404: ErrorOut})
@@ -116,8 +160,9 @@ class ResolveIn(Body):
     outcome: str = Field(min_length=1, max_length=4000)
 
 
-@router.post("/{int:alert_id}/resolve", response={200: dict, 404: ErrorOut, 409: ErrorOut,
-                                              422: ErrorOut})
+@router.post(
+    "/{int:alert_id}/resolve", response={200: dict, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+)
 def resolve(request, alert_id: Id, data: ResolveIn):
     person = me(request)
     alert = access.access_alert(person, alert_id, manage=True)
@@ -128,8 +173,9 @@ class ReopenIn(Body):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-@router.post("/{int:alert_id}/reopen", response={200: dict, 404: ErrorOut, 409: ErrorOut,
-                                             422: ErrorOut})
+@router.post(
+    "/{int:alert_id}/reopen", response={200: dict, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+)
 def reopen(request, alert_id: Id, data: ReopenIn):
     person = me(request)
     alert = access.access_alert(person, alert_id, manage=True)

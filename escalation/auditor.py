@@ -21,11 +21,13 @@ class Overdue:
 
 def overdue_alerts(now: dt.datetime, grace: dt.timedelta = DEFAULT_GRACE) -> list[Overdue]:
     """Open alerts with a step due before ``now - grace``, oldest first. Ids only."""
-    rows = Alert.objects.filter(
-        state=Alert.State.OPEN, next_step_at__lt=now - grace
-    ).order_by("next_step_at", "id")
-    return [Overdue(a.id, a.service_user_id, a.step_index, a.next_step_at,
-                    now - a.next_step_at) for a in rows]
+    rows = Alert.objects.filter(state=Alert.State.OPEN, next_step_at__lt=now - grace).order_by(
+        "next_step_at", "id"
+    )
+    return [
+        Overdue(a.id, a.service_user_id, a.step_index, a.next_step_at, now - a.next_step_at)
+        for a in rows
+    ]
 
 
 def stuck_pushes(now: dt.datetime, grace: dt.timedelta = DEFAULT_GRACE) -> int:

@@ -69,9 +69,16 @@ class Detector(LogConsumer):
             subject = Message.objects.filter(
                 pk=data.message_id, room__service_user_id=message.room.service_user_id
             ).first()
-        do_flag(message=message, rule=f"bot:{data.source}:{data.ref}", concern=data.concern,
-                severity=data.severity, source=data.source, reason=data.reason,
-                subject=subject, now=now)
+        do_flag(
+            message=message,
+            rule=f"bot:{data.source}:{data.ref}",
+            concern=data.concern,
+            severity=data.severity,
+            source=data.source,
+            reason=data.reason,
+            subject=subject,
+            now=now,
+        )
 
     # ---- home sensors ----------------------------------------------------------------
 
@@ -81,8 +88,15 @@ class Detector(LogConsumer):
         except ValidationError as exc:
             raise ValueError(f"invalid sensor signal: {exc.error_count()} errors") from None
         for hit in evaluate(reading):
-            do_flag(message=message, rule=f"sensor:{hit.rule}", concern=hit.concern,
-                    severity=hit.severity, source="sensor", reason=hit.reason, now=now)
+            do_flag(
+                message=message,
+                rule=f"sensor:{hit.rule}",
+                concern=hit.concern,
+                severity=hit.severity,
+                source="sensor",
+                reason=hit.reason,
+                now=now,
+            )
 
     # ---- people's text ---------------------------------------------------------------
 
@@ -97,14 +111,25 @@ class Detector(LogConsumer):
         text = message.body
         room = message.room
         ack = ACK.match(text)
-        if (ack and room.kind == Room.Kind.PROFESSIONAL and message.kind != Message.Kind.EDIT
-                and is_provider_manager(message.sender, room.service_user)):
+        if (
+            ack
+            and room.kind == Room.Kind.PROFESSIONAL
+            and message.kind != Message.Kind.EDIT
+            and is_provider_manager(message.sender, room.service_user)
+        ):
             self._ack(message, int(ack.group(1)) if ack.group(1) else None, now)
             return
         for hit in detect(text):
-            do_flag(message=subject, rule=f"rule:{hit.rule}", concern=hit.concern,
-                    severity=hit.severity, source="rule", subject=subject,
-                    reason=f"Detected: {LABELS[hit.concern]}", now=now)
+            do_flag(
+                message=subject,
+                rule=f"rule:{hit.rule}",
+                concern=hit.concern,
+                severity=hit.severity,
+                source="rule",
+                subject=subject,
+                reason=f"Detected: {LABELS[hit.concern]}",
+                now=now,
+            )
 
     def _ack(self, message: Message, alert_id: int | None, now: dt.datetime) -> None:
         if AlertEvent.objects.filter(source_message=message).exists():
@@ -119,6 +144,9 @@ class Detector(LogConsumer):
         if len(found) == 1:
             do_acknowledge(found[0], message.sender, now, source_message=message)
             return
-        text = ("Several alerts are open: reply \u201cack\u201d with the alert number."
-                if found else "No open alert to acknowledge.")
+        text = (
+            "Several alerts are open: reply \u201cack\u201d with the alert number."
+            if found
+            else "No open alert to acknowledge."
+        )
         post_notice(message.room, text, "alert.ack_unclear", f"esc:ack:{message.id}", now)

@@ -18,8 +18,11 @@ def policy_for(provider: Organisation | int) -> Policy:
 
 def directory_for(su: ServiceUser, now: dt.datetime) -> Directory:
     assigned = Membership.objects.filter(
-        room__service_user=su, room__kind=Room.Kind.PROFESSIONAL, removed_at__isnull=True,
-        person__role=Role.CARE_MANAGER, person__organisation_id=su.provider_id,
+        room__service_user=su,
+        room__kind=Room.Kind.PROFESSIONAL,
+        removed_at__isnull=True,
+        person__role=Role.CARE_MANAGER,
+        person__organisation_id=su.provider_id,
     ).values_list("person_id", flat=True)
     provider_managers = Person.objects.filter(
         role=Role.CARE_MANAGER, organisation_id=su.provider_id
@@ -34,6 +37,8 @@ def directory_for(su: ServiceUser, now: dt.datetime) -> Directory:
         assigned_managers=sorted(assigned),
         provider_managers=sorted(provider_managers),
         council_contacts=sorted(council),
-        rota=[Shift(person=s.person_id, role=s.role, starts_at=s.starts_at, ends_at=s.ends_at)
-              for s in shifts],
+        rota=[
+            Shift(person=s.person_id, role=s.role, starts_at=s.starts_at, ends_at=s.ends_at)
+            for s in shifts
+        ],
     )

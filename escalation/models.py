@@ -32,11 +32,13 @@ class Alert(models.Model):
     state = models.CharField(max_length=20, choices=State.choices, default=State.OPEN)
     opened_at = models.DateTimeField()
     acknowledged_at = models.DateTimeField(null=True, blank=True)
-    acknowledged_by = models.ForeignKey(Person, null=True, blank=True, on_delete=models.PROTECT,
-                                        related_name="+")
+    acknowledged_by = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     resolved_at = models.DateTimeField(null=True, blank=True)
-    resolved_by = models.ForeignKey(Person, null=True, blank=True, on_delete=models.PROTECT,
-                                    related_name="+")
+    resolved_by = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     outcome = models.TextField(blank=True)
     # The provider's policy as it was when the alert (re)opened; steps run from this.
     policy = models.JSONField()
@@ -68,25 +70,32 @@ class Flag(models.Model):
 
     service_user = models.ForeignKey(ServiceUser, on_delete=models.PROTECT, related_name="+")
     message = models.ForeignKey(Message, on_delete=models.PROTECT, related_name="+")
-    subject = models.ForeignKey(Message, null=True, blank=True, on_delete=models.PROTECT,
-                                related_name="+")
+    subject = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     rule = models.CharField(max_length=120)
     concern = models.CharField(max_length=30)
     severity = models.CharField(max_length=20, choices=SEVERITIES)
     source = models.CharField(max_length=40)  # rule, explicit, bot.screener, ...
     reason = models.CharField(max_length=500, blank=True)
-    raised_by = models.ForeignKey(Person, null=True, blank=True, on_delete=models.PROTECT,
-                                  related_name="+")
+    raised_by = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     alert = models.ForeignKey(Alert, on_delete=models.PROTECT, related_name="flags")
     created_at = models.DateTimeField()
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["message", "rule"], condition=Q(raised_by__isnull=True),
-                                    name="one_flag_per_message_rule"),
-            models.UniqueConstraint(fields=["message", "raised_by"],
-                                    condition=Q(raised_by__isnull=False),
-                                    name="one_explicit_flag_per_message_person"),
+            models.UniqueConstraint(
+                fields=["message", "rule"],
+                condition=Q(raised_by__isnull=True),
+                name="one_flag_per_message_rule",
+            ),
+            models.UniqueConstraint(
+                fields=["message", "raised_by"],
+                condition=Q(raised_by__isnull=False),
+                name="one_explicit_flag_per_message_person",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -98,20 +107,24 @@ class AlertEvent(models.Model):
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=30)
-    actor = models.ForeignKey(Person, null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="+")
+    actor = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     at = models.DateTimeField()
     data = models.JSONField(default=dict, blank=True)
     note = models.TextField(blank=True)  # outcome / reason written by a manager
-    source_message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.PROTECT,
-                                       related_name="+")
+    source_message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["at", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["source_message", "kind"],
-                                    condition=Q(source_message__isnull=False),
-                                    name="one_event_per_chat_command"),
+            models.UniqueConstraint(
+                fields=["source_message", "kind"],
+                condition=Q(source_message__isnull=False),
+                name="one_event_per_chat_command",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -156,8 +169,9 @@ class Notification(models.Model):
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notifications")
     step_seq = models.PositiveIntegerField()
     recipient = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
-    device = models.ForeignKey(PushDevice, null=True, blank=True, on_delete=models.PROTECT,
-                               related_name="+")
+    device = models.ForeignKey(
+        PushDevice, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     channel = models.CharField(max_length=10, choices=Channel.choices)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
@@ -170,12 +184,16 @@ class Notification(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["alert", "step_seq", "recipient", "device"],
-                                    condition=Q(device__isnull=False),
-                                    name="one_push_per_step_recipient_device"),
-            models.UniqueConstraint(fields=["alert", "step_seq", "recipient"],
-                                    condition=Q(device__isnull=True),
-                                    name="one_inapp_per_step_recipient"),
+            models.UniqueConstraint(
+                fields=["alert", "step_seq", "recipient", "device"],
+                condition=Q(device__isnull=False),
+                name="one_push_per_step_recipient_device",
+            ),
+            models.UniqueConstraint(
+                fields=["alert", "step_seq", "recipient"],
+                condition=Q(device__isnull=True),
+                name="one_inapp_per_step_recipient",
+            ),
         ]
         indexes = [models.Index(fields=["status", "next_attempt_at"])]
 
@@ -198,8 +216,9 @@ class OnCallShift(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")),
-                                   name="shift_ends_after_start"),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")), name="shift_ends_after_start"
+            ),
         ]
         indexes = [models.Index(fields=["provider", "ends_at"])]
 
@@ -213,8 +232,9 @@ class ProviderPolicy(models.Model):
     provider = models.OneToOneField(Organisation, on_delete=models.CASCADE, related_name="+")
     config = models.JSONField()
     updated_at = models.DateTimeField()
-    updated_by = models.ForeignKey(Person, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+")
+    updated_by = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     def __str__(self) -> str:
         return f"policy of provider {self.provider_id}"

@@ -32,16 +32,29 @@ def notify(alert: Alert, step_seq: int, recipients: list[int], now: dt.datetime)
     if not recipients:
         return 0
     rows = [
-        Notification(alert=alert, step_seq=step_seq, recipient_id=pid,
-                     channel=Notification.Channel.INAPP, status=Notification.Status.SENT,
-                     created_at=now, sent_at=now)
+        Notification(
+            alert=alert,
+            step_seq=step_seq,
+            recipient_id=pid,
+            channel=Notification.Channel.INAPP,
+            status=Notification.Status.SENT,
+            created_at=now,
+            sent_at=now,
+        )
         for pid in recipients
     ]
     devices = PushDevice.objects.filter(person_id__in=recipients, active=True).order_by("id")
     rows += [
-        Notification(alert=alert, step_seq=step_seq, recipient_id=d.person_id, device=d,
-                     channel=Notification.Channel.PUSH, status=Notification.Status.PENDING,
-                     created_at=now, next_attempt_at=now)
+        Notification(
+            alert=alert,
+            step_seq=step_seq,
+            recipient_id=d.person_id,
+            device=d,
+            channel=Notification.Channel.PUSH,
+            status=Notification.Status.PENDING,
+            created_at=now,
+            next_attempt_at=now,
+        )
         for d in devices
     ]
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
@@ -52,6 +65,7 @@ def notify(alert: Alert, step_seq: int, recipients: list[int], now: dt.datetime)
 def alert_audience(alert: Alert) -> set[int]:
     """Everyone notified about the alert so far (their inboxes follow its state)."""
     return set(
-        Notification.objects.filter(alert=alert, channel=Notification.Channel.INAPP)
-        .values_list("recipient_id", flat=True)
+        Notification.objects.filter(alert=alert, channel=Notification.Channel.INAPP).values_list(
+            "recipient_id", flat=True
+        )
     )

@@ -170,8 +170,9 @@ class Plan(Strict):
     council_notified: bool
 
 
-def _recipients(step: Step, policy: Policy, d: Directory, now: dt.datetime,
-                council_done: bool) -> tuple[Audience, list[int], str]:
+def _recipients(
+    step: Step, policy: Policy, d: Directory, now: dt.datetime, council_done: bool
+) -> tuple[Audience, list[int], str]:
     if isinstance(step, NotifyRole):
         if policy.quiet_hours is not None and policy.quiet_hours.contains(now):
             on_call = d.on_call("primary", now)
@@ -192,8 +193,9 @@ def _recipients(step: Step, policy: Policy, d: Directory, now: dt.datetime,
     return "none", [], ""
 
 
-def next_action(alert: AlertState, policy: Policy, now: dt.datetime,
-                rota: Directory) -> Plan | None:
+def next_action(
+    alert: AlertState, policy: Policy, now: dt.datetime, rota: Directory
+) -> Plan | None:
     """The step due now for ``alert``, or None when nothing is due.
 
     Deterministic in its arguments. Apply the plan, then call again: several steps can be
@@ -205,11 +207,16 @@ def next_action(alert: AlertState, policy: Policy, now: dt.datetime,
         # Also for an acknowledged alert whose severity was raised by a later flag.
         due = min(alert.next_step_at, now) if alert.next_step_at else now
         return Plan(
-            index=COUNCIL_AT_ONCE, step_type="notify_council", due_at=due, audience="council",
+            index=COUNCIL_AT_ONCE,
+            step_type="notify_council",
+            due_at=due,
+            audience="council",
             recipients=sorted(set(rota.council_contacts)),
             note=f"{alert.severity} severity: council at once",
-            next_index=alert.step_index, next_step_at=alert.next_step_at,
-            repeats=dict(alert.repeats), council_notified=True,
+            next_index=alert.step_index,
+            next_step_at=alert.next_step_at,
+            repeats=dict(alert.repeats),
+            council_notified=True,
         )
     if alert.state != "open" or alert.next_step_at is None or alert.next_step_at > now:
         return None
@@ -237,15 +244,26 @@ def next_action(alert: AlertState, policy: Policy, now: dt.datetime,
     if nxt >= len(policy.steps):
         next_at = None
     return Plan(
-        index=i, step_type=step.type, due_at=due, audience=audience, recipients=recipients,
-        note=note or why, next_index=nxt, next_step_at=next_at, repeats=repeats,
+        index=i,
+        step_type=step.type,
+        due_at=due,
+        audience=audience,
+        recipients=recipients,
+        note=note or why,
+        next_index=nxt,
+        next_step_at=next_at,
+        repeats=repeats,
         council_notified=council_done,
     )
 
 
 def apply_plan(alert: AlertState, plan: Plan) -> AlertState:
     """The alert state after ``plan`` ran (pure; the shell stores the same fields)."""
-    return alert.model_copy(update={
-        "step_index": plan.next_index, "next_step_at": plan.next_step_at,
-        "repeats": plan.repeats, "council_notified": plan.council_notified,
-    })
+    return alert.model_copy(
+        update={
+            "step_index": plan.next_index,
+            "next_step_at": plan.next_step_at,
+            "repeats": plan.repeats,
+            "council_notified": plan.council_notified,
+        }
+    )

@@ -77,8 +77,9 @@ def _fcm_app() -> firebase_admin.App:
             options = {"httpTimeout": 10}
             if cfg.fcm_project_id:
                 options["projectId"] = cfg.fcm_project_id
-            app = firebase_admin.initialize_app(credentials.Certificate(info), options,
-                                                name=APP_NAME)
+            app = firebase_admin.initialize_app(
+                credentials.Certificate(info), options, name=APP_NAME
+            )
             if cfg.fcm_endpoint:
                 _point_at(app, cfg.fcm_endpoint)
             _app = app

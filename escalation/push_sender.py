@@ -48,18 +48,28 @@ class PushSender:
         one that raises is recorded and retried, and after ``MAX_ATTEMPTS`` marked
         ``failed`` — the rest of the outbox keeps moving."""
         guard = RowGuard(self.name, Notification, atomic=False)
-        due_qs = Notification.objects.filter(status=Notification.Status.PENDING,
-                                             channel=Notification.Channel.PUSH,
-                                             next_attempt_at__lte=now)
+        due_qs = Notification.objects.filter(
+            status=Notification.Status.PENDING,
+            channel=Notification.Channel.PUSH,
+            next_attempt_at__lte=now,
+        )
         due = list(
-            guard.due(due_qs).order_by("next_attempt_at", "id")
+            guard.due(due_qs)
+            .order_by("next_attempt_at", "id")
             .values_list("id", "alert__service_user_id")[: self.batch_size]
         )
         done = 0
         for nid, su_id in due:
-            done += guard.run(nid, partial(self._send_one, nid, now), now,
-                              service_user_id=su_id,
-                              on_skip=partial(self._give_up, nid)) or 0
+            done += (
+                guard.run(
+                    nid,
+                    partial(self._send_one, nid, now),
+                    now,
+                    service_user_id=su_id,
+                    on_skip=partial(self._give_up, nid),
+                )
+                or 0
+            )
         return done
 
     def _send_one(self, nid: int, now: dt.datetime) -> int:
@@ -73,14 +83,17 @@ class PushSender:
     @staticmethod
     def _give_up(nid: int) -> None:
         Notification.objects.filter(pk=nid, status=Notification.Status.PENDING).update(
-            status=Notification.Status.FAILED, next_attempt_at=None, last_error="worker_error")
+            status=Notification.Status.FAILED, next_attempt_at=None, last_error="worker_error"
+        )
 
     def _claim(self, nid: int, now: dt.datetime) -> Notification | None:
         with transaction.atomic():
-            row = (Notification.objects.select_for_update(skip_locked=True, of=("self",))
-                   .select_related("device")
-                   .filter(pk=nid, status=Notification.Status.PENDING,
-                           next_attempt_at__lte=now).first())
+            row = (
+                Notification.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("device")
+                .filter(pk=nid, status=Notification.Status.PENDING, next_attempt_at__lte=now)
+                .first()
+            )
             if row is None:
                 return None
             if row.device is None or not row.device.active:
@@ -89,7 +102,8 @@ class PushSender:
                 row.save(update_fields=["status", "last_error"])
                 return None
             n = Notification.objects.filter(pk=nid, attempts=row.attempts).update(
-                attempts=F("attempts") + 1, next_attempt_at=now + LEASE)
+                attempts=F("attempts") + 1, next_attempt_at=now + LEASE
+            )
             if n != 1:
                 return None
             row.attempts += 1
@@ -98,26 +112,41 @@ class PushSender:
     def _store(self, row: Notification, result: push.PushResult, now: dt.datetime) -> None:
         with transaction.atomic():
             if result.ok:
-                status = (Notification.Status.RECORDED if result.code == "recorded"
-                          else Notification.Status.SENT)
+                status = (
+                    Notification.Status.RECORDED
+                    if result.code == "recorded"
+                    else Notification.Status.SENT
+                )
                 Notification.objects.filter(pk=row.pk).update(
-                    status=status, sent_at=now, next_attempt_at=None, last_error="",
-                    provider_id=result.provider_id)
+                    status=status,
+                    sent_at=now,
+                    next_attempt_at=None,
+                    last_error="",
+                    provider_id=result.provider_id,
+                )
                 return
             if result.permanent:
                 Notification.objects.filter(pk=row.pk).update(
-                    status=Notification.Status.DEVICE_DISABLED, next_attempt_at=None,
-                    last_error=result.code)
+                    status=Notification.Status.DEVICE_DISABLED,
+                    next_attempt_at=None,
+                    last_error=result.code,
+                )
                 PushDevice.objects.filter(pk=row.device_id, active=True).update(
-                    active=False, disabled_at=now, disabled_reason=f"push: {result.code}"[:100])
+                    active=False, disabled_at=now, disabled_reason=f"push: {result.code}"[:100]
+                )
                 log.info("push device %s disabled (%s)", row.device_id, result.code)
                 return
             if row.attempts >= MAX_ATTEMPTS:
                 Notification.objects.filter(pk=row.pk).update(
-                    status=Notification.Status.FAILED, next_attempt_at=None,
-                    last_error=result.code)
-                log.warning("push notification %s failed after %s attempts (%s)", row.pk,
-                            row.attempts, result.code)
+                    status=Notification.Status.FAILED, next_attempt_at=None, last_error=result.code
+                )
+                log.warning(
+                    "push notification %s failed after %s attempts (%s)",
+                    row.pk,
+                    row.attempts,
+                    result.code,
+                )
                 return
             Notification.objects.filter(pk=row.pk).update(
-                next_attempt_at=now + backoff(row.attempts), last_error=result.code)
+                next_attempt_at=now + backoff(row.attempts), last_error=result.code
+            )

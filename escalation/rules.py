@@ -133,7 +133,9 @@ def _compile_ruleset(ruleset: RuleSet) -> _Compiled:
     )
     excludes = {c: tuple(_compile(p) for p in cr.exclude) for c, cr in ruleset.concerns.items()}
     return _Compiled(
-        ruleset, rules, excludes,
+        ruleset,
+        rules,
+        excludes,
         frozenset(w.lower() for w in ruleset.negation.before),
         tuple(w.lower() for w in ruleset.negation.after),
     )
@@ -159,7 +161,7 @@ def _clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
 
 def _negated(c: _Compiled, text: str, start: int, end: int) -> bool:
     lo, hi = _clause_bounds(text, start, end)
-    words = _WORD.findall(text[lo:start].lower())[-c.ruleset.negation.window:]
+    words = _WORD.findall(text[lo:start].lower())[-c.ruleset.negation.window :]
     if any(w in c.before for w in words):
         return True
     tail = " ".join(_WORD.findall(text[end:hi].lower())[:4])

@@ -10,11 +10,24 @@ from pydantic import BaseModel, ConfigDict, Field
 from rooms.bounds import Id
 
 Concern = Literal[
-    "falls", "eating_drinking", "confusion", "breathing", "chest_pain", "injury",
-    "medication", "safeguarding", "wellbeing_change", "location_exception", "missed_visit",
-    "late_visit", "care_task", "other",
+    "falls",
+    "eating_drinking",
+    "confusion",
+    "breathing",
+    "chest_pain",
+    "injury",
+    "medication",
+    "safeguarding",
+    "wellbeing_change",
+    "location_exception",
+    "missed_visit",
+    "late_visit",
+    "care_task",
+    "other",
     # Home sensors (escalation/rules/sensors.yaml)
-    "pendant_pressed", "door_at_night", "no_movement",
+    "pendant_pressed",
+    "door_at_night",
+    "no_movement",
 ]
 CONCERNS: tuple[str, ...] = Concern.__args__  # type: ignore[attr-defined]
 

@@ -33,8 +33,11 @@ class StepRace(Exception):
 
 def state_of(alert: Alert) -> AlertState:
     return AlertState(
-        state=alert.state, severity=alert.severity, step_index=alert.step_index,
-        next_step_at=alert.next_step_at, repeats=alert.repeats or {},
+        state=alert.state,
+        severity=alert.severity,
+        step_index=alert.step_index,
+        next_step_at=alert.next_step_at,
+        repeats=alert.repeats or {},
         council_notified=alert.council_notified_at is not None,
     )
 
@@ -42,15 +45,25 @@ def state_of(alert: Alert) -> AlertState:
 def _store(alert: Alert, plan: Plan, now: dt.datetime) -> None:
     seq = alert.step_seq + 1
     StepRun.objects.create(
-        alert=alert, seq=seq, index=plan.index, step_type=plan.step_type, due_at=plan.due_at,
-        ran_at=now, audience=plan.audience, recipients=plan.recipients, note=plan.note[:200],
+        alert=alert,
+        seq=seq,
+        index=plan.index,
+        step_type=plan.step_type,
+        due_at=plan.due_at,
+        ran_at=now,
+        audience=plan.audience,
+        recipients=plan.recipients,
+        note=plan.note[:200],
     )
     council_at = alert.council_notified_at
     if plan.audience == "council" and council_at is None:
         council_at = now
     updated = Alert.objects.filter(pk=alert.pk, step_seq=alert.step_seq).update(
-        step_seq=seq, step_index=plan.next_index, next_step_at=plan.next_step_at,
-        repeats=plan.repeats, council_notified_at=council_at,
+        step_seq=seq,
+        step_index=plan.next_index,
+        next_step_at=plan.next_step_at,
+        repeats=plan.repeats,
+        council_notified_at=council_at,
     )
     if updated != 1:
         raise StepRace()
@@ -60,18 +73,36 @@ def _store(alert: Alert, plan: Plan, now: dt.datetime) -> None:
     alert.repeats = plan.repeats
     alert.council_notified_at = council_at
     notify(alert, seq, plan.recipients, now)
-    data = {"seq": seq, "index": plan.index, "step": plan.step_type, "audience": plan.audience,
-            "recipients": plan.recipients, "due_at": plan.due_at.isoformat()}
+    data = {
+        "seq": seq,
+        "index": plan.index,
+        "step": plan.step_type,
+        "audience": plan.audience,
+        "recipients": plan.recipients,
+        "due_at": plan.due_at.isoformat(),
+    }
     if plan.note:
         data["note"] = plan.note
     text = AUDIENCE_TEXT.get(plan.audience)
     if text and plan.recipients:
-        timeline.transition(alert, "step", None, now, data=data,
-                            notice=f"Alert #{alert.id}: {text} ({len(plan.recipients)}).")
+        timeline.transition(
+            alert,
+            "step",
+            None,
+            now,
+            data=data,
+            notice=f"Alert #{alert.id}: {text} ({len(plan.recipients)}).",
+        )
     elif text:
-        timeline.transition(alert, "step", None, now, data=data,
-                            notice=f"Alert #{alert.id}: nobody to notify for this step "
-                                   f"({plan.audience}) — check the rota.")
+        timeline.transition(
+            alert,
+            "step",
+            None,
+            now,
+            data=data,
+            notice=f"Alert #{alert.id}: nobody to notify for this step "
+            f"({plan.audience}) — check the rota.",
+        )
     else:
         timeline.event(alert, "step", None, now, data=data)
 

@@ -34,13 +34,16 @@ class Ticker:
         guard = RowGuard(self.name, Alert)
         due_qs = Alert.objects.filter(state=Alert.State.OPEN, next_step_at__lte=now)
         due = list(
-            guard.due(due_qs).order_by("next_step_at", "id")
+            guard.due(due_qs)
+            .order_by("next_step_at", "id")
             .values_list("id", "service_user_id")[: self.batch_size]
         )
         ran = 0
         for alert_id, su_id in due:
-            ran += guard.run(alert_id, partial(self._step, alert_id, now), now,
-                             service_user_id=su_id) or 0
+            ran += (
+                guard.run(alert_id, partial(self._step, alert_id, now), now, service_user_id=su_id)
+                or 0
+            )
         guard.settle(due_qs, now)
         return ran
 

@@ -52,9 +52,7 @@ KEY_INFO_ROLES = frozenset(
 
 
 # Roles that join a room as staff: of the service user's provider (``organisation``).
-STAFF_ROLES = frozenset(
-    {Role.CARE_WORKER, Role.NURSE, Role.THERAPIST, Role.CARE_MANAGER, Role.BOT}
-)
+STAFF_ROLES = frozenset({Role.CARE_WORKER, Role.NURSE, Role.THERAPIST, Role.CARE_MANAGER, Role.BOT})
 # Clinicians who may instead belong to a health organisation partnered with the provider
 # (the NHS district nurse or community physio; ``Organisation.partner_providers``).
 PARTNER_CLINICIAN_ROLES = frozenset({Role.NURSE, Role.THERAPIST})
@@ -80,8 +78,14 @@ def grants(role: str, room_kind: str, *, is_own_service_user: bool, basis_active
 
 
 def join_allowed(
-    role: str, room_kind: str, *, provider_staff: bool, partner_clinician: bool,
-    own_service_user: bool, family_link: bool, basis_active: bool,
+    role: str,
+    room_kind: str,
+    *,
+    provider_staff: bool,
+    partner_clinician: bool,
+    own_service_user: bool,
+    family_link: bool,
+    basis_active: bool,
 ) -> bool:
     """The tenancy rule for becoming a member, as a pure function of the facts it needs.
 
@@ -128,7 +132,8 @@ def may_join(person: Person, room: Room, *, invited_for: int | None = None) -> b
         ).exists()
     )
     return join_allowed(
-        person.role, room.kind,
+        person.role,
+        room.kind,
         provider_staff=provider_staff,
         partner_clinician=partner,
         own_service_user=su.person_id is not None and su.person_id == person.id,
@@ -145,7 +150,8 @@ def active_membership(person: Person, room: Room) -> Membership | None:
     if m is None:
         return None
     ok = grants(
-        person.role, room.kind,
+        person.role,
+        room.kind,
         is_own_service_user=room.service_user.person_id == person.id,
         basis_active=person.role != Role.FAMILY or family_basis_active(room.service_user_id),
     )
@@ -164,20 +170,31 @@ def allowed_pairs(pairs: set[tuple[int, int]]) -> set[tuple[int, int]]:
     rooms = {r for _, r in pairs}
     rows = Membership.objects.filter(
         person_id__in=people, room_id__in=rooms, removed_at__isnull=True
-    ).values_list("person_id", "room_id", "person__role", "room__kind",
-                  "room__service_user_id", "room__service_user__person_id")
+    ).values_list(
+        "person_id",
+        "room_id",
+        "person__role",
+        "room__kind",
+        "room__service_user_id",
+        "room__service_user__person_id",
+    )
     rows = [r for r in rows if (r[0], r[1]) in pairs]
-    with_basis = set(
-        FamilyBasis.objects.filter(
-            service_user_id__in={r[4] for r in rows if r[2] == Role.FAMILY},
-            revoked_at__isnull=True,
-        ).values_list("service_user_id", flat=True)
-    ) if any(r[2] == Role.FAMILY for r in rows) else set()
+    with_basis = (
+        set(
+            FamilyBasis.objects.filter(
+                service_user_id__in={r[4] for r in rows if r[2] == Role.FAMILY},
+                revoked_at__isnull=True,
+            ).values_list("service_user_id", flat=True)
+        )
+        if any(r[2] == Role.FAMILY for r in rows)
+        else set()
+    )
     return {
         (pid, rid)
         for pid, rid, role, kind, su_id, su_person in rows
-        if grants(role, kind, is_own_service_user=su_person == pid,
-                  basis_active=su_id in with_basis)
+        if grants(
+            role, kind, is_own_service_user=su_person == pid, basis_active=su_id in with_basis
+        )
     }
 
 
@@ -269,9 +286,16 @@ def access_provider_member(manager: Person | None, person_id: int) -> Person:
     Who a care manager may act for outside a room (e.g. link their Matrix account).
     """
     sus = managed_service_users(manager)
-    found = (Person.objects.filter(pk=person_id, memberships__removed_at__isnull=True,
-                                   memberships__room__service_user__in=sus)
-             .exclude(role=Role.BOT).distinct().first())
+    found = (
+        Person.objects.filter(
+            pk=person_id,
+            memberships__removed_at__isnull=True,
+            memberships__room__service_user__in=sus,
+        )
+        .exclude(role=Role.BOT)
+        .distinct()
+        .first()
+    )
     if found is None:
         raise NotFound("No such person.")
     return found
@@ -290,8 +314,9 @@ def _local_today(now: dt.datetime | None) -> dt.date:
     return timezone.localdate(now or clock.now())
 
 
-def assessor_allocated(person: Person | None, service_user: ServiceUser,
-                       now: dt.datetime | None = None) -> bool:
+def assessor_allocated(
+    person: Person | None, service_user: ServiceUser, now: dt.datetime | None = None
+) -> bool:
     """True while ``person`` is a council assessor allocated to ``service_user``.
 
     All of: the assessor role; the person's organisation is the service user's council
@@ -305,8 +330,9 @@ def assessor_allocated(person: Person | None, service_user: ServiceUser,
     return _current_allocations(person, now).filter(service_user=service_user).exists()
 
 
-def allocated_service_users(person: Person | None,
-                            now: dt.datetime | None = None) -> QuerySet[ServiceUser]:
+def allocated_service_users(
+    person: Person | None, now: dt.datetime | None = None
+) -> QuerySet[ServiceUser]:
     """:func:`assessor_allocated` as a query: the people this assessor may read today."""
     if person is None or person.role != Role.ASSESSOR or person.organisation_id is None:
         return ServiceUser.objects.none()
@@ -319,11 +345,13 @@ def allocated_service_users(person: Person | None,
 def _current_allocations(person: Person, now: dt.datetime | None) -> QuerySet:
     today = _local_today(now)
     return AssessorAllocation.objects.filter(
-        Q(ends_on__isnull=True) | Q(ends_on__gte=today), assessor=person, starts_on__lte=today)
+        Q(ends_on__isnull=True) | Q(ends_on__gte=today), assessor=person, starts_on__lte=today
+    )
 
 
-def access_assessed_record(person: Person | None, service_user_id: int,
-                           now: dt.datetime | None = None) -> ServiceUser:
+def access_assessed_record(
+    person: Person | None, service_user_id: int, now: dt.datetime | None = None
+) -> ServiceUser:
     """Fetch a service user whose record this assessor may read; NotFound otherwise
     (the same answer for a person who does not exist, another council's, or after the
     allocation ended). The caller audits the read (``rooms.audit.record``)."""

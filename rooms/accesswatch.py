@@ -40,7 +40,8 @@ INTERVAL = 0.5
 
 
 def _decide(
-    pairs: set[tuple[int, int]], refs: set[SessionRef],
+    pairs: set[tuple[int, int]],
+    refs: set[SessionRef],
 ) -> tuple[set[tuple[int, int]], dict[int, int], set[SessionRef]]:
     """Allowed (person, room) pairs, each room's head seq and the ended sessions, in one
     thread hop and a fixed number of queries."""
@@ -59,8 +60,13 @@ class AccessWatch:
         self.behind: dict[tuple[str, int], int] = {}
         self._task: asyncio.Task | None = None
 
-    def register(self, channel_name: str, person_id: int, subs: dict[int, Any],
-                 session: SessionRef | None = None) -> None:
+    def register(
+        self,
+        channel_name: str,
+        person_id: int,
+        subs: dict[int, Any],
+        session: SessionRef | None = None,
+    ) -> None:
         self.sockets[channel_name] = (person_id, subs)
         if session is not None:
             self.sessions[channel_name] = session
@@ -82,7 +88,8 @@ class AccessWatch:
             return 0
         started = time.monotonic()
         ok, heads, ended = await database_sync_to_async(_decide, thread_sensitive=False)(
-            pairs, set(refs.values()))
+            pairs, set(refs.values())
+        )
         layer = get_channel_layer()
         signed_out = {ch for ch, ref in refs.items() if ref in ended}
         for channel in signed_out:
@@ -101,8 +108,7 @@ class AccessWatch:
                     continue
                 seen = self.behind.get((channel, room))
                 if seen is not None and sub.last_seq < seen:
-                    await layer.send(channel, {"type": "room.behind", "room": room,
-                                               "head": seen})
+                    await layer.send(channel, {"type": "room.behind", "room": room, "head": seen})
                 elif sub.last_seq < heads.get(room, 0):
                     behind[(channel, room)] = heads[room]
         self.behind = behind

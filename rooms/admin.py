@@ -131,22 +131,29 @@ class ServiceUserAdmin(admin.ModelAdmin):
         elif db_field.name == "council":
             kwargs["queryset"] = Organisation.objects.filter(kind=Organisation.Kind.COUNCIL)
         elif db_field.name == "person":
-            kwargs["queryset"] = Person.objects.filter(role=Role.SERVICE_USER,
-                                                       service_user_record__isnull=True)
+            kwargs["queryset"] = Person.objects.filter(
+                role=Role.SERVICE_USER, service_user_record__isnull=True
+            )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj: ServiceUser, form, change: bool) -> None:
         if change:
             # Through the action: audited, and key-information changes are dated.
             fresh = ServiceUser.objects.get(pk=obj.pk)
-            do_update_service_user(fresh, by=acting_person(request),
-                                   **{f: form.cleaned_data[f] for f in form.changed_data})
+            do_update_service_user(
+                fresh,
+                by=acting_person(request),
+                **{f: form.cleaned_data[f] for f in form.changed_data},
+            )
             return
         # New: through the action, so both rooms and the audit event exist.
         data = dict(form.cleaned_data)
         su = do_create_service_user(
-            full_name=data.pop("full_name"), provider=data.pop("provider"),
-            council=data.pop("council"), created_by=acting_person(request), **data,
+            full_name=data.pop("full_name"),
+            provider=data.pop("provider"),
+            council=data.pop("council"),
+            created_by=acting_person(request),
+            **data,
         )
         obj.pk = su.pk
         obj.created_at = su.created_at
@@ -163,8 +170,9 @@ class FamilyBasisAdmin(ReadOnlyAdmin):
     def has_revoke_permission(self, request) -> bool:
         return request.user.has_perm("rooms.change_familybasis")
 
-    @admin.action(description="Revoke the lawful basis (family lose access now)",
-                  permissions=["revoke"])
+    @admin.action(
+        description="Revoke the lawful basis (family lose access now)", permissions=["revoke"]
+    )
     def revoke(self, request: HttpRequest, queryset: QuerySet[FamilyBasis]) -> None:
         by = acting_person(request)
         done = 0

@@ -62,8 +62,9 @@ class ErrorOut(Schema):
 
 @api.exception_handler(CoCareError)
 def _cocare_error(request, exc: CoCareError):
-    return api.create_response(request, {"error": exc.code, "message": exc.message},
-                               status=exc.status)
+    return api.create_response(
+        request, {"error": exc.code, "message": exc.message}, status=exc.status
+    )
 
 
 @api.exception_handler(NinjaValidationError)
@@ -79,24 +80,28 @@ def _validation_error(request, exc: NinjaValidationError):
         loc = ".".join(str(x) for x in loc)
         parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
     return api.create_response(
-        request, {"error": "invalid", "message": "; ".join(parts) or "Invalid request."},
+        request,
+        {"error": "invalid", "message": "; ".join(parts) or "Invalid request."},
         status=422,
     )
 
 
 @api.exception_handler(AuthenticationError)
 def _unauthenticated(request, exc):
-    return api.create_response(request, {"error": "unauthenticated", "message": "Sign in first."},
-                               status=401)
+    return api.create_response(
+        request, {"error": "unauthenticated", "message": "Sign in first."}, status=401
+    )
 
 
 @api.exception_handler(HttpError)
 def _http_error(request, exc: HttpError):
     if isinstance(exc.__cause__, bounds.BadNumber):
-        return api.create_response(request, {"error": "invalid", "message": str(exc.__cause__)},
-                                   status=422)
-    return api.create_response(request, {"error": "bad_request", "message": str(exc)},
-                               status=exc.status_code)
+        return api.create_response(
+            request, {"error": "invalid", "message": str(exc.__cause__)}, status=422
+        )
+    return api.create_response(
+        request, {"error": "bad_request", "message": str(exc)}, status=exc.status_code
+    )
 
 
 def me(request: HttpRequest) -> Person:
@@ -147,21 +152,41 @@ class PostIn(Body):
     target: Id | None = None
 
 
-@router.post("/rooms/{room_id}/messages",
-             response={201: dict, 200: dict, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut,
-                       422: ErrorOut, 429: ErrorOut})
+@router.post(
+    "/rooms/{room_id}/messages",
+    response={
+        201: dict,
+        200: dict,
+        403: ErrorOut,
+        404: ErrorOut,
+        409: ErrorOut,
+        422: ErrorOut,
+        429: ErrorOut,
+    },
+)
 def post(request, room_id: Id, data: PostIn):
     person = me(request)
     ratelimit.hit("send", person.id)
     posted = check_post_message(
-        person=person, room_id=room_id, kind=data.kind, body=data.body,
-        payload=data.payload, client_id=data.client_id, reply_to_seq=data.reply_to,
+        person=person,
+        room_id=room_id,
+        kind=data.kind,
+        body=data.body,
+        payload=data.payload,
+        client_id=data.client_id,
+        reply_to_seq=data.reply_to,
         target_seq=data.target,
     )
     m = posted.message
-    return Status(201 if posted.created else 200, {
-        "id": m.id, "seq": m.seq, "room": m.room_id, "duplicate": not posted.created,
-    })
+    return Status(
+        201 if posted.created else 200,
+        {
+            "id": m.id,
+            "seq": m.seq,
+            "room": m.room_id,
+            "duplicate": not posted.created,
+        },
+    )
 
 
 @router.get("/rooms/{room_id}/members", response={200: list[dict], 404: ErrorOut})
@@ -175,8 +200,9 @@ class MemberIn(Body):
     person_id: Id
 
 
-@router.post("/rooms/{room_id}/members", response={201: dict, 404: ErrorOut, 422: ErrorOut,
-                                                    429: ErrorOut})
+@router.post(
+    "/rooms/{room_id}/members", response={201: dict, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut}
+)
 def add_member(request, room_id: Id, data: MemberIn):
     person = me(request)
     ratelimit.hit("invite", person.id)
@@ -184,8 +210,7 @@ def add_member(request, room_id: Id, data: MemberIn):
     return Status(201, {"room": m.room_id, "person": m.person_id})
 
 
-@router.delete("/rooms/{room_id}/members/{person_id}",
-               response={204: None, 404: ErrorOut})
+@router.delete("/rooms/{room_id}/members/{person_id}", response={204: None, 404: ErrorOut})
 def remove_member(request, room_id: Id, person_id: Id):
     check_remove_member(me(request), room_id, person_id)
     return Status(204, None)
@@ -197,9 +222,13 @@ def key_info(request, su_id: Id):
     su = access.access_service_user(person, su_id)
     audit.record(person, "service_user.key_info", service_user=su)
     return {
-        "id": su.id, "name": su.name, "full_name": su.full_name,
-        "preferences": su.preferences, "what_matters": su.what_matters,
-        "communication_needs": su.communication_needs, "access_notes": su.access_notes,
+        "id": su.id,
+        "name": su.name,
+        "full_name": su.full_name,
+        "preferences": su.preferences,
+        "what_matters": su.what_matters,
+        "communication_needs": su.communication_needs,
+        "access_notes": su.access_notes,
         "updated_at": su.key_info_updated_at.isoformat() if su.key_info_updated_at else None,
     }
 
@@ -217,10 +246,20 @@ def register_device(request, data: DeviceIn):
     with transaction.atomic():
         dev, created = PushDevice.objects.update_or_create(
             token_hash=digest,
-            defaults={"person": person, "token": data.token, "platform": data.platform,
-                      "active": True, "disabled_at": None, "disabled_reason": ""},
-            create_defaults={"person": person, "token": data.token, "platform": data.platform,
-                             "created_at": clock.now()},
+            defaults={
+                "person": person,
+                "token": data.token,
+                "platform": data.platform,
+                "active": True,
+                "disabled_at": None,
+                "disabled_reason": "",
+            },
+            create_defaults={
+                "person": person,
+                "token": data.token,
+                "platform": data.platform,
+                "created_at": clock.now(),
+            },
         )
     return Status(201 if created else 200, {"id": dev.id, "active": dev.active})
 
@@ -228,7 +267,8 @@ def register_device(request, data: DeviceIn):
 @router.delete("/push-devices/{device_id}", response={204: None, 404: ErrorOut})
 def remove_device(request, device_id: Id):
     n = PushDevice.objects.filter(pk=device_id, person=me(request)).update(
-        active=False, disabled_at=clock.now(), disabled_reason="removed by user")
+        active=False, disabled_at=clock.now(), disabled_reason="removed by user"
+    )
     if not n:
         raise NotFound("No such device.")
     return Status(204, None)

@@ -22,5 +22,8 @@ class RoomsConfig(AppConfig):
         # The only effect of these receivers is a hint to the person's own sockets
         # (rooms.sessions): a sign-out, password change or deactivation closes them.
         user_logged_out.connect(sessions.on_logged_out, dispatch_uid="rooms.sessions.logout")
-        post_save.connect(sessions.on_user_saved, sender=get_user_model(),
-                          dispatch_uid="rooms.sessions.user_saved")
+        post_save.connect(
+            sessions.on_user_saved,
+            sender=get_user_model(),
+            dispatch_uid="rooms.sessions.user_saved",
+        )

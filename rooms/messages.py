@@ -35,8 +35,7 @@ BODY_KINDS = {Message.Kind.TEXT, Message.Kind.NOTE, Message.Kind.SYSTEM, Message
 AMENDABLE_KINDS = {Message.Kind.TEXT, Message.Kind.NOTE}
 # What the system may redact (retention): everything that reaches screens and Matrix.
 # People are held to AMENDABLE_KINDS by check_post_message.
-REDACTABLE_KINDS = AMENDABLE_KINDS | {Message.Kind.SYSTEM, Message.Kind.CARD,
-                                      Message.Kind.ANSWER}
+REDACTABLE_KINDS = AMENDABLE_KINDS | {Message.Kind.SYSTEM, Message.Kind.CARD, Message.Kind.ANSWER}
 PERSON_KINDS = {
     Message.Kind.TEXT,
     Message.Kind.NOTE,
@@ -103,15 +102,19 @@ def post_message(
         # found by the unique constraint at insert (no look-up on the common path).
         reply_to = _entry_at(room, reply_to_seq, "reply_to") if reply_to_seq else None
         target = _entry_at(room, target_seq, "target") if target_seq else None
-        if target is not None and kind == Message.Kind.EDIT \
-                and target.kind not in AMENDABLE_KINDS:
+        if target is not None and kind == Message.Kind.EDIT and target.kind not in AMENDABLE_KINDS:
             raise Invalid("Only messages and notes can be edited.")
-        if target is not None and kind == Message.Kind.REDACTION \
-                and target.kind not in REDACTABLE_KINDS:
+        if (
+            target is not None
+            and kind == Message.Kind.REDACTION
+            and target.kind not in REDACTABLE_KINDS
+        ):
             raise Invalid(f"A {target.kind} entry cannot be redacted.")
         lock_log()
-        if target is not None and Message.objects.filter(
-                pk=target.pk, redacted_at__isnull=False).exists():
+        if (
+            target is not None
+            and Message.objects.filter(pk=target.pk, redacted_at__isnull=False).exists()
+        ):
             retried = _existing(sender, client_id, room) if client_id else None
             if retried is not None:  # a retry of the redaction that deleted it
                 return Posted(retried, created=False)
@@ -209,8 +212,11 @@ def check_post_message(
         target = Message.objects.filter(room=room, seq=target_seq).first()
         # post_message already refuses edits of other kinds; redactions it allows wider
         # (for retention), so the narrower human rule for deleting is stated here.
-        if target is not None and kind == Message.Kind.REDACTION \
-                and target.kind not in AMENDABLE_KINDS:
+        if (
+            target is not None
+            and kind == Message.Kind.REDACTION
+            and target.kind not in AMENDABLE_KINDS
+        ):
             raise Invalid("Only messages and notes can be deleted.")
         if target is not None and target.sender_id != person.id:
             manager = is_provider_manager(person, room.service_user)

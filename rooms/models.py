@@ -28,7 +28,10 @@ class Organisation(models.Model):
     # its nurses and therapists may then be added to those providers' team rooms
     # (rooms.access.may_join, docs/security.md "Adding members").
     partner_providers = models.ManyToManyField(
-        "self", symmetrical=False, blank=True, related_name="health_partners",
+        "self",
+        symmetrical=False,
+        blank=True,
+        related_name="health_partners",
         limit_choices_to={"kind": "provider"},
     )
 
@@ -67,8 +70,7 @@ class Person(models.Model):
     matrix_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
     # Participants the code creates on first use (the system sender, each provider's visit
     # bot) are found by this key; unique, so two processes racing on first use make one row.
-    system_key = models.CharField(max_length=60, null=True, blank=True, unique=True,
-                                  editable=False)
+    system_key = models.CharField(max_length=60, null=True, blank=True, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -110,9 +112,7 @@ class ServiceUser(models.Model):
     location_exempt_reason = models.CharField(max_length=200, blank=True)
     # The person's choice: family members see family-room history from when they joined.
     family_history_from_join = models.BooleanField(default=True)
-    commissioned_hours_per_week = models.DecimalField(
-        max_digits=5, decimal_places=2, default=0
-    )
+    commissioned_hours_per_week = models.DecimalField(max_digits=5, decimal_places=2, default=0)
     created_at = models.DateTimeField()
 
     def __str__(self) -> str:
@@ -185,9 +185,7 @@ class Membership(models.Model):
     )
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["room", "person"], name="one_membership")
-        ]
+        constraints = [models.UniqueConstraint(fields=["room", "person"], name="one_membership")]
         indexes = [models.Index(fields=["person", "removed_at"])]
 
 
@@ -248,9 +246,7 @@ class ReadPosition(models.Model):
     updated_at = models.DateTimeField()
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["room", "person"], name="one_read_position")
-        ]
+        constraints = [models.UniqueConstraint(fields=["room", "person"], name="one_read_position")]
 
 
 class AuditEvent(models.Model):
@@ -350,8 +346,9 @@ class WorkerFailure(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["worker", "ref_model", "ref_id"],
-                                    name="one_worker_failure_row")
+            models.UniqueConstraint(
+                fields=["worker", "ref_model", "ref_id"], name="one_worker_failure_row"
+            )
         ]
         indexes = [models.Index(fields=["worker", "ref_model", "skipped"])]
 

@@ -36,8 +36,12 @@ def keyed_participant(
     """
     person, _ = Person.objects.get_or_create(
         system_key=key,
-        defaults={"role": Role.BOT, "display_name": display_name, "user": None,
-                  "organisation": organisation},
+        defaults={
+            "role": Role.BOT,
+            "display_name": display_name,
+            "user": None,
+            "organisation": organisation,
+        },
     )
     return person
 
@@ -90,8 +94,9 @@ def do_create_service_user(
 
 KEY_INFO_FIELDS = frozenset({"preferences", "what_matters", "communication_needs", "access_notes"})
 # Who the person is, where they are cared for and by whom are fixed at creation.
-FIXED_FIELDS = frozenset({"id", "provider", "council", "person", "created_at",
-                          "key_info_updated_at"})
+FIXED_FIELDS = frozenset(
+    {"id", "provider", "council", "person", "created_at", "key_info_updated_at"}
+)
 
 
 def do_update_service_user(
@@ -117,13 +122,22 @@ def do_update_service_user(
         if KEY_INFO_FIELDS & set(changed):
             su.key_info_updated_at = now
         su.save()
-        audit.record(by, "service_user.update", service_user=su,
-                     target=f"fields:{','.join(changed)}"[:100], now=now)
+        audit.record(
+            by,
+            "service_user.update",
+            service_user=su,
+            target=f"fields:{','.join(changed)}"[:100],
+            now=now,
+        )
     return su
 
 
 def do_add_member(
-    room: Room, person: Person, *, by: Person | None = None, now: dt.datetime | None = None,
+    room: Room,
+    person: Person,
+    *,
+    by: Person | None = None,
+    now: dt.datetime | None = None,
     notify: bool = True,
 ) -> Membership:
     """Add (or re-add) a member. Idempotent on (room, person): an active member is kept.
@@ -142,9 +156,7 @@ def do_add_member(
         m = Membership.objects.select_for_update().filter(room=room, person=person).first()
         if m is not None and m.removed_at is None:
             return m
-        hide_history = (
-            person.role == Role.FAMILY and room.service_user.family_history_from_join
-        )
+        hide_history = person.role == Role.FAMILY and room.service_user.family_history_from_join
         visible_from = Room.objects.get(pk=room.pk).last_seq if hide_history else 0
         if m is None:
             m = Membership.objects.create(
@@ -261,9 +273,9 @@ def do_revoke_family_basis(
     """
     now = now or clock.now()
     with transaction.atomic():
-        n = FamilyBasis.objects.filter(
-            service_user=service_user, revoked_at__isnull=True
-        ).update(revoked_at=now, revoked_by=by)
+        n = FamilyBasis.objects.filter(service_user=service_user, revoked_at__isnull=True).update(
+            revoked_at=now, revoked_by=by
+        )
         if not n:
             raise NotFound("No lawful basis is recorded.")
         audit.record(by, "family_basis.revoke", service_user=service_user, now=now)

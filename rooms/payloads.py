@@ -107,8 +107,9 @@ class SignalPayload(Strict):
             data = schema.model_validate(self.data)
         except ValidationError as exc:
             # Field names and pydantic's message only: never the submitted values.
-            parts = [f"data.{'.'.join(str(x) for x in e['loc'])}: {e['msg']}"
-                     for e in exc.errors()[:5]]
+            parts = [
+                f"data.{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
+            ]
             raise ValueError("; ".join(parts)) from None
         self.data = data.model_dump(mode="json", exclude_none=True)
         return self

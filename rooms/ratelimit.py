@@ -141,8 +141,11 @@ class LoginRateLimitMiddleware:
             return response
         if request.get_preferred_type(["application/json", "text/html"]) == "text/html":
             retry = int(getattr(exc, "retry_after", 60))
-            html = render_to_string("429.html", {"minutes": max(1, -(-retry // 60)),
-                                                 "back": request.path}, request=request)
+            html = render_to_string(
+                "429.html",
+                {"minutes": max(1, -(-retry // 60)), "back": request.path},
+                request=request,
+            )
             resp = HttpResponse(html, status=exc.status)
             resp["Retry-After"] = str(retry)
             return resp

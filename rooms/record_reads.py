@@ -27,27 +27,53 @@ def _council_rows(service_user: ServiceUser, since: dt.datetime | None):
     return qs
 
 
-def record_reads(service_user: ServiceUser, *, since: dt.datetime | None = None,
-                 limit: int = 200) -> dict[str, Any]:
+def record_reads(
+    service_user: ServiceUser, *, since: dt.datetime | None = None, limit: int = 200
+) -> dict[str, Any]:
     """Per reader (first, last, how many) and the latest ``limit`` rows, newest first."""
-    rows = (_council_rows(service_user, since).select_related("actor", "actor__organisation")
-            .order_by("-at", "-id")[:limit])
-    per_reader = (_council_rows(service_user, since).values("actor_id")
-                  .annotate(first=Min("at"), last=Max("at"), n=Count("id")).order_by("-last"))
+    rows = (
+        _council_rows(service_user, since)
+        .select_related("actor", "actor__organisation")
+        .order_by("-at", "-id")[:limit]
+    )
+    per_reader = (
+        _council_rows(service_user, since)
+        .values("actor_id")
+        .annotate(first=Min("at"), last=Max("at"), n=Count("id"))
+        .order_by("-last")
+    )
     people = {r.actor_id: r.actor for r in rows}
     missing = [p["actor_id"] for p in per_reader if p["actor_id"] not in people]
     if missing:
-        people |= {p.id: p for p in Person.objects.filter(pk__in=missing)
-                   .select_related("organisation")}
+        people |= {
+            p.id: p for p in Person.objects.filter(pk__in=missing).select_related("organisation")
+        }
     return {
-        "readers": [{"reader": reader_wire(people[p["actor_id"]]), "reads": p["n"],
-                     "first_at": p["first"].isoformat(), "last_at": p["last"].isoformat()}
-                    for p in per_reader],
-        "reads": [{"at": r.at.isoformat(), "reader": reader_wire(r.actor), "action": r.action,
-                   "target": r.target} for r in rows],
+        "readers": [
+            {
+                "reader": reader_wire(people[p["actor_id"]]),
+                "reads": p["n"],
+                "first_at": p["first"].isoformat(),
+                "last_at": p["last"].isoformat(),
+            }
+            for p in per_reader
+        ],
+        "reads": [
+            {
+                "at": r.at.isoformat(),
+                "reader": reader_wire(r.actor),
+                "action": r.action,
+                "target": r.target,
+            }
+            for r in rows
+        ],
     }
 
 
 def reader_wire(p: Person) -> dict[str, Any]:
-    return {"id": p.id, "name": p.display_name, "role": p.role,
-            "organisation": p.organisation.name if p.organisation_id else None}
+    return {
+        "id": p.id,
+        "name": p.display_name,
+        "role": p.role,
+        "organisation": p.organisation.name if p.organisation_id else None,
+    }

@@ -52,8 +52,9 @@ def expired(now: dt.datetime):
     held = LegalHold.objects.filter(released_at__isnull=True).values("service_user_id")
     q = Q(pk__in=[])
     for policy in RetentionPolicy.objects.exclude(message_days__isnull=True):
-        q |= Q(room__service_user__provider_id=policy.provider_id,
-               created_at__lt=cutoff(policy, now))
+        q |= Q(
+            room__service_user__provider_id=policy.provider_id, created_at__lt=cutoff(policy, now)
+        )
     has_content = ~Q(body="") | Q(edited_body__isnull=False) | ~Q(payload={})
     return (
         Message.objects.filter(q)
@@ -72,8 +73,14 @@ def purge_one(msg: Message, now: dt.datetime) -> bool:
     with transaction.atomic():
         msg = Message.objects.select_related("room").get(pk=msg.pk)
         if msg.kind in REDACTABLE_KINDS and msg.redacted_at is None:
-            post_message(room=msg.room, sender=system_person(), kind=Message.Kind.REDACTION,
-                         target_seq=msg.seq, client_id=f"retention:{msg.id}", now=now)
+            post_message(
+                room=msg.room,
+                sender=system_person(),
+                kind=Message.Kind.REDACTION,
+                target_seq=msg.seq,
+                client_id=f"retention:{msg.id}",
+                now=now,
+            )
             redacted = True
         Message.objects.filter(pk=msg.pk).update(body="", edited_body=None, payload={})
         Message.objects.filter(target=msg, kind=Message.Kind.EDIT).update(body="")
@@ -95,7 +102,8 @@ def apply_retention(now: dt.datetime, limit: int = 10_000) -> RetentionResult:
 def place_hold(service_user, *, by, reason: str, now: dt.datetime) -> LegalHold:
     """Idempotent: an active hold is returned as it is."""
     hold, _ = LegalHold.objects.get_or_create(
-        service_user=service_user, released_at__isnull=True,
+        service_user=service_user,
+        released_at__isnull=True,
         defaults={"reason": reason, "placed_by": by, "placed_at": now},
     )
     return hold
@@ -103,10 +111,12 @@ def place_hold(service_user, *, by, reason: str, now: dt.datetime) -> LegalHold:
 
 def release_hold(service_user, *, now: dt.datetime) -> int:
     return LegalHold.objects.filter(service_user=service_user, released_at__isnull=True).update(
-        released_at=now)
+        released_at=now
+    )
 
 
 def set_policy(provider, message_days: int | None, *, now: dt.datetime) -> RetentionPolicy:
     policy, _ = RetentionPolicy.objects.update_or_create(
-        provider=provider, defaults={"message_days": message_days, "updated_at": now})
+        provider=provider, defaults={"message_days": message_days, "updated_at": now}
+    )
     return policy

@@ -79,8 +79,9 @@ _session_alive = _reader(sessions.alive)
 
 
 @_reader
-def _authorise(person: Person, room_id: int, record: bool,
-               session: sessions.SessionRef | None) -> tuple[int, int]:
+def _authorise(
+    person: Person, room_id: int, record: bool, session: sessions.SessionRef | None
+) -> tuple[int, int]:
     sessions.require_alive(session)
     room, m = access.access_room(person, room_id, access.Action.SUBSCRIBE)
     if record:
@@ -112,8 +113,9 @@ class RoomsSocket(AsyncWebsocketConsumer):
         self.signed_out = False
         if self.person is None:
             await self.accept()
-            await self._send({"type": "error", "code": "unauthenticated",
-                              "message": "Sign in first."})
+            await self._send(
+                {"type": "error", "code": "unauthenticated", "message": "Sign in first."}
+            )
             await self.close(code=4401)
             return
         # Join before accepting: if the layer fails here the handshake is refused and the
@@ -121,8 +123,9 @@ class RoomsSocket(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(publish.person_group(self.person.id), self.channel_name)
         await self.accept()
         WATCH.register(self.channel_name, self.person.id, self.subs, session=self.session)
-        await self._send({"type": "hello", "me": person_wire(self.person),
-                          "rooms": await _my_rooms(self.person)})
+        await self._send(
+            {"type": "hello", "me": person_wire(self.person), "rooms": await _my_rooms(self.person)}
+        )
 
     async def disconnect(self, code):
         WATCH.unregister(self.channel_name)
@@ -164,16 +167,27 @@ class RoomsSocket(AsyncWebsocketConsumer):
         except sessions.SessionEnded:
             await self._sign_out()
         except CoCareError as exc:
-            await self._error(exc.code, exc.message, ref=ref,
-                              client_id=getattr(frame, "client_id", None),
-                              room=getattr(frame, "room", None))
+            await self._error(
+                exc.code,
+                exc.message,
+                ref=ref,
+                client_id=getattr(frame, "client_id", None),
+                room=getattr(frame, "room", None),
+            )
         except Exception as exc:
             # Type and ids only, never a traceback: its frames can quote the body.
-            log.error("websocket frame %s of person %s failed: %s", type(frame).__name__,
-                      self.person.id, type(exc).__name__)
-            await self._error("server_error",
-                              "Something went wrong; retry with the same client_id.",
-                              ref=ref, client_id=getattr(frame, "client_id", None))
+            log.error(
+                "websocket frame %s of person %s failed: %s",
+                type(frame).__name__,
+                self.person.id,
+                type(exc).__name__,
+            )
+            await self._error(
+                "server_error",
+                "Something went wrong; retry with the same client_id.",
+                ref=ref,
+                client_id=getattr(frame, "client_id", None),
+            )
 
     async def _dispatch(self, f) -> None:
         if isinstance(f, Subscribe):
@@ -182,8 +196,9 @@ class RoomsSocket(AsyncWebsocketConsumer):
             await self._unsubscribe(f.room)
             await self._send({"type": "unsubscribed", "room": f.room, "ref": f.ref})
         elif isinstance(f, Send):
-            await self._post(f, kind=f.kind, body=f.body, payload=f.payload,
-                             reply_to_seq=f.reply_to)
+            await self._post(
+                f, kind=f.kind, body=f.body, payload=f.payload, reply_to_seq=f.reply_to
+            )
         elif isinstance(f, Edit):
             await self._post(f, kind="edit", body=f.body, target_seq=f.target)
         elif isinstance(f, Redact):
@@ -191,8 +206,7 @@ class RoomsSocket(AsyncWebsocketConsumer):
         elif isinstance(f, Typing):
             await self._typing(f.room)
         elif isinstance(f, Read):
-            seq = await database_sync_to_async(_mark_read)(self.person, self.session, f.room,
-                                                          f.seq)
+            seq = await database_sync_to_async(_mark_read)(self.person, self.session, f.room, f.seq)
             await self._send({"type": "read_ok", "room": f.room, "seq": seq, "ref": f.ref})
         elif isinstance(f, Ping):
             await self._send({"type": "pong", "ref": f.ref})
@@ -207,25 +221,39 @@ class RoomsSocket(AsyncWebsocketConsumer):
         """
         wait = self.subscribe_bucket.take(time.monotonic())
         if wait:
-            await self._error("rate_limited", f"Too many subscribes; try again in {wait} s.",
-                              ref=f.ref, room=f.room, retry_after=wait)
+            await self._error(
+                "rate_limited",
+                f"Too many subscribes; try again in {wait} s.",
+                ref=f.ref,
+                room=f.room,
+                retry_after=wait,
+            )
             return
-        head, visible_from = await _authorise(self.person, f.room,
-                                              record=f.room not in self.audited,
-                                              session=self.session)
+        head, visible_from = await _authorise(
+            self.person, f.room, record=f.room not in self.audited, session=self.session
+        )
         self.audited.add(f.room)
         current = self.subs.get(f.room)
         if current is not None:
             current.checked_at = time.monotonic()
-            await self._send({"type": "subscribed", "room": f.room,
-                              "head_seq": max(head, current.last_seq),
-                              "visible_from": visible_from, "ref": f.ref})
+            await self._send(
+                {
+                    "type": "subscribed",
+                    "room": f.room,
+                    "head_seq": max(head, current.last_seq),
+                    "visible_from": visible_from,
+                    "ref": f.ref,
+                }
+            )
             return
         await self.channel_layer.group_add(publish.room_group(f.room), self.channel_name)
         # An after_seq past the head (a client holding a stale position) is clamped to the
         # head, or the socket would silently drop everything until the room caught up.
-        sub = Sub(last_seq=max(min(f.after_seq, head), visible_from), visible_from=visible_from,
-                  checked_at=time.monotonic())
+        sub = Sub(
+            last_seq=max(min(f.after_seq, head), visible_from),
+            visible_from=visible_from,
+            checked_at=time.monotonic(),
+        )
         self.subs[f.room] = sub
         # Replay from the database. Live hints that arrive meanwhile wait in the channel
         # queue (a consumer handles one event at a time) and are de-duplicated by seq.
@@ -235,8 +263,15 @@ class RoomsSocket(AsyncWebsocketConsumer):
                 await self._deliver(wire, sub)
             if len(page) < REPLAY_PAGE:
                 break
-        await self._send({"type": "subscribed", "room": f.room, "head_seq": max(head, sub.last_seq),
-                          "visible_from": visible_from, "ref": f.ref})
+        await self._send(
+            {
+                "type": "subscribed",
+                "room": f.room,
+                "head_seq": max(head, sub.last_seq),
+                "visible_from": visible_from,
+                "ref": f.ref,
+            }
+        )
 
     async def _unsubscribe(self, room_id: int) -> None:
         if self.subs.pop(room_id, None) is not None:
@@ -246,12 +281,20 @@ class RoomsSocket(AsyncWebsocketConsumer):
         # Off the shared sync thread: one socket still posts in order (frames are handled
         # one at a time), while different sockets no longer queue behind each other.
         posted = await database_sync_to_async(_limited_post, thread_sensitive=False)(
-            person=self.person, session=self.session, room_id=f.room, client_id=f.client_id,
-            **kw
+            person=self.person, session=self.session, room_id=f.room, client_id=f.client_id, **kw
         )
         m = posted.message
-        await self._send({"type": "ack", "ref": f.ref, "client_id": f.client_id, "room": f.room,
-                          "id": m.id, "seq": m.seq, "duplicate": not posted.created})
+        await self._send(
+            {
+                "type": "ack",
+                "ref": f.ref,
+                "client_id": f.client_id,
+                "room": f.room,
+                "id": m.id,
+                "seq": m.seq,
+                "duplicate": not posted.created,
+            }
+        )
 
     async def _typing(self, room_id: int) -> None:
         if room_id not in self.subs:
@@ -296,8 +339,14 @@ class RoomsSocket(AsyncWebsocketConsumer):
     async def room_read(self, event):
         sub = self.subs.get(event["room"])
         if sub is not None and await self._recheck(event["room"], sub):
-            await self._send({"type": "read", "room": event["room"], "person": event["person"],
-                              "seq": event["seq"]})
+            await self._send(
+                {
+                    "type": "read",
+                    "room": event["room"],
+                    "person": event["person"],
+                    "seq": event["seq"],
+                }
+            )
 
     async def access_changed(self, event):
         room_id = event["room"]
@@ -388,8 +437,7 @@ def _limited_post(*, person: Person, session: sessions.SessionRef | None, **kw):
     return check_post_message(person=person, **kw)
 
 
-def _mark_read(person: Person, session: sessions.SessionRef | None, room_id: int,
-               seq: int) -> int:
+def _mark_read(person: Person, session: sessions.SessionRef | None, room_id: int, seq: int) -> int:
     sessions.require_alive(session)
     return check_mark_read(person, room_id, seq)
 

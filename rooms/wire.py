@@ -56,7 +56,12 @@ def for_member(wire: dict[str, Any], visible_from: int) -> dict[str, Any]:
 def rooms_wire(person: Person) -> list[dict[str, Any]]:
     """The rooms a person may see, as the socket's ``hello`` and ``GET /api/rooms`` list them."""
     return [
-        {"room": r.id, "kind": r.kind, "service_user": r.service_user_id,
-         "name": r.service_user.name, "head_seq": r.last_seq}
+        {
+            "room": r.id,
+            "kind": r.kind,
+            "service_user": r.service_user_id,
+            "name": r.service_user.name,
+            "head_seq": r.last_seq,
+        }
         for r in visible_rooms(person).order_by("id")
     ]

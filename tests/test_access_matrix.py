@@ -66,14 +66,20 @@ def http_outcomes(cast, who: str, kind: str) -> set[str]:
     got = set()
     if c.get(f"/api/rooms/{room.id}/messages").status_code == 200:
         got.add(R)
-    r = c.post(f"/api/rooms/{room.id}/messages", {"client_id": f"m-{who}", "body": "hello"},
-               content_type="application/json")
+    r = c.post(
+        f"/api/rooms/{room.id}/messages",
+        {"client_id": f"m-{who}", "body": "hello"},
+        content_type="application/json",
+    )
     if r.status_code == 201:
         got.add(P)
     # Managing = adding the bot back after removing it is enough to prove the right;
     # use a fresh care worker, who may join either room.
-    r = c.post(f"/api/rooms/{room.id}/members", {"person_id": cast.outsider_worker.id},
-               content_type="application/json")
+    r = c.post(
+        f"/api/rooms/{room.id}/members",
+        {"person_id": cast.outsider_worker.id},
+        content_type="application/json",
+    )
     if r.status_code == 201:
         got.add(M)
     else:
@@ -114,8 +120,11 @@ def test_revoking_the_family_basis_ends_family_access_at_once(cast):
     assert debbie.get(f"/api/rooms/{cast.family.id}/messages").status_code == 200
     do_revoke_family_basis(cast.peggy, by=cast.carol)
     assert debbie.get(f"/api/rooms/{cast.family.id}/messages").status_code == 404
-    r = debbie.post(f"/api/rooms/{cast.family.id}/messages", {"client_id": "x", "body": "hi"},
-                    content_type="application/json")
+    r = debbie.post(
+        f"/api/rooms/{cast.family.id}/messages",
+        {"client_id": "x", "body": "hi"},
+        content_type="application/json",
+    )
     assert r.status_code == 404
     assert debbie.get("/api/rooms").json() == []
     # Staff and Peggy herself keep the family room.
@@ -136,8 +145,10 @@ def test_family_members_see_history_from_when_they_joined(cast):
     sam.save()
     do_add_member(cast.family, sam, by=cast.carol)
     check_post_message(person=cast.anna, room_id=cast.family.id, body="after Sam joined")
-    bodies = [m["body"] for m in _client(sam).get(
-        f"/api/rooms/{cast.family.id}/messages").json()["messages"]]
+    bodies = [
+        m["body"]
+        for m in _client(sam).get(f"/api/rooms/{cast.family.id}/messages").json()["messages"]
+    ]
     assert "before Sam joined" not in bodies
     assert "after Sam joined" in bodies
 

@@ -50,8 +50,9 @@ async def test_a_message_sent_on_one_process_reaches_members_on_the_other(cluste
     a, b = cluster
     from rooms.models import Room
 
-    team = await sync_to_async(Room.objects.get)(kind="professional",
-                                                 service_user__preferred_name="Peggy")
+    team = await sync_to_async(Room.objects.get)(
+        kind="professional", service_user__preferred_name="Peggy"
+    )
     anna = await connect(a, "anna")
     nadia = await connect(b, "nadia")
     for c in (anna, nadia):
@@ -93,10 +94,14 @@ async def test_sigkill_mid_stream_loses_and_duplicates_nothing(cluster):
     a, b = cluster
     from rooms.models import Room
 
-    team = await sync_to_async(Room.objects.get)(kind="professional",
-                                                 service_user__preferred_name="Peggy")
-    receivers = [Receiver("nadia", a, team.id), Receiver("tom", a, team.id),
-                 Receiver("carol", b, team.id)]
+    team = await sync_to_async(Room.objects.get)(
+        kind="professional", service_user__preferred_name="Peggy"
+    )
+    receivers = [
+        Receiver("nadia", a, team.id),
+        Receiver("tom", a, team.id),
+        Receiver("carol", b, team.id),
+    ]
     tasks = [asyncio.create_task(r.run(b, N)) for r in receivers]
     acked: dict[str, int] = {}
     killed = False
@@ -105,8 +110,9 @@ async def test_sigkill_mid_stream_loses_and_duplicates_nothing(cluster):
     while i < N:
         cid = f"stream-{i}"
         try:
-            await sender.send({"type": "send", "room": team.id, "client_id": cid,
-                               "body": f"entry {i}"})
+            await sender.send(
+                {"type": "send", "room": team.id, "client_id": cid, "body": f"entry {i}"}
+            )
             ack = await sender.expect("ack", client_id=cid, timeout=15)
             acked[cid] = ack["seq"]
             i += 1
@@ -119,8 +125,11 @@ async def test_sigkill_mid_stream_loses_and_duplicates_nothing(cluster):
     await asyncio.wait_for(asyncio.gather(*tasks), 60)
     await sender.close()
 
-    stored = await sync_to_async(lambda: list(
-        Message.objects.filter(room=team).order_by("seq").values_list("client_id", "seq")))()
+    stored = await sync_to_async(
+        lambda: list(
+            Message.objects.filter(room=team).order_by("seq").values_list("client_id", "seq")
+        )
+    )()
     assert [c for c, _ in stored] == [f"stream-{k}" for k in range(N)]
     assert [s for _, s in stored] == list(range(1, N + 1))
     for r in receivers:
@@ -132,8 +141,9 @@ async def test_the_same_client_id_on_two_processes_yields_one_message(cluster):
     a, b = cluster
     from rooms.models import Room
 
-    team = await sync_to_async(Room.objects.get)(kind="professional",
-                                                 service_user__preferred_name="Peggy")
+    team = await sync_to_async(Room.objects.get)(
+        kind="professional", service_user__preferred_name="Peggy"
+    )
     on_a = await connect(a, "anna")
     on_b = await connect(b, "anna")
     frame = {"type": "send", "room": team.id, "client_id": "twice", "body": "Bins out"}

@@ -24,8 +24,12 @@ from tests.support.services import free_port, port_open, subprocess_env
 ROOT = Path(__file__).resolve().parents[1]
 # Values only the deployment knows: each must come from its environment (an .env file or
 # the shell) as ${NAME:?...}, which refuses to start when it is missing.
-SECRETS = ("COCARE_SECRET_KEY", "COCARE_CHANNEL_ENCRYPTION_KEY", "COCARE_MATRIX_AS_TOKEN",
-           "COCARE_MATRIX_HS_TOKEN")
+SECRETS = (
+    "COCARE_SECRET_KEY",
+    "COCARE_CHANNEL_ENCRYPTION_KEY",
+    "COCARE_MATRIX_AS_TOKEN",
+    "COCARE_MATRIX_HS_TOKEN",
+)
 
 
 def compose() -> dict:
@@ -42,8 +46,9 @@ def test_compose_has_the_production_shape():
     assert {"postgres", "redis", "synapse"} <= set(services)
     webs = [n for n, s in app_services(doc).items() if s["command"][0] == "daphne"]
     assert len(webs) >= 2
-    workers = {s["command"][-1] for s in app_services(doc).values()
-               if "run_workers" in s["command"]}
+    workers = {
+        s["command"][-1] for s in app_services(doc).values() if "run_workers" in s["command"]
+    }
     assert workers == set(settings.COCARE_WORKERS)  # one process per worker kind
 
 
@@ -80,8 +85,9 @@ def test_secrets_come_from_the_environment_never_from_the_file():
 
 
 def daphne_commands() -> dict[str, list[str]]:
-    cmds = {n: s["command"] for n, s in app_services(compose()).items()
-            if s["command"][0] == "daphne"}
+    cmds = {
+        n: s["command"] for n, s in app_services(compose()).items() if s["command"][0] == "daphne"
+    }
     cmd = re.search(r"^CMD (\[.*\])$", (ROOT / "Dockerfile").read_text(), re.M)
     cmds["Dockerfile CMD"] = yaml.safe_load(cmd.group(1))
     return cmds
@@ -109,8 +115,9 @@ def test_the_production_web_command_limits_each_client_behind_the_proxy_on_its_o
     args[args.index("-p") + 1] = str(port)
     exe = str(Path(sys.executable).with_name("daphne"))
     env = subprocess_env(redis=False, COCARE_RATE_LIMIT_LOGIN_FAILURES="1")  # 5 per address
-    proc = subprocess.Popen([exe, *args[1:]], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [exe, *args[1:]], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 30
         while not port_open("127.0.0.1", port):
@@ -123,9 +130,15 @@ def test_the_production_web_command_limits_each_client_behind_the_proxy_on_its_o
         def attempt(client: str, username: str) -> int:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) as c:
                 c.get("/login/", headers={"X-Forwarded-For": client})
-                return c.post("/login/", data={"username": username, "password": "wrong",
-                                               "csrfmiddlewaretoken": c.cookies["csrftoken"]},
-                              headers={"X-Forwarded-For": client}).status_code
+                return c.post(
+                    "/login/",
+                    data={
+                        "username": username,
+                        "password": "wrong",
+                        "csrfmiddlewaretoken": c.cookies["csrftoken"],
+                    },
+                    headers={"X-Forwarded-For": client},
+                ).status_code
 
         assert [attempt(one, f"guess-{net}-{i}") for i in range(6)] == [200] * 5 + [429]
         assert attempt(other, f"someone-{net}") == 200  # another client behind the same proxy

@@ -24,9 +24,15 @@ def demo(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("COCARE_")}
     env.update({"PORT": str(port), "COCARE_DATABASE_URL": f"sqlite:///{tmp_path}/demo.sqlite3"})
-    proc = subprocess.Popen([str(ROOT / "dev"), "demo"], cwd=ROOT, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [str(ROOT / "dev"), "demo"],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     reader = LineReader(proc.stdout)
     # Wait for the last login line of the banner (setup may install packages first).
     reader.wait_for(lambda line: "margaret" in line, timeout=300)
@@ -43,18 +49,26 @@ def test_demo_prints_url_and_logins_and_a_worker_chats_with_a_daughter(demo):
     assert page.status_code == 200 and "Sign in" in page.text
 
     async def chat():
-        anna = await WsClient(url.replace("http", "ws") + "/ws/",
-                              login_cookies(url, "anna", "cocare-demo-2026")).connect()
-        debbie = await WsClient(url.replace("http", "ws") + "/ws/",
-                                login_cookies(url, "debbie", "cocare-demo-2026")).connect()
+        anna = await WsClient(
+            url.replace("http", "ws") + "/ws/", login_cookies(url, "anna", "cocare-demo-2026")
+        ).connect()
+        debbie = await WsClient(
+            url.replace("http", "ws") + "/ws/", login_cookies(url, "debbie", "cocare-demo-2026")
+        ).connect()
         hello = await debbie.expect("hello")
         family = [r for r in hello["rooms"] if r["kind"] == "family"]
         assert len(family) == 1 and family[0]["name"] == "Peggy"
         room = family[0]["room"]
         await debbie.send({"type": "subscribe", "room": room, "after_seq": 0})
         await debbie.expect("subscribed")
-        await anna.send({"type": "send", "room": room, "client_id": "demo-1",
-                         "body": "Peggy is in good spirits"})
+        await anna.send(
+            {
+                "type": "send",
+                "room": room,
+                "client_id": "demo-1",
+                "body": "Peggy is in good spirits",
+            }
+        )
         got = await debbie.expect("message", body="Peggy is in good spirits")
         assert got["sender"]["name"] == "Anna Kowalski"
         await anna.close()
@@ -68,19 +82,34 @@ def demo_server(tmp_path):
     """What ``./dev demo`` starts, started directly: the demo's configuration (no COCARE_
     variable but its own database), migrated and seeded, served with the workers."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COCARE_")}
-    env.update({"COCARE_DATABASE_URL": f"sqlite:///{tmp_path}/demo.sqlite3",
-                "PYTHONUNBUFFERED": "1"})
+    env.update(
+        {"COCARE_DATABASE_URL": f"sqlite:///{tmp_path}/demo.sqlite3", "PYTHONUNBUFFERED": "1"}
+    )
     for cmd in (["migrate", "-v0"], ["seed_demo", "--quiet"]):
-        subprocess.run([sys.executable, "manage.py", *cmd], cwd=ROOT, env=env, check=True,
-                       timeout=300, capture_output=True)
+        subprocess.run(
+            [sys.executable, "manage.py", *cmd],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            timeout=300,
+            capture_output=True,
+        )
     server = ServerProcess(env, with_workers=True).start(timeout=60)
     yield server
     server.stop()
 
 
 # What Django's DEBUG pages show and the app's own pages never do.
-INTERNALS = ("URLconf", "urlpatterns", "Traceback", "DEBUG = True", "Request Method",
-             "settings.py", "django.", "Exception Value")
+INTERNALS = (
+    "URLconf",
+    "urlpatterns",
+    "Traceback",
+    "DEBUG = True",
+    "Request Method",
+    "settings.py",
+    "django.",
+    "Exception Value",
+)
 
 
 def test_the_demo_serves_its_own_error_pages_and_its_static_files_with_debug_off(demo_server):

@@ -14,16 +14,28 @@ PUBLIC_DEV_KEY = "dev-insecure-" + "x" * 50  # in this repository, so known to a
 
 
 def run(args: list[str], timeout: float = 120, **env_vars: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("COCARE_SECRET_KEY",
-                                                            "COCARE_CHANNEL_ENCRYPTION_KEY")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("COCARE_SECRET_KEY", "COCARE_CHANNEL_ENCRYPTION_KEY")
+    }
     env.update({"COCARE_ALLOWED_HOSTS": '["care.example.org"]', **env_vars})
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_check_deploy_is_clean_with_production_settings():
-    out = run(["check", "--deploy", "--fail-level", "WARNING"],
-              COCARE_PRODUCTION="true", COCARE_SECRET_KEY=GOOD_SECRET)
+    out = run(
+        ["check", "--deploy", "--fail-level", "WARNING"],
+        COCARE_PRODUCTION="true",
+        COCARE_SECRET_KEY=GOOD_SECRET,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "no issues" in out.stdout
 
@@ -31,8 +43,10 @@ def test_check_deploy_is_clean_with_production_settings():
 def test_check_deploy_reports_the_public_development_key_as_an_error():
     out = run(["check", "--deploy", "--fail-level", "ERROR"])  # the default (dev) key
     assert out.returncode != 0
-    assert "cocare.E001" in out.stderr and "COCARE_SECRET_KEY is the public development key" \
-        in out.stderr
+    assert (
+        "cocare.E001" in out.stderr
+        and "COCARE_SECRET_KEY is the public development key" in out.stderr
+    )
     short = run(["check", "--deploy", "--fail-level", "ERROR"], COCARE_SECRET_KEY="s3cr3t!")
     assert short.returncode != 0 and "shorter than 50 characters" in short.stderr
 
@@ -49,6 +63,10 @@ def test_production_refuses_to_start_with_the_public_development_key():
 
 
 def test_production_refuses_a_weak_channel_encryption_key():
-    out = run(["check", "--deploy"], COCARE_PRODUCTION="true", COCARE_SECRET_KEY=GOOD_SECRET,
-              COCARE_CHANNEL_ENCRYPTION_KEY="short")
+    out = run(
+        ["check", "--deploy"],
+        COCARE_PRODUCTION="true",
+        COCARE_SECRET_KEY=GOOD_SECRET,
+        COCARE_CHANNEL_ENCRYPTION_KEY="short",
+    )
     assert out.returncode != 0 and "COCARE_CHANNEL_ENCRYPTION_KEY" in out.stderr

@@ -21,8 +21,11 @@ def post_json(c, url, body, **kw):
 
 def test_post_then_read_history_with_pagination(cast, anna):
     for i in range(5):
-        r = post_json(anna, f"/api/rooms/{cast.team.id}/messages", {"client_id": f"c{i}",
-                                                                   "body": f"visit note {i}"})
+        r = post_json(
+            anna,
+            f"/api/rooms/{cast.team.id}/messages",
+            {"client_id": f"c{i}", "body": f"visit note {i}"},
+        )
         assert r.status_code == 201 and r.json()["seq"] == i + 1
     page = anna.get(f"/api/rooms/{cast.team.id}/messages?after_seq=1&limit=2").json()
     assert [m["seq"] for m in page["messages"]] == [2, 3]
@@ -48,10 +51,14 @@ def test_http_retry_with_the_same_client_id_returns_the_same_message(cast, anna)
         ({"client_id": "a" * 65, "body": "x"}, "client_id"),
         ({"client_id": "a", "kind": "system", "body": "x"}, "kind"),
         ({"client_id": "a", "body": "x", "reply_to": 77}, "reply_to"),
-        ({"client_id": "a", "kind": "answer", "payload": {"card_id": "c", "value": "high"}},
-         "value"),
-        ({"client_id": "a", "body": "x", "payload": {"a": {"b": {"c": {"d": [[[[1]]]]}}}}},
-         "payload"),
+        (
+            {"client_id": "a", "kind": "answer", "payload": {"card_id": "c", "value": "high"}},
+            "value",
+        ),
+        (
+            {"client_id": "a", "body": "x", "payload": {"a": {"b": {"c": {"d": [[[[1]]]]}}}}},
+            "payload",
+        ),
     ],
 )
 def test_bad_bodies_get_a_clear_422_and_nothing_is_written(cast, anna, body, fragment):

@@ -29,8 +29,15 @@ class Echo(LogConsumer):
 
     def handle(self, m, now):
         self.seen.append(m.id)
-        post_message(room=m.room, sender=m.sender, kind="system", body=f"seen {m.seq}",
-                     payload={"event": "echo"}, client_id=f"echo:{m.id}", now=now)
+        post_message(
+            room=m.room,
+            sender=m.sender,
+            kind="system",
+            body=f"seen {m.seq}",
+            payload={"event": "echo"},
+            client_id=f"echo:{m.id}",
+            now=now,
+        )
         if m.body in self.fail_on:
             raise RuntimeError("boom")
 
@@ -103,16 +110,16 @@ def test_concurrent_writers_never_make_a_reader_skip_an_entry():
     from rooms.network import do_create_service_user
 
     rooms = [cast.team, cast.family] + [
-        do_create_service_user(full_name=f"P{k}", provider=cast.provider,
-                               council=cast.council).rooms.get(kind="professional")
+        do_create_service_user(
+            full_name=f"P{k}", provider=cast.provider, council=cast.council
+        ).rooms.get(kind="professional")
         for k in range(2)
     ]
 
     def write(n: int):
         try:
             for i in range(per_writer):
-                post_message(room=rooms[n], sender=cast.bot, body=f"{n}-{i}",
-                             client_id=f"w{n}-{i}")
+                post_message(room=rooms[n], sender=cast.bot, body=f"{n}-{i}", client_id=f"w{n}-{i}")
         except BaseException as exc:  # surfaced below
             errors.append(exc)
         finally:

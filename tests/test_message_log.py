@@ -10,8 +10,10 @@ from rooms.models import Message, Room
 
 
 def test_seqs_are_gap_free_per_room_and_ids_follow_the_global_log(cast):
-    a = [check_post_message(person=cast.anna, room_id=cast.team.id, body=f"t{i}").message
-         for i in range(3)]
+    a = [
+        check_post_message(person=cast.anna, room_id=cast.team.id, body=f"t{i}").message
+        for i in range(3)
+    ]
     b = check_post_message(person=cast.anna, room_id=cast.family.id, body="f0").message
     c = check_post_message(person=cast.nadia, room_id=cast.team.id, body="t3").message
     assert [m.seq for m in a] + [c.seq] == [1, 2, 3, 4]
@@ -76,8 +78,13 @@ def test_clinical_notes_stay_in_the_team_room(cast):
 
 def test_edit_keeps_the_original_in_the_log_and_shows_the_new_text(cast):
     orig = check_post_message(person=cast.anna, room_id=cast.team.id, body="Ate half").message
-    edit = check_post_message(person=cast.anna, room_id=cast.team.id, kind="edit",
-                              body="Ate all of lunch", target_seq=orig.seq).message
+    edit = check_post_message(
+        person=cast.anna,
+        room_id=cast.team.id,
+        kind="edit",
+        body="Ate all of lunch",
+        target_seq=orig.seq,
+    ).message
     orig.refresh_from_db()
     assert orig.body == "Ate half"  # the audit trail
     assert orig.current_body == "Ate all of lunch"
@@ -87,25 +94,34 @@ def test_edit_keeps_the_original_in_the_log_and_shows_the_new_text(cast):
 def test_only_the_author_edits_and_author_or_manager_redacts(cast):
     m = check_post_message(person=cast.anna, room_id=cast.team.id, body="typo").message
     with pytest.raises(Forbidden):
-        check_post_message(person=cast.nadia, room_id=cast.team.id, kind="edit", body="x",
-                           target_seq=m.seq)
+        check_post_message(
+            person=cast.nadia, room_id=cast.team.id, kind="edit", body="x", target_seq=m.seq
+        )
     with pytest.raises(Forbidden):
-        check_post_message(person=cast.nadia, room_id=cast.team.id, kind="redaction",
-                           target_seq=m.seq)
-    check_post_message(person=cast.carol, room_id=cast.team.id, kind="redaction",
-                       target_seq=m.seq)
+        check_post_message(
+            person=cast.nadia, room_id=cast.team.id, kind="redaction", target_seq=m.seq
+        )
+    check_post_message(person=cast.carol, room_id=cast.team.id, kind="redaction", target_seq=m.seq)
     m.refresh_from_db()
     assert m.redacted_at is not None and m.current_body == "" and m.body == "typo"
     with pytest.raises(Invalid):
-        check_post_message(person=cast.anna, room_id=cast.team.id, kind="redaction",
-                           target_seq=m.seq)
+        check_post_message(
+            person=cast.anna, room_id=cast.team.id, kind="redaction", target_seq=m.seq
+        )
 
 
 def test_system_entries_go_through_the_same_path(cast):
-    posted = post_message(room=cast.team, sender=cast.bot, kind="system", body="Visit started",
-                          payload={"event": "visit.started"})
+    posted = post_message(
+        room=cast.team,
+        sender=cast.bot,
+        kind="system",
+        body="Visit started",
+        payload={"event": "visit.started"},
+    )
     assert posted.message.seq == 1 and posted.message.payload == {
-        "event": "visit.started", "data": {}}
+        "event": "visit.started",
+        "data": {},
+    }
 
 
 def test_history_respects_after_seq_and_visibility(cast):
@@ -122,9 +138,19 @@ def test_outsiders_cannot_post(cast):
 
 def test_retrying_a_redaction_returns_the_same_entry(cast):
     m = check_post_message(person=cast.anna, room_id=cast.team.id, body="oops").message
-    first = check_post_message(person=cast.anna, room_id=cast.team.id, kind="redaction",
-                               target_seq=m.seq, client_id="del-1")
-    again = check_post_message(person=cast.anna, room_id=cast.team.id, kind="redaction",
-                               target_seq=m.seq, client_id="del-1")
+    first = check_post_message(
+        person=cast.anna,
+        room_id=cast.team.id,
+        kind="redaction",
+        target_seq=m.seq,
+        client_id="del-1",
+    )
+    again = check_post_message(
+        person=cast.anna,
+        room_id=cast.team.id,
+        kind="redaction",
+        target_seq=m.seq,
+        client_id="del-1",
+    )
     assert first.created and not again.created
     assert again.message.id == first.message.id

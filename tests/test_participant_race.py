@@ -60,8 +60,9 @@ def network(transactional_db):
     if connection.vendor != "postgresql":
         missing("PostgreSQL (set COCARE_DATABASE_URL=postgres://...)")
     council = Organisation.objects.create(name="Northshire", kind="council")
-    provider = Organisation.objects.create(name="Brightwater", kind="provider",
-                                           commissioned_by=council)
+    provider = Organisation.objects.create(
+        name="Brightwater", kind="provider", commissioned_by=council
+    )
     su = do_create_service_user(full_name="Peggy", provider=provider, council=council)
     return provider, Room.objects.get(service_user=su, kind="professional")
 
@@ -79,8 +80,9 @@ def test_racing_first_notices_make_one_system_sender_and_both_post(network, monk
     assert {p.id for p in got} == {system_person().id}
     # Every later notice posts (no MultipleObjectsReturned), all from the one sender.
     notice(room, "Alert acknowledged", "test.after", clock.now())
-    senders = set(Message.objects.filter(room=room, kind="system")
-                  .values_list("sender_id", flat=True))
+    senders = set(
+        Message.objects.filter(room=room, kind="system").values_list("sender_id", flat=True)
+    )
     assert senders == {system_person().id}
     assert Message.objects.filter(room=room, kind="system").count() == 3
 
@@ -101,8 +103,10 @@ def test_the_migration_keys_the_lowest_of_duplicates_an_old_race_left():
     from django.db.migrations.executor import MigrationExecutor
 
     before = [("rooms", "0005_assessor_role_and_allocation"), ("bots", "0002_dashboard_indexes")]
-    after = [("rooms", "0006_participant_keys_and_health_partners"),
-             ("bots", "0003_key_visit_bots")]
+    after = [
+        ("rooms", "0006_participant_keys_and_health_partners"),
+        ("bots", "0003_key_visit_bots"),
+    ]
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     try:
@@ -112,11 +116,15 @@ def test_the_migration_keys_the_lowest_of_duplicates_an_old_race_left():
         provider = OldOrg.objects.create(name="Brightwater", kind="provider")
         other = OldOrg.objects.create(name="Elsewhere", kind="provider")
         made = {
-            key: [OldPerson.objects.create(role="bot", display_name=name, organisation=org).id
-                  for _ in range(2)]
-            for key, name, org in (("system", SYSTEM_NAME, None),
-                                   (f"visit-bot:{provider.id}", BOT_NAME, provider),
-                                   (f"visit-bot:{other.id}", BOT_NAME, other))
+            key: [
+                OldPerson.objects.create(role="bot", display_name=name, organisation=org).id
+                for _ in range(2)
+            ]
+            for key, name, org in (
+                ("system", SYSTEM_NAME, None),
+                (f"visit-bot:{provider.id}", BOT_NAME, provider),
+                (f"visit-bot:{other.id}", BOT_NAME, other),
+            )
         }
     finally:
         executor = MigrationExecutor(connection)

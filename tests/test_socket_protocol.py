@@ -65,8 +65,15 @@ async def test_members_in_both_rooms_get_each_rooms_messages_once(acast):
     await expect(anna, "subscribed")
     await subscribe(debbie, acast.family.id)
     await expect(debbie, "subscribed")
-    await send(debbie, {"type": "send", "room": acast.family.id, "client_id": "d1",
-                        "body": "Mum sounded cheerful"})
+    await send(
+        debbie,
+        {
+            "type": "send",
+            "room": acast.family.id,
+            "client_id": "d1",
+            "body": "Mum sounded cheerful",
+        },
+    )
     msg = await expect(anna, "message", room=acast.family.id)
     assert msg["body"] == "Mum sounded cheerful" and msg["sender"]["role"] == "family"
     await post(person=acast.nadia, room_id=acast.team.id, body="Clinical detail")
@@ -98,8 +105,10 @@ async def test_members_in_both_rooms_get_each_rooms_messages_once(acast):
         ('{"type": "subscribe", "room": 99999}', "not_found"),
         ('{"type": "send", "room": 99999, "client_id": "a", "body": "x"}', "not_found"),
         ('{"type": "typing", "room": 5}', "not_subscribed"),
-        (json.dumps({"type": "send", "room": 1, "client_id": "a", "body": "x" * 40_000}),
-         "too_large"),
+        (
+            json.dumps({"type": "send", "room": 1, "client_id": "a", "body": "x" * 40_000}),
+            "too_large",
+        ),
     ],
 )
 async def test_bad_frames_get_a_clear_error_and_write_nothing(acast, raw, code):
@@ -122,8 +131,9 @@ async def test_binary_frames_are_refused(acast):
 
 async def test_posting_to_a_room_you_cannot_see_is_refused(acast):
     comm, _ = await ws_connect(acast.debbie)
-    await send(comm, {"type": "send", "room": acast.team.id, "client_id": "x", "body": "hi",
-                      "ref": "r1"})
+    await send(
+        comm, {"type": "send", "room": acast.team.id, "client_id": "x", "body": "hi", "ref": "r1"}
+    )
     err = await expect(comm, "error")
     assert (err["code"], err["ref"], err["client_id"]) == ("not_found", "r1", "x")
     await comm.disconnect()
@@ -199,8 +209,10 @@ async def test_edits_and_redactions_arrive_as_log_entries(acast):
     await expect(anna, "subscribed")
     await send(anna, {"type": "send", "room": acast.team.id, "client_id": "e1", "body": "teh"})
     seq = (await expect(anna, "ack"))["seq"]
-    await send(anna, {"type": "edit", "room": acast.team.id, "client_id": "e2", "target": seq,
-                      "body": "the"})
+    await send(
+        anna,
+        {"type": "edit", "room": acast.team.id, "client_id": "e2", "target": seq, "body": "the"},
+    )
     edit = await expect(anna, "message", kind="edit")
     assert (edit["target"], edit["body"]) == (seq, "the")
     await send(anna, {"type": "redact", "room": acast.team.id, "client_id": "e3", "target": seq})
@@ -216,7 +228,8 @@ async def test_edits_and_redactions_arrive_as_log_entries(acast):
 
 
 async def test_the_process_access_watch_cuts_off_a_silent_socket_within_a_second(
-        acast, monkeypatch):
+    acast, monkeypatch
+):
     """No message flows and the hint is lost: the per-process batch check still acts."""
     from rooms import publish
 

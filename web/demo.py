@@ -88,41 +88,63 @@ def build_demo(now: dt.datetime | None = None) -> dict[str, Person]:
         orgs = {"council": council, "provider": provider, "health": health, "none": None}
         people = {
             p.username: Person.objects.create(
-                user=_user(p.username, DEMO_PASSWORD), display_name=p.name, role=p.role,
+                user=_user(p.username, DEMO_PASSWORD),
+                display_name=p.name,
+                role=p.role,
                 organisation=orgs[p.org],
             )
             for p in CAST
         }
         manager = people["carol"]
         margaret = do_create_service_user(
-            full_name="Margaret Hughes", preferred_name="Peggy", provider=provider,
-            council=council, created_by=manager, now=now,
+            full_name="Margaret Hughes",
+            preferred_name="Peggy",
+            provider=provider,
+            council=council,
+            created_by=manager,
+            now=now,
             person=people["margaret"],
             preferences="Tea with one sugar; radio on low; likes to choose her own clothes.",
             what_matters="Staying in her own home; her garden; phone calls with Debbie.",
             communication_needs="Hard of hearing on the left: speak on her right side.",
             access_notes="Key safe by the back door; the dog is friendly.",
-            home_lat=53.4808, home_lon=-2.2426, commissioned_hours_per_week=10.5,
+            home_lat=53.4808,
+            home_lon=-2.2426,
+            commissioned_hours_per_week=10.5,
         )
         arthur = do_create_service_user(
-            full_name="Arthur Patel", provider=provider, council=council, created_by=manager,
-            now=now, preferences="Vegetarian; prefers showers to baths.",
+            full_name="Arthur Patel",
+            provider=provider,
+            council=council,
+            created_by=manager,
+            now=now,
+            preferences="Vegetarian; prefers showers to baths.",
             what_matters="Walking to the corner shop for his paper.",
             communication_needs="Gujarati is his first language; reads English well.",
             access_notes="Ring twice and wait: he takes a while to reach the door.",
-            home_lat=53.4851, home_lon=-2.2360, commissioned_hours_per_week=7,
+            home_lat=53.4851,
+            home_lon=-2.2360,
+            commissioned_hours_per_week=7,
         )
         edith = do_create_service_user(
-            full_name="Edith Walsh", provider=provider, council=council, created_by=manager,
-            now=now, preferences="Early riser; breakfast by 8.",
-            what_matters="Her cat, Smudge.", communication_needs="Uses a hearing aid.",
+            full_name="Edith Walsh",
+            provider=provider,
+            council=council,
+            created_by=manager,
+            now=now,
+            preferences="Early riser; breakfast by 8.",
+            what_matters="Her cat, Smudge.",
+            communication_needs="Uses a hearing aid.",
             access_notes="Farm track: no mobile signal at the house.",
-            home_lat=53.61, home_lon=-2.05, location_exempt=True,
+            home_lat=53.61,
+            home_lon=-2.05,
+            location_exempt=True,
             location_exempt_reason="No mobile signal at the farmhouse.",
             commissioned_hours_per_week=14,
         )
-        do_record_family_basis(margaret, "consent", by=manager, notes="Peggy agreed on 2 Nov.",
-                               now=now)
+        do_record_family_basis(
+            margaret, "consent", by=manager, notes="Peggy agreed on 2 Nov.", now=now
+        )
         do_allocate(people["ruth"], margaret, by=people["colin"], now=now)
         for su in (margaret, arthur, edith):
             team = Room.objects.get(service_user=su, kind=Room.Kind.PROFESSIONAL)
@@ -136,14 +158,31 @@ def build_demo(now: dt.datetime | None = None) -> dict[str, Person]:
         team = Room.objects.get(service_user=margaret, kind=Room.Kind.PROFESSIONAL)
         do_add_member(fam, people["debbie"], by=manager, now=now)
         do_add_member(fam, people["margaret"], by=manager, now=now)
-        post_message(room=team, sender=people["nadia"], kind="note", now=now,
-                     body="Dressing changed on left shin; healing well. Review Thursday.")
-        post_message(room=team, sender=people["anna"], now=now,
-                     body="Peggy ate all her lunch today and was chatty.")
-        post_message(room=fam, sender=people["debbie"], now=now,
-                     body="Thanks all. I'll ring Mum on Sunday as usual.")
-        post_message(room=fam, sender=people["anna"], now=now,
-                     body="Peggy enjoyed sitting in the garden this afternoon.")
+        post_message(
+            room=team,
+            sender=people["nadia"],
+            kind="note",
+            now=now,
+            body="Dressing changed on left shin; healing well. Review Thursday.",
+        )
+        post_message(
+            room=team,
+            sender=people["anna"],
+            now=now,
+            body="Peggy ate all her lunch today and was chatty.",
+        )
+        post_message(
+            room=fam,
+            sender=people["debbie"],
+            now=now,
+            body="Thanks all. I'll ring Mum on Sunday as usual.",
+        )
+        post_message(
+            room=fam,
+            sender=people["anna"],
+            now=now,
+            body="Peggy enjoyed sitting in the garden this afternoon.",
+        )
         _visit_record_for_peggy(margaret, people["nadia"], now)
     return people
 
@@ -158,36 +197,97 @@ DEMO_TASKS = [
 ]
 DEMO_MEDICINES = [
     # Parkinson's: every four hours while awake, time-critical (30 min either side).
-    {"name": "Co-beneldopa 62.5 mg", "dose": "1 capsule", "route": "oral",
-     "times": ["07:00", "11:00", "15:00", "19:00"], "time_critical": True,
-     "instructions": "Give on time; with a little water."},
+    {
+        "name": "Co-beneldopa 62.5 mg",
+        "dose": "1 capsule",
+        "route": "oral",
+        "times": ["07:00", "11:00", "15:00", "19:00"],
+        "time_critical": True,
+        "instructions": "Give on time; with a little water.",
+    },
     {"name": "Senna 7.5 mg", "dose": "2 tablets", "route": "oral", "times": ["20:00"]},
 ]
 
 
 def _visit_record_for_peggy(su: ServiceUser, nurse: Person, now: dt.datetime) -> None:
-    plan = PlanSpec.model_validate({
-        "outcomes": [{"key": "home", "text": "Stay living in my own home"}],
-        "tasks": [{"key": f"{vt}-{key}", "label": label, "visit_type": vt,
-                   "essential": essential, "family_label": family, "outcome": "home"}
-                  for vt in ("morning", "lunch", "tea", "bed")
-                  for key, label, essential, family in DEMO_TASKS],
-    })
+    plan = PlanSpec.model_validate(
+        {
+            "outcomes": [{"key": "home", "text": "Stay living in my own home"}],
+            "tasks": [
+                {
+                    "key": f"{vt}-{key}",
+                    "label": label,
+                    "visit_type": vt,
+                    "essential": essential,
+                    "family_label": family,
+                    "outcome": "home",
+                }
+                for vt in ("morning", "lunch", "tea", "bed")
+                for key, label, essential, family in DEMO_TASKS
+            ],
+        }
+    )
     do_save_plan(su, plan, by=nurse, now=now, note="Demo care plan")
     for spec in DEMO_MEDICINES:  # prescribed yesterday, so today's earlier doses count
-        do_add_medicine(su, MedicineSpec.model_validate(spec), by=nurse,
-                        now=now - dt.timedelta(days=1), reason="Demo: from the GP's letter")
+        do_add_medicine(
+            su,
+            MedicineSpec.model_validate(spec),
+            by=nurse,
+            now=now - dt.timedelta(days=1),
+            reason="Demo: from the GP's letter",
+        )
 
 
-FIRST = ["Joan", "Harold", "Irene", "Stanley", "Doris", "Kenneth", "Mavis", "Ronald", "Sheila",
-         "Derek", "Brenda", "Norman", "Pauline", "Gordon", "Valerie", "Leslie", "Hilda", "Roy"]
-LAST = ["Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Evans", "Thomas", "Roberts",
-        "Khan", "Ahmed", "Murphy", "Kelly", "Lewis", "Walker", "Hall", "Wood", "Clarke"]
+FIRST = [
+    "Joan",
+    "Harold",
+    "Irene",
+    "Stanley",
+    "Doris",
+    "Kenneth",
+    "Mavis",
+    "Ronald",
+    "Sheila",
+    "Derek",
+    "Brenda",
+    "Norman",
+    "Pauline",
+    "Gordon",
+    "Valerie",
+    "Leslie",
+    "Hilda",
+    "Roy",
+]
+LAST = [
+    "Smith",
+    "Jones",
+    "Taylor",
+    "Brown",
+    "Williams",
+    "Wilson",
+    "Evans",
+    "Thomas",
+    "Roberts",
+    "Khan",
+    "Ahmed",
+    "Murphy",
+    "Kelly",
+    "Lewis",
+    "Walker",
+    "Hall",
+    "Wood",
+    "Clarke",
+]
 LINES = [
-    "All well today, lunch eaten.", "Needed help with stockings this morning.",
-    "Chatted about the grandchildren.", "Bins put out.", "Medication taken with breakfast.",
-    "A bit tired but in good spirits.", "Went out to the garden with the frame.",
-    "Shopping list left on the fridge.", "Prescription collected.",
+    "All well today, lunch eaten.",
+    "Needed help with stockings this morning.",
+    "Chatted about the grandchildren.",
+    "Bins put out.",
+    "Medication taken with breakfast.",
+    "A bit tired but in good spirits.",
+    "Went out to the garden with the frame.",
+    "Shopping list left on the fridge.",
+    "Prescription collected.",
 ]
 
 
@@ -218,7 +318,8 @@ def build_scale(
     n_providers = max(1, service_users // 250)
     providers = [
         Organisation.objects.get_or_create(
-            name=f"Synthetic Care {i + 1}", kind=Organisation.Kind.PROVIDER,
+            name=f"Synthetic Care {i + 1}",
+            kind=Organisation.Kind.PROVIDER,
             defaults={"commissioned_by": council},
         )[0]
         for i in range(n_providers)
@@ -226,7 +327,9 @@ def build_scale(
     workers = {
         prov.id: [
             Person.objects.get_or_create(
-                display_name=f"Worker {prov.id}-{j}", role=Role.CARE_WORKER, organisation=prov,
+                display_name=f"Worker {prov.id}-{j}",
+                role=Role.CARE_WORKER,
+                organisation=prov,
             )[0]
             for j in range(max(4, service_users // n_providers // 8))
         ]
@@ -241,13 +344,18 @@ def build_scale(
         prov = providers[i % n_providers]
         with transaction.atomic():
             su = do_create_service_user(
-                full_name=f"{rng.choice(FIRST)} {rng.choice(LAST)}", provider=prov,
-                council=council, now=start,
-                home_lat=53.4 + rng.random() * 0.3, home_lon=-2.3 + rng.random() * 0.3,
+                full_name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+                provider=prov,
+                council=council,
+                now=start,
+                home_lat=53.4 + rng.random() * 0.3,
+                home_lon=-2.3 + rng.random() * 0.3,
                 # Commissioned close to what the synthetic visits deliver (~32 min each),
                 # so hours delivered vs commissioned reads like a real contract.
                 commissioned_hours_per_week=round(
-                    visits_per_week * 32 / 60 * rng.uniform(0.95, 1.2) * 2) / 2,
+                    visits_per_week * 32 / 60 * rng.uniform(0.95, 1.2) * 2
+                )
+                / 2,
             )
             team = Room.objects.get(service_user=su, kind=Room.Kind.PROFESSIONAL)
             crew = rng.sample(workers[prov.id], k=min(3, len(workers[prov.id])))
@@ -259,11 +367,17 @@ def build_scale(
                 base = start + dt.timedelta(weeks=week)
                 for _ in range(messages_per_week):
                     seq += 1
-                    rows.append(Message(
-                        room=team, seq=seq, sender=rng.choice(crew), kind="text",
-                        body=rng.choice(LINES), payload={},
-                        created_at=base + dt.timedelta(minutes=rng.randrange(7 * 24 * 60)),
-                    ))
+                    rows.append(
+                        Message(
+                            room=team,
+                            seq=seq,
+                            sender=rng.choice(crew),
+                            kind="text",
+                            body=rng.choice(LINES),
+                            payload={},
+                            created_at=base + dt.timedelta(minutes=rng.randrange(7 * 24 * 60)),
+                        )
+                    )
             Message.objects.bulk_create(rows, batch_size=2000)
             Room.objects.filter(pk=team.pk).update(last_seq=seq)
             written += len(rows)
@@ -305,8 +419,7 @@ def _visit_history(su, crew, start, now, rng, visits_per_week) -> None:
     visits = list(Visit.objects.filter(service_user=su).only("id", "worker_id", "checked_in_at"))
     planned = []
     for v in visits:
-        ws = (v.checked_in_at + dt.timedelta(minutes=20)).replace(minute=0, second=0,
-                                                                   microsecond=0)
+        ws = (v.checked_in_at + dt.timedelta(minutes=20)).replace(minute=0, second=0, microsecond=0)
         planned.append(_planned(su, v.worker_id, ws, start))
     missed_days: set[dt.datetime] = set()
     for _ in range(int(len(visits) * 0.03)):
@@ -318,8 +431,12 @@ def _visit_history(su, crew, start, now, rng, visits_per_week) -> None:
             pv.missed_flagged_at = pv.missed_check_at
             planned.append(pv)
     created = PlannedVisit.objects.bulk_create(planned, batch_size=2000)
-    _link_planned([(v.id, pv.id, v.checked_in_at > pv.window_end)
-                   for v, pv in zip(visits, created, strict=False)])
+    _link_planned(
+        [
+            (v.id, pv.id, v.checked_in_at > pv.window_end)
+            for v, pv in zip(visits, created, strict=False)
+        ]
+    )
 
 
 def _link_planned(rows: list[tuple[int, int, bool]], batch: int = 2000) -> None:
@@ -329,26 +446,38 @@ def _link_planned(rows: list[tuple[int, int, bool]], batch: int = 2000) -> None:
     table = Visit._meta.db_table
     with connection.cursor() as cur:
         for i in range(0, len(rows), batch):
-            chunk = rows[i:i + batch]
+            chunk = rows[i : i + batch]
             values = ", ".join(["(%s, %s, %s)"] * len(chunk))
             params = [x for row in chunk for x in row]
             cur.execute(
                 f"UPDATE {table} SET planned_visit_id = v.column2, late = v.column3 "  # noqa: S608
-                f"FROM (VALUES {values}) AS v WHERE {table}.id = v.column1", params)
+                f"FROM (VALUES {values}) AS v WHERE {table}.id = v.column1",
+                params,
+            )
 
 
 def _planned(su, worker_id, window_start, created_at) -> PlannedVisit:
     return PlannedVisit(
-        service_user=su, worker_id=worker_id, window_start=window_start,
-        window_end=window_start + dt.timedelta(minutes=30), expected_minutes=30,
-        missed_check_at=window_start + dt.timedelta(minutes=60), created_at=created_at,
+        service_user=su,
+        worker_id=worker_id,
+        window_start=window_start,
+        window_end=window_start + dt.timedelta(minutes=30),
+        expected_minutes=30,
+        missed_check_at=window_start + dt.timedelta(minutes=60),
+        created_at=created_at,
         updated_at=created_at,
     )
 
 
-CONCERNS = [("falls", "high"), ("eating_drinking", "medium"), ("confusion", "medium"),
-            ("wellbeing_change", "low"), ("missed_visit", "medium"), ("medication", "medium"),
-            ("safeguarding", "safeguarding")]
+CONCERNS = [
+    ("falls", "high"),
+    ("eating_drinking", "medium"),
+    ("confusion", "medium"),
+    ("wellbeing_change", "low"),
+    ("missed_visit", "medium"),
+    ("medication", "medium"),
+    ("safeguarding", "safeguarding"),
+]
 
 
 def _alert_history(su, team, start, now, rng, policy, per_year) -> None:
@@ -367,25 +496,50 @@ def _alert_history(su, team, start, now, rng, policy, per_year) -> None:
         opened = at + dt.timedelta(minutes=rng.randint(1, 5))
         ack = opened + dt.timedelta(minutes=min(600, rng.lognormvariate(2.5, 0.9)))
         escalated = severity == "safeguarding" or ack - opened > dt.timedelta(minutes=45)
-        alerts.append(Alert(
-            service_user=su, concern=concern, severity=severity, state=Alert.State.RESOLVED,
-            opened_at=opened, acknowledged_at=ack, resolved_at=ack + dt.timedelta(hours=2),
-            outcome="Synthetic history", policy=policy, next_step_at=None,
-            council_notified_at=opened + dt.timedelta(minutes=45) if escalated else None,
-        ))
+        alerts.append(
+            Alert(
+                service_user=su,
+                concern=concern,
+                severity=severity,
+                state=Alert.State.RESOLVED,
+                opened_at=opened,
+                acknowledged_at=ack,
+                resolved_at=ack + dt.timedelta(hours=2),
+                outcome="Synthetic history",
+                policy=policy,
+                next_step_at=None,
+                council_notified_at=opened + dt.timedelta(minutes=45) if escalated else None,
+            )
+        )
         picks.append(mid)
     alerts = Alert.objects.bulk_create(alerts)
-    Flag.objects.bulk_create([
-        Flag(service_user=su, message_id=mid, rule="synthetic", concern=a.concern,
-             severity=a.severity, source="synthetic", alert=a, created_at=a.opened_at)
-        for a, mid in zip(alerts, picks, strict=True)
-    ], ignore_conflicts=True)
-    AlertEvent.objects.bulk_create([
-        AlertEvent(alert=a, kind=kind, at=at)
-        for a in alerts
-        for kind, at in (("opened", a.opened_at), ("acknowledged", a.acknowledged_at),
-                         ("resolved", a.resolved_at))
-    ])
+    Flag.objects.bulk_create(
+        [
+            Flag(
+                service_user=su,
+                message_id=mid,
+                rule="synthetic",
+                concern=a.concern,
+                severity=a.severity,
+                source="synthetic",
+                alert=a,
+                created_at=a.opened_at,
+            )
+            for a, mid in zip(alerts, picks, strict=True)
+        ],
+        ignore_conflicts=True,
+    )
+    AlertEvent.objects.bulk_create(
+        [
+            AlertEvent(alert=a, kind=kind, at=at)
+            for a in alerts
+            for kind, at in (
+                ("opened", a.opened_at),
+                ("acknowledged", a.acknowledged_at),
+                ("resolved", a.resolved_at),
+            )
+        ]
+    )
 
 
 def demo_service_user() -> ServiceUser:

@@ -28,14 +28,18 @@ def bounded_date(value: dt.date) -> None:
 
 class InviteForm(forms.Form):
     display_name = forms.CharField(label="Their name", max_length=120)
-    relationship = forms.CharField(label="Relationship (for example: daughter)", max_length=60,
-                                   required=False)
+    relationship = forms.CharField(
+        label="Relationship (for example: daughter)", max_length=60, required=False
+    )
     days = forms.IntegerField(label="Link valid for (days)", min_value=1, max_value=30, initial=7)
-    basis = forms.ChoiceField(label="Lawful basis for sharing with family",
-                              choices=[("", "— choose —"), *FamilyBasis.Basis.choices],
-                              required=False)
-    basis_notes = forms.CharField(label="Basis notes (who agreed, when)", max_length=500,
-                                  required=False)
+    basis = forms.ChoiceField(
+        label="Lawful basis for sharing with family",
+        choices=[("", "— choose —"), *FamilyBasis.Basis.choices],
+        required=False,
+    )
+    basis_notes = forms.CharField(
+        label="Basis notes (who agreed, when)", max_length=500, required=False
+    )
 
     def __init__(self, *args, basis_needed: bool, **kwargs):
         super().__init__(*args, **kwargs)
@@ -48,12 +52,15 @@ class InviteForm(forms.Form):
 
 
 class AcceptInviteForm(forms.Form):
-    username = forms.CharField(label="Choose a username", max_length=150,
-                               validators=[UnicodeUsernameValidator()])
-    password = forms.CharField(label="Choose a password", widget=forms.PasswordInput,
-                               max_length=128, strip=False)
-    password2 = forms.CharField(label="Type the password again", widget=forms.PasswordInput,
-                                max_length=128, strip=False)
+    username = forms.CharField(
+        label="Choose a username", max_length=150, validators=[UnicodeUsernameValidator()]
+    )
+    password = forms.CharField(
+        label="Choose a password", widget=forms.PasswordInput, max_length=128, strip=False
+    )
+    password2 = forms.CharField(
+        label="Type the password again", widget=forms.PasswordInput, max_length=128, strip=False
+    )
 
     def clean(self):
         data = super().clean()
@@ -64,8 +71,9 @@ class AcceptInviteForm(forms.Form):
 
 class PlannedVisitForm(forms.Form):
     worker = forms.TypedChoiceField(label="Care worker", coerce=int)
-    date = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}),
-                           validators=[bounded_date])
+    date = forms.DateField(
+        label="Date", widget=forms.DateInput(attrs={"type": "date"}), validators=[bounded_date]
+    )
     start = forms.TimeField(label="From", widget=forms.TimeInput(attrs={"type": "time"}))
     end = forms.TimeField(label="To", widget=forms.TimeInput(attrs={"type": "time"}))
     notes = forms.CharField(label="Notes", max_length=300, required=False)
@@ -76,13 +84,15 @@ class PlannedVisitForm(forms.Form):
 
 
 class ResolveForm(forms.Form):
-    outcome = forms.CharField(label="Outcome", max_length=4000,
-                              widget=forms.Textarea(attrs={"rows": 3}))
+    outcome = forms.CharField(
+        label="Outcome", max_length=4000, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 class ReopenForm(forms.Form):
-    reason = forms.CharField(label="Why reopen?", max_length=2000,
-                             widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(
+        label="Why reopen?", max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 CONCERN_CHOICES = [(c, c.replace("_", " ")) for c in CONCERNS]

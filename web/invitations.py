@@ -39,8 +39,9 @@ def token_hash(token: str) -> str:
 
 def family_room(su: ServiceUser | int) -> Room:
     su_id = su.pk if isinstance(su, ServiceUser) else su
-    return Room.objects.select_related("service_user").get(service_user_id=su_id,
-                                                          kind=Room.Kind.FAMILY)
+    return Room.objects.select_related("service_user").get(
+        service_user_id=su_id, kind=Room.Kind.FAMILY
+    )
 
 
 def access_manage_family(actor: Person | None, su_id: int) -> Room:
@@ -59,8 +60,15 @@ class Issued:
 
 
 def check_create_invitation(
-    actor: Person, su_id: int, *, display_name: str, relationship: str = "", days: int = 7,
-    basis: str | None = None, basis_notes: str = "", now: dt.datetime | None = None,
+    actor: Person,
+    su_id: int,
+    *,
+    display_name: str,
+    relationship: str = "",
+    days: int = 7,
+    basis: str | None = None,
+    basis_notes: str = "",
+    now: dt.datetime | None = None,
 ) -> Issued:
     room = access_manage_family(actor, su_id)
     if not 1 <= days <= MAX_DAYS:
@@ -74,27 +82,39 @@ def check_create_invitation(
                 raise Invalid("Record the lawful basis for sharing with family first.")
             do_record_family_basis(su, basis, by=actor, notes=basis_notes, now=now)
         inv = Invitation.objects.create(
-            service_user=su, display_name=display_name.strip(), relationship=relationship.strip(),
-            token_hash=token_hash(token), created_by=actor, created_at=now,
+            service_user=su,
+            display_name=display_name.strip(),
+            relationship=relationship.strip(),
+            token_hash=token_hash(token),
+            created_by=actor,
+            created_at=now,
             expires_at=now + dt.timedelta(days=days),
         )
-        audit.record(actor, "invitation.create", service_user=su, target=f"invitation:{inv.id}",
-                     now=now)
+        audit.record(
+            actor, "invitation.create", service_user=su, target=f"invitation:{inv.id}", now=now
+        )
     return Issued(inv, token)
 
 
-def check_cancel_invitation(actor: Person, invitation_id: int,
-                            now: dt.datetime | None = None) -> Invitation:
+def check_cancel_invitation(
+    actor: Person, invitation_id: int, now: dt.datetime | None = None
+) -> Invitation:
     inv = Invitation.objects.filter(pk=invitation_id).first()
     if inv is None:
         raise NotFound("No such invitation.")
     access_manage_family(actor, inv.service_user_id)
     now = now or clock.now()
     with transaction.atomic():
-        Invitation.objects.filter(pk=inv.pk, used_at__isnull=True,
-                                  cancelled_at__isnull=True).update(cancelled_at=now)
-        audit.record(actor, "invitation.cancel", service_user=inv.service_user_id,
-                     target=f"invitation:{inv.id}", now=now)
+        Invitation.objects.filter(
+            pk=inv.pk, used_at__isnull=True, cancelled_at__isnull=True
+        ).update(cancelled_at=now)
+        audit.record(
+            actor,
+            "invitation.cancel",
+            service_user=inv.service_user_id,
+            target=f"invitation:{inv.id}",
+            now=now,
+        )
     inv.refresh_from_db()
     return inv
 
@@ -102,8 +122,11 @@ def check_cancel_invitation(actor: Person, invitation_id: int,
 def find_invitation(token: str) -> Invitation | None:
     if not token or len(token) > 100:
         return None
-    return (Invitation.objects.select_related("service_user")
-            .filter(token_hash=token_hash(token)).first())
+    return (
+        Invitation.objects.select_related("service_user")
+        .filter(token_hash=token_hash(token))
+        .first()
+    )
 
 
 class InvitationUnusable(Exception):
@@ -114,8 +137,9 @@ class InvitationUnusable(Exception):
         self.status = status
 
 
-def redeem_invitation(token: str, *, username: str, password: str,
-                      now: dt.datetime | None = None) -> Person:
+def redeem_invitation(
+    token: str, *, username: str, password: str, now: dt.datetime | None = None
+) -> Person:
     """Create the family member's account, person and family-room membership, once.
 
     Raises NotFound (unknown token), InvitationUnusable (used/expired/cancelled) or
@@ -130,8 +154,9 @@ def redeem_invitation(token: str, *, username: str, password: str,
         status = inv.status(now)
         if status != "pending":
             raise InvitationUnusable(status)
-        if not FamilyBasis.objects.filter(service_user_id=inv.service_user_id,
-                                          revoked_at__isnull=True).exists():
+        if not FamilyBasis.objects.filter(
+            service_user_id=inv.service_user_id, revoked_at__isnull=True
+        ).exists():
             raise InvitationUnusable("withdrawn")
         user = User(username=username)
         try:
@@ -144,16 +169,21 @@ def redeem_invitation(token: str, *, username: str, password: str,
                 user.save()
         except IntegrityError:
             raise Invalid("That username is taken; choose another.") from None
-        person = Person.objects.create(user=user, display_name=inv.display_name,
-                                       role=Role.FAMILY)
+        person = Person.objects.create(user=user, display_name=inv.display_name, role=Role.FAMILY)
         if not Invitation.objects.filter(pk=inv.pk, used_at__isnull=True).update(
-                used_at=now, used_by=person):
+            used_at=now, used_by=person
+        ):
             raise InvitationUnusable("used")
         room = family_room(inv.service_user_id)
         # The tenancy rule decides here too: family of this service user, basis recorded.
         if not may_join(person, room, invited_for=inv.service_user_id):
             raise InvitationUnusable("withdrawn")
         do_add_member(room, person, by=inv.created_by, now=now)
-        audit.record(person, "invitation.redeem", service_user=inv.service_user_id,
-                     target=f"invitation:{inv.id}", now=now)
+        audit.record(
+            person,
+            "invitation.redeem",
+            service_user=inv.service_user_id,
+            target=f"invitation:{inv.id}",
+            now=now,
+        )
     return person

@@ -15,8 +15,9 @@ class Invitation(models.Model):
     Single use: ``used_at`` is set by a compare-and-set update when it is redeemed.
     """
 
-    service_user = models.ForeignKey(ServiceUser, on_delete=models.CASCADE,
-                                     related_name="invitations")
+    service_user = models.ForeignKey(
+        ServiceUser, on_delete=models.CASCADE, related_name="invitations"
+    )
     display_name = models.CharField(max_length=120)
     relationship = models.CharField(max_length=60, blank=True)
     token_hash = models.CharField(max_length=64, unique=True)
@@ -24,14 +25,17 @@ class Invitation(models.Model):
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
-    used_by = models.ForeignKey(Person, null=True, blank=True, on_delete=models.PROTECT,
-                                related_name="+")
+    used_by = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     cancelled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=models.Q(expires_at__gt=models.F("created_at")),
-                                   name="invitation_expires_after_creation"),
+            models.CheckConstraint(
+                condition=models.Q(expires_at__gt=models.F("created_at")),
+                name="invitation_expires_after_creation",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -27,23 +27,31 @@ def nav(person: Person | None) -> list[dict]:
         links.append({"href": "/alerts/", "label": "Alerts", "key": "alerts"})
     if person.role == Role.CARE_MANAGER:
         links.append({"href": "/exceptions/", "label": "Exceptions", "key": "exceptions"})
-        links.append({"href": "/dashboards/provider/", "label": "Dashboards",
-                      "key": "dashboards"})
+        links.append({"href": "/dashboards/provider/", "label": "Dashboards", "key": "dashboards"})
         links.append({"href": "/bridge/", "label": "Matrix", "key": "bridge"})
     elif person.role == Role.COMMISSIONER:
         links.append({"href": "/dashboards/council/", "label": "Dashboards", "key": "dashboards"})
     elif person.role == Role.ASSESSOR:
         links.append({"href": "/dashboards/", "label": "My cases", "key": "dashboards"})
     elif person.role == Role.SERVICE_USER and hasattr(person, "service_user_record"):
-        links.append({"href": f"/dashboards/service-user/{person.service_user_record.id}/",
-                      "label": "My care", "key": "dashboards"})
+        links.append(
+            {
+                "href": f"/dashboards/service-user/{person.service_user_record.id}/",
+                "label": "My care",
+                "key": "dashboards",
+            }
+        )
     return links
 
 
 def page(request, template: str, ctx: dict, *, active: str = "", status: int = 200):
     person = getattr(request, "person", None)
-    return render(request, template, {"person": person, "nav": nav(person), "active": active,
-                                      **ctx}, status=status)
+    return render(
+        request,
+        template,
+        {"person": person, "nav": nav(person), "active": active, **ctx},
+        status=status,
+    )
 
 
 def person_page(view):
@@ -52,8 +60,9 @@ def person_page(view):
     @login_required
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
-        request.person = (Person.objects.select_related("organisation")
-                          .filter(user=request.user).first())
+        request.person = (
+            Person.objects.select_related("organisation").filter(user=request.user).first()
+        )
         if request.person is None:
             return page(request, "web/unlinked.html", {}, status=403)
         try:

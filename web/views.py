@@ -41,14 +41,27 @@ def home(request):
     start, end = local_day(now)
     visits = []
     if person.role == Role.CARE_WORKER:
-        qs = (PlannedVisit.objects.filter(worker=person, status=PlannedVisit.Status.PLANNED,
-                                          window_start__gte=start, window_start__lt=end)
-              .select_related("service_user", "visit").order_by("window_start"))
+        qs = (
+            PlannedVisit.objects.filter(
+                worker=person,
+                status=PlannedVisit.Status.PLANNED,
+                window_start__gte=start,
+                window_start__lt=end,
+            )
+            .select_related("service_user", "visit")
+            .order_by("window_start")
+        )
         visits = [{"pv": pv, "status": visit_status(pv, now)} for pv in qs]
-    return page(request, "web/home.html", {
-        "people": sorted(people.values(), key=lambda e: e["su"].name),
-        "visits": visits, "today": start,
-    }, active="home")
+    return page(
+        request,
+        "web/home.html",
+        {
+            "people": sorted(people.values(), key=lambda e: e["su"].name),
+            "visits": visits,
+            "today": start,
+        },
+        active="home",
+    )
 
 
 def tabs_for(person, su_id: int) -> dict[str, Room]:
@@ -89,8 +102,9 @@ def room(request, su_id: int, tab: str):
     room_obj, membership = access.access_room(person, the_room.id, access.Action.READ)
     audit.record(person, "room.page", room=room_obj)
     su = room_obj.service_user
-    members = (Membership.objects.filter(room=room_obj, removed_at__isnull=True)
-               .select_related("person"))
+    members = Membership.objects.filter(room=room_obj, removed_at__isnull=True).select_related(
+        "person"
+    )
     reads = dict(ReadPosition.objects.filter(room=room_obj).values_list("person_id", "seq"))
     manager = access.is_provider_manager(person, su)
     share_room = None
@@ -110,11 +124,20 @@ def room(request, su_id: int, tab: str):
         "members": {str(m.person_id): m.person.display_name for m in members},
         "reads": {str(k): v for k, v in reads.items()},
     }
-    return page(request, "web/room.html", {
-        "su": su, "tab": tab, "tabs": list(tabs), "config": config,
-        "key_info": key_info_for(person, su_id), "manager": manager,
-        "dashboard": person.role in (Role.CARE_MANAGER, Role.NURSE, Role.THERAPIST),
-    }, active="home")
+    return page(
+        request,
+        "web/room.html",
+        {
+            "su": su,
+            "tab": tab,
+            "tabs": list(tabs),
+            "config": config,
+            "key_info": key_info_for(person, su_id),
+            "manager": manager,
+            "dashboard": person.role in (Role.CARE_MANAGER, Role.NURSE, Role.THERAPIST),
+        },
+        active="home",
+    )
 
 
 def healthz(request):

@@ -16,15 +16,16 @@ GONE = {
     "used": "This invitation has already been used. If that was you, sign in instead.",
     "expired": "This invitation has expired. Ask the care manager for a new link.",
     "cancelled": "This invitation was withdrawn. Ask the care manager if you think this is "
-                 "a mistake.",
+    "a mistake.",
     "withdrawn": "Sharing with family is not currently recorded for this person, so the "
-                 "invitation cannot be used. Ask the care manager.",
+    "invitation cannot be used. Ask the care manager.",
 }
 
 
 def _gone(request, status: str):
-    resp = page(request, "web/invite_gone.html", {"message": GONE[status], "status": status},
-                status=410)
+    resp = page(
+        request, "web/invite_gone.html", {"message": GONE[status], "status": status}, status=410
+    )
     resp["Referrer-Policy"] = "no-referrer"
     return resp
 
@@ -33,9 +34,15 @@ def _gone(request, status: str):
 def accept(request, token: str):
     inv = find_invitation(token)
     if inv is None:
-        resp = page(request, "web/invite_gone.html", {
-            "message": "This invitation link is not valid. Check that you copied all of it.",
-            "status": "invalid"}, status=404)
+        resp = page(
+            request,
+            "web/invite_gone.html",
+            {
+                "message": "This invitation link is not valid. Check that you copied all of it.",
+                "status": "invalid",
+            },
+            status=404,
+        )
         resp["Referrer-Policy"] = "no-referrer"
         return resp
     status = inv.status(clock.now())
@@ -44,8 +51,11 @@ def accept(request, token: str):
     form = AcceptInviteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            person = redeem_invitation(token, username=form.cleaned_data["username"],
-                                       password=form.cleaned_data["password"])
+            person = redeem_invitation(
+                token,
+                username=form.cleaned_data["username"],
+                password=form.cleaned_data["password"],
+            )
         except InvitationUnusable as exc:
             return _gone(request, exc.status)
         except NotFound:
@@ -53,10 +63,10 @@ def accept(request, token: str):
         except Invalid as exc:
             form.add_error(None, exc.message)
         else:
-            login(request, person.user,
-                  backend="django.contrib.auth.backends.ModelBackend")
+            login(request, person.user, backend="django.contrib.auth.backends.ModelBackend")
             return redirect("/")
-    resp = page(request, "web/invite_accept.html", {
-        "inv": inv, "name": inv.service_user.name, "form": form})
+    resp = page(
+        request, "web/invite_accept.html", {"inv": inv, "name": inv.service_user.name, "form": form}
+    )
     resp["Referrer-Policy"] = "no-referrer"
     return resp

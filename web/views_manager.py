@@ -54,37 +54,57 @@ def _require_inbox(person: Person) -> None:
 def inbox(request):
     person = request.person
     _require_inbox(person)
-    alerts = (alert_access.visible_alerts(person).exclude(state=Alert.State.RESOLVED)
-              .order_by("-opened_at", "-id")[:100])
+    alerts = (
+        alert_access.visible_alerts(person)
+        .exclude(state=Alert.State.RESOLVED)
+        .order_by("-opened_at", "-id")[:100]
+    )
     wires = [alert_wire(a) for a in alerts]
     can_manage = person.role == Role.CARE_MANAGER
-    return page(request, "web/inbox.html", {
-        "alerts": wires, "can_manage": can_manage,
-        "inbox_config": {"initial": [a["id"] for a in wires], "can_manage": can_manage},
-    }, active="alerts")
+    return page(
+        request,
+        "web/inbox.html",
+        {
+            "alerts": wires,
+            "can_manage": can_manage,
+            "inbox_config": {"initial": [a["id"] for a in wires], "can_manage": can_manage},
+        },
+        active="alerts",
+    )
 
 
 @person_page
 def alert_page(request, alert_id: int):
     person = request.person
     alert = alert_access.access_alert(person, alert_id)
-    audit.record(person, "alert.read", service_user=alert.service_user_id,
-                 target=f"alert:{alert.id}")
+    audit.record(
+        person, "alert.read", service_user=alert.service_user_id, target=f"alert:{alert.id}"
+    )
     flags = []
-    for f in (Flag.objects.filter(alert=alert)
-              .select_related("subject", "subject__room", "subject__sender", "raised_by")
-              .order_by("id")):
+    for f in (
+        Flag.objects.filter(alert=alert)
+        .select_related("subject", "subject__room", "subject__sender", "raised_by")
+        .order_by("id")
+    ):
         context = alert_access.flagged_context(person, alert, f.subject) if f.subject else None
-        flags.append({"flag": f, "context": context,
-                      "label": LABELS.get(f.concern, f.concern)})
+        flags.append({"flag": f, "context": context, "label": LABELS.get(f.concern, f.concern)})
     events = list(alert.events.select_related("actor"))
     manage = access.is_provider_manager(person, alert.service_user)
-    return page(request, "web/alert.html", {
-        "alert": alert, "label": LABELS.get(alert.concern, alert.concern), "flags": flags,
-        "events": events, "manage": manage,
-        "resolve_form": ResolveForm(prefix="resolve"), "reopen_form": ReopenForm(prefix="reopen"),
-        "error": request.GET.get("error", "")[:200],
-    }, active="alerts")
+    return page(
+        request,
+        "web/alert.html",
+        {
+            "alert": alert,
+            "label": LABELS.get(alert.concern, alert.concern),
+            "flags": flags,
+            "events": events,
+            "manage": manage,
+            "resolve_form": ResolveForm(prefix="resolve"),
+            "reopen_form": ReopenForm(prefix="reopen"),
+            "error": request.GET.get("error", "")[:200],
+        },
+        active="alerts",
+    )
 
 
 def _back(request, default: str) -> str:
@@ -136,37 +156,67 @@ def exceptions(request):
     now = clock.now()
     since = now - dt.timedelta(days=EXCEPTION_DAYS)
     bad = (Visit.Location.OUT_OF_RANGE, Visit.Location.NO_LOCATION)
-    location = (Visit.objects.filter(service_user__in=sus, checked_in_at__gte=since)
-                .filter(Q(checkin_location__in=bad) | Q(checkout_location__in=bad))
-                .select_related("service_user", "worker").order_by("-checked_in_at")[:100])
-    late = (Visit.objects.filter(service_user__in=sus, checked_in_at__gte=since, late=True)
-            .select_related("service_user", "worker", "planned_visit")
-            .order_by("-checked_in_at")[:100])
-    missed = (PlannedVisit.objects.filter(service_user__in=sus, window_start__gte=since,
-                                          status=PlannedVisit.Status.PLANNED,
-                                          missed_flagged_at__isnull=False, visit__isnull=True)
-              .select_related("service_user", "worker").order_by("-window_start")[:100])
-    alerts = (alert_access.visible_alerts(person).filter(concern__in=VISIT_CONCERNS)
-              .exclude(state=Alert.State.RESOLVED).order_by("-opened_at")[:100])
-    return page(request, "web/exceptions.html", {
-        "location": location, "late": late, "missed": missed,
-        "alerts": [alert_wire(a) for a in alerts], "days": EXCEPTION_DAYS,
-        "error": request.GET.get("error", "")[:200],
-        **_automatic_checks(person, sus, now, since),
-    }, active="exceptions")
+    location = (
+        Visit.objects.filter(service_user__in=sus, checked_in_at__gte=since)
+        .filter(Q(checkin_location__in=bad) | Q(checkout_location__in=bad))
+        .select_related("service_user", "worker")
+        .order_by("-checked_in_at")[:100]
+    )
+    late = (
+        Visit.objects.filter(service_user__in=sus, checked_in_at__gte=since, late=True)
+        .select_related("service_user", "worker", "planned_visit")
+        .order_by("-checked_in_at")[:100]
+    )
+    missed = (
+        PlannedVisit.objects.filter(
+            service_user__in=sus,
+            window_start__gte=since,
+            status=PlannedVisit.Status.PLANNED,
+            missed_flagged_at__isnull=False,
+            visit__isnull=True,
+        )
+        .select_related("service_user", "worker")
+        .order_by("-window_start")[:100]
+    )
+    alerts = (
+        alert_access.visible_alerts(person)
+        .filter(concern__in=VISIT_CONCERNS)
+        .exclude(state=Alert.State.RESOLVED)
+        .order_by("-opened_at")[:100]
+    )
+    return page(
+        request,
+        "web/exceptions.html",
+        {
+            "location": location,
+            "late": late,
+            "missed": missed,
+            "alerts": [alert_wire(a) for a in alerts],
+            "days": EXCEPTION_DAYS,
+            "error": request.GET.get("error", "")[:200],
+            **_automatic_checks(person, sus, now, since),
+        },
+        active="exceptions",
+    )
 
 
 # What the workers are, in words a care manager reads (rooms/health.py has the ids).
 WORKER_LABELS = {
-    "bots": "Visit bot", "bots.ticker": "Missed-visit and question timers",
-    "escalation.detect": "Concern detection", "escalation.ticker": "Alert escalation steps",
-    "escalation.push": "Push notifications", "bridge.outbox": "Matrix bridge",
+    "bots": "Visit bot",
+    "bots.ticker": "Missed-visit and question timers",
+    "escalation.detect": "Concern detection",
+    "escalation.ticker": "Alert escalation steps",
+    "escalation.push": "Push notifications",
+    "bridge.outbox": "Matrix bridge",
     "bridge.sender": "Matrix bridge",
 }
 REF_LABELS = {
-    "bots.plannedvisit": "planned visit", "bots.botquestion": "bot question",
-    "escalation.alert": "alert", "escalation.notification": "notification",
-    "bridge.outboxentry": "message to Matrix", "bridge.bridgedroom": "Matrix room",
+    "bots.plannedvisit": "planned visit",
+    "bots.botquestion": "bot question",
+    "escalation.alert": "alert",
+    "escalation.notification": "notification",
+    "bridge.outboxentry": "message to Matrix",
+    "bridge.bridgedroom": "Matrix room",
     "rooms.room": "Matrix room",
 }
 ROOM_TABS = {Room.Kind.PROFESSIONAL: "team", Room.Kind.FAMILY: "family"}
@@ -176,23 +226,33 @@ def _automatic_checks(person: Person, sus, now: dt.datetime, since: dt.datetime)
     """Skipped/failing work, lag and stuck timers for this manager's service users only.
     Ids, rooms and times — never a message body."""
     grace = Thresholds().grace
-    failures = [{
-        "f": f, "worker": WORKER_LABELS.get(f.worker, f.worker),
-        "what": REF_LABELS.get(f.ref_model, f.ref_model),
-        "tab": ROOM_TABS.get(f.room.kind) if f.room else None,
-    } for f in failures_for(person, since)]
+    failures = [
+        {
+            "f": f,
+            "worker": WORKER_LABELS.get(f.worker, f.worker),
+            "what": REF_LABELS.get(f.ref_model, f.ref_model),
+            "tab": ROOM_TABS.get(f.room.kind) if f.room else None,
+        }
+        for f in failures_for(person, since)
+    ]
     lag = [x for x in consumer_lag() if x.lagging(now, Thresholds())]
     return {
         "failures": failures,
-        "lag_minutes": max((int((now - x.oldest_unread_at).total_seconds() // 60)
-                            for x in lag), default=None),
-        "overdue_steps": list(overdue_steps(now, grace).filter(service_user__in=sus)
-                              .values_list("id", "service_user__preferred_name",
-                                           "service_user__full_name")[:50]),
-        "overdue_missed": list(overdue_missed_checks(now, grace).filter(service_user__in=sus)
-                               .values_list("id", "service_user_id",
-                                            "service_user__preferred_name",
-                                            "service_user__full_name")[:50]),
+        "lag_minutes": max(
+            (int((now - x.oldest_unread_at).total_seconds() // 60) for x in lag), default=None
+        ),
+        "overdue_steps": list(
+            overdue_steps(now, grace)
+            .filter(service_user__in=sus)
+            .values_list("id", "service_user__preferred_name", "service_user__full_name")[:50]
+        ),
+        "overdue_missed": list(
+            overdue_missed_checks(now, grace)
+            .filter(service_user__in=sus)
+            .values_list(
+                "id", "service_user_id", "service_user__preferred_name", "service_user__full_name"
+            )[:50]
+        ),
     }
 
 
@@ -215,16 +275,26 @@ def _members_context(person, room: Room) -> dict:
     now = clock.now()
     rooms = {r.kind: r for r in Room.objects.filter(service_user=su)}
     members = {
-        kind: list(Membership.objects.filter(room=r, removed_at__isnull=True)
-                   .select_related("person").order_by("person__display_name"))
+        kind: list(
+            Membership.objects.filter(room=r, removed_at__isnull=True)
+            .select_related("person")
+            .order_by("person__display_name")
+        )
         for kind, r in rooms.items()
     }
     basis = FamilyBasis.objects.filter(service_user=su, revoked_at__isnull=True).first()
-    invites = [{"inv": i, "status": i.status(now)}
-               for i in Invitation.objects.filter(service_user=su).order_by("-created_at")[:50]]
-    return {"su": su, "team_members": members.get(Room.Kind.PROFESSIONAL, []),
-            "family_members": members.get(Room.Kind.FAMILY, []),
-            "family_room": rooms.get(Room.Kind.FAMILY), "basis": basis, "invites": invites}
+    invites = [
+        {"inv": i, "status": i.status(now)}
+        for i in Invitation.objects.filter(service_user=su).order_by("-created_at")[:50]
+    ]
+    return {
+        "su": su,
+        "team_members": members.get(Room.Kind.PROFESSIONAL, []),
+        "family_members": members.get(Room.Kind.FAMILY, []),
+        "family_room": rooms.get(Room.Kind.FAMILY),
+        "basis": basis,
+        "invites": invites,
+    }
 
 
 @person_page
@@ -240,8 +310,14 @@ def members(request, su_id: int):
         d = form.cleaned_data
         try:
             issued = check_create_invitation(
-                person, su_id, display_name=d["display_name"], relationship=d["relationship"],
-                days=d["days"], basis=d.get("basis") or None, basis_notes=d.get("basis_notes", ""))
+                person,
+                su_id,
+                display_name=d["display_name"],
+                relationship=d["relationship"],
+                days=d["days"],
+                basis=d.get("basis") or None,
+                basis_notes=d.get("basis_notes", ""),
+            )
         except CoCareError as exc:
             if isinstance(exc, NotFound):
                 raise
@@ -250,8 +326,12 @@ def members(request, su_id: int):
             ctx = _members_context(person, room)
             form = InviteForm(basis_needed=False)
     link = request.build_absolute_uri(f"/invite/{issued.token}/") if issued else None
-    return page(request, "web/members.html", {**ctx, "form": form, "link": link,
-                                              "issued": issued}, active="home")
+    return page(
+        request,
+        "web/members.html",
+        {**ctx, "form": form, "link": link, "issued": issued},
+        active="home",
+    )
 
 
 @require_POST
@@ -281,9 +361,14 @@ def visits(request, su_id: int):
     su = access.access_service_user(person, su_id)
     manage = access.is_provider_manager(person, su)
     team = Room.objects.get(service_user=su, kind=Room.Kind.PROFESSIONAL)
-    workers = [m.person for m in Membership.objects.filter(
-        room=team, removed_at__isnull=True, person__role=Role.CARE_WORKER)
-        .select_related("person").order_by("person__display_name")]
+    workers = [
+        m.person
+        for m in Membership.objects.filter(
+            room=team, removed_at__isnull=True, person__role=Role.CARE_WORKER
+        )
+        .select_related("person")
+        .order_by("person__display_name")
+    ]
     form = PlannedVisitForm(request.POST or None, workers=workers)
     created = None
     if request.method == "POST":
@@ -296,11 +381,13 @@ def visits(request, su_id: int):
                     worker_id=d["worker"],
                     window_start=dt.datetime.combine(d["date"], d["start"], tzinfo=LOCAL_TZ),
                     window_end=dt.datetime.combine(d["date"], d["end"], tzinfo=LOCAL_TZ),
-                    notes=d["notes"])
+                    notes=d["notes"],
+                )
                 created = check_create_planned_visit(person, su.id, data)
             except ValidationError as exc:
-                form.add_error(None, "; ".join(e["msg"].removeprefix("Value error, ")
-                                               for e in exc.errors()))
+                form.add_error(
+                    None, "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+                )
             except CoCareError as exc:
                 if isinstance(exc, NotFound):
                     raise
@@ -308,13 +395,29 @@ def visits(request, su_id: int):
             else:
                 form = PlannedVisitForm(workers=workers)
     now = clock.now()
-    planned = (PlannedVisit.objects.filter(service_user=su,
-                                           window_start__gte=now - dt.timedelta(days=7))
-               .select_related("worker", "visit").order_by("window_start")[:200])
+    planned = (
+        PlannedVisit.objects.filter(service_user=su, window_start__gte=now - dt.timedelta(days=7))
+        .select_related("worker", "visit")
+        .order_by("window_start")[:200]
+    )
     audit.record(person, "planned_visit.list", service_user=su)
-    return page(request, "web/visits.html", {
-        "su": su, "manage": manage, "form": form, "created": created,
-        "planned": [{"pv": pv, "status": visit_status(pv, now)
-                     if pv.status == PlannedVisit.Status.PLANNED else "cancelled"}
-                    for pv in planned],
-    }, active="home")
+    return page(
+        request,
+        "web/visits.html",
+        {
+            "su": su,
+            "manage": manage,
+            "form": form,
+            "created": created,
+            "planned": [
+                {
+                    "pv": pv,
+                    "status": visit_status(pv, now)
+                    if pv.status == PlannedVisit.Status.PLANNED
+                    else "cancelled",
+                }
+                for pv in planned
+            ],
+        },
+        active="home",
+    )

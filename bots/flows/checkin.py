@@ -139,34 +139,57 @@ def _key_info_reply(ev: CheckIn, session_id: int) -> Reply | None:
     ki = ev.key_info
     name = ev.service_user_name
     if ki.first_visit:
-        fields = {k: v for k, v in (("preferences", ki.preferences),
-                                    ("what_matters", ki.what_matters),
-                                    ("communication_needs", ki.communication_needs),
-                                    ("access_notes", ki.access_notes)) if v}
-        return Reply(room="professional", kind="card", payload={
-            "card_id": f"s{session_id}key", "card_type": "key_info",
-            "title": f"First visit to {name}: key information", "options": [], "data": fields,
-        })
+        fields = {
+            k: v
+            for k, v in (
+                ("preferences", ki.preferences),
+                ("what_matters", ki.what_matters),
+                ("communication_needs", ki.communication_needs),
+                ("access_notes", ki.access_notes),
+            )
+            if v
+        }
+        return Reply(
+            room="professional",
+            kind="card",
+            payload={
+                "card_id": f"s{session_id}key",
+                "card_type": "key_info",
+                "title": f"First visit to {name}: key information",
+                "options": [],
+                "data": fields,
+            },
+        )
     if ki.changed_since_last is not None:
         when = ki.changed_since_last.strftime("%d %b")
-        return _notice("professional",
-                       f"Since your last visit, {name}'s key information changed ({when}).",
-                       "visit.key_info_changed", session=session_id)
+        return _notice(
+            "professional",
+            f"Since your last visit, {name}'s key information changed ({when}).",
+            "visit.key_info_changed",
+            session=session_id,
+        )
     return None
 
 
-def _location_exception(check: LocationCheck, when: str, session_id: int,
-                        message_id: int | None, name: str) -> tuple[Reply, Flag]:
+def _location_exception(
+    check: LocationCheck, when: str, session_id: int, message_id: int | None, name: str
+) -> tuple[Reply, Flag]:
     ask = _notice(
         "professional",
         f"I couldn't confirm the {when.replace('_', '-')} at {name}'s home "
         f"({check.describe()}). That's fine — please send a short reason.",
-        "visit.reason_requested", session=session_id, at=when,
+        "visit.reason_requested",
+        session=session_id,
+        at=when,
     )
-    flag = Flag(concern="location_exception", severity="low", source="bot.location",
-                ref=f"session:{session_id}:{when}",
-                reason=f"{when.replace('_', '-').capitalize()}: {check.describe()}",
-                message_id=message_id)
+    flag = Flag(
+        concern="location_exception",
+        severity="low",
+        source="bot.location",
+        ref=f"session:{session_id}:{when}",
+        reason=f"{when.replace('_', '-').capitalize()}: {check.describe()}",
+        message_id=message_id,
+    )
     return ask, flag
 
 
@@ -175,69 +198,110 @@ def start_visit(ev: CheckIn, *, session_id: int, worker_id: int) -> Outcome:
     first = first_name(ev.worker_name)
     at = hhmm(ev.at)
     late = ev.planned is not None and ev.at > ev.planned.window_end
-    replies = [_notice("professional", f"{first} checked in {at} ({check.describe()}).",
-                       "visit.checked_in", session=session_id, location=check.status)]
+    replies = [
+        _notice(
+            "professional",
+            f"{first} checked in {at} ({check.describe()}).",
+            "visit.checked_in",
+            session=session_id,
+            location=check.status,
+        )
+    ]
     flags: list[Flag] = []
     key = _key_info_reply(ev, session_id)
     if key is not None:
         replies.append(key)
     awaiting = None
     if check.is_exception:
-        ask, flag = _location_exception(check, "check_in", session_id, ev.message_id,
-                                        ev.service_user_name)
+        ask, flag = _location_exception(
+            check, "check_in", session_id, ev.message_id, ev.service_user_name
+        )
         replies.append(ask)
         flags.append(flag)
         awaiting = "check_in"
     if late and ev.planned is not None:
         p = ev.planned
-        flags.append(Flag(
-            concern="late_visit", severity="low", source="bot.late_visit",
-            ref=f"planned:{p.id}:late",
-            reason=f"Checked in {at}; planned {hhmm(p.window_start)}–{hhmm(p.window_end)}",
-            message_id=ev.message_id))
+        flags.append(
+            Flag(
+                concern="late_visit",
+                severity="low",
+                source="bot.late_visit",
+                ref=f"planned:{p.id}:late",
+                reason=f"Checked in {at}; planned {hhmm(p.window_start)}–{hhmm(p.window_end)}",
+                message_id=ev.message_id,
+            )
+        )
     if ev.family_notices:
-        replies.append(_notice("family", f"{first} arrived {at}", "visit.arrived",
-                               worker=worker_id))
+        replies.append(
+            _notice("family", f"{first} arrived {at}", "visit.arrived", worker=worker_id)
+        )
     state = VisitState(
-        session_id=session_id, worker_id=worker_id, worker_name=ev.worker_name,
-        service_user_name=ev.service_user_name, phase="visiting", checked_in_at=ev.at,
-        checkin=check, awaiting_reason=awaiting, late=late,
+        session_id=session_id,
+        worker_id=worker_id,
+        worker_name=ev.worker_name,
+        service_user_name=ev.service_user_name,
+        phase="visiting",
+        checked_in_at=ev.at,
+        checkin=check,
+        awaiting_reason=awaiting,
+        late=late,
     )
     return Outcome(state=state, replies=replies, flags=flags)
 
 
 def _check_out(s: VisitState, ev: CheckOut, now: dt.datetime) -> Outcome:
     if s.phase != "visiting":
-        return Outcome(state=s, replies=[_notice(
-            "professional",
-            f"You already checked out at {hhmm(s.checked_out_at or now)}.",
-            "bot.hint", session=s.session_id)])
+        return Outcome(
+            state=s,
+            replies=[
+                _notice(
+                    "professional",
+                    f"You already checked out at {hhmm(s.checked_out_at or now)}.",
+                    "bot.hint",
+                    session=s.session_id,
+                )
+            ],
+        )
     check = check_location(ev.position, ev.home)
     minutes = max(0, int((ev.at - s.checked_in_at).total_seconds() // 60))
     first = first_name(s.worker_name)
     at = hhmm(ev.at)
-    replies = [_notice("professional",
-                       f"{first} checked out {at} after {minutes} min ({check.describe()}).",
-                       "visit.checked_out", session=s.session_id, location=check.status,
-                       minutes=minutes)]
+    replies = [
+        _notice(
+            "professional",
+            f"{first} checked out {at} after {minutes} min ({check.describe()}).",
+            "visit.checked_out",
+            session=s.session_id,
+            location=check.status,
+            minutes=minutes,
+        )
+    ]
     flags: list[Flag] = []
     awaiting = s.awaiting_reason
     if check.is_exception:
-        ask, flag = _location_exception(check, "check_out", s.session_id, ev.message_id,
-                                        s.service_user_name)
+        ask, flag = _location_exception(
+            check, "check_out", s.session_id, ev.message_id, s.service_user_name
+        )
         replies.append(ask)
         flags.append(flag)
         awaiting = "check_out"
     if ev.family_notices:
         replies.append(_notice("family", f"{first} left {at}", "visit.left", worker=s.worker_id))
-    qo = q.start("professional", ev.cards, ev.question_ttl_minutes, s.session_id, now,
-                 answerer=s.worker_id)
+    qo = q.start(
+        "professional", ev.cards, ev.question_ttl_minutes, s.session_id, now, answerer=s.worker_id
+    )
     phase: Phase = "done" if qo.state.finished else "asking"
-    new = s.model_copy(update={
-        "phase": phase, "checked_out_at": ev.at, "checkout": check,
-        "duration_minutes": minutes, "travel_minutes": ev.travel_minutes,
-        "awaiting_reason": awaiting, "questions": qo.state,
-    })
+    new = s.model_copy(
+        update={
+            "phase": phase,
+            "checked_out_at": ev.at,
+            "checkout": check,
+            "duration_minutes": minutes,
+            "travel_minutes": ev.travel_minutes,
+            "awaiting_reason": awaiting,
+            "questions": qo.state,
+        }
+    )
     return Outcome(state=new, replies=replies + qo.replies, flags=flags, asked=qo.asked)
 
 
@@ -248,27 +312,52 @@ def _thanks(s: VisitState) -> str:
 def step(s: VisitState, ev: VisitEvent, now: dt.datetime) -> Outcome:
     """Apply one event to an open visit conversation."""
     if isinstance(ev, CheckIn):
-        return Outcome(state=s, replies=[_notice(
-            "professional", f"You're already checked in (since {hhmm(s.checked_in_at)}).",
-            "bot.hint", session=s.session_id)])
+        return Outcome(
+            state=s,
+            replies=[
+                _notice(
+                    "professional",
+                    f"You're already checked in (since {hhmm(s.checked_in_at)}).",
+                    "bot.hint",
+                    session=s.session_id,
+                )
+            ],
+        )
     if isinstance(ev, CheckOut):
         return _check_out(s, ev, now)
     if isinstance(ev, Text):
         if s.awaiting_reason is None or not ev.body.strip():
             return Outcome(state=s, changed=False)
-        done = s.model_copy(update={"awaiting_reason": None,
-                                    "reason": ev.body.strip()[:REASON_MAX]})
+        done = s.model_copy(
+            update={"awaiting_reason": None, "reason": ev.body.strip()[:REASON_MAX]}
+        )
         if done.phase == "asking" and done.questions and done.questions.finished:
             done = done.model_copy(update={"phase": "done"})
-        return Outcome(state=done, replies=[_notice(
-            "professional", "Thanks — reason noted for the care manager.",
-            "visit.reason_noted", session=s.session_id)])
+        return Outcome(
+            state=done,
+            replies=[
+                _notice(
+                    "professional",
+                    "Thanks — reason noted for the care manager.",
+                    "visit.reason_noted",
+                    session=s.session_id,
+                )
+            ],
+        )
     if isinstance(ev, Answer):
         if s.questions is None:
             return Outcome(state=s, changed=False)
-        qo = q.answer(s.questions, card_id=ev.card_id, value=ev.value, by=ev.by, at=ev.at,
-                      session_id=s.session_id, message_id=ev.message_id, now=now,
-                      thanks=_thanks(s))
+        qo = q.answer(
+            s.questions,
+            card_id=ev.card_id,
+            value=ev.value,
+            by=ev.by,
+            at=ev.at,
+            session_id=s.session_id,
+            message_id=ev.message_id,
+            now=now,
+            thanks=_thanks(s),
+        )
         return _with_questions(s, qo)
     if isinstance(ev, Expire):
         if s.questions is None:
@@ -282,8 +371,9 @@ def _with_questions(s: VisitState, qo: q.QOutcome) -> Outcome:
         return Outcome(state=s, changed=False)
     phase = "done" if qo.state.finished else s.phase
     new = s.model_copy(update={"questions": qo.state, "phase": phase})
-    return Outcome(state=new, replies=qo.replies, flags=qo.flags,
-                   observations=qo.observations, asked=qo.asked)
+    return Outcome(
+        state=new, replies=qo.replies, flags=qo.flags, observations=qo.observations, asked=qo.asked
+    )
 
 
 def is_stale(s: VisitState, now: dt.datetime) -> bool:

@@ -18,17 +18,34 @@ class FamilyVoiceState(Strict):
     questions: q.QuestionsState
 
 
-def start(spec: q.CardSpec, *, session_id: int, ttl_minutes: int,
-          now: dt.datetime) -> tuple[FamilyVoiceState, q.QOutcome]:
+def start(
+    spec: q.CardSpec, *, session_id: int, ttl_minutes: int, now: dt.datetime
+) -> tuple[FamilyVoiceState, q.QOutcome]:
     qo = q.start("family", [spec], ttl_minutes, session_id, now)
     return FamilyVoiceState(session_id=session_id, questions=qo.state), qo
 
 
-def answer(s: FamilyVoiceState, *, card_id: str | None, value: int, by: int, at: dt.datetime,
-           message_id: int | None, now: dt.datetime) -> tuple[FamilyVoiceState, q.QOutcome]:
-    qo = q.answer(s.questions, card_id=card_id, value=value, by=by, at=at,
-                  session_id=s.session_id, message_id=message_id, now=now,
-                  thanks="Thank you — your view helps us get the care right.")
+def answer(
+    s: FamilyVoiceState,
+    *,
+    card_id: str | None,
+    value: int,
+    by: int,
+    at: dt.datetime,
+    message_id: int | None,
+    now: dt.datetime,
+) -> tuple[FamilyVoiceState, q.QOutcome]:
+    qo = q.answer(
+        s.questions,
+        card_id=card_id,
+        value=value,
+        by=by,
+        at=at,
+        session_id=s.session_id,
+        message_id=message_id,
+        now=now,
+        thanks="Thank you — your view helps us get the care right.",
+    )
     return s.model_copy(update={"questions": qo.state}), qo
 
 

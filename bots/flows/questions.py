@@ -94,8 +94,12 @@ def card_spec(q: Question, pick: Pick | None, name: str, previous: int | None) -
         domain=q.domain,
         kind=q.kind,
         title=q.render(name, goal.text if goal else None),
-        options=[CardOptionSpec(number=i + 1, label=o.label, emoji=o.emoji, colour=o.colour,
-                                score=o.score) for i, o in enumerate(q.options)],
+        options=[
+            CardOptionSpec(
+                number=i + 1, label=o.label, emoji=o.emoji, colour=o.colour, score=o.score
+            )
+            for i, o in enumerate(q.options)
+        ],
         flag=q.flag,
         goal_id=goal.id if goal else None,
         previous_score=previous,
@@ -107,10 +111,17 @@ def card_id_for(session_id: int, n: int) -> str:
     return f"s{session_id}q{n}"
 
 
-def start(room: RoomKind, specs: list[CardSpec], ttl_minutes: int, session_id: int,
-          now: dt.datetime, answerer: int | None = None) -> QOutcome:
-    qs = QuestionsState(room=room, ttl_minutes=ttl_minutes, pending=specs[:MAX_PER_VISIT],
-                        answerer=answerer)
+def start(
+    room: RoomKind,
+    specs: list[CardSpec],
+    ttl_minutes: int,
+    session_id: int,
+    now: dt.datetime,
+    answerer: int | None = None,
+) -> QOutcome:
+    qs = QuestionsState(
+        room=room, ttl_minutes=ttl_minutes, pending=specs[:MAX_PER_VISIT], answerer=answerer
+    )
     return ask_next(qs, session_id, now)
 
 
@@ -127,12 +138,19 @@ def ask_next(qs: QuestionsState, session_id: int, now: dt.datetime) -> QOutcome:
         "card_id": cid,
         "card_type": spec.kind,
         "title": spec.title,
-        "options": [{"value": o.number, "label": o.label, "emoji": o.emoji, "colour": o.colour}
-                    for o in spec.options],
-        "data": {"question_key": spec.question_key, "version": spec.version,
-                 "domain": spec.domain, "goal": spec.goal_id, "n": n,
-                 "of": min(n + len(rest), MAX_PER_VISIT),
-                 **({"worker": qs.answerer} if qs.answerer is not None else {})},
+        "options": [
+            {"value": o.number, "label": o.label, "emoji": o.emoji, "colour": o.colour}
+            for o in spec.options
+        ],
+        "data": {
+            "question_key": spec.question_key,
+            "version": spec.version,
+            "domain": spec.domain,
+            "goal": spec.goal_id,
+            "n": n,
+            "of": min(n + len(rest), MAX_PER_VISIT),
+            **({"worker": qs.answerer} if qs.answerer is not None else {}),
+        },
         "expires_at": expires.isoformat(),
     }
     open_card = OpenCard(card_id=cid, n=n, spec=spec, posted_at=now, expires_at=expires)
@@ -144,53 +162,90 @@ def ask_next(qs: QuestionsState, session_id: int, now: dt.datetime) -> QOutcome:
     )
 
 
-def answer(qs: QuestionsState, *, card_id: str | None, value: int, by: int, at: dt.datetime,
-           session_id: int, message_id: int | None, now: dt.datetime,
-           thanks: str) -> QOutcome:
+def answer(
+    qs: QuestionsState,
+    *,
+    card_id: str | None,
+    value: int,
+    by: int,
+    at: dt.datetime,
+    session_id: int,
+    message_id: int | None,
+    now: dt.datetime,
+    thanks: str,
+) -> QOutcome:
     """Apply an answer (a tap names the card; a number reply means the open card)."""
     card = qs.open_card
     if card is None or (card_id is not None and card_id != card.card_id):
         return QOutcome(state=qs, changed=False)
     opts = {o.number: o for o in card.spec.options}
     if value not in opts:
-        hint = (f"Please tap an answer, or reply with a number from 1 to "
-                f"{len(card.spec.options)}.")
-        return QOutcome(state=qs, replies=[Reply(room=qs.room, kind="system", body=hint,
-                                                 payload={"event": "bot.hint", "data": {}})])
+        hint = f"Please tap an answer, or reply with a number from 1 to {len(card.spec.options)}."
+        return QOutcome(
+            state=qs,
+            replies=[
+                Reply(
+                    room=qs.room,
+                    kind="system",
+                    body=hint,
+                    payload={"event": "bot.hint", "data": {}},
+                )
+            ],
+        )
     opt = opts[value]
     spec = card.spec
-    obs = ObservationOut(card_id=card.card_id, question_key=spec.question_key,
-                         question_version=spec.version, domain=spec.domain, score=opt.score,
-                         goal_id=spec.goal_id, answered_by=by, at=at)
+    obs = ObservationOut(
+        card_id=card.card_id,
+        question_key=spec.question_key,
+        question_version=spec.version,
+        domain=spec.domain,
+        score=opt.score,
+        goal_id=spec.goal_id,
+        answered_by=by,
+        at=at,
+    )
     flags = []
     rule = spec.flag
     prev = spec.previous_score
-    if rule is not None and opt.score >= rule.at_score and (
-        prev is None or prev < rule.at_score or opt.score > prev
+    if (
+        rule is not None
+        and opt.score >= rule.at_score
+        and (prev is None or prev < rule.at_score or opt.score > prev)
     ):
         was = ""
         if prev is not None:
             was = f" (last time {prev}/4)"
-        flags.append(Flag(
-            concern=rule.concern, severity=rule.severity,
-            source="bot.screener" if spec.kind == "screener" else "bot.answer",
-            ref=f"session:{session_id}:{spec.ask_key}",
-            reason=f"{spec.question_key.replace('_', ' ')}: '{opt.label}'{was}"[:300],
-            message_id=message_id,
-        ))
+        flags.append(
+            Flag(
+                concern=rule.concern,
+                severity=rule.severity,
+                source="bot.screener" if spec.kind == "screener" else "bot.answer",
+                ref=f"session:{session_id}:{spec.ask_key}",
+                reason=f"{spec.question_key.replace('_', ' ')}: '{opt.label}'{was}"[:300],
+                message_id=message_id,
+            )
+        )
     answered = qs.model_copy(update={"open_card": None, "answered": qs.answered + 1})
     nxt = ask_next(answered, session_id, now)
     replies = list(nxt.replies)
     if nxt.state.finished:
-        replies.append(Reply(room=qs.room, kind="system", body=thanks,
-                             payload={"event": "bot.thanks", "data": {}}))
-    return QOutcome(state=nxt.state, replies=replies, flags=flags, observations=[obs],
-                    asked=nxt.asked)
+        replies.append(
+            Reply(
+                room=qs.room,
+                kind="system",
+                body=thanks,
+                payload={"event": "bot.thanks", "data": {}},
+            )
+        )
+    return QOutcome(
+        state=nxt.state, replies=replies, flags=flags, observations=[obs], asked=nxt.asked
+    )
 
 
 def expire(qs: QuestionsState, card_id: str) -> QOutcome:
     """Quiet expiry: the open card and everything after it are dropped, nothing posted."""
     if qs.open_card is None or qs.open_card.card_id != card_id:
         return QOutcome(state=qs, changed=False)
-    return QOutcome(state=qs.model_copy(update={"open_card": None, "pending": [],
-                                                "finished": True}))
+    return QOutcome(
+        state=qs.model_copy(update={"open_card": None, "pending": [], "finished": True})
+    )

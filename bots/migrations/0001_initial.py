@@ -5,200 +5,543 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('rooms', '0001_initial'),
+        ("rooms", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='BotSession',
+            name="BotSession",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('visit', 'Visit'), ('family_voice', 'Family voice')], max_length=16)),
-                ('state', models.JSONField(default=dict)),
-                ('step', models.PositiveIntegerField(default=0)),
-                ('last_message_id', models.BigIntegerField(default=0)),
-                ('closed', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField()),
-                ('updated_at', models.DateTimeField()),
-                ('service_user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='bot_sessions', to='rooms.serviceuser')),
-                ('worker', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.person')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("visit", "Visit"), ("family_voice", "Family voice")],
+                        max_length=16,
+                    ),
+                ),
+                ("state", models.JSONField(default=dict)),
+                ("step", models.PositiveIntegerField(default=0)),
+                ("last_message_id", models.BigIntegerField(default=0)),
+                ("closed", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField()),
+                ("updated_at", models.DateTimeField()),
+                (
+                    "service_user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="bot_sessions",
+                        to="rooms.serviceuser",
+                    ),
+                ),
+                (
+                    "worker",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rooms.person",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Goal',
+            name="Goal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('text', models.CharField(max_length=200)),
-                ('active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField()),
-                ('achieved_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='rooms.person')),
-                ('service_user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='goals', to='rooms.serviceuser')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("text", models.CharField(max_length=200)),
+                ("active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField()),
+                ("achieved_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="rooms.person",
+                    ),
+                ),
+                (
+                    "service_user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="goals",
+                        to="rooms.serviceuser",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='BotQuestion',
+            name="BotQuestion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('card_id', models.CharField(max_length=64, unique=True)),
-                ('question_key', models.CharField(max_length=60)),
-                ('question_version', models.PositiveIntegerField()),
-                ('domain', models.CharField(max_length=30)),
-                ('asked_at', models.DateTimeField()),
-                ('expires_at', models.DateTimeField(db_index=True)),
-                ('answered_at', models.DateTimeField(blank=True, null=True)),
-                ('expired_at', models.DateTimeField(blank=True, null=True)),
-                ('card_message', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='rooms.message')),
-                ('room', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rooms.room')),
-                ('service_user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rooms.serviceuser')),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='questions', to='bots.botsession')),
-                ('goal', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='bots.goal')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("card_id", models.CharField(max_length=64, unique=True)),
+                ("question_key", models.CharField(max_length=60)),
+                ("question_version", models.PositiveIntegerField()),
+                ("domain", models.CharField(max_length=30)),
+                ("asked_at", models.DateTimeField()),
+                ("expires_at", models.DateTimeField(db_index=True)),
+                ("answered_at", models.DateTimeField(blank=True, null=True)),
+                ("expired_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "card_message",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="rooms.message",
+                    ),
+                ),
+                (
+                    "room",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="rooms.room",
+                    ),
+                ),
+                (
+                    "service_user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="rooms.serviceuser",
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="questions",
+                        to="bots.botsession",
+                    ),
+                ),
+                (
+                    "goal",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="bots.goal",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='PlannedVisit',
+            name="PlannedVisit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('window_start', models.DateTimeField()),
-                ('window_end', models.DateTimeField()),
-                ('expected_minutes', models.PositiveIntegerField()),
-                ('status', models.CharField(choices=[('planned', 'Planned'), ('cancelled', 'Cancelled')], default='planned', max_length=12)),
-                ('notes', models.CharField(blank=True, max_length=300)),
-                ('missed_check_at', models.DateTimeField(db_index=True)),
-                ('missed_flagged_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField()),
-                ('updated_at', models.DateTimeField()),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='rooms.person')),
-                ('service_user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='planned_visits', to='rooms.serviceuser')),
-                ('worker', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='planned_visits', to='rooms.person')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("window_start", models.DateTimeField()),
+                ("window_end", models.DateTimeField()),
+                ("expected_minutes", models.PositiveIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("planned", "Planned"), ("cancelled", "Cancelled")],
+                        default="planned",
+                        max_length=12,
+                    ),
+                ),
+                ("notes", models.CharField(blank=True, max_length=300)),
+                ("missed_check_at", models.DateTimeField(db_index=True)),
+                ("missed_flagged_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField()),
+                ("updated_at", models.DateTimeField()),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="rooms.person",
+                    ),
+                ),
+                (
+                    "service_user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="planned_visits",
+                        to="rooms.serviceuser",
+                    ),
+                ),
+                (
+                    "worker",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="planned_visits",
+                        to="rooms.person",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='BotFlag',
+            name="BotFlag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=20)),
-                ('at', models.DateTimeField()),
-                ('message', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='rooms.message')),
-                ('planned_visit', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='flags', to='bots.plannedvisit')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(max_length=20)),
+                ("at", models.DateTimeField()),
+                (
+                    "message",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="rooms.message",
+                    ),
+                ),
+                (
+                    "planned_visit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="flags",
+                        to="bots.plannedvisit",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Visit',
+            name="Visit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('checked_in_at', models.DateTimeField()),
-                ('checkin_lat', models.FloatField(blank=True, null=True)),
-                ('checkin_lon', models.FloatField(blank=True, null=True)),
-                ('checkin_accuracy_m', models.FloatField(blank=True, null=True)),
-                ('checkin_distance_m', models.FloatField(blank=True, null=True)),
-                ('checkin_location', models.CharField(choices=[('in_range', 'In range'), ('out_of_range', 'Out of range'), ('no_location', 'No location shared'), ('exempt', 'Exempt (not checked)'), ('no_home', 'No home location recorded')], max_length=16)),
-                ('checked_out_at', models.DateTimeField(blank=True, null=True)),
-                ('checkout_lat', models.FloatField(blank=True, null=True)),
-                ('checkout_lon', models.FloatField(blank=True, null=True)),
-                ('checkout_accuracy_m', models.FloatField(blank=True, null=True)),
-                ('checkout_distance_m', models.FloatField(blank=True, null=True)),
-                ('checkout_location', models.CharField(blank=True, choices=[('in_range', 'In range'), ('out_of_range', 'Out of range'), ('no_location', 'No location shared'), ('exempt', 'Exempt (not checked)'), ('no_home', 'No home location recorded')], max_length=16)),
-                ('exception_reason', models.CharField(blank=True, max_length=300)),
-                ('duration_minutes', models.PositiveIntegerField(blank=True, null=True)),
-                ('travel_minutes', models.PositiveIntegerField(blank=True, null=True)),
-                ('late', models.BooleanField(default=False)),
-                ('checkin_message', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='rooms.message')),
-                ('planned_visit', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='visit', to='bots.plannedvisit')),
-                ('service_user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='visits', to='rooms.serviceuser')),
-                ('worker', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='visits', to='rooms.person')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("checked_in_at", models.DateTimeField()),
+                ("checkin_lat", models.FloatField(blank=True, null=True)),
+                ("checkin_lon", models.FloatField(blank=True, null=True)),
+                ("checkin_accuracy_m", models.FloatField(blank=True, null=True)),
+                ("checkin_distance_m", models.FloatField(blank=True, null=True)),
+                (
+                    "checkin_location",
+                    models.CharField(
+                        choices=[
+                            ("in_range", "In range"),
+                            ("out_of_range", "Out of range"),
+                            ("no_location", "No location shared"),
+                            ("exempt", "Exempt (not checked)"),
+                            ("no_home", "No home location recorded"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("checked_out_at", models.DateTimeField(blank=True, null=True)),
+                ("checkout_lat", models.FloatField(blank=True, null=True)),
+                ("checkout_lon", models.FloatField(blank=True, null=True)),
+                ("checkout_accuracy_m", models.FloatField(blank=True, null=True)),
+                ("checkout_distance_m", models.FloatField(blank=True, null=True)),
+                (
+                    "checkout_location",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("in_range", "In range"),
+                            ("out_of_range", "Out of range"),
+                            ("no_location", "No location shared"),
+                            ("exempt", "Exempt (not checked)"),
+                            ("no_home", "No home location recorded"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("exception_reason", models.CharField(blank=True, max_length=300)),
+                ("duration_minutes", models.PositiveIntegerField(blank=True, null=True)),
+                ("travel_minutes", models.PositiveIntegerField(blank=True, null=True)),
+                ("late", models.BooleanField(default=False)),
+                (
+                    "checkin_message",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="rooms.message",
+                    ),
+                ),
+                (
+                    "planned_visit",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="visit",
+                        to="bots.plannedvisit",
+                    ),
+                ),
+                (
+                    "service_user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="visits",
+                        to="rooms.serviceuser",
+                    ),
+                ),
+                (
+                    "worker",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="visits",
+                        to="rooms.person",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Observation',
+            name="Observation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('domain', models.CharField(choices=[('social_care_needs', 'Social care needs'), ('health', 'Health'), ('care_experience', 'Care experience'), ('personal_goals', 'Personal goals')], max_length=30)),
-                ('question_key', models.CharField(max_length=60)),
-                ('question_version', models.PositiveIntegerField()),
-                ('score', models.PositiveSmallIntegerField()),
-                ('at', models.DateTimeField()),
-                ('answered_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='rooms.person')),
-                ('goal', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='progress', to='bots.goal')),
-                ('question', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='observation', to='bots.botquestion')),
-                ('service_user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='observations', to='rooms.serviceuser')),
-                ('visit', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='observations', to='bots.visit')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "domain",
+                    models.CharField(
+                        choices=[
+                            ("social_care_needs", "Social care needs"),
+                            ("health", "Health"),
+                            ("care_experience", "Care experience"),
+                            ("personal_goals", "Personal goals"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                ("question_key", models.CharField(max_length=60)),
+                ("question_version", models.PositiveIntegerField()),
+                ("score", models.PositiveSmallIntegerField()),
+                ("at", models.DateTimeField()),
+                (
+                    "answered_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="rooms.person",
+                    ),
+                ),
+                (
+                    "goal",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="progress",
+                        to="bots.goal",
+                    ),
+                ),
+                (
+                    "question",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="observation",
+                        to="bots.botquestion",
+                    ),
+                ),
+                (
+                    "service_user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="observations",
+                        to="rooms.serviceuser",
+                    ),
+                ),
+                (
+                    "visit",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="observations",
+                        to="bots.visit",
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='botsession',
-            name='visit',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='session', to='bots.visit'),
+            model_name="botsession",
+            name="visit",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="session",
+                to="bots.visit",
+            ),
         ),
         migrations.CreateModel(
-            name='BotStep',
+            name="BotStep",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('step', models.PositiveIntegerField()),
-                ('event', models.CharField(max_length=20)),
-                ('at', models.DateTimeField()),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='bots.botsession')),
-                ('source_message', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rooms.message')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("step", models.PositiveIntegerField()),
+                ("event", models.CharField(max_length=20)),
+                ("at", models.DateTimeField()),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="steps",
+                        to="bots.botsession",
+                    ),
+                ),
+                (
+                    "source_message",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="rooms.message",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('session', 'step'), name='one_bot_step')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("session", "step"), name="one_bot_step")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='FamilyVoiceAsk',
+            name="FamilyVoiceAsk",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('week', models.CharField(max_length=8)),
-                ('at', models.DateTimeField()),
-                ('service_user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rooms.serviceuser')),
-                ('session', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='bots.botsession')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("week", models.CharField(max_length=8)),
+                ("at", models.DateTimeField()),
+                (
+                    "service_user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="rooms.serviceuser",
+                    ),
+                ),
+                (
+                    "session",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="bots.botsession",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('service_user', 'week'), name='family_voice_weekly')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("service_user", "week"), name="family_voice_weekly"
+                    )
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='botquestion',
-            index=models.Index(fields=['service_user', 'asked_at'], name='bots_botque_service_e21361_idx'),
+            model_name="botquestion",
+            index=models.Index(
+                fields=["service_user", "asked_at"], name="bots_botque_service_e21361_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='plannedvisit',
-            index=models.Index(fields=['service_user', 'window_start'], name='bots_planne_service_3e29c1_idx'),
+            model_name="plannedvisit",
+            index=models.Index(
+                fields=["service_user", "window_start"], name="bots_planne_service_3e29c1_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='plannedvisit',
-            constraint=models.UniqueConstraint(fields=('service_user', 'worker', 'window_start'), name='one_planned_visit_slot'),
+            model_name="plannedvisit",
+            constraint=models.UniqueConstraint(
+                fields=("service_user", "worker", "window_start"), name="one_planned_visit_slot"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='plannedvisit',
-            constraint=models.CheckConstraint(condition=models.Q(('window_end__gt', models.F('window_start'))), name='window_is_ordered'),
+            model_name="plannedvisit",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("window_end__gt", models.F("window_start"))),
+                name="window_is_ordered",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='botflag',
-            constraint=models.UniqueConstraint(fields=('planned_visit', 'kind'), name='one_flag_per_kind'),
+            model_name="botflag",
+            constraint=models.UniqueConstraint(
+                fields=("planned_visit", "kind"), name="one_flag_per_kind"
+            ),
         ),
         migrations.AddIndex(
-            model_name='visit',
-            index=models.Index(fields=['service_user', 'checked_in_at'], name='bots_visit_service_3453ce_idx'),
+            model_name="visit",
+            index=models.Index(
+                fields=["service_user", "checked_in_at"], name="bots_visit_service_3453ce_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='visit',
-            index=models.Index(fields=['worker', 'checked_in_at'], name='bots_visit_worker__17ca7e_idx'),
+            model_name="visit",
+            index=models.Index(
+                fields=["worker", "checked_in_at"], name="bots_visit_worker__17ca7e_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='observation',
-            index=models.Index(fields=['service_user', 'domain', 'at'], name='bots_observ_service_7f86d0_idx'),
+            model_name="observation",
+            index=models.Index(
+                fields=["service_user", "domain", "at"], name="bots_observ_service_7f86d0_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='observation',
-            index=models.Index(fields=['service_user', 'question_key', 'at'], name='bots_observ_service_0e3ab5_idx'),
+            model_name="observation",
+            index=models.Index(
+                fields=["service_user", "question_key", "at"], name="bots_observ_service_0e3ab5_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='botsession',
-            constraint=models.UniqueConstraint(condition=models.Q(('closed', False), ('kind', 'visit')), fields=('service_user', 'worker'), name='one_open_visit_session'),
+            model_name="botsession",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("closed", False), ("kind", "visit")),
+                fields=("service_user", "worker"),
+                name="one_open_visit_session",
+            ),
         ),
     ]

@@ -18,13 +18,13 @@ INDEXES = [
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("bots", "0001_initial"),
     ]
 
     operations = [
-        migrations.RunSQL(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({cols})",
-                          f"DROP INDEX IF EXISTS {name}")
+        migrations.RunSQL(
+            f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({cols})", f"DROP INDEX IF EXISTS {name}"
+        )
         for name, table, cols in INDEXES
     ]

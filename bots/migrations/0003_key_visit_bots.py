@@ -13,9 +13,17 @@ BOT_NAME = "Visit bot"
 
 def key_visit_bots(apps, schema_editor):
     Person = apps.get_model("rooms", "Person")
-    rows = (Person.objects.filter(role="bot", display_name=BOT_NAME, user__isnull=True,
-                                  organisation__isnull=False, system_key__isnull=True)
-            .order_by("organisation_id", "id").values_list("id", "organisation_id"))
+    rows = (
+        Person.objects.filter(
+            role="bot",
+            display_name=BOT_NAME,
+            user__isnull=True,
+            organisation__isnull=False,
+            system_key__isnull=True,
+        )
+        .order_by("organisation_id", "id")
+        .values_list("id", "organisation_id")
+    )
     done: set[int] = set()
     for pk, org_id in rows:
         key = f"visit-bot:{org_id}"
@@ -27,7 +35,6 @@ def key_visit_bots(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("bots", "0002_dashboard_indexes"),
         ("rooms", "0006_participant_keys_and_health_partners"),

@@ -18,11 +18,22 @@ BANK_FILE = Path(__file__).with_name("bank.yaml")
 
 Domain = Literal["social_care_needs", "health", "care_experience", "personal_goals"]
 ROTATION_DOMAINS: tuple[str, ...] = (
-    "social_care_needs", "health", "care_experience", "personal_goals",
+    "social_care_needs",
+    "health",
+    "care_experience",
+    "personal_goals",
 )
 Concern = Literal[
-    "falls", "eating_drinking", "confusion", "breathing", "chest_pain", "injury", "medication",
-    "safeguarding", "wellbeing_change", "other",
+    "falls",
+    "eating_drinking",
+    "confusion",
+    "breathing",
+    "chest_pain",
+    "injury",
+    "medication",
+    "safeguarding",
+    "wellbeing_change",
+    "other",
 ]
 Severity = Literal["low", "medium", "high", "safeguarding"]
 PLACEHOLDERS = {"name", "goal"}

@@ -5,110 +5,254 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('rooms', '0001_initial'),
+        ("rooms", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AppserviceTransaction',
+            name="AppserviceTransaction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('txn_id', models.CharField(max_length=255, unique=True)),
-                ('events', models.PositiveIntegerField()),
-                ('received_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("txn_id", models.CharField(max_length=255, unique=True)),
+                ("events", models.PositiveIntegerField()),
+                ("received_at", models.DateTimeField()),
             ],
         ),
         migrations.CreateModel(
-            name='BridgeAction',
+            name="BridgeAction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=300, unique=True)),
-                ('kind', models.CharField(choices=[('kick', 'Kick'), ('notice', 'Notice')], max_length=10)),
-                ('matrix_room_id', models.CharField(max_length=255)),
-                ('user_id', models.CharField(max_length=255)),
-                ('done_at', models.DateTimeField(blank=True, null=True)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=300, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("kick", "Kick"), ("notice", "Notice")], max_length=10
+                    ),
+                ),
+                ("matrix_room_id", models.CharField(max_length=255)),
+                ("user_id", models.CharField(max_length=255)),
+                ("done_at", models.DateTimeField(blank=True, null=True)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField()),
             ],
         ),
         migrations.CreateModel(
-            name='BridgedRoom',
+            name="BridgedRoom",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('matrix_room_id', models.CharField(max_length=255, unique=True)),
-                ('created_at', models.DateTimeField()),
-                ('room', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='matrix', to='rooms.room')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("matrix_room_id", models.CharField(max_length=255, unique=True)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "room",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="matrix",
+                        to="rooms.room",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='EventLink',
+            name="EventLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event_id', models.CharField(max_length=255, unique=True)),
-                ('direction', models.CharField(choices=[('in', 'Inbound'), ('out', 'Outbound')], max_length=3)),
-                ('message', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rooms.message')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("event_id", models.CharField(max_length=255, unique=True)),
+                (
+                    "direction",
+                    models.CharField(
+                        choices=[("in", "Inbound"), ("out", "Outbound")], max_length=3
+                    ),
+                ),
+                (
+                    "message",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="rooms.message",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='InboundEvent',
+            name="InboundEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event_id', models.CharField(max_length=255, unique=True)),
-                ('matrix_room_id', models.CharField(max_length=255)),
-                ('sender', models.CharField(max_length=255)),
-                ('event_type', models.CharField(max_length=100)),
-                ('outcome', models.CharField(choices=[('posted', 'Posted'), ('echo', 'Echo'), ('ignored', 'Ignored'), ('refused', 'Refused'), ('member', 'Member'), ('failed', 'Failed')], max_length=10)),
-                ('reason', models.CharField(blank=True, max_length=60)),
-                ('received_at', models.DateTimeField()),
-                ('message', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='rooms.message')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("event_id", models.CharField(max_length=255, unique=True)),
+                ("matrix_room_id", models.CharField(max_length=255)),
+                ("sender", models.CharField(max_length=255)),
+                ("event_type", models.CharField(max_length=100)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("posted", "Posted"),
+                            ("echo", "Echo"),
+                            ("ignored", "Ignored"),
+                            ("refused", "Refused"),
+                            ("member", "Member"),
+                            ("failed", "Failed"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("reason", models.CharField(blank=True, max_length=60)),
+                ("received_at", models.DateTimeField()),
+                (
+                    "message",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="rooms.message",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Puppet',
+            name="Puppet",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('user_id', models.CharField(max_length=255, unique=True)),
-                ('display_name', models.CharField(max_length=255)),
-                ('registered_at', models.DateTimeField()),
-                ('person', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='matrix_puppet', to='rooms.person')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("user_id", models.CharField(max_length=255, unique=True)),
+                ("display_name", models.CharField(max_length=255)),
+                ("registered_at", models.DateTimeField()),
+                (
+                    "person",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="matrix_puppet",
+                        to="rooms.person",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='MatrixMember',
+            name="MatrixMember",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('user_id', models.CharField(max_length=255)),
-                ('state', models.CharField(choices=[('invited', 'Invited'), ('joined', 'Joined'), ('left', 'Left'), ('kicked', 'Kicked')], max_length=10)),
-                ('updated_at', models.DateTimeField()),
-                ('bridged_room', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='members', to='bridge.bridgedroom')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("user_id", models.CharField(max_length=255)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("invited", "Invited"),
+                            ("joined", "Joined"),
+                            ("left", "Left"),
+                            ("kicked", "Kicked"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("updated_at", models.DateTimeField()),
+                (
+                    "bridged_room",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="members",
+                        to="bridge.bridgedroom",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('bridged_room', 'user_id'), name='one_matrix_member')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("bridged_room", "user_id"), name="one_matrix_member"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='OutboxEntry',
+            name="OutboxEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.BigIntegerField()),
-                ('txn_id', models.CharField(max_length=64, unique=True)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('sent', 'Sent'), ('failed', 'Failed'), ('skipped', 'Skipped')], default='pending', max_length=10)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('event_id', models.CharField(blank=True, max_length=255, null=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.CharField(blank=True, max_length=100)),
-                ('created_at', models.DateTimeField()),
-                ('message', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rooms.message')),
-                ('room', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rooms.room')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("seq", models.BigIntegerField()),
+                ("txn_id", models.CharField(max_length=64, unique=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed"),
+                            ("skipped", "Skipped"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("event_id", models.CharField(blank=True, max_length=255, null=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.CharField(blank=True, max_length=100)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "message",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="rooms.message",
+                    ),
+                ),
+                (
+                    "room",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="rooms.room",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['status', 'room', 'seq'], name='bridge_outb_status_db15be_idx')],
+                "indexes": [
+                    models.Index(
+                        fields=["status", "room", "seq"], name="bridge_outb_status_db15be_idx"
+                    )
+                ],
             },
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('bridge', '0001_initial'),
+        ("bridge", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='outboxentry',
-            name='failures',
+            model_name="outboxentry",
+            name="failures",
             field=models.PositiveIntegerField(default=0),
         ),
     ]

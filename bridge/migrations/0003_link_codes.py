@@ -5,30 +5,66 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('bridge', '0002_outbox_failures'),
-        ('rooms', '0003_auditevent_append_only'),
+        ("bridge", "0002_outbox_failures"),
+        ("rooms", "0003_auditevent_append_only"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='MatrixLinkCode',
+            name="MatrixLinkCode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('matrix_id', models.CharField(max_length=255)),
-                ('code_hash', models.CharField(max_length=64)),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('used', 'Used'), ('superseded', 'Superseded'), ('locked', 'Locked'), ('unsent', 'Unsent')], default='pending', max_length=10)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('dm_room_id', models.CharField(blank=True, max_length=255)),
-                ('created_at', models.DateTimeField()),
-                ('expires_at', models.DateTimeField()),
-                ('used_at', models.DateTimeField(blank=True, null=True)),
-                ('person', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rooms.person')),
-                ('requested_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.person')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("matrix_id", models.CharField(max_length=255)),
+                ("code_hash", models.CharField(max_length=64)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("used", "Used"),
+                            ("superseded", "Superseded"),
+                            ("locked", "Locked"),
+                            ("unsent", "Unsent"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("dm_room_id", models.CharField(blank=True, max_length=255)),
+                ("created_at", models.DateTimeField()),
+                ("expires_at", models.DateTimeField()),
+                ("used_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "person",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="rooms.person",
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rooms.person",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['person', 'state'], name='bridge_matr_person__7f9c9f_idx'), models.Index(fields=['matrix_id', 'created_at'], name='bridge_matr_matrix__dfdcda_idx')],
+                "indexes": [
+                    models.Index(fields=["person", "state"], name="bridge_matr_person__7f9c9f_idx"),
+                    models.Index(
+                        fields=["matrix_id", "created_at"], name="bridge_matr_matrix__dfdcda_idx"
+                    ),
+                ],
             },
         ),
     ]

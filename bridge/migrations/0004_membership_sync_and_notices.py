@@ -5,82 +5,125 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('bridge', '0003_link_codes'),
-        ('rooms', '0003_auditevent_append_only'),
+        ("bridge", "0003_link_codes"),
+        ("rooms", "0003_auditevent_append_only"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='BridgeCheckpoint',
+            name="BridgeCheckpoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=60, unique=True)),
-                ('value', models.JSONField(default=dict)),
-                ('updated_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=60, unique=True)),
+                ("value", models.JSONField(default=dict)),
+                ("updated_at", models.DateTimeField()),
             ],
         ),
         migrations.AddField(
-            model_name='bridgeaction',
-            name='body',
+            model_name="bridgeaction",
+            name="body",
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name='bridgeaction',
-            name='event_id',
+            model_name="bridgeaction",
+            name="event_id",
             field=models.CharField(blank=True, max_length=255),
         ),
         migrations.AddField(
-            model_name='bridgeaction',
-            name='message',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='rooms.message'),
+            model_name="bridgeaction",
+            name="message",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="rooms.message",
+            ),
         ),
         migrations.AddField(
-            model_name='bridgeaction',
-            name='reply_to_event_id',
+            model_name="bridgeaction",
+            name="reply_to_event_id",
             field=models.CharField(blank=True, max_length=255),
         ),
         migrations.AddField(
-            model_name='matrixmember',
-            name='failures',
+            model_name="matrixmember",
+            name="failures",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='matrixmember',
-            name='last_error',
+            model_name="matrixmember",
+            name="last_error",
             field=models.CharField(blank=True, max_length=100),
         ),
         migrations.AddField(
-            model_name='matrixmember',
-            name='next_attempt_at',
+            model_name="matrixmember",
+            name="next_attempt_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='matrixmember',
-            name='state',
-            field=models.CharField(choices=[('pending', 'Pending'), ('invited', 'Invited'), ('joined', 'Joined'), ('left', 'Left'), ('kicked', 'Kicked')], max_length=10),
+            model_name="matrixmember",
+            name="state",
+            field=models.CharField(
+                choices=[
+                    ("pending", "Pending"),
+                    ("invited", "Invited"),
+                    ("joined", "Joined"),
+                    ("left", "Left"),
+                    ("kicked", "Kicked"),
+                ],
+                max_length=10,
+            ),
         ),
         migrations.CreateModel(
-            name='LinkedAccount',
+            name="LinkedAccount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('matrix_id', models.CharField(max_length=255)),
-                ('seen_at', models.DateTimeField()),
-                ('person', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rooms.person')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("matrix_id", models.CharField(max_length=255)),
+                ("seen_at", models.DateTimeField()),
+                (
+                    "person",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="rooms.person",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='RoomSync',
+            name="RoomSync",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveBigIntegerField(default=1)),
-                ('synced_version', models.PositiveBigIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('failures', models.PositiveIntegerField(default=0)),
-                ('last_error', models.CharField(blank=True, max_length=100)),
-                ('synced_at', models.DateTimeField(blank=True, null=True)),
-                ('room', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rooms.room')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveBigIntegerField(default=1)),
+                ("synced_version", models.PositiveBigIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("failures", models.PositiveIntegerField(default=0)),
+                ("last_error", models.CharField(blank=True, max_length=100)),
+                ("synced_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "room",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="rooms.room",
+                    ),
+                ),
             ],
         ),
     ]

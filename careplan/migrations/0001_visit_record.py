@@ -5,156 +5,389 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('bots', '0002_dashboard_indexes'),
-        ('rooms', '0003_auditevent_append_only'),
+        ("bots", "0002_dashboard_indexes"),
+        ("rooms", "0003_auditevent_append_only"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CarePlanVersion',
+            name="CarePlanVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('visit_types', models.JSONField(default=list)),
-                ('note', models.CharField(blank=True, max_length=200)),
-                ('created_at', models.DateTimeField()),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.person')),
-                ('service_user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='care_plan_versions', to='rooms.serviceuser')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                ("visit_types", models.JSONField(default=list)),
+                ("note", models.CharField(blank=True, max_length=200)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rooms.person",
+                    ),
+                ),
+                (
+                    "service_user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="care_plan_versions",
+                        to="rooms.serviceuser",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Medicine',
+            name="Medicine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('dose', models.CharField(max_length=60)),
-                ('route', models.CharField(choices=[('oral', 'Oral'), ('topical', 'Topical'), ('inhaled', 'Inhaled'), ('transdermal', 'Transdermal patch'), ('eye', 'Eye'), ('ear', 'Ear'), ('nasal', 'Nasal'), ('subcutaneous', 'Subcutaneous injection'), ('rectal', 'Rectal'), ('other', 'Other')], max_length=20)),
-                ('times', models.JSONField(default=list)),
-                ('prn_max_doses_24h', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('prn_min_interval_minutes', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('time_critical', models.BooleanField(default=False)),
-                ('instructions', models.CharField(blank=True, max_length=300)),
-                ('started_at', models.DateTimeField()),
-                ('stopped_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField()),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.person')),
-                ('replaces', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='replaced_by', to='careplan.medicine')),
-                ('service_user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='medicines', to='rooms.serviceuser')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                ("dose", models.CharField(max_length=60)),
+                (
+                    "route",
+                    models.CharField(
+                        choices=[
+                            ("oral", "Oral"),
+                            ("topical", "Topical"),
+                            ("inhaled", "Inhaled"),
+                            ("transdermal", "Transdermal patch"),
+                            ("eye", "Eye"),
+                            ("ear", "Ear"),
+                            ("nasal", "Nasal"),
+                            ("subcutaneous", "Subcutaneous injection"),
+                            ("rectal", "Rectal"),
+                            ("other", "Other"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("times", models.JSONField(default=list)),
+                ("prn_max_doses_24h", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "prn_min_interval_minutes",
+                    models.PositiveSmallIntegerField(blank=True, null=True),
+                ),
+                ("time_critical", models.BooleanField(default=False)),
+                ("instructions", models.CharField(blank=True, max_length=300)),
+                ("started_at", models.DateTimeField()),
+                ("stopped_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField()),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rooms.person",
+                    ),
+                ),
+                (
+                    "replaces",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="replaced_by",
+                        to="careplan.medicine",
+                    ),
+                ),
+                (
+                    "service_user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="medicines",
+                        to="rooms.serviceuser",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='MedicineChange',
+            name="MedicineChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(choices=[('added', 'Added'), ('changed', 'Changed'), ('stopped', 'Stopped')], max_length=10)),
-                ('spec', models.JSONField(default=dict)),
-                ('reason', models.CharField(blank=True, max_length=200)),
-                ('at', models.DateTimeField()),
-                ('changed_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.person')),
-                ('medicine', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='changes', to='careplan.medicine')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("added", "Added"),
+                            ("changed", "Changed"),
+                            ("stopped", "Stopped"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("spec", models.JSONField(default=dict)),
+                ("reason", models.CharField(blank=True, max_length=200)),
+                ("at", models.DateTimeField()),
+                (
+                    "changed_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rooms.person",
+                    ),
+                ),
+                (
+                    "medicine",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="changes",
+                        to="careplan.medicine",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='MedicineRecord',
+            name="MedicineRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('scheduled_for', models.DateTimeField(blank=True, null=True)),
-                ('outcome', models.CharField(choices=[('given', 'Given'), ('refused', 'Refused'), ('not_given', 'Not given'), ('missed', 'Missed')], max_length=10)),
-                ('reason', models.CharField(blank=True, max_length=20)),
-                ('prn_reason', models.CharField(blank=True, max_length=200)),
-                ('note', models.CharField(blank=True, max_length=300)),
-                ('given_at', models.DateTimeField()),
-                ('client_id', models.CharField(max_length=64)),
-                ('recorded_at', models.DateTimeField()),
-                ('flag_message', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='rooms.message')),
-                ('medicine', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='records', to='careplan.medicine')),
-                ('recorded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.person')),
-                ('visit', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='medicine_records', to='bots.visit')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("scheduled_for", models.DateTimeField(blank=True, null=True)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("given", "Given"),
+                            ("refused", "Refused"),
+                            ("not_given", "Not given"),
+                            ("missed", "Missed"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("reason", models.CharField(blank=True, max_length=20)),
+                ("prn_reason", models.CharField(blank=True, max_length=200)),
+                ("note", models.CharField(blank=True, max_length=300)),
+                ("given_at", models.DateTimeField()),
+                ("client_id", models.CharField(max_length=64)),
+                ("recorded_at", models.DateTimeField()),
+                (
+                    "flag_message",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="rooms.message",
+                    ),
+                ),
+                (
+                    "medicine",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="records",
+                        to="careplan.medicine",
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rooms.person",
+                    ),
+                ),
+                (
+                    "visit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="medicine_records",
+                        to="bots.visit",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='PlanOutcome',
+            name="PlanOutcome",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=40)),
-                ('text', models.CharField(max_length=300)),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('goal', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='bots.goal')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='outcomes', to='careplan.careplanversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=40)),
+                ("text", models.CharField(max_length=300)),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "goal",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="bots.goal",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="outcomes",
+                        to="careplan.careplanversion",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='PlanTask',
+            name="PlanTask",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=40)),
-                ('label', models.CharField(max_length=120)),
-                ('visit_type', models.CharField(max_length=40)),
-                ('essential', models.BooleanField(default=False)),
-                ('family_label', models.CharField(blank=True, max_length=40)),
-                ('outcome_key', models.CharField(blank=True, max_length=40)),
-                ('details', models.CharField(blank=True, max_length=500)),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tasks', to='careplan.careplanversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=40)),
+                ("label", models.CharField(max_length=120)),
+                ("visit_type", models.CharField(max_length=40)),
+                ("essential", models.BooleanField(default=False)),
+                ("family_label", models.CharField(blank=True, max_length=40)),
+                ("outcome_key", models.CharField(blank=True, max_length=40)),
+                ("details", models.CharField(blank=True, max_length=500)),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tasks",
+                        to="careplan.careplanversion",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='TaskRecord',
+            name="TaskRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('done', models.BooleanField()),
-                ('reason', models.CharField(blank=True, max_length=20)),
-                ('client_id', models.CharField(max_length=64)),
-                ('recorded_at', models.DateTimeField()),
-                ('updated_at', models.DateTimeField()),
-                ('flag_message', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='rooms.message')),
-                ('recorded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.person')),
-                ('task', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='records', to='careplan.plantask')),
-                ('visit', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='task_records', to='bots.visit')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("done", models.BooleanField()),
+                ("reason", models.CharField(blank=True, max_length=20)),
+                ("client_id", models.CharField(max_length=64)),
+                ("recorded_at", models.DateTimeField()),
+                ("updated_at", models.DateTimeField()),
+                (
+                    "flag_message",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="rooms.message",
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rooms.person",
+                    ),
+                ),
+                (
+                    "task",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="records",
+                        to="careplan.plantask",
+                    ),
+                ),
+                (
+                    "visit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="task_records",
+                        to="bots.visit",
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='careplanversion',
-            constraint=models.UniqueConstraint(fields=('service_user', 'number'), name='one_care_plan_version_number'),
+            model_name="careplanversion",
+            constraint=models.UniqueConstraint(
+                fields=("service_user", "number"), name="one_care_plan_version_number"
+            ),
         ),
         migrations.AddIndex(
-            model_name='medicine',
-            index=models.Index(fields=['service_user', 'stopped_at'], name='careplan_me_service_b3f5dd_idx'),
+            model_name="medicine",
+            index=models.Index(
+                fields=["service_user", "stopped_at"], name="careplan_me_service_b3f5dd_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='medicinechange',
-            constraint=models.UniqueConstraint(fields=('medicine', 'action'), name='one_change_per_action'),
+            model_name="medicinechange",
+            constraint=models.UniqueConstraint(
+                fields=("medicine", "action"), name="one_change_per_action"
+            ),
         ),
         migrations.AddIndex(
-            model_name='medicinerecord',
-            index=models.Index(fields=['medicine', 'given_at'], name='careplan_me_medicin_b6010f_idx'),
+            model_name="medicinerecord",
+            index=models.Index(
+                fields=["medicine", "given_at"], name="careplan_me_medicin_b6010f_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='medicinerecord',
-            constraint=models.UniqueConstraint(condition=models.Q(('scheduled_for__isnull', False)), fields=('medicine', 'scheduled_for'), name='one_record_per_scheduled_dose'),
+            model_name="medicinerecord",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("scheduled_for__isnull", False)),
+                fields=("medicine", "scheduled_for"),
+                name="one_record_per_scheduled_dose",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='medicinerecord',
-            constraint=models.UniqueConstraint(fields=('recorded_by', 'client_id'), name='idempotent_medicine_record_client_id'),
+            model_name="medicinerecord",
+            constraint=models.UniqueConstraint(
+                fields=("recorded_by", "client_id"), name="idempotent_medicine_record_client_id"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='planoutcome',
-            constraint=models.UniqueConstraint(fields=('version', 'key'), name='one_outcome_key_per_version'),
+            model_name="planoutcome",
+            constraint=models.UniqueConstraint(
+                fields=("version", "key"), name="one_outcome_key_per_version"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='plantask',
-            constraint=models.UniqueConstraint(fields=('version', 'key'), name='one_task_key_per_version'),
+            model_name="plantask",
+            constraint=models.UniqueConstraint(
+                fields=("version", "key"), name="one_task_key_per_version"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='taskrecord',
-            constraint=models.UniqueConstraint(fields=('visit', 'task'), name='one_task_record_per_visit'),
+            model_name="taskrecord",
+            constraint=models.UniqueConstraint(
+                fields=("visit", "task"), name="one_task_record_per_visit"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='taskrecord',
-            constraint=models.UniqueConstraint(fields=('recorded_by', 'client_id'), name='idempotent_task_record_client_id'),
+            model_name="taskrecord",
+            constraint=models.UniqueConstraint(
+                fields=("recorded_by", "client_id"), name="idempotent_task_record_client_id"
+            ),
         ),
     ]

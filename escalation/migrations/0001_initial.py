@@ -5,170 +5,444 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('rooms', '0001_initial'),
+        ("rooms", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Alert',
+            name="Alert",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('concern', models.CharField(max_length=30)),
-                ('severity', models.CharField(choices=[('low', 'low'), ('medium', 'medium'), ('high', 'high'), ('safeguarding', 'safeguarding')], max_length=20)),
-                ('state', models.CharField(choices=[('open', 'Open'), ('acknowledged', 'Acknowledged'), ('resolved', 'Resolved')], default='open', max_length=20)),
-                ('opened_at', models.DateTimeField()),
-                ('acknowledged_at', models.DateTimeField(blank=True, null=True)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('outcome', models.TextField(blank=True)),
-                ('policy', models.JSONField()),
-                ('step_index', models.PositiveIntegerField(default=0)),
-                ('step_seq', models.PositiveIntegerField(default=0)),
-                ('repeats', models.JSONField(blank=True, default=dict)),
-                ('next_step_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('council_notified_at', models.DateTimeField(blank=True, null=True)),
-                ('reopened_count', models.PositiveIntegerField(default=0)),
-                ('acknowledged_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.person')),
-                ('resolved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.person')),
-                ('service_user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='alerts', to='rooms.serviceuser')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("concern", models.CharField(max_length=30)),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[
+                            ("low", "low"),
+                            ("medium", "medium"),
+                            ("high", "high"),
+                            ("safeguarding", "safeguarding"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("acknowledged", "Acknowledged"),
+                            ("resolved", "Resolved"),
+                        ],
+                        default="open",
+                        max_length=20,
+                    ),
+                ),
+                ("opened_at", models.DateTimeField()),
+                ("acknowledged_at", models.DateTimeField(blank=True, null=True)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("outcome", models.TextField(blank=True)),
+                ("policy", models.JSONField()),
+                ("step_index", models.PositiveIntegerField(default=0)),
+                ("step_seq", models.PositiveIntegerField(default=0)),
+                ("repeats", models.JSONField(blank=True, default=dict)),
+                ("next_step_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("council_notified_at", models.DateTimeField(blank=True, null=True)),
+                ("reopened_count", models.PositiveIntegerField(default=0)),
+                (
+                    "acknowledged_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rooms.person",
+                    ),
+                ),
+                (
+                    "resolved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rooms.person",
+                    ),
+                ),
+                (
+                    "service_user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="alerts",
+                        to="rooms.serviceuser",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='AlertEvent',
+            name="AlertEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=30)),
-                ('at', models.DateTimeField()),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('note', models.TextField(blank=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.person')),
-                ('alert', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='escalation.alert')),
-                ('source_message', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.message')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(max_length=30)),
+                ("at", models.DateTimeField()),
+                ("data", models.JSONField(blank=True, default=dict)),
+                ("note", models.TextField(blank=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rooms.person",
+                    ),
+                ),
+                (
+                    "alert",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="escalation.alert",
+                    ),
+                ),
+                (
+                    "source_message",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rooms.message",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['at', 'id'],
+                "ordering": ["at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Flag',
+            name="Flag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('rule', models.CharField(max_length=120)),
-                ('concern', models.CharField(max_length=30)),
-                ('severity', models.CharField(choices=[('low', 'low'), ('medium', 'medium'), ('high', 'high'), ('safeguarding', 'safeguarding')], max_length=20)),
-                ('source', models.CharField(max_length=40)),
-                ('reason', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField()),
-                ('alert', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='flags', to='escalation.alert')),
-                ('message', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.message')),
-                ('raised_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.person')),
-                ('service_user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.serviceuser')),
-                ('subject', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.message')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("rule", models.CharField(max_length=120)),
+                ("concern", models.CharField(max_length=30)),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[
+                            ("low", "low"),
+                            ("medium", "medium"),
+                            ("high", "high"),
+                            ("safeguarding", "safeguarding"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("source", models.CharField(max_length=40)),
+                ("reason", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "alert",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="flags",
+                        to="escalation.alert",
+                    ),
+                ),
+                (
+                    "message",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rooms.message",
+                    ),
+                ),
+                (
+                    "raised_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rooms.person",
+                    ),
+                ),
+                (
+                    "service_user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rooms.serviceuser",
+                    ),
+                ),
+                (
+                    "subject",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rooms.message",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Notification',
+            name="Notification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('step_seq', models.PositiveIntegerField()),
-                ('channel', models.CharField(choices=[('inapp', 'In-app'), ('push', 'Push')], max_length=10)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('sent', 'Sent'), ('recorded', 'Recorded (outbox backend)'), ('failed', 'Failed (gave up)'), ('device_disabled', 'Device disabled')], default='pending', max_length=20)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('last_error', models.CharField(blank=True, max_length=60)),
-                ('created_at', models.DateTimeField()),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('provider_id', models.CharField(blank=True, max_length=200)),
-                ('read_at', models.DateTimeField(blank=True, null=True)),
-                ('alert', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to='escalation.alert')),
-                ('device', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.pushdevice')),
-                ('recipient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.person')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("step_seq", models.PositiveIntegerField()),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[("inapp", "In-app"), ("push", "Push")], max_length=10
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("sent", "Sent"),
+                            ("recorded", "Recorded (outbox backend)"),
+                            ("failed", "Failed (gave up)"),
+                            ("device_disabled", "Device disabled"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("last_error", models.CharField(blank=True, max_length=60)),
+                ("created_at", models.DateTimeField()),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("provider_id", models.CharField(blank=True, max_length=200)),
+                ("read_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "alert",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notifications",
+                        to="escalation.alert",
+                    ),
+                ),
+                (
+                    "device",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rooms.pushdevice",
+                    ),
+                ),
+                (
+                    "recipient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rooms.person",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='OnCallShift',
+            name="OnCallShift",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('primary', 'On call'), ('deputy', 'Deputy')], max_length=10)),
-                ('starts_at', models.DateTimeField()),
-                ('ends_at', models.DateTimeField()),
-                ('person', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rooms.person')),
-                ('provider', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rooms.organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("primary", "On call"), ("deputy", "Deputy")], max_length=10
+                    ),
+                ),
+                ("starts_at", models.DateTimeField()),
+                ("ends_at", models.DateTimeField()),
+                (
+                    "person",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="rooms.person",
+                    ),
+                ),
+                (
+                    "provider",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="rooms.organisation",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ProviderPolicy',
+            name="ProviderPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('config', models.JSONField()),
-                ('updated_at', models.DateTimeField()),
-                ('provider', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rooms.organisation')),
-                ('updated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.person')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("config", models.JSONField()),
+                ("updated_at", models.DateTimeField()),
+                (
+                    "provider",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="rooms.organisation",
+                    ),
+                ),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rooms.person",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='StepRun',
+            name="StepRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.PositiveIntegerField()),
-                ('index', models.IntegerField()),
-                ('step_type', models.CharField(max_length=30)),
-                ('due_at', models.DateTimeField()),
-                ('ran_at', models.DateTimeField()),
-                ('audience', models.CharField(max_length=20)),
-                ('recipients', models.JSONField(default=list)),
-                ('note', models.CharField(blank=True, max_length=200)),
-                ('alert', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='step_runs', to='escalation.alert')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("seq", models.PositiveIntegerField()),
+                ("index", models.IntegerField()),
+                ("step_type", models.CharField(max_length=30)),
+                ("due_at", models.DateTimeField()),
+                ("ran_at", models.DateTimeField()),
+                ("audience", models.CharField(max_length=20)),
+                ("recipients", models.JSONField(default=list)),
+                ("note", models.CharField(blank=True, max_length=200)),
+                (
+                    "alert",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="step_runs",
+                        to="escalation.alert",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['alert', 'seq'],
+                "ordering": ["alert", "seq"],
             },
         ),
         migrations.AddIndex(
-            model_name='alert',
-            index=models.Index(fields=['state', 'next_step_at'], name='escalation__state_2fc465_idx'),
+            model_name="alert",
+            index=models.Index(
+                fields=["state", "next_step_at"], name="escalation__state_2fc465_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='alert',
-            constraint=models.UniqueConstraint(condition=models.Q(('state', 'resolved'), _negated=True), fields=('service_user', 'concern'), name='one_unresolved_alert_per_concern'),
+            model_name="alert",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("state", "resolved"), _negated=True),
+                fields=("service_user", "concern"),
+                name="one_unresolved_alert_per_concern",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='alertevent',
-            constraint=models.UniqueConstraint(condition=models.Q(('source_message__isnull', False)), fields=('source_message', 'kind'), name='one_event_per_chat_command'),
+            model_name="alertevent",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("source_message__isnull", False)),
+                fields=("source_message", "kind"),
+                name="one_event_per_chat_command",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='flag',
-            constraint=models.UniqueConstraint(condition=models.Q(('raised_by__isnull', True)), fields=('message', 'rule'), name='one_flag_per_message_rule'),
+            model_name="flag",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("raised_by__isnull", True)),
+                fields=("message", "rule"),
+                name="one_flag_per_message_rule",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='flag',
-            constraint=models.UniqueConstraint(condition=models.Q(('raised_by__isnull', False)), fields=('message', 'raised_by'), name='one_explicit_flag_per_message_person'),
+            model_name="flag",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("raised_by__isnull", False)),
+                fields=("message", "raised_by"),
+                name="one_explicit_flag_per_message_person",
+            ),
         ),
         migrations.AddIndex(
-            model_name='notification',
-            index=models.Index(fields=['status', 'next_attempt_at'], name='escalation__status_baaca9_idx'),
+            model_name="notification",
+            index=models.Index(
+                fields=["status", "next_attempt_at"], name="escalation__status_baaca9_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='notification',
-            constraint=models.UniqueConstraint(condition=models.Q(('device__isnull', False)), fields=('alert', 'step_seq', 'recipient', 'device'), name='one_push_per_step_recipient_device'),
+            model_name="notification",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("device__isnull", False)),
+                fields=("alert", "step_seq", "recipient", "device"),
+                name="one_push_per_step_recipient_device",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='notification',
-            constraint=models.UniqueConstraint(condition=models.Q(('device__isnull', True)), fields=('alert', 'step_seq', 'recipient'), name='one_inapp_per_step_recipient'),
+            model_name="notification",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("device__isnull", True)),
+                fields=("alert", "step_seq", "recipient"),
+                name="one_inapp_per_step_recipient",
+            ),
         ),
         migrations.AddIndex(
-            model_name='oncallshift',
-            index=models.Index(fields=['provider', 'ends_at'], name='escalation__provide_c9ec35_idx'),
+            model_name="oncallshift",
+            index=models.Index(
+                fields=["provider", "ends_at"], name="escalation__provide_c9ec35_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='oncallshift',
-            constraint=models.CheckConstraint(condition=models.Q(('ends_at__gt', models.F('starts_at'))), name='shift_ends_after_start'),
+            model_name="oncallshift",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("ends_at__gt", models.F("starts_at"))),
+                name="shift_ends_after_start",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='steprun',
-            constraint=models.UniqueConstraint(fields=('alert', 'seq'), name='one_run_per_alert_step_seq'),
+            model_name="steprun",
+            constraint=models.UniqueConstraint(
+                fields=("alert", "seq"), name="one_run_per_alert_step_seq"
+            ),
         ),
     ]

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,194 +14,523 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='ConsumerCursor',
+            name="ConsumerCursor",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=60, unique=True)),
-                ('position', models.BigIntegerField(default=0)),
-                ('updated_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=60, unique=True)),
+                ("position", models.BigIntegerField(default=0)),
+                ("updated_at", models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Room',
+            name="Room",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('professional', 'Team'), ('family', 'Family')], max_length=20)),
-                ('last_seq', models.BigIntegerField(default=0)),
-                ('created_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("professional", "Team"), ("family", "Family")], max_length=20
+                    ),
+                ),
+                ("last_seq", models.BigIntegerField(default=0)),
+                ("created_at", models.DateTimeField()),
             ],
         ),
         migrations.CreateModel(
-            name='Organisation',
+            name="Organisation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('kind', models.CharField(choices=[('council', 'Council'), ('provider', 'Care provider'), ('health', 'Health'), ('voluntary', 'Voluntary sector')], max_length=20)),
-                ('commissioned_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='providers', to='rooms.organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("council", "Council"),
+                            ("provider", "Care provider"),
+                            ("health", "Health"),
+                            ("voluntary", "Voluntary sector"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "commissioned_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="providers",
+                        to="rooms.organisation",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Person',
+            name="Person",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('display_name', models.CharField(max_length=120)),
-                ('role', models.CharField(choices=[('care_worker', 'Care worker'), ('nurse', 'District nurse'), ('therapist', 'Physio / OT'), ('care_manager', 'Care manager'), ('family', 'Family or friend'), ('service_user', 'Service user'), ('commissioner', 'Council commissioner'), ('bot', 'Bot')], max_length=20)),
-                ('matrix_id', models.CharField(blank=True, max_length=255, null=True, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('organisation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='people', to='rooms.organisation')),
-                ('user', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='person', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("display_name", models.CharField(max_length=120)),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("care_worker", "Care worker"),
+                            ("nurse", "District nurse"),
+                            ("therapist", "Physio / OT"),
+                            ("care_manager", "Care manager"),
+                            ("family", "Family or friend"),
+                            ("service_user", "Service user"),
+                            ("commissioner", "Council commissioner"),
+                            ("bot", "Bot"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("matrix_id", models.CharField(blank=True, max_length=255, null=True, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="people",
+                        to="rooms.organisation",
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="person",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='PushDevice',
+            name="PushDevice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token', models.CharField(max_length=4096)),
-                ('token_hash', models.CharField(max_length=64, unique=True)),
-                ('platform', models.CharField(default='web', max_length=20)),
-                ('active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField()),
-                ('disabled_at', models.DateTimeField(blank=True, null=True)),
-                ('disabled_reason', models.CharField(blank=True, max_length=100)),
-                ('person', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='push_devices', to='rooms.person')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("token", models.CharField(max_length=4096)),
+                ("token_hash", models.CharField(max_length=64, unique=True)),
+                ("platform", models.CharField(default="web", max_length=20)),
+                ("active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField()),
+                ("disabled_at", models.DateTimeField(blank=True, null=True)),
+                ("disabled_reason", models.CharField(blank=True, max_length=100)),
+                (
+                    "person",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="push_devices",
+                        to="rooms.person",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Message',
+            name="Message",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.BigIntegerField()),
-                ('client_id', models.CharField(blank=True, max_length=64, null=True)),
-                ('kind', models.CharField(choices=[('text', 'Message'), ('note', 'Clinical note'), ('system', 'System notice'), ('card', 'Bot card'), ('answer', 'Card answer'), ('edit', 'Edit'), ('redaction', 'Redaction'), ('signal', 'Structured signal')], default='text', max_length=12)),
-                ('body', models.TextField(blank=True)),
-                ('payload', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField()),
-                ('edited_body', models.TextField(blank=True, null=True)),
-                ('edited_at', models.DateTimeField(blank=True, null=True)),
-                ('redacted_at', models.DateTimeField(blank=True, null=True)),
-                ('reply_to', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='replies', to='rooms.message')),
-                ('target', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='amendments', to='rooms.message')),
-                ('sender', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='messages', to='rooms.person')),
-                ('room', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='messages', to='rooms.room')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("seq", models.BigIntegerField()),
+                ("client_id", models.CharField(blank=True, max_length=64, null=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("text", "Message"),
+                            ("note", "Clinical note"),
+                            ("system", "System notice"),
+                            ("card", "Bot card"),
+                            ("answer", "Card answer"),
+                            ("edit", "Edit"),
+                            ("redaction", "Redaction"),
+                            ("signal", "Structured signal"),
+                        ],
+                        default="text",
+                        max_length=12,
+                    ),
+                ),
+                ("body", models.TextField(blank=True)),
+                ("payload", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField()),
+                ("edited_body", models.TextField(blank=True, null=True)),
+                ("edited_at", models.DateTimeField(blank=True, null=True)),
+                ("redacted_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "reply_to",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="replies",
+                        to="rooms.message",
+                    ),
+                ),
+                (
+                    "target",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="amendments",
+                        to="rooms.message",
+                    ),
+                ),
+                (
+                    "sender",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="messages",
+                        to="rooms.person",
+                    ),
+                ),
+                (
+                    "room",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="messages",
+                        to="rooms.room",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('joined_at', models.DateTimeField()),
-                ('visible_from_seq', models.BigIntegerField(default=0)),
-                ('removed_at', models.DateTimeField(blank=True, null=True)),
-                ('person', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='rooms.person')),
-                ('removed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='rooms.person')),
-                ('room', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='rooms.room')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("joined_at", models.DateTimeField()),
+                ("visible_from_seq", models.BigIntegerField(default=0)),
+                ("removed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "person",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="rooms.person",
+                    ),
+                ),
+                (
+                    "removed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="rooms.person",
+                    ),
+                ),
+                (
+                    "room",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="rooms.room",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ServiceUser',
+            name="ServiceUser",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('full_name', models.CharField(max_length=200)),
-                ('preferred_name', models.CharField(blank=True, max_length=100)),
-                ('preferences', models.TextField(blank=True)),
-                ('what_matters', models.TextField(blank=True)),
-                ('communication_needs', models.TextField(blank=True)),
-                ('access_notes', models.TextField(blank=True)),
-                ('key_info_updated_at', models.DateTimeField(blank=True, null=True)),
-                ('home_lat', models.FloatField(blank=True, null=True)),
-                ('home_lon', models.FloatField(blank=True, null=True)),
-                ('checkin_radius_m', models.PositiveIntegerField(default=150)),
-                ('location_exempt', models.BooleanField(default=False, help_text='Rural or no-signal home: location is not checked.')),
-                ('location_exempt_reason', models.CharField(blank=True, max_length=200)),
-                ('family_history_from_join', models.BooleanField(default=True)),
-                ('commissioned_hours_per_week', models.DecimalField(decimal_places=2, default=0, max_digits=5)),
-                ('created_at', models.DateTimeField()),
-                ('council', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='council_service_users', to='rooms.organisation')),
-                ('person', models.OneToOneField(blank=True, help_text='Optional account of the service user themselves.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='service_user_record', to='rooms.person')),
-                ('provider', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='service_users', to='rooms.organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("full_name", models.CharField(max_length=200)),
+                ("preferred_name", models.CharField(blank=True, max_length=100)),
+                ("preferences", models.TextField(blank=True)),
+                ("what_matters", models.TextField(blank=True)),
+                ("communication_needs", models.TextField(blank=True)),
+                ("access_notes", models.TextField(blank=True)),
+                ("key_info_updated_at", models.DateTimeField(blank=True, null=True)),
+                ("home_lat", models.FloatField(blank=True, null=True)),
+                ("home_lon", models.FloatField(blank=True, null=True)),
+                ("checkin_radius_m", models.PositiveIntegerField(default=150)),
+                (
+                    "location_exempt",
+                    models.BooleanField(
+                        default=False, help_text="Rural or no-signal home: location is not checked."
+                    ),
+                ),
+                ("location_exempt_reason", models.CharField(blank=True, max_length=200)),
+                ("family_history_from_join", models.BooleanField(default=True)),
+                (
+                    "commissioned_hours_per_week",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=5),
+                ),
+                ("created_at", models.DateTimeField()),
+                (
+                    "council",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="council_service_users",
+                        to="rooms.organisation",
+                    ),
+                ),
+                (
+                    "person",
+                    models.OneToOneField(
+                        blank=True,
+                        help_text="Optional account of the service user themselves.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="service_user_record",
+                        to="rooms.person",
+                    ),
+                ),
+                (
+                    "provider",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="service_users",
+                        to="rooms.organisation",
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='room',
-            name='service_user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rooms', to='rooms.serviceuser'),
+            model_name="room",
+            name="service_user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="rooms",
+                to="rooms.serviceuser",
+            ),
         ),
         migrations.CreateModel(
-            name='FamilyBasis',
+            name="FamilyBasis",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('basis', models.CharField(choices=[('consent', "The person's consent"), ('best_interests', 'Best-interests decision'), ('lpa', 'Lasting power of attorney')], max_length=20)),
-                ('recorded_at', models.DateTimeField()),
-                ('notes', models.CharField(blank=True, max_length=500)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('recorded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.person')),
-                ('revoked_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.person')),
-                ('service_user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='family_bases', to='rooms.serviceuser')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "basis",
+                    models.CharField(
+                        choices=[
+                            ("consent", "The person's consent"),
+                            ("best_interests", "Best-interests decision"),
+                            ("lpa", "Lasting power of attorney"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("recorded_at", models.DateTimeField()),
+                ("notes", models.CharField(blank=True, max_length=500)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rooms.person",
+                    ),
+                ),
+                (
+                    "revoked_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rooms.person",
+                    ),
+                ),
+                (
+                    "service_user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="family_bases",
+                        to="rooms.serviceuser",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(max_length=60)),
-                ('target', models.CharField(blank=True, max_length=100)),
-                ('at', models.DateTimeField(db_index=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.person')),
-                ('room', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.room')),
-                ('service_user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.serviceuser')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("action", models.CharField(max_length=60)),
+                ("target", models.CharField(blank=True, max_length=100)),
+                ("at", models.DateTimeField(db_index=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rooms.person",
+                    ),
+                ),
+                (
+                    "room",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rooms.room",
+                    ),
+                ),
+                (
+                    "service_user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rooms.serviceuser",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ConsumerFailure',
+            name="ConsumerFailure",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('consumer', models.CharField(max_length=60)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('error', models.CharField(max_length=300)),
-                ('first_at', models.DateTimeField()),
-                ('last_at', models.DateTimeField()),
-                ('skipped', models.BooleanField(default=False)),
-                ('message', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rooms.message')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("consumer", models.CharField(max_length=60)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("error", models.CharField(max_length=300)),
+                ("first_at", models.DateTimeField()),
+                ("last_at", models.DateTimeField()),
+                ("skipped", models.BooleanField(default=False)),
+                (
+                    "message",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="rooms.message",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('consumer', 'message'), name='one_failure_row')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("consumer", "message"), name="one_failure_row")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ReadPosition',
+            name="ReadPosition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.BigIntegerField(default=0)),
-                ('updated_at', models.DateTimeField()),
-                ('person', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='read_positions', to='rooms.person')),
-                ('room', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='read_positions', to='rooms.room')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("seq", models.BigIntegerField(default=0)),
+                ("updated_at", models.DateTimeField()),
+                (
+                    "person",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="read_positions",
+                        to="rooms.person",
+                    ),
+                ),
+                (
+                    "room",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="read_positions",
+                        to="rooms.room",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('room', 'person'), name='one_read_position')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("room", "person"), name="one_read_position")
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='message',
-            constraint=models.UniqueConstraint(fields=('room', 'seq'), name='gap_free_room_seq'),
+            model_name="message",
+            constraint=models.UniqueConstraint(fields=("room", "seq"), name="gap_free_room_seq"),
         ),
         migrations.AddConstraint(
-            model_name='message',
-            constraint=models.UniqueConstraint(condition=models.Q(('client_id__isnull', False)), fields=('sender', 'client_id'), name='idempotent_client_id'),
+            model_name="message",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("client_id__isnull", False)),
+                fields=("sender", "client_id"),
+                name="idempotent_client_id",
+            ),
         ),
         migrations.AddIndex(
-            model_name='membership',
-            index=models.Index(fields=['person', 'removed_at'], name='rooms_membe_person__f1b80f_idx'),
+            model_name="membership",
+            index=models.Index(
+                fields=["person", "removed_at"], name="rooms_membe_person__f1b80f_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.UniqueConstraint(fields=('room', 'person'), name='one_membership'),
+            model_name="membership",
+            constraint=models.UniqueConstraint(fields=("room", "person"), name="one_membership"),
         ),
         migrations.AddConstraint(
-            model_name='room',
-            constraint=models.UniqueConstraint(fields=('service_user', 'kind'), name='one_room_per_kind'),
+            model_name="room",
+            constraint=models.UniqueConstraint(
+                fields=("service_user", "kind"), name="one_room_per_kind"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='familybasis',
-            constraint=models.UniqueConstraint(condition=models.Q(('revoked_at__isnull', True)), fields=('service_user',), name='one_active_family_basis'),
+            model_name="familybasis",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("revoked_at__isnull", True)),
+                fields=("service_user",),
+                name="one_active_family_basis",
+            ),
         ),
     ]

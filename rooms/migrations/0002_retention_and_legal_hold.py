@@ -5,33 +5,69 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('rooms', '0001_initial'),
+        ("rooms", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RetentionPolicy',
+            name="RetentionPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('message_days', models.PositiveIntegerField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField()),
-                ('provider', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='retention_policy', to='rooms.organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("message_days", models.PositiveIntegerField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField()),
+                (
+                    "provider",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="retention_policy",
+                        to="rooms.organisation",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='LegalHold',
+            name="LegalHold",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', models.CharField(max_length=200)),
-                ('placed_at', models.DateTimeField()),
-                ('released_at', models.DateTimeField(blank=True, null=True)),
-                ('placed_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.person')),
-                ('service_user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='legal_holds', to='rooms.serviceuser')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reason", models.CharField(max_length=200)),
+                ("placed_at", models.DateTimeField()),
+                ("released_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "placed_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rooms.person",
+                    ),
+                ),
+                (
+                    "service_user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="legal_holds",
+                        to="rooms.serviceuser",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(condition=models.Q(('released_at__isnull', True)), fields=('service_user',), name='one_active_legal_hold')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("released_at__isnull", True)),
+                        fields=("service_user",),
+                        name="one_active_legal_hold",
+                    )
+                ],
             },
         ),
     ]

@@ -30,11 +30,11 @@ def _on_postgresql(sql):
     def run(apps, schema_editor):
         if schema_editor.connection.vendor == "postgresql":
             schema_editor.execute(sql)
+
     return run
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("rooms", "0002_retention_and_legal_hold"),
     ]

@@ -5,42 +5,79 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('rooms', '0003_auditevent_append_only'),
+        ("rooms", "0003_auditevent_append_only"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='consumerfailure',
-            name='reviewed_at',
+            model_name="consumerfailure",
+            name="reviewed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='consumerfailure',
-            name='reviewed_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.person'),
+            model_name="consumerfailure",
+            name="reviewed_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="rooms.person",
+            ),
         ),
         migrations.CreateModel(
-            name='WorkerFailure',
+            name="WorkerFailure",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('worker', models.CharField(max_length=60)),
-                ('ref_model', models.CharField(max_length=60)),
-                ('ref_id', models.BigIntegerField()),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('error', models.CharField(max_length=100)),
-                ('first_at', models.DateTimeField()),
-                ('last_at', models.DateTimeField()),
-                ('skipped', models.BooleanField(default=False)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('reviewed_at', models.DateTimeField(blank=True, null=True)),
-                ('reviewed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.person')),
-                ('service_user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='rooms.serviceuser')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("worker", models.CharField(max_length=60)),
+                ("ref_model", models.CharField(max_length=60)),
+                ("ref_id", models.BigIntegerField()),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("error", models.CharField(max_length=100)),
+                ("first_at", models.DateTimeField()),
+                ("last_at", models.DateTimeField()),
+                ("skipped", models.BooleanField(default=False)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("reviewed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "reviewed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rooms.person",
+                    ),
+                ),
+                (
+                    "service_user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="rooms.serviceuser",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['worker', 'ref_model', 'skipped'], name='rooms_worke_worker_0406ff_idx')],
-                'constraints': [models.UniqueConstraint(fields=('worker', 'ref_model', 'ref_id'), name='one_worker_failure_row')],
+                "indexes": [
+                    models.Index(
+                        fields=["worker", "ref_model", "skipped"],
+                        name="rooms_worke_worker_0406ff_idx",
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("worker", "ref_model", "ref_id"), name="one_worker_failure_row"
+                    )
+                ],
             },
         ),
     ]

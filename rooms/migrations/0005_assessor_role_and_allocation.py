@@ -5,32 +5,96 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('rooms', '0004_worker_failures'),
+        ("rooms", "0004_worker_failures"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='person',
-            name='role',
-            field=models.CharField(choices=[('care_worker', 'Care worker'), ('nurse', 'District nurse'), ('therapist', 'Physio / OT'), ('care_manager', 'Care manager'), ('family', 'Family or friend'), ('service_user', 'Service user'), ('commissioner', 'Council commissioner'), ('bot', 'Bot'), ('assessor', 'Council assessor')], max_length=20),
+            model_name="person",
+            name="role",
+            field=models.CharField(
+                choices=[
+                    ("care_worker", "Care worker"),
+                    ("nurse", "District nurse"),
+                    ("therapist", "Physio / OT"),
+                    ("care_manager", "Care manager"),
+                    ("family", "Family or friend"),
+                    ("service_user", "Service user"),
+                    ("commissioner", "Council commissioner"),
+                    ("bot", "Bot"),
+                    ("assessor", "Council assessor"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.CreateModel(
-            name='AssessorAllocation',
+            name="AssessorAllocation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('starts_on', models.DateField()),
-                ('ends_on', models.DateField(blank=True, null=True)),
-                ('allocated_at', models.DateTimeField()),
-                ('allocated_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.person')),
-                ('assessor', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='allocations', to='rooms.person')),
-                ('ended_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.person')),
-                ('service_user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='assessor_allocations', to='rooms.serviceuser')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("starts_on", models.DateField()),
+                ("ends_on", models.DateField(blank=True, null=True)),
+                ("allocated_at", models.DateTimeField()),
+                (
+                    "allocated_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rooms.person",
+                    ),
+                ),
+                (
+                    "assessor",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="allocations",
+                        to="rooms.person",
+                    ),
+                ),
+                (
+                    "ended_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rooms.person",
+                    ),
+                ),
+                (
+                    "service_user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="assessor_allocations",
+                        to="rooms.serviceuser",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['assessor', 'service_user'], name='rooms_asses_assesso_30f374_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('ends_on__isnull', True), ('ends_on__gte', models.F('starts_on')), _connector='OR'), name='allocation_ends_after_start'), models.UniqueConstraint(fields=('assessor', 'service_user', 'starts_on'), name='one_allocation_start')],
+                "indexes": [
+                    models.Index(
+                        fields=["assessor", "service_user"], name="rooms_asses_assesso_30f374_idx"
+                    )
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("ends_on__isnull", True),
+                            ("ends_on__gte", models.F("starts_on")),
+                            _connector="OR",
+                        ),
+                        name="allocation_ends_after_start",
+                    ),
+                    models.UniqueConstraint(
+                        fields=("assessor", "service_user", "starts_on"),
+                        name="one_allocation_start",
+                    ),
+                ],
             },
         ),
     ]

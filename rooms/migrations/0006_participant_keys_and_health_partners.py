@@ -19,15 +19,22 @@ def key_the_system_person(apps, schema_editor):
     Person = apps.get_model("rooms", "Person")
     if Person.objects.filter(system_key=SYSTEM_KEY).exists():
         return
-    first = (Person.objects.filter(role="bot", display_name=SYSTEM_NAME, user__isnull=True,
-                                   organisation__isnull=True, system_key__isnull=True)
-             .order_by("id").first())
+    first = (
+        Person.objects.filter(
+            role="bot",
+            display_name=SYSTEM_NAME,
+            user__isnull=True,
+            organisation__isnull=True,
+            system_key__isnull=True,
+        )
+        .order_by("id")
+        .first()
+    )
     if first is not None:
         Person.objects.filter(pk=first.pk).update(system_key=SYSTEM_KEY)
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("rooms", "0005_assessor_role_and_allocation"),
     ]
@@ -36,15 +43,19 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="organisation",
             name="partner_providers",
-            field=models.ManyToManyField(blank=True, limit_choices_to={"kind": "provider"},
-                                         related_name="health_partners",
-                                         to="rooms.organisation"),
+            field=models.ManyToManyField(
+                blank=True,
+                limit_choices_to={"kind": "provider"},
+                related_name="health_partners",
+                to="rooms.organisation",
+            ),
         ),
         migrations.AddField(
             model_name="person",
             name="system_key",
-            field=models.CharField(blank=True, editable=False, max_length=60, null=True,
-                                   unique=True),
+            field=models.CharField(
+                blank=True, editable=False, max_length=60, null=True, unique=True
+            ),
         ),
         migrations.RunPython(key_the_system_person, migrations.RunPython.noop),
     ]

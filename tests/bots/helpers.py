@@ -15,14 +15,23 @@ _ids = itertools.count(1)
 
 
 def say(person, room, body, **payload):
-    return check_post_message(person=person, room_id=room.id, body=body,
-                              payload=payload or None, client_id=f"t-{next(_ids)}").message
+    return check_post_message(
+        person=person,
+        room_id=room.id,
+        body=body,
+        payload=payload or None,
+        client_id=f"t-{next(_ids)}",
+    ).message
 
 
 def tap(person, room, card_id, value):
-    return check_post_message(person=person, room_id=room.id, kind="answer",
-                              payload={"card_id": card_id, "value": value},
-                              client_id=f"t-{next(_ids)}").message
+    return check_post_message(
+        person=person,
+        room_id=room.id,
+        kind="answer",
+        payload={"card_id": card_id, "value": value},
+        client_id=f"t-{next(_ids)}",
+    ).message
 
 
 def run(workers=None):

@@ -51,9 +51,14 @@ def test_a_removed_bot_stays_out_and_posts_nothing_there(cast, frozen_clock):
 
 def test_a_removed_bot_never_silences_a_missed_visit_alert(cast, frozen_clock):
     _remove_bot_from_team(cast)
-    do_create_planned_visit(cast.peggy, PlannedVisitIn(
-        worker_id=cast.anna.id, window_start=T0, window_end=T0 + dt.timedelta(minutes=30)),
-        by=cast.carol, now=T0)
+    do_create_planned_visit(
+        cast.peggy,
+        PlannedVisitIn(
+            worker_id=cast.anna.id, window_start=T0, window_end=T0 + dt.timedelta(minutes=30)
+        ),
+        by=cast.carol,
+        now=T0,
+    )
     frozen_clock.advance(dt.timedelta(hours=2))
     assert BotTicker().run_once(clock.now()) == 1
     [flag] = Message.objects.filter(room=cast.team, kind="signal")
@@ -65,8 +70,11 @@ def test_a_removed_bot_never_silences_a_missed_visit_alert(cast, frozen_clock):
 
 def test_a_manager_can_add_the_bot_back_and_it_serves_again(cast, frozen_clock):
     _remove_bot_from_team(cast)
-    r = client_for(cast.carol).post(f"/api/rooms/{cast.team.id}/members",
-                                    {"person_id": cast.bot.id}, content_type="application/json")
+    r = client_for(cast.carol).post(
+        f"/api/rooms/{cast.team.id}/members",
+        {"person_id": cast.bot.id},
+        content_type="application/json",
+    )
     assert r.status_code == 201
     say(cast.anna, cast.team, "Check in", location=HOME)
     run()

@@ -48,8 +48,9 @@ async def test_visit_end_to_end_over_real_websockets(cast):
     anna = debbie = None
     try:
         anna = await WsClient(server.ws_url, login_cookies(server.url, "anna", PASSWORD)).connect()
-        debbie = await WsClient(server.ws_url,
-                                login_cookies(server.url, "debbie", PASSWORD)).connect()
+        debbie = await WsClient(
+            server.ws_url, login_cookies(server.url, "debbie", PASSWORD)
+        ).connect()
         await anna.expect("hello")
         await debbie.expect("hello")
         await anna.send({"type": "subscribe", "room": team})
@@ -57,15 +58,29 @@ async def test_visit_end_to_end_over_real_websockets(cast):
         await debbie.send({"type": "subscribe", "room": family})
         await debbie.expect("subscribed", room=family)
 
-        await anna.send({"type": "send", "room": team, "client_id": "e2e-in",
-                         "body": "📍 Check in", "payload": {"location": HOME}})
+        await anna.send(
+            {
+                "type": "send",
+                "room": team,
+                "client_id": "e2e-in",
+                "body": "📍 Check in",
+                "payload": {"location": HOME},
+            }
+        )
         key = await next_message(anna, team, card_of({"key_info"}))
         assert key["payload"]["data"]["preferences"] == "Tea, one sugar"
         arrived = await next_message(debbie, family, event_of("visit.arrived"))
         assert arrived["body"].startswith("Anna arrived ")
 
-        await anna.send({"type": "send", "room": team, "client_id": "e2e-out",
-                         "body": "Check out", "payload": {"location": HOME}})
+        await anna.send(
+            {
+                "type": "send",
+                "room": team,
+                "client_id": "e2e-out",
+                "body": "Check out",
+                "payload": {"location": HOME},
+            }
+        )
         answered = []
         for i in range(3):
             card = await next_message(anna, team, card_of({"screener", "question", "goal"}))
@@ -74,17 +89,27 @@ async def test_visit_end_to_end_over_real_websockets(cast):
             assert 2 <= len(options) <= 5
             assert all(o["emoji"] for o in options)
             answered.append(card["payload"]["card_id"])
-            await anna.send({"type": "send", "room": team, "client_id": f"e2e-a{i}",
-                             "kind": "answer",
-                             "payload": {"card_id": card["payload"]["card_id"], "value": 1}})
+            await anna.send(
+                {
+                    "type": "send",
+                    "room": team,
+                    "client_id": f"e2e-a{i}",
+                    "kind": "answer",
+                    "payload": {"card_id": card["payload"]["card_id"], "value": 1},
+                }
+            )
         await next_message(anna, team, event_of("bot.thanks"))
         left = await next_message(debbie, family, event_of("visit.left"))
         assert left["body"].startswith("Anna left ")
         assert len(set(answered)) == 3
 
-        obs = await sync_to_async(lambda: list(
-            Observation.objects.filter(visit__isnull=False).order_by("id")
-            .values_list("question_key", "score", "answered_by_id")))()
+        obs = await sync_to_async(
+            lambda: list(
+                Observation.objects.filter(visit__isnull=False)
+                .order_by("id")
+                .values_list("question_key", "score", "answered_by_id")
+            )
+        )()
         assert len(obs) == 3
         assert obs[0][0] == "different_from_usual"
         assert {o[1] for o in obs} == {0}

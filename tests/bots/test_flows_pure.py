@@ -22,9 +22,16 @@ SID = 7
 
 
 def checkin(**kw) -> flow.CheckIn:
-    base = dict(at=T, message_id=100, position=AT_HOME, home=HOME, worker_name="Anna Kowalski",
-                service_user_name="Peggy", key_info=flow.KeyInfo(first_visit=False),
-                family_notices=True)
+    base = dict(
+        at=T,
+        message_id=100,
+        position=AT_HOME,
+        home=HOME,
+        worker_name="Anna Kowalski",
+        service_user_name="Peggy",
+        key_info=flow.KeyInfo(first_visit=False),
+        family_notices=True,
+    )
     base.update(kw)
     return flow.CheckIn(**base)
 
@@ -32,13 +39,25 @@ def checkin(**kw) -> flow.CheckIn:
 def specs(n: int = 3) -> list[q.CardSpec]:
     bank = load_bank()
     keys = ["different_from_usual", "mobility_falls", "visit_experience", "dressing_washing"]
-    return [card_spec(bank.get(k), Pick(ask_key=k, question_key=k, domain=bank.get(k).domain),
-                      "Peggy", None) for k in keys[:n]]
+    return [
+        card_spec(
+            bank.get(k), Pick(ask_key=k, question_key=k, domain=bank.get(k).domain), "Peggy", None
+        )
+        for k in keys[:n]
+    ]
 
 
 def checkout(state, **kw):
-    base = dict(at=T + dt.timedelta(minutes=36), message_id=200, position=AT_HOME, home=HOME,
-                cards=specs(), travel_minutes=12, family_notices=True, question_ttl_minutes=60)
+    base = dict(
+        at=T + dt.timedelta(minutes=36),
+        message_id=200,
+        position=AT_HOME,
+        home=HOME,
+        cards=specs(),
+        travel_minutes=12,
+        family_notices=True,
+        question_ttl_minutes=60,
+    )
     base.update(kw)
     return flow.step(state, flow.CheckOut(**base), T + dt.timedelta(minutes=36))
 
@@ -58,10 +77,13 @@ def test_haversine_is_about_right_for_a_known_distance():
 def test_accuracy_gives_the_benefit_of_the_doubt_and_no_more():
     home = Home(lat=53.0, lon=-2.0, radius_m=100)
     north_300m = 53.0 + 300 / 111_195
-    assert check_location(Position(lat=north_300m, lon=-2.0, accuracy=250), home).status == \
-        "in_range"  # 300 - 250 <= 100
-    assert check_location(Position(lat=north_300m, lon=-2.0, accuracy=150), home).status == \
-        "out_of_range"  # 300 - 150 > 100
+    assert (
+        check_location(Position(lat=north_300m, lon=-2.0, accuracy=250), home).status == "in_range"
+    )  # 300 - 250 <= 100
+    assert (
+        check_location(Position(lat=north_300m, lon=-2.0, accuracy=150), home).status
+        == "out_of_range"
+    )  # 300 - 150 > 100
 
 
 def test_exempt_homes_are_not_checked_and_keep_no_position():
@@ -74,8 +96,18 @@ def test_exempt_homes_are_not_checked_and_keep_no_position():
 # ---- intent ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("body", ["check in", "Checking in", "check-in", "CHECKIN!", "checked in",
-                                  "I'm checking in now", "📍 Check in"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "check in",
+        "Checking in",
+        "check-in",
+        "CHECKIN!",
+        "checked in",
+        "I'm checking in now",
+        "📍 Check in",
+    ],
+)
 def test_typed_check_in_variants(body):
     assert intent(body, None)[0] == "check_in"
 
@@ -139,8 +171,11 @@ def test_out_of_range_is_recorded_flagged_and_a_reason_is_asked_never_blocked():
     assert s.checkin.distance_m > 900
     assert s.awaiting_reason == "check_in"
     [flag] = out.flags
-    assert (flag.concern, flag.source, flag.message_id) == ("location_exception", "bot.location",
-                                                            100)
+    assert (flag.concern, flag.source, flag.message_id) == (
+        "location_exception",
+        "bot.location",
+        100,
+    )
     assert any("short reason" in b for b in bodies(out, "professional"))
     # the next text is the reason
     out2 = flow.step(s, flow.Text(at=T, body="Phone GPS was off", message_id=101), T)
@@ -164,8 +199,11 @@ def test_no_location_is_an_exception_too_but_an_exempt_home_is_not():
 
 
 def test_late_check_in_against_the_planned_window_is_flagged():
-    planned = flow.PlannedRef(id=5, window_start=T - dt.timedelta(hours=2),
-                              window_end=T - dt.timedelta(hours=1, minutes=30))
+    planned = flow.PlannedRef(
+        id=5,
+        window_start=T - dt.timedelta(hours=2),
+        window_end=T - dt.timedelta(hours=1, minutes=30),
+    )
     out = flow.start_visit(checkin(planned=planned), session_id=SID, worker_id=3)
     assert [f.concern for f in out.flags] == ["late_visit"]
     assert out.state.late
@@ -201,8 +239,9 @@ def test_check_in_twice_does_not_open_a_second_visit():
 
 def answer(state, value, card_id=None, minutes=40):
     at = T + dt.timedelta(minutes=minutes)
-    return flow.step(state, flow.Answer(at=at, card_id=card_id, value=value, by=3,
-                                        message_id=300), at)
+    return flow.step(
+        state, flow.Answer(at=at, card_id=card_id, value=value, by=3, message_id=300), at
+    )
 
 
 def test_three_cards_one_at_a_time_then_thanks_and_observations():
@@ -214,8 +253,11 @@ def test_three_cards_one_at_a_time_then_thanks_and_observations():
         s = out.state
     assert s.phase == "done"
     assert s.closed
-    assert [o.question_key for o in seen] == ["different_from_usual", "mobility_falls",
-                                              "visit_experience"]
+    assert [o.question_key for o in seen] == [
+        "different_from_usual",
+        "mobility_falls",
+        "visit_experience",
+    ]
     assert all(o.score == 0 for o in seen)
     assert "that's all" in bodies(out)[-1]
     # answering again after the end does nothing
@@ -246,8 +288,9 @@ def test_worse_answer_past_the_threshold_flags_but_the_same_bad_answer_again_doe
     for prev, expect in [(None, True), (0, True), (2, True), (4, False)]:
         spec = card_spec(mob, pick, "Peggy", prev)
         qs = q.start("professional", [spec], 60, SID, T).state
-        out = q.answer(qs, card_id=None, value=3, by=3, at=T, session_id=SID, message_id=1,
-                       now=T, thanks="ok")
+        out = q.answer(
+            qs, card_id=None, value=3, by=3, at=T, session_id=SID, message_id=1, now=T, thanks="ok"
+        )
         assert bool(out.flags) is expect, prev
         if expect:
             assert out.flags[0].concern == "falls"
@@ -288,6 +331,15 @@ def test_the_questions_state_never_posts_a_fourth_card():
         posted += len(out.asked)
         if out.state.open_card is None:
             break
-        out = q.answer(out.state, card_id=None, value=1, by=1, at=T, session_id=SID,
-                       message_id=1, now=T, thanks="ok")
+        out = q.answer(
+            out.state,
+            card_id=None,
+            value=1,
+            by=1,
+            at=T,
+            session_id=SID,
+            message_id=1,
+            now=T,
+            thanks="ok",
+        )
     assert posted == 3

@@ -26,14 +26,24 @@ pytestmark = pytest.mark.django_db
 
 
 def plan(cast, start=T0, minutes=30, worker=None):
-    return do_create_planned_visit(cast.peggy, PlannedVisitIn(
-        worker_id=(worker or cast.anna).id, window_start=start,
-        window_end=start + dt.timedelta(minutes=minutes)), by=cast.carol, now=T0)
+    return do_create_planned_visit(
+        cast.peggy,
+        PlannedVisitIn(
+            worker_id=(worker or cast.anna).id,
+            window_start=start,
+            window_end=start + dt.timedelta(minutes=minutes),
+        ),
+        by=cast.carol,
+        now=T0,
+    )
 
 
 def missed_flags(cast):
-    return [m for m in Message.objects.filter(room=cast.team, kind="signal")
-            if m.payload["data"]["concern"] == "missed_visit"]
+    return [
+        m
+        for m in Message.objects.filter(room=cast.team, kind="signal")
+        if m.payload["data"]["concern"] == "missed_visit"
+    ]
 
 
 def test_missed_visit_is_flagged_once_on_time_across_a_restart(cast, frozen_clock):
@@ -75,8 +85,11 @@ def test_late_check_in_is_flagged_late_and_matched(cast, frozen_clock):
     v = Visit.objects.get()
     assert v.planned_visit_id == pv.id
     assert v.late
-    late = [m for m in Message.objects.filter(room=cast.team, kind="signal")
-            if m.payload["data"]["concern"] == "late_visit"]
+    late = [
+        m
+        for m in Message.objects.filter(room=cast.team, kind="signal")
+        if m.payload["data"]["concern"] == "late_visit"
+    ]
     assert len(late) == 1
     frozen_clock.advance(dt.timedelta(hours=1))
     run()
@@ -98,10 +111,12 @@ CSV_OK = """service_user_id,worker_id,date,start,end,expected_minutes
 
 def test_csv_import_is_all_or_nothing_with_row_errors(cast):
     good = CSV_OK.format(su=cast.peggy.id, w=cast.anna.id)
-    bad = good + (f"{cast.peggy.id},{cast.nadia.id},2026-03-03,18:00,18:30,30\n"
-                  f"{cast.peggy.id},{cast.anna.id},2026-03-32,18:00,18:30,30\n"
-                  f"{cast.peggy.id},{cast.anna.id},2026-03-04,18:30,18:00,30\n"
-                  f"999,{cast.anna.id},2026-03-04,18:00,18:30,30\n")
+    bad = good + (
+        f"{cast.peggy.id},{cast.nadia.id},2026-03-03,18:00,18:30,30\n"
+        f"{cast.peggy.id},{cast.anna.id},2026-03-32,18:00,18:30,30\n"
+        f"{cast.peggy.id},{cast.anna.id},2026-03-04,18:30,18:00,30\n"
+        f"999,{cast.anna.id},2026-03-04,18:00,18:30,30\n"
+    )
     with pytest.raises(CsvImportError) as exc:
         import_planned_visits(bad, by=cast.carol)
     errs = exc.value.errors
@@ -121,8 +136,9 @@ def test_csv_import_is_all_or_nothing_with_row_errors(cast):
 
 def test_csv_import_refuses_another_providers_people_and_bad_headers(cast):
     with pytest.raises(CsvImportError):
-        import_planned_visits(CSV_OK.format(su=cast.peggy.id, w=cast.anna.id),
-                              by=cast.other_manager)
+        import_planned_visits(
+            CSV_OK.format(su=cast.peggy.id, w=cast.anna.id), by=cast.other_manager
+        )
     with pytest.raises(CsvImportError) as exc:
         import_planned_visits("who,when\n1,2\n")
     assert "header" in exc.value.errors[0]
@@ -149,8 +165,11 @@ def client_for(person):
 def test_managers_plan_edit_and_cancel_visits_through_the_api(cast):
     carol = client_for(cast.carol)
     url = f"/api/visits/service-users/{cast.peggy.id}/planned"
-    body = {"worker_id": cast.anna.id, "window_start": "2026-03-03T09:00:00Z",
-            "window_end": "2026-03-03T09:30:00Z"}
+    body = {
+        "worker_id": cast.anna.id,
+        "window_start": "2026-03-03T09:00:00Z",
+        "window_end": "2026-03-03T09:30:00Z",
+    }
     r = carol.post(url, json.dumps(body), content_type="application/json")
     assert r.status_code == 201, r.content
     pv = r.json()
@@ -158,15 +177,20 @@ def test_managers_plan_edit_and_cancel_visits_through_the_api(cast):
     # undeclared fields and bad windows are refused with a reason, nothing written
     r = carol.post(url, json.dumps(body | {"surprise": 1}), content_type="application/json")
     assert r.status_code == 422
-    r = carol.post(url, json.dumps(body | {"window_end": "2026-03-03T08:00:00Z"}),
-                   content_type="application/json")
+    r = carol.post(
+        url,
+        json.dumps(body | {"window_end": "2026-03-03T08:00:00Z"}),
+        content_type="application/json",
+    )
     assert r.status_code == 422
     assert "after" in r.json()["message"]
     assert PlannedVisit.objects.count() == 1
     # edit
-    r = carol.put(f"/api/visits/planned/{pv['id']}",
-                  json.dumps(body | {"window_end": "2026-03-03T10:00:00Z"}),
-                  content_type="application/json")
+    r = carol.put(
+        f"/api/visits/planned/{pv['id']}",
+        json.dumps(body | {"window_end": "2026-03-03T10:00:00Z"}),
+        content_type="application/json",
+    )
     assert r.status_code == 200
     assert r.json()["expected_minutes"] == 60
     # a care worker reads but cannot plan; another provider's manager cannot see it
@@ -174,8 +198,12 @@ def test_managers_plan_edit_and_cancel_visits_through_the_api(cast):
     assert anna.get(url).status_code == 200
     assert anna.post(url, json.dumps(body), content_type="application/json").status_code == 404
     oscar = client_for(cast.other_manager)
-    assert oscar.put(f"/api/visits/planned/{pv['id']}", json.dumps(body),
-                     content_type="application/json").status_code == 404
+    assert (
+        oscar.put(
+            f"/api/visits/planned/{pv['id']}", json.dumps(body), content_type="application/json"
+        ).status_code
+        == 404
+    )
     assert oscar.get(url).status_code == 404
     r = carol.delete(f"/api/visits/planned/{pv['id']}")
     assert r.json()["status"] == "cancelled"
@@ -184,24 +212,31 @@ def test_managers_plan_edit_and_cancel_visits_through_the_api(cast):
 def test_csv_import_api_lists_bad_rows(cast):
     carol = client_for(cast.carol)
     text = CSV_OK.format(su=cast.peggy.id, w=cast.anna.id) + "1,2,3\n"
-    r = carol.post("/api/visits/planned-import", json.dumps({"csv": text}),
-                   content_type="application/json")
+    r = carol.post(
+        "/api/visits/planned-import", json.dumps({"csv": text}), content_type="application/json"
+    )
     assert r.status_code == 422
     assert r.json()["rows"][0].startswith("line 4")
-    r = carol.post("/api/visits/planned-import",
-                   json.dumps({"csv": CSV_OK.format(su=cast.peggy.id, w=cast.anna.id)}),
-                   content_type="application/json")
+    r = carol.post(
+        "/api/visits/planned-import",
+        json.dumps({"csv": CSV_OK.format(su=cast.peggy.id, w=cast.anna.id)}),
+        content_type="application/json",
+    )
     assert r.status_code == 201
     assert r.json()["created"] == 2
 
 
 def test_goals_are_added_by_managers_and_asked_about(cast, frozen_clock):
     carol = client_for(cast.carol)
-    r = carol.post(f"/api/visits/service-users/{cast.peggy.id}/goals",
-                   json.dumps({"text": "Walk to the shop once a week"}),
-                   content_type="application/json")
+    r = carol.post(
+        f"/api/visits/service-users/{cast.peggy.id}/goals",
+        json.dumps({"text": "Walk to the shop once a week"}),
+        content_type="application/json",
+    )
     assert r.status_code == 201
-    r = client_for(cast.anna).post(f"/api/visits/service-users/{cast.peggy.id}/goals",
-                                   json.dumps({"text": "x" * 10}),
-                                   content_type="application/json")
+    r = client_for(cast.anna).post(
+        f"/api/visits/service-users/{cast.peggy.id}/goals",
+        json.dumps({"text": "x" * 10}),
+        content_type="application/json",
+    )
     assert r.status_code == 404

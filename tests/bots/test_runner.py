@@ -49,8 +49,9 @@ def test_a_bot_joins_the_rooms_it_serves_lazily(cast, frozen_clock):
     say(cast.anna, cast.team, "check in", location=HOME)
     run()
     bots = Person_bot_ids(cast)
-    assert Membership.objects.filter(room=cast.team, person_id__in=bots,
-                                     removed_at=None).count() == 1
+    assert (
+        Membership.objects.filter(room=cast.team, person_id__in=bots, removed_at=None).count() == 1
+    )
 
 
 def Person_bot_ids(cast):  # noqa: N802
@@ -63,7 +64,9 @@ def test_full_visit_three_answers_become_observations(cast, frozen_clock):
     assert v.duration_minutes == 36
     assert v.checked_out_at is not None
     assert [m.body for m in bot_entries(cast.family, "system")] == [
-        "Anna arrived 09:00", "Anna left 09:36"]
+        "Anna arrived 09:00",
+        "Anna left 09:36",
+    ]
     # card 1 by number reply, card 2 by tap, card 3 by number
     say(cast.anna, cast.team, "1")
     run()
@@ -114,8 +117,9 @@ def test_exempt_home_is_not_checked_nor_flagged(cast, frozen_clock):
 def test_no_family_notices_once_the_basis_is_revoked(cast, frozen_clock):
     do_revoke_family_basis(cast.peggy, by=cast.carol)
     visit_and_checkout(cast, frozen_clock)
-    assert [m for m in bot_entries(cast.family) if m.payload.get("event", "").startswith(
-        "visit.")] == []
+    assert [
+        m for m in bot_entries(cast.family) if m.payload.get("event", "").startswith("visit.")
+    ] == []
 
 
 def test_only_the_second_visit_gets_no_key_card(cast, frozen_clock):
@@ -142,13 +146,17 @@ def test_replay_from_a_reset_cursor_posts_nothing_twice(cast, frozen_clock):
     BotConsumer().reset(0)
     run(make_workers())
     assert list(Message.objects.order_by("id").values_list("id", "client_id")) == before
-    assert (Observation.objects.count(), Visit.objects.count(),
-            BotQuestion.objects.count()) == state
+    assert (
+        Observation.objects.count(),
+        Visit.objects.count(),
+        BotQuestion.objects.count(),
+    ) == state
     assert len(flags(cast.team, "wellbeing_change")) == 1
 
 
 def test_runner_restarted_between_two_answers_continues_without_loss_or_duplicates(
-        cast, frozen_clock):
+    cast, frozen_clock
+):
     first = make_workers()
     say(cast.anna, cast.team, "check in", location=HOME)
     run(first)
@@ -162,12 +170,16 @@ def test_runner_restarted_between_two_answers_continues_without_loss_or_duplicat
     run(second)
     say(cast.anna, cast.team, "1")
     run(second)
-    cards = [m.payload["card_id"] for m in bot_entries(cast.team, "card")
-             if m.payload["card_type"] != "key_info"]
+    cards = [
+        m.payload["card_id"]
+        for m in bot_entries(cast.team, "card")
+        if m.payload["card_type"] != "key_info"
+    ]
     assert len(cards) == len(set(cards)) == 3
     assert Observation.objects.count() == 3
-    ids = [c for c in Message.objects.filter(sender__role=Role.BOT).values_list("client_id",
-                                                                                flat=True)]
+    ids = [
+        c for c in Message.objects.filter(sender__role=Role.BOT).values_list("client_id", flat=True)
+    ]
     assert len(ids) == len(set(ids))
 
 

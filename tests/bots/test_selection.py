@@ -74,8 +74,7 @@ def test_follow_ups_come_first_and_the_rest_are_the_stalest_domains(sit):
     used = {p.domain for p in chosen if p.follow_up}
     for p in chosen[n_follow:]:
         # no domain left out was staler than one that was chosen
-        left_out = [d for d in domain_last if d not in used and d not in
-                    {c.domain for c in chosen}]
+        left_out = [d for d in domain_last if d not in used and d not in {c.domain for c in chosen}]
         assert all(domain_last[d] >= domain_last[p.domain] for d in left_out)
         # and within the domain, the least recently asked question was chosen
         same = [x for x in pool if x.domain == p.domain]

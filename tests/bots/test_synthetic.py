@@ -20,9 +20,16 @@ pytestmark = pytest.mark.django_db
 def test_generate_history_writes_linked_visits_and_observations_in_few_queries(cast):
     start = T0 - dt.timedelta(days=365)
     with CaptureQueriesContext(connection) as ctx:
-        got = generate_history(cast.peggy, [cast.anna, cast.outsider_worker], start, T0,
-                               random.Random(3), visits_per_week=7, question_rate=0.5,
-                               with_goal=True)
+        got = generate_history(
+            cast.peggy,
+            [cast.anna, cast.outsider_worker],
+            start,
+            T0,
+            random.Random(3),
+            visits_per_week=7,
+            question_rate=0.5,
+            with_goal=True,
+        )
     assert got.visits == Visit.objects.count()
     assert 320 <= got.visits <= 366
     assert got.observations == Observation.objects.count() > 0

@@ -33,8 +33,13 @@ HS_TOKEN = "hs-token-" + "h" * 24
 
 
 def make_config(homeserver_url: str = "http://127.0.0.1:9", **kw) -> BridgeConfig:
-    return BridgeConfig(homeserver_url=homeserver_url, server_name=SERVER_NAME,
-                        as_token=AS_TOKEN, hs_token=HS_TOKEN, **kw)
+    return BridgeConfig(
+        homeserver_url=homeserver_url,
+        server_name=SERVER_NAME,
+        as_token=AS_TOKEN,
+        hs_token=HS_TOKEN,
+        **kw,
+    )
 
 
 @pytest.fixture
@@ -62,8 +67,12 @@ class MatrixStack:
         self.tmp = tmp
         self.as_port = free_port()
         self.hs_port = free_port()
-        self.synapse = Synapse(data_dir=tmp / "synapse", port=self.hs_port,
-                               registration_file=tmp / "registration.yaml", database=database)
+        self.synapse = Synapse(
+            data_dir=tmp / "synapse",
+            port=self.hs_port,
+            registration_file=tmp / "registration.yaml",
+            database=database,
+        )
         self.appservice: ServerProcess | None = None
 
     @property
@@ -83,9 +92,20 @@ class MatrixStack:
 
     def write_registration(self) -> None:
         """The real command writes the registration file Synapse loads."""
-        subprocess.run([sys.executable, "manage.py", "matrix_registration", "-o",
-                        str(self.synapse.registration_file)], cwd=ROOT, env=self.env(),
-                       check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [
+                sys.executable,
+                "manage.py",
+                "matrix_registration",
+                "-o",
+                str(self.synapse.registration_file),
+            ],
+            cwd=ROOT,
+            env=self.env(),
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
 
     def start_appservice(self) -> ServerProcess:
         self.appservice = ServerProcess(self.env(), port=self.as_port).start()
@@ -131,8 +151,12 @@ def matrix_pg_stack(tmp_path_factory, django_db_setup, django_db_blocker):
         missing("synapse (.synapse-venv; run ./dev setup)")
     if not port_open("127.0.0.1", 5432):
         missing("postgresql on 127.0.0.1:5432 (for Synapse)")
-    name = "synapse_" + "".join(c for c in os.environ.get("COCARE_TEST_DB", "suite")
-                                if c.isalnum() or c == "_")[:40]
+    name = (
+        "synapse_"
+        + "".join(c for c in os.environ.get("COCARE_TEST_DB", "suite") if c.isalnum() or c == "_")[
+            :40
+        ]
+    )
     try:
         database = create_postgres_database(PG_SERVER, name)
     except Exception as exc:  # noqa: BLE001 - any failure means: no PostgreSQL for Synapse
@@ -161,8 +185,9 @@ def matrix(matrix_stack):
 @pytest.fixture(params=["sqlite", "postgres"])
 def matrix_on(request):
     """The test runs twice: against Synapse on SQLite (its default) and on PostgreSQL."""
-    stack = request.getfixturevalue("matrix_stack" if request.param == "sqlite"
-                                    else "matrix_pg_stack")
+    stack = request.getfixturevalue(
+        "matrix_stack" if request.param == "sqlite" else "matrix_pg_stack"
+    )
     return _running(stack)
 
 

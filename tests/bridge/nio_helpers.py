@@ -56,8 +56,9 @@ def join_when_invited(run, client: AsyncClient, room_id: str, bridge: Bridge) ->
     raise AssertionError("never invited")
 
 
-def linked_nurse_in_team_room(matrix, cast, run, opening: str = "Room open",
-                              localpart: str = "nadia"):
+def linked_nurse_in_team_room(
+    matrix, cast, run, opening: str = "Room open", localpart: str = "nadia"
+):
     """Nadia's Matrix account, linked to her CoCare person and joined to the bridged team
     room (created by Anna's ``opening`` message). Returns (client, bridge, room id)."""
     nurse = nio_client(matrix, run, localpart)
@@ -78,8 +79,9 @@ def timeline(run, client: AsyncClient, room_id: str) -> list[dict]:
     """Every message and poll visible to the client (redacted ones too), oldest first."""
     events, start = [], None
     while True:
-        r = run(client.room_messages(room_id, start=start, direction=MessageDirection.front,
-                                     limit=100))
+        r = run(
+            client.room_messages(room_id, start=start, direction=MessageDirection.front, limit=100)
+        )
         assert isinstance(r, RoomMessagesResponse), r
         events += [e.source for e in r.chunk if e.source.get("type") in SHOWN]
         if not r.chunk or not r.end or r.end == start:
@@ -88,24 +90,32 @@ def timeline(run, client: AsyncClient, room_id: str) -> list[dict]:
 
 
 def display_name(matrix, user_id: str) -> str:
-    r = httpx.get(f"{matrix.synapse.url}/_matrix/client/v3/profile/{user_id}/displayname",
-                  headers={"Authorization": f"Bearer {AS_TOKEN}"}, timeout=10)
+    r = httpx.get(
+        f"{matrix.synapse.url}/_matrix/client/v3/profile/{user_id}/displayname",
+        headers={"Authorization": f"Bearer {AS_TOKEN}"},
+        timeout=10,
+    )
     return r.json()["displayname"]
 
 
 def membership(matrix, room_id: str, user_id: str) -> str | None:
     """A user's membership in a room, read from Synapse with the AS token (the bot's view)."""
-    r = httpx.get(f"{matrix.synapse.url}/_matrix/client/v3/rooms/{room_id}"
-                  f"/state/m.room.member/{user_id}",
-                  headers={"Authorization": f"Bearer {AS_TOKEN}"}, timeout=10)
+    r = httpx.get(
+        f"{matrix.synapse.url}/_matrix/client/v3/rooms/{room_id}/state/m.room.member/{user_id}",
+        headers={"Authorization": f"Bearer {AS_TOKEN}"},
+        timeout=10,
+    )
     return r.json().get("membership") if r.status_code == 200 else None
 
 
 def invite_as_bot(matrix, room_id: str, user_id: str) -> None:
     """What a misconfigured admin tool holding the AS token would do: let someone in."""
-    r = httpx.post(f"{matrix.synapse.url}/_matrix/client/v3/rooms/{room_id}/invite",
-                   json={"user_id": user_id}, headers={"Authorization": f"Bearer {AS_TOKEN}"},
-                   timeout=10)
+    r = httpx.post(
+        f"{matrix.synapse.url}/_matrix/client/v3/rooms/{room_id}/invite",
+        json={"user_id": user_id},
+        headers={"Authorization": f"Bearer {AS_TOKEN}"},
+        timeout=10,
+    )
     assert r.status_code == 200, r.text
 
 
@@ -119,7 +129,10 @@ def invited_rooms(run, client: AsyncClient) -> set[str]:
 
 
 def event_as_seen_by(matrix, client: AsyncClient, room_id: str, event_id: str) -> dict:
-    r = httpx.get(f"{matrix.synapse.url}/_matrix/client/v3/rooms/{room_id}/event/{event_id}",
-                  headers={"Authorization": f"Bearer {client.access_token}"}, timeout=10)
+    r = httpx.get(
+        f"{matrix.synapse.url}/_matrix/client/v3/rooms/{room_id}/event/{event_id}",
+        headers={"Authorization": f"Bearer {client.access_token}"},
+        timeout=10,
+    )
     assert r.status_code == 200, r.text
     return r.json()

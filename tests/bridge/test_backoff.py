@@ -31,22 +31,29 @@ class DownHomeserver:
         def unreachable(*args, **kwargs):
             self.calls.append(name)
             raise MatrixUnavailable("ConnectError")
+
         return unreachable
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("room_bridged", [False, True], ids=["room-not-created", "room-exists"])
 def test_while_the_homeserver_is_down_the_rooms_head_backs_off_doubling_to_the_cap(
-        cast, room_bridged):
+    cast, room_bridged
+):
     cfg = make_config(retry_max_seconds=30)
     if room_bridged:  # the usual outage: room, puppet and membership already in place
-        bridged = BridgedRoom.objects.create(room=cast.team, matrix_room_id="!t:cocare.test",
-                                             created_at=T0)
-        puppet = Puppet.objects.create(person=cast.anna, user_id=cfg.puppet_user_id(cast.anna.id),
-                                       display_name=puppet_display_name(cast.anna),
-                                       registered_at=T0)
-        MatrixMember.objects.create(bridged_room=bridged, user_id=puppet.user_id,
-                                    state="joined", updated_at=T0)
+        bridged = BridgedRoom.objects.create(
+            room=cast.team, matrix_room_id="!t:cocare.test", created_at=T0
+        )
+        puppet = Puppet.objects.create(
+            person=cast.anna,
+            user_id=cfg.puppet_user_id(cast.anna.id),
+            display_name=puppet_display_name(cast.anna),
+            registered_at=T0,
+        )
+        MatrixMember.objects.create(
+            bridged_room=bridged, user_id=puppet.user_id, state="joined", updated_at=T0
+        )
     for body in ("first", "second"):
         check_post_message(person=cast.anna, room_id=cast.team.id, body=body, now=T0)
     OutboxConsumer().run_once(T0)
@@ -67,5 +74,6 @@ def test_while_the_homeserver_is_down_the_rooms_head_backs_off_doubling_to_the_c
     behind.refresh_from_db()
     assert (head.status, behind.status, behind.attempts) == ("pending", "pending", 0)
     # One send, then only the look-up of that uncertain send; nothing else was tried.
-    assert server.calls == (["send"] + ["recent_events"] * 6 if room_bridged
-                            else ["create_room"] * 7)
+    assert server.calls == (
+        ["send"] + ["recent_events"] * 6 if room_bridged else ["create_room"] * 7
+    )

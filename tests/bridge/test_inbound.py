@@ -38,9 +38,15 @@ def linked(cast):
 
 
 def text(event_id, body, sender=NADIA, room=ROOM, **content):
-    return {"event_id": event_id, "room_id": room, "sender": sender, "type": "m.room.message",
-            "origin_server_ts": 1, "unsigned": {"age": 5},
-            "content": {"msgtype": "m.text", "body": body, **content}}
+    return {
+        "event_id": event_id,
+        "room_id": room,
+        "sender": sender,
+        "type": "m.room.message",
+        "origin_server_ts": 1,
+        "unsigned": {"age": 5},
+        "content": {"msgtype": "m.text", "body": body, **content},
+    }
 
 
 def run(events, txn="t1"):
@@ -52,7 +58,8 @@ def test_a_linked_members_message_is_posted_as_her_once(linked):
     run([text("$e1", "BP 120/80, dressing changed")], txn="t2")  # redelivered in a new txn
     msgs = list(Message.objects.filter(room=linked.team))
     assert [(m.sender_id, m.body, m.client_id) for m in msgs] == [
-        (linked.nadia.id, "BP 120/80, dressing changed", client_id_for("$e1"))]
+        (linked.nadia.id, "BP 120/80, dressing changed", client_id_for("$e1"))
+    ]
     assert EventLink.objects.get(event_id="$e1").message == msgs[0]
     assert InboundEvent.objects.get(event_id="$e1").outcome == "posted"
 
@@ -67,12 +74,27 @@ def test_a_reused_transaction_id_after_a_homeserver_restart_still_delivers_its_e
     # Synapse on SQLite numbers transactions from 1 again after a restart: the id is
     # not a dedupe key, the event ids are.
     assert run([text("$e1", "before the restart")], txn="1") == 1
-    assert run([text("$e2", "after the restart"),
-                {"event_id": "$j", "room_id": FAMILY, "sender": "@mallory:elsewhere.org",
-                 "type": "m.room.member", "state_key": "@mallory:elsewhere.org",
-                 "content": {"membership": "join"}}], txn="1") == 2
+    assert (
+        run(
+            [
+                text("$e2", "after the restart"),
+                {
+                    "event_id": "$j",
+                    "room_id": FAMILY,
+                    "sender": "@mallory:elsewhere.org",
+                    "type": "m.room.member",
+                    "state_key": "@mallory:elsewhere.org",
+                    "content": {"membership": "join"},
+                },
+            ],
+            txn="1",
+        )
+        == 2
+    )
     assert list(Message.objects.order_by("seq").values_list("body", flat=True)) == [
-        "before the restart", "after the restart"]
+        "before the restart",
+        "after the restart",
+    ]
     assert BridgeAction.objects.get(kind="kick").user_id == "@mallory:elsewhere.org"
     assert AppserviceTransaction.objects.get(txn_id="1").events == 2
 
@@ -80,17 +102,46 @@ def test_a_reused_transaction_id_after_a_homeserver_restart_still_delivers_its_e
 def test_reply_edit_and_redaction_map_to_cocare_seqs(linked):
     anna = check_post_message(person=linked.anna, room_id=linked.team.id, body="Peggy fell").message
     EventLink.objects.create(event_id="$anna", message=anna, direction="out")
-    run([text("$r", "> <@cocare_1:cocare.test> Peggy fell\n\nI'll visit at 2",
-              **{"m.relates_to": {"m.in_reply_to": {"event_id": "$anna"}}})], txn="a")
+    run(
+        [
+            text(
+                "$r",
+                "> <@cocare_1:cocare.test> Peggy fell\n\nI'll visit at 2",
+                **{"m.relates_to": {"m.in_reply_to": {"event_id": "$anna"}}},
+            )
+        ],
+        txn="a",
+    )
     reply = Message.objects.get(client_id=client_id_for("$r"))
     assert (reply.body, reply.reply_to_id) == ("I'll visit at 2", anna.id)
-    run([text("$ed", "* at 3", **{"m.new_content": {"msgtype": "m.text", "body": "at 3"},
-                                    "m.relates_to": {"rel_type": "m.replace",
-                                                     "event_id": "$r"}})], txn="b")
+    run(
+        [
+            text(
+                "$ed",
+                "* at 3",
+                **{
+                    "m.new_content": {"msgtype": "m.text", "body": "at 3"},
+                    "m.relates_to": {"rel_type": "m.replace", "event_id": "$r"},
+                },
+            )
+        ],
+        txn="b",
+    )
     reply.refresh_from_db()
     assert reply.current_body == "at 3"
-    run([{"event_id": "$x", "room_id": ROOM, "sender": NADIA, "type": "m.room.redaction",
-          "redacts": "$r", "content": {}}], txn="c")
+    run(
+        [
+            {
+                "event_id": "$x",
+                "room_id": ROOM,
+                "sender": NADIA,
+                "type": "m.room.redaction",
+                "redacts": "$r",
+                "content": {},
+            }
+        ],
+        txn="c",
+    )
     reply.refresh_from_db()
     assert reply.redacted_at is not None
     kinds = list(Message.objects.filter(sender=linked.nadia).values_list("kind", flat=True))
@@ -100,29 +151,58 @@ def test_reply_edit_and_redaction_map_to_cocare_seqs(linked):
 def test_she_cannot_redact_someone_elses_message_from_matrix(linked):
     anna = check_post_message(person=linked.anna, room_id=linked.team.id, body="x").message
     EventLink.objects.create(event_id="$anna", message=anna, direction="out")
-    run([{"event_id": "$x", "room_id": ROOM, "sender": NADIA, "type": "m.room.redaction",
-          "content": {"redacts": "$anna"}}])
+    run(
+        [
+            {
+                "event_id": "$x",
+                "room_id": ROOM,
+                "sender": NADIA,
+                "type": "m.room.redaction",
+                "content": {"redacts": "$anna"},
+            }
+        ]
+    )
     anna.refresh_from_db()
     assert anna.redacted_at is None
     assert InboundEvent.objects.get(event_id="$x").outcome == "refused"
 
 
 def notices():
-    return {a.key.split(":")[0] + ":" + a.reply_to_event_id: a.body
-            for a in BridgeAction.objects.filter(kind="notice")}
+    return {
+        a.key.split(":")[0] + ":" + a.reply_to_event_id: a.body
+        for a in BridgeAction.objects.filter(kind="notice")
+    }
 
 
-@pytest.mark.parametrize(("content", "why"), [
-    ({"msgtype": "m.image", "body": "IMG_1.jpg", "url": "mxc://x/y"},
-     "photos and files from Matrix are not kept in the CoCare record yet."),
-    ({"msgtype": "m.file", "body": "care-plan.pdf", "url": "mxc://x/z"},
-     "photos and files from Matrix are not kept in the CoCare record yet."),
-    ({"msgtype": "m.location", "body": "here", "geo_uri": "geo:1,2"},
-     "this kind of message (m.location) cannot be recorded in CoCare."),
-])
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (
+            {"msgtype": "m.image", "body": "IMG_1.jpg", "url": "mxc://x/y"},
+            "photos and files from Matrix are not kept in the CoCare record yet.",
+        ),
+        (
+            {"msgtype": "m.file", "body": "care-plan.pdf", "url": "mxc://x/z"},
+            "photos and files from Matrix are not kept in the CoCare record yet.",
+        ),
+        (
+            {"msgtype": "m.location", "body": "here", "geo_uri": "geo:1,2"},
+            "this kind of message (m.location) cannot be recorded in CoCare.",
+        ),
+    ],
+)
 def test_content_cocare_does_not_keep_gets_a_notice_in_reply_saying_why(linked, content, why):
-    run([{"event_id": "$m", "room_id": ROOM, "sender": NADIA, "type": "m.room.message",
-          "content": content}])
+    run(
+        [
+            {
+                "event_id": "$m",
+                "room_id": ROOM,
+                "sender": NADIA,
+                "type": "m.room.message",
+                "content": content,
+            }
+        ]
+    )
     assert Message.objects.count() == 0
     assert InboundEvent.objects.get(event_id="$m").outcome == "refused"
     action = BridgeAction.objects.get()
@@ -132,12 +212,16 @@ def test_content_cocare_does_not_keep_gets_a_notice_in_reply_saying_why(linked, 
 
 def test_an_over_long_message_is_refused_whole_with_a_notice_never_cut(linked, settings):
     from cocare_chat.config import get_config
+
     limit = get_config().max_message_chars
     run([text("$long", "x" * (limit + 1))])
     assert Message.objects.count() == 0
-    assert notices() == {"drop:$long": (
-        f"Not added to the CoCare record: the message is {limit + 1} characters long; "
-        f"CoCare keeps messages of up to {limit}. Please send it in shorter parts.")}
+    assert notices() == {
+        "drop:$long": (
+            f"Not added to the CoCare record: the message is {limit + 1} characters long; "
+            f"CoCare keeps messages of up to {limit}. Please send it in shorter parts."
+        )
+    }
 
 
 def test_an_emote_is_recorded_as_an_action_line_of_its_author(linked):
@@ -149,18 +233,42 @@ def test_an_emote_is_recorded_as_an_action_line_of_its_author(linked):
 def test_a_refused_amendment_and_an_unknown_poll_get_notices(linked):
     anna = check_post_message(person=linked.anna, room_id=linked.team.id, body="x").message
     EventLink.objects.create(event_id="$anna", message=anna, direction="out")
-    run([text("$ed", "* y", **{"m.new_content": {"msgtype": "m.text", "body": "y"},
-                               "m.relates_to": {"rel_type": "m.replace", "event_id": "$anna"}}),
-         text("$ed2", "* z", **{"m.new_content": {"msgtype": "m.text", "body": "z"},
-                                "m.relates_to": {"rel_type": "m.replace", "event_id": "$gone"}}),
-         {"event_id": "$p", "room_id": ROOM, "sender": NADIA, "type": "m.poll.response",
-          "content": {"m.relates_to": {"rel_type": "m.reference", "event_id": "$anna"},
-                      "m.selections": ["1"]}}])
+    run(
+        [
+            text(
+                "$ed",
+                "* y",
+                **{
+                    "m.new_content": {"msgtype": "m.text", "body": "y"},
+                    "m.relates_to": {"rel_type": "m.replace", "event_id": "$anna"},
+                },
+            ),
+            text(
+                "$ed2",
+                "* z",
+                **{
+                    "m.new_content": {"msgtype": "m.text", "body": "z"},
+                    "m.relates_to": {"rel_type": "m.replace", "event_id": "$gone"},
+                },
+            ),
+            {
+                "event_id": "$p",
+                "room_id": ROOM,
+                "sender": NADIA,
+                "type": "m.poll.response",
+                "content": {
+                    "m.relates_to": {"rel_type": "m.reference", "event_id": "$anna"},
+                    "m.selections": ["1"],
+                },
+            },
+        ]
+    )
     assert notices() == {
         "drop:$ed": "Not added to the CoCare record: You can only change your own messages.",
         "drop:$ed2": "Not added to the CoCare record: the edited message is not in the "
-                     "CoCare record.",
-        "drop:$p": "Not added to the CoCare record: that poll is not a CoCare card."}
+        "CoCare record.",
+        "drop:$p": "Not added to the CoCare record: that poll is not a CoCare card.",
+    }
     anna.refresh_from_db()
     assert anna.edited_body is None
 
@@ -168,9 +276,20 @@ def test_a_refused_amendment_and_an_unknown_poll_get_notices(linked):
 def test_reactions_get_one_notice_per_person_and_room(linked):
     anna = check_post_message(person=linked.anna, room_id=linked.team.id, body="x").message
     EventLink.objects.create(event_id="$anna", message=anna, direction="out")
-    run([{"event_id": f"$r{i}", "room_id": ROOM, "sender": NADIA, "type": "m.reaction",
-          "content": {"m.relates_to": {"rel_type": "m.annotation", "event_id": "$anna",
-                                       "key": "👍"}}} for i in range(3)])
+    run(
+        [
+            {
+                "event_id": f"$r{i}",
+                "room_id": ROOM,
+                "sender": NADIA,
+                "type": "m.reaction",
+                "content": {
+                    "m.relates_to": {"rel_type": "m.annotation", "event_id": "$anna", "key": "👍"}
+                },
+            }
+            for i in range(3)
+        ]
+    )
     assert BridgeAction.objects.filter(kind="notice").count() == 1
 
 
@@ -180,7 +299,10 @@ def test_unlinked_users_never_reach_the_record_and_get_a_notice(linked):
     assert InboundEvent.objects.get(event_id="$m").outcome == "refused"
     action = BridgeAction.objects.get()
     assert (action.kind, action.user_id, action.matrix_room_id) == (
-        "notice", "@mallory:elsewhere.org", ROOM)
+        "notice",
+        "@mallory:elsewhere.org",
+        ROOM,
+    )
 
 
 def test_a_linked_person_without_access_to_that_room_is_refused(linked):
@@ -191,12 +313,27 @@ def test_a_linked_person_without_access_to_that_room_is_refused(linked):
 
 
 def test_intruders_joining_a_bridged_room_are_queued_for_a_kick(linked):
-    run([{"event_id": "$j1", "room_id": FAMILY, "sender": NADIA, "type": "m.room.member",
-          "state_key": NADIA, "content": {"membership": "join"}},
-         {"event_id": "$j2", "room_id": ROOM, "sender": NADIA, "type": "m.room.member",
-          "state_key": NADIA, "content": {"membership": "join"}}])
-    kicks = list(BridgeAction.objects.filter(kind="kick").values_list("matrix_room_id",
-                                                                       flat=True))
+    run(
+        [
+            {
+                "event_id": "$j1",
+                "room_id": FAMILY,
+                "sender": NADIA,
+                "type": "m.room.member",
+                "state_key": NADIA,
+                "content": {"membership": "join"},
+            },
+            {
+                "event_id": "$j2",
+                "room_id": ROOM,
+                "sender": NADIA,
+                "type": "m.room.member",
+                "state_key": NADIA,
+                "content": {"membership": "join"},
+            },
+        ]
+    )
+    kicks = list(BridgeAction.objects.filter(kind="kick").values_list("matrix_room_id", flat=True))
     assert kicks == [FAMILY]
 
 
@@ -218,55 +355,131 @@ def test_messages_from_matrix_are_not_sent_back(linked):
 
 
 def test_one_malformed_event_does_not_block_the_others(linked):
-    run([{"event_id": "$bad", "room_id": ROOM, "sender": NADIA, "type": "m.room.message",
-          "content": {"msgtype": "m.text"}},  # no body
-         {"nonsense": True},
-         text("$ok", "fine")])
+    run(
+        [
+            {
+                "event_id": "$bad",
+                "room_id": ROOM,
+                "sender": NADIA,
+                "type": "m.room.message",
+                "content": {"msgtype": "m.text"},
+            },  # no body
+            {"nonsense": True},
+            text("$ok", "fine"),
+        ]
+    )
     assert list(Message.objects.values_list("body", flat=True)) == ["fine"]
     assert InboundEvent.objects.get(event_id="$bad").outcome == "refused"
 
 
 def test_a_poll_response_to_a_card_becomes_an_answer_entry(linked):
-    card = post_message(room=linked.team, sender=linked.bot, kind="card", payload={
-        "card_id": "v1:mood", "card_type": "question", "title": "How is Peggy's mood?",
-        "options": [{"value": 1, "label": "Good"}, {"value": 3, "label": "Low"}]}, now=T0)
+    card = post_message(
+        room=linked.team,
+        sender=linked.bot,
+        kind="card",
+        payload={
+            "card_id": "v1:mood",
+            "card_type": "question",
+            "title": "How is Peggy's mood?",
+            "options": [{"value": 1, "label": "Good"}, {"value": 3, "label": "Low"}],
+        },
+        now=T0,
+    )
     EventLink.objects.create(event_id="$card", message=card.message, direction="out")
-    run([{"event_id": "$p", "room_id": ROOM, "sender": NADIA,
-          "type": "org.matrix.msc3381.poll.response",
-          "content": {"m.relates_to": {"rel_type": "m.reference", "event_id": "$card"},
-                      "org.matrix.msc3381.poll.response": {"answers": ["3"]}}}])
+    run(
+        [
+            {
+                "event_id": "$p",
+                "room_id": ROOM,
+                "sender": NADIA,
+                "type": "org.matrix.msc3381.poll.response",
+                "content": {
+                    "m.relates_to": {"rel_type": "m.reference", "event_id": "$card"},
+                    "org.matrix.msc3381.poll.response": {"answers": ["3"]},
+                },
+            }
+        ]
+    )
     answer = Message.objects.get(kind="answer")
     assert (answer.sender_id, answer.payload) == (
-        linked.nadia.id, {"card_id": "v1:mood", "value": 3, "via": "matrix"})
+        linked.nadia.id,
+        {"card_id": "v1:mood", "value": 3, "via": "matrix"},
+    )
 
 
 def test_a_stable_poll_response_with_m_selections_becomes_an_answer_entry(linked):
     # Stable MSC3381: type m.poll.response, "m.selections" is a plain list of answer ids.
-    card = post_message(room=linked.team, sender=linked.bot, kind="card", payload={
-        "card_id": "v1:mood", "card_type": "question", "title": "How is Peggy's mood?",
-        "options": [{"value": 1, "label": "Good"}, {"value": 3, "label": "Low"}]}, now=T0)
+    card = post_message(
+        room=linked.team,
+        sender=linked.bot,
+        kind="card",
+        payload={
+            "card_id": "v1:mood",
+            "card_type": "question",
+            "title": "How is Peggy's mood?",
+            "options": [{"value": 1, "label": "Good"}, {"value": 3, "label": "Low"}],
+        },
+        now=T0,
+    )
     EventLink.objects.create(event_id="$card", message=card.message, direction="out")
-    run([{"event_id": "$p", "room_id": ROOM, "sender": NADIA, "type": "m.poll.response",
-          "content": {"m.relates_to": {"rel_type": "m.reference", "event_id": "$card"},
-                      "m.selections": ["3"]}}])
+    run(
+        [
+            {
+                "event_id": "$p",
+                "room_id": ROOM,
+                "sender": NADIA,
+                "type": "m.poll.response",
+                "content": {
+                    "m.relates_to": {"rel_type": "m.reference", "event_id": "$card"},
+                    "m.selections": ["3"],
+                },
+            }
+        ]
+    )
     assert InboundEvent.objects.get(event_id="$p").outcome == "posted"
     assert Message.objects.get(kind="answer").payload == {
-        "card_id": "v1:mood", "value": 3, "via": "matrix"}
+        "card_id": "v1:mood",
+        "value": 3,
+        "via": "matrix",
+    }
 
 
 def test_votes_on_a_care_plan_tasks_card_become_one_tap_per_newly_ticked_task(linked):
-    card = post_message(room=linked.team, sender=linked.bot, kind="card", payload={
-        "card_id": "tasks:9", "card_type": "visit_tasks", "title": "Morning visit: 3 tasks",
-        "options": [{"value": 0, "label": "Medication"}, {"value": 1, "label": "Breakfast"},
-                    {"value": 2, "label": "Shower"}]}, now=T0)
+    card = post_message(
+        room=linked.team,
+        sender=linked.bot,
+        kind="card",
+        payload={
+            "card_id": "tasks:9",
+            "card_type": "visit_tasks",
+            "title": "Morning visit: 3 tasks",
+            "options": [
+                {"value": 0, "label": "Medication"},
+                {"value": 1, "label": "Breakfast"},
+                {"value": 2, "label": "Shower"},
+            ],
+        },
+        now=T0,
+    )
     EventLink.objects.create(event_id="$tasks", message=card.message, direction="out")
 
     def vote(event_id, *values, txn):
-        run([{"event_id": event_id, "room_id": ROOM, "sender": NADIA,
-              "type": "org.matrix.msc3381.poll.response",
-              "content": {"m.relates_to": {"rel_type": "m.reference", "event_id": "$tasks"},
-                          "org.matrix.msc3381.poll.response": {"answers": list(values)}}}],
-            txn=txn)
+        run(
+            [
+                {
+                    "event_id": event_id,
+                    "room_id": ROOM,
+                    "sender": NADIA,
+                    "type": "org.matrix.msc3381.poll.response",
+                    "content": {
+                        "m.relates_to": {"rel_type": "m.reference", "event_id": "$tasks"},
+                        "org.matrix.msc3381.poll.response": {"answers": list(values)},
+                    },
+                }
+            ],
+            txn=txn,
+        )
+
     vote("$v1", "0", txn="a")
     vote("$v2", "0", "2", txn="b")  # Element sends the whole selection each time
     vote("$v2", "0", "2", txn="c")  # redelivered
@@ -284,6 +497,7 @@ def test_strip_reply_fallback():
 
 # --- the HTTP endpoint ---
 
+
 @pytest.fixture
 def endpoint(monkeypatch, linked):
     monkeypatch.setattr(conf, "load", make_config)
@@ -295,8 +509,12 @@ def put(client, path, body, token=HS_TOKEN, header=True):
     kwargs = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if header and token else {}
     if not header and token:
         path += f"?access_token={token}"
-    return client.put(path, data=json.dumps(body) if not isinstance(body, bytes) else body,
-                      content_type="application/json", **kwargs)
+    return client.put(
+        path,
+        data=json.dumps(body) if not isinstance(body, bytes) else body,
+        content_type="application/json",
+        **kwargs,
+    )
 
 
 def test_endpoint_refuses_missing_or_wrong_hs_token(client, endpoint):
@@ -308,10 +526,11 @@ def test_endpoint_refuses_missing_or_wrong_hs_token(client, endpoint):
 
 
 def test_endpoint_accepts_both_paths_and_query_token_and_is_idempotent(client, endpoint):
-    assert put(client, "/_matrix/app/v1/transactions/7", {"events": [text("$e", "x")]}
-               ).json() == {}
-    assert put(client, "/transactions/7", {"events": [text("$e", "x")]}, header=False
-               ).status_code == 200
+    assert put(client, "/_matrix/app/v1/transactions/7", {"events": [text("$e", "x")]}).json() == {}
+    assert (
+        put(client, "/transactions/7", {"events": [text("$e", "x")]}, header=False).status_code
+        == 200
+    )
     assert Message.objects.count() == 1
 
 

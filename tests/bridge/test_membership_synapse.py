@@ -34,8 +34,9 @@ pytestmark = [pytest.mark.synapse, pytest.mark.django_db(transaction=True)]
 
 
 def team_room_of(cast, name: str, *members) -> Room:
-    su = do_create_service_user(full_name=name, provider=cast.provider, council=cast.council,
-                                created_by=cast.carol)
+    su = do_create_service_user(
+        full_name=name, provider=cast.provider, council=cast.council, created_by=cast.carol
+    )
     room = Room.objects.get(service_user=su, kind="professional")
     for p in (cast.carol, cast.anna, *members):
         do_add_member(room, p, by=cast.carol, notify=False)
@@ -45,6 +46,7 @@ def team_room_of(cast, name: str, *members) -> Room:
 def one_pass(bridge: Bridge) -> None:
     """Exactly one iteration of the bridge worker (outbox consumer, then sender)."""
     from cocare_chat import clock
+
     bridge.consumer.run_once(clock.now())
     bridge.sender.run_once(clock.now())
 
@@ -65,9 +67,14 @@ def test_a_typo_in_one_matrix_id_does_not_delay_any_rooms_messages(matrix, cast,
         body = f"for {room.id} at {time.monotonic()}"
         started = time.monotonic()
         check_post_message(person=cast.anna, room_id=room.id, body=body)
-        wait_until(lambda r=matrix_room, b=body: any(e["content"].get("body") == b
-                                                     for e in timeline(run, nurse, r)),
-                   timeout=10, step=bridge.drain, what="the message in the nurse's client")
+        wait_until(
+            lambda r=matrix_room, b=body: any(
+                e["content"].get("body") == b for e in timeline(run, nurse, r)
+            ),
+            timeout=10,
+            step=bridge.drain,
+            what="the message in the nurse's client",
+        )
         # A few seconds on a loaded CI machine; before the fix it never arrived at all.
         assert time.monotonic() - started < 10
     tom = MatrixMember.objects.get(user_id="@tom")
@@ -76,7 +83,8 @@ def test_a_typo_in_one_matrix_id_does_not_delay_any_rooms_messages(matrix, cast,
 
 
 def test_a_newly_linked_nurse_is_invited_to_every_room_she_may_see_within_one_pass(
-        matrix, cast, run):
+    matrix, cast, run
+):
     nurse = nio_client(matrix, run, "nadia_linking")  # her own account: no earlier invites
     run(nurse.sync(timeout=0))
     bridge = Bridge(matrix.cfg)
@@ -91,21 +99,27 @@ def test_a_newly_linked_nurse_is_invited_to_every_room_she_may_see_within_one_pa
     cast.nadia.matrix_id = nurse.user_id
     cast.nadia.save()
     one_pass(bridge)
-    mine = set(BridgedRoom.objects.filter(room__in=[cast.team, joan, bert])
-               .values_list("matrix_room_id", flat=True))
+    mine = set(
+        BridgedRoom.objects.filter(room__in=[cast.team, joan, bert]).values_list(
+            "matrix_room_id", flat=True
+        )
+    )
     assert len(mine) == 3
     assert {membership(matrix, r, nurse.user_id) for r in mine} == {"invite"}
     assert invited_rooms(run, nurse) == mine  # not the family room, not another team
-    assert membership(matrix, BridgedRoom.objects.get(room=cast.family).matrix_room_id,
-                      nurse.user_id) is None
+    assert (
+        membership(matrix, BridgedRoom.objects.get(room=cast.family).matrix_room_id, nurse.user_id)
+        is None
+    )
 
 
 def test_leaving_is_respected_and_relinking_brings_the_invite_back(matrix, cast, run):
-    nurse, bridge, room_id = linked_nurse_in_team_room(matrix, cast, run,
-                                                       localpart="nadia_leaving")
+    nurse, bridge, room_id = linked_nurse_in_team_room(matrix, cast, run, localpart="nadia_leaving")
     run(nurse.room_leave(room_id))
-    wait_until(lambda: MatrixMember.objects.filter(user_id=nurse.user_id, state="left").exists(),
-               what="her leave seen by the bridge")
+    wait_until(
+        lambda: MatrixMember.objects.filter(user_id=nurse.user_id, state="left").exists(),
+        what="her leave seen by the bridge",
+    )
     for _ in range(3):
         check_post_message(person=cast.anna, room_id=cast.team.id, body="still going")
         one_pass(bridge)

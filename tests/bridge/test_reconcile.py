@@ -78,12 +78,14 @@ def bridge_for(cfg: BridgeConfig | None = None):
 
     def one_pass(now: dt.datetime) -> int:
         return consumer.run_once(now) + sender.run_once(now)
+
     return server, one_pass
 
 
 def second_team_room(cast, name: str) -> Room:
-    su = do_create_service_user(full_name=name, provider=cast.provider, council=cast.council,
-                                created_by=cast.carol, now=T0)
+    su = do_create_service_user(
+        full_name=name, provider=cast.provider, council=cast.council, created_by=cast.carol, now=T0
+    )
     room = Room.objects.get(service_user=su, kind="professional")
     for p in (cast.carol, cast.anna, cast.nadia):
         do_add_member(room, p, by=cast.carol, now=T0, notify=False)
@@ -127,8 +129,11 @@ def test_a_refused_invite_is_retried_with_backoff_and_never_holds_up_messages(ca
     assert MatrixMember.objects.get(user_id="@tom").next_attempt_at is None
     server.calls.clear()
     one_pass(now + dt.timedelta(seconds=60))
-    assert ("invite", BridgedRoom.objects.get(room=cast.team).matrix_room_id, "@tom") \
-        not in server.calls
+    assert (
+        "invite",
+        BridgedRoom.objects.get(room=cast.team).matrix_room_id,
+        "@tom",
+    ) not in server.calls
 
 
 def test_a_quiet_pass_costs_the_same_with_one_or_many_bridged_rooms(cast):
@@ -159,8 +164,7 @@ def test_a_quiet_pass_costs_the_same_with_one_or_many_bridged_rooms(cast):
     do_remove_member(room, cast.nadia, by=cast.carol, now=T0)
     server.calls.clear()
     one_pass(T0 + dt.timedelta(seconds=6))
-    assert server.of("kick") == [("kick", BridgedRoom.objects.get(room=room).matrix_room_id,
-                                  NADIA)]
+    assert server.of("kick") == [("kick", BridgedRoom.objects.get(room=room).matrix_room_id, NADIA)]
     assert [c for c in server.of("invite") if not c[2].startswith("@cocare_")] == []
 
 
@@ -175,6 +179,7 @@ def test_a_link_made_anywhere_invites_within_one_pass_and_an_unlink_kicks_at_onc
     assert ("invite", team_room, NADIA) in server.calls
 
     from bridge.actions import do_link_matrix_id, do_unlink_matrix_id
+
     do_unlink_matrix_id(cast.nadia, by=cast.carol, now=T0)
     server.calls.clear()
     one_pass(T0 + dt.timedelta(seconds=2))
@@ -189,6 +194,7 @@ def test_a_link_made_anywhere_invites_within_one_pass_and_an_unlink_kicks_at_onc
 
 def test_a_homeserver_error_on_one_room_does_not_stop_the_others(cast):
     from bridge.matrix import MatrixUnavailable
+
     joan = second_team_room(cast, "Joan Hughes")
     server, one_pass = bridge_for()
     real_send = server.send
@@ -197,6 +203,7 @@ def test_a_homeserver_error_on_one_room_does_not_stop_the_others(cast):
         if "room_" + str(cast.team.id) in room_id:
             raise MatrixUnavailable("HTTP 502", status=502)
         return real_send(room_id, event_type, content, txn_id, as_user)
+
     server.send = send
     check_post_message(person=cast.anna, room_id=cast.team.id, body="stuck", now=T0)
     check_post_message(person=cast.anna, room_id=joan.id, body="goes", now=T0)
@@ -205,8 +212,9 @@ def test_a_homeserver_error_on_one_room_does_not_stop_the_others(cast):
     assert OutboxEntry.objects.get(message__body="stuck").failures == 1
 
 
-@pytest.mark.parametrize(("membership", "succeeds"), [
-    ("join", True), ("invite", True), ("ban", False), ("leave", False)])
+@pytest.mark.parametrize(
+    ("membership", "succeeds"), [("join", True), ("invite", True), ("ban", False), ("leave", False)]
+)
 def test_an_invite_refused_as_forbidden_counts_as_done_only_if_she_is_in(membership, succeeds):
     client = MatrixClient(make_config())
     calls = []
@@ -216,6 +224,7 @@ def test_an_invite_refused_as_forbidden_counts_as_done_only_if_she_is_in(members
         if method == "POST":
             raise MatrixRefused(403, "M_FORBIDDEN")
         return {"membership": membership}
+
     client.call = call
     if succeeds:
         assert client.invite("!r:cocare.test", NADIA) == membership
@@ -225,8 +234,9 @@ def test_an_invite_refused_as_forbidden_counts_as_done_only_if_she_is_in(members
     assert calls == ["POST", "GET"]
 
 
-@pytest.mark.parametrize(("membership", "succeeds"), [
-    ("leave", True), ("ban", True), (None, True), ("join", False)])
+@pytest.mark.parametrize(
+    ("membership", "succeeds"), [("leave", True), ("ban", True), (None, True), ("join", False)]
+)
 def test_a_kick_refused_as_forbidden_counts_as_done_only_if_she_is_out(membership, succeeds):
     client = MatrixClient(make_config())
 
@@ -236,6 +246,7 @@ def test_a_kick_refused_as_forbidden_counts_as_done_only_if_she_is_out(membershi
         if membership is None:
             raise MatrixRefused(404, "M_NOT_FOUND")
         return {"membership": membership}
+
     client.call = call
     if succeeds:
         client.kick("!r:cocare.test", NADIA, "bye")

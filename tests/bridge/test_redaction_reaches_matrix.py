@@ -28,8 +28,11 @@ pytestmark = [pytest.mark.synapse, pytest.mark.django_db(transaction=True)]
 def event_as_seen_by(matrix, client, room_id: str, message: Message) -> dict:
     """The Matrix event bridged from ``message``, fetched by the nurse from Synapse."""
     event_id = EventLink.objects.get(message=message).event_id
-    r = httpx.get(f"{matrix.synapse.url}/_matrix/client/v3/rooms/{room_id}/event/{event_id}",
-                  headers={"Authorization": f"Bearer {client.access_token}"}, timeout=10)
+    r = httpx.get(
+        f"{matrix.synapse.url}/_matrix/client/v3/rooms/{room_id}/event/{event_id}",
+        headers={"Authorization": f"Bearer {client.access_token}"},
+        timeout=10,
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -41,17 +44,26 @@ def test_a_deleted_edited_message_and_expired_cards_leave_no_text_in_matrix(matr
     bots = make_workers()
     say(cast.anna, cast.team, "Check in", location=HOME)
     drain(bots)
-    bot_entries = list(Message.objects.filter(room=cast.team, sender=cast.bot,
-                                              kind__in=["system", "card"]))
+    bot_entries = list(
+        Message.objects.filter(room=cast.team, sender=cast.bot, kind__in=["system", "card"])
+    )
     assert {m.kind for m in bot_entries} == {"system", "card"}
 
-    original = check_post_message(person=cast.anna, room_id=cast.team.id,
-                                  body="Catheter leaking again").message
-    edit = check_post_message(person=cast.anna, room_id=cast.team.id, kind="edit",
-                              target_seq=original.seq, body="Catheter leaking, GP called").message
+    original = check_post_message(
+        person=cast.anna, room_id=cast.team.id, body="Catheter leaking again"
+    ).message
+    edit = check_post_message(
+        person=cast.anna,
+        room_id=cast.team.id,
+        kind="edit",
+        target_seq=original.seq,
+        body="Catheter leaking, GP called",
+    ).message
     bridge.drain()
     assert event_as_seen_by(matrix, nurse, room_id, edit)["content"]["m.new_content"] == {
-        "msgtype": "m.text", "body": "Catheter leaking, GP called"}
+        "msgtype": "m.text",
+        "body": "Catheter leaking, GP called",
+    }
     for m in bot_entries:
         assert event_as_seen_by(matrix, nurse, room_id, m)["content"].get("body")
     # The key-information card crosses with its content, but never the access notes
@@ -62,8 +74,13 @@ def test_a_deleted_edited_message_and_expired_cards_leave_no_text_in_matrix(matr
     assert "4411" not in str(key_content)
 
     # Anna deletes her message: the original and its edit are both redacted in Matrix.
-    check_post_message(person=cast.anna, room_id=cast.team.id, kind="redaction",
-                       target_seq=original.seq, client_id="delete-catheter")
+    check_post_message(
+        person=cast.anna,
+        room_id=cast.team.id,
+        kind="redaction",
+        target_seq=original.seq,
+        client_id="delete-catheter",
+    )
     bridge.drain()
     for m in (original, edit):
         seen = event_as_seen_by(matrix, nurse, room_id, m)

@@ -61,12 +61,19 @@ def test_synapse_down_during_a_stream_of_100_loses_and_doubles_nothing(matrix, c
         thread.join(60)
     expected = [f"cc-{i:03}" for i in range(100)]
     assert bodies_with("cc-", timeline(run, nurse, room_id)) == expected
-    assert list(OutboxEntry.objects.filter(message__body__startswith="cc-")
-                .values_list("status", flat=True).distinct()) == ["sent"]
-    wait_until(lambda: Message.objects.filter(body__startswith="mx-").count() >= 5, timeout=60,
-               what="messages from Matrix")
+    assert list(
+        OutboxEntry.objects.filter(message__body__startswith="cc-")
+        .values_list("status", flat=True)
+        .distinct()
+    ) == ["sent"]
+    wait_until(
+        lambda: Message.objects.filter(body__startswith="mx-").count() >= 5,
+        timeout=60,
+        what="messages from Matrix",
+    )
     assert sorted(Message.objects.filter(sender=cast.nadia).values_list("body", flat=True)) == [
-        f"mx-{i}" for i in range(5)]
+        f"mx-{i}" for i in range(5)
+    ]
     # After its restart Synapse keeps pushing echoes to the endpoint, sometimes for
     # minutes (its appservice recoverer backs off); their writes raced the test
     # database's flush in CI. Stop the endpoint: the next test's `matrix` fixture starts
@@ -76,8 +83,13 @@ def test_synapse_down_during_a_stream_of_100_loses_and_doubles_nothing(matrix, c
 
 def start_worker(matrix) -> subprocess.Popen:
     env = {**matrix.env(), "COCARE_WORKER_POLL_SECONDS": "0.1"}
-    return subprocess.Popen([sys.executable, "manage.py", "run_workers", "bridge"], cwd=ROOT,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "run_workers", "bridge"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def test_killing_the_bridge_worker_mid_batch_duplicates_nothing(matrix, cast, run):
@@ -86,9 +98,14 @@ def test_killing_the_bridge_worker_mid_batch_duplicates_nothing(matrix, cast, ru
         check_post_message(person=cast.anna, room_id=cast.team.id, body=f"kw-{i:03}")
     proc = start_worker(matrix)
     try:
-        wait_until(lambda: OutboxEntry.objects.filter(status="sent",
-                                                      message__body__startswith="kw-").count()
-                   >= 30, timeout=60, what="worker under way")
+        wait_until(
+            lambda: (
+                OutboxEntry.objects.filter(status="sent", message__body__startswith="kw-").count()
+                >= 30
+            ),
+            timeout=60,
+            what="worker under way",
+        )
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
         sent = OutboxEntry.objects.filter(status="sent", message__body__startswith="kw-").count()
@@ -108,8 +125,12 @@ def test_killing_the_appservice_endpoint_mid_stream_duplicates_nothing(matrix, c
             matrix.appservice.kill()
         run(nurse.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": f"ak-{i:02}"}))
     matrix.start_appservice()
-    wait_until(lambda: Message.objects.filter(body__startswith="ak-").count() >= 20, timeout=90,
-               what="homeserver retried the pushes")
-    bodies = list(Message.objects.filter(sender=cast.nadia).order_by("seq")
-                  .values_list("body", flat=True))
+    wait_until(
+        lambda: Message.objects.filter(body__startswith="ak-").count() >= 20,
+        timeout=90,
+        what="homeserver retried the pushes",
+    )
+    bodies = list(
+        Message.objects.filter(sender=cast.nadia).order_by("seq").values_list("body", flat=True)
+    )
     assert bodies == [f"ak-{i:02}" for i in range(20)]

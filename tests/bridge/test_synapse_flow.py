@@ -21,12 +21,17 @@ pytestmark = [pytest.mark.synapse, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_linked_nurse_sees_cocare_messages_by_puppet_in_order_and_answers_as_herself(
-        matrix, cast, run):
-    nurse, bridge, room_id = linked_nurse_in_team_room(matrix, cast, run,
-                                                       opening="Arrived at Peggy's")
+    matrix, cast, run
+):
+    nurse, bridge, room_id = linked_nurse_in_team_room(
+        matrix, cast, run, opening="Arrived at Peggy's"
+    )
 
-    sent = [(cast.anna, "Peggy ate all her lunch"), (cast.carol, "Thanks Anna"),
-            (cast.anna, "Leaving now, 12:40")]
+    sent = [
+        (cast.anna, "Peggy ate all her lunch"),
+        (cast.carol, "Thanks Anna"),
+        (cast.anna, "Leaving now, 12:40"),
+    ]
     for person, body in sent:
         check_post_message(person=person, room_id=cast.team.id, body=body)
     bridge.drain()
@@ -39,24 +44,47 @@ def test_a_linked_nurse_sees_cocare_messages_by_puppet_in_order_and_answers_as_h
 
     # Her reply, edit and redaction come back into CoCare as her.
     thanks = next(e for e in seen if e["content"]["body"] == "Thanks Anna")
-    r = run(nurse.room_send(room_id, "m.room.message", {
-        "msgtype": "m.text", "body": "I'll check her dressing at 3",
-        "m.relates_to": {"m.in_reply_to": {"event_id": thanks["event_id"]}}}))
+    r = run(
+        nurse.room_send(
+            room_id,
+            "m.room.message",
+            {
+                "msgtype": "m.text",
+                "body": "I'll check her dressing at 3",
+                "m.relates_to": {"m.in_reply_to": {"event_id": thanks["event_id"]}},
+            },
+        )
+    )
     reply_event = r.event_id
-    reply = wait_until(lambda: Message.objects.filter(sender=cast.nadia, kind="text").first(),
-                       what="reply in CoCare")
+    reply = wait_until(
+        lambda: Message.objects.filter(sender=cast.nadia, kind="text").first(),
+        what="reply in CoCare",
+    )
     assert reply.body == "I'll check her dressing at 3"
     assert reply.reply_to.body == "Thanks Anna"
-    run(nurse.room_send(room_id, "m.room.message", {
-        "msgtype": "m.text", "body": "* I'll check her dressing at 4",
-        "m.new_content": {"msgtype": "m.text", "body": "I'll check her dressing at 4"},
-        "m.relates_to": {"rel_type": "m.replace", "event_id": reply_event}}))
-    wait_until(lambda: Message.objects.get(pk=reply.pk).current_body
-               == "I'll check her dressing at 4", what="edit in CoCare")
+    run(
+        nurse.room_send(
+            room_id,
+            "m.room.message",
+            {
+                "msgtype": "m.text",
+                "body": "* I'll check her dressing at 4",
+                "m.new_content": {"msgtype": "m.text", "body": "I'll check her dressing at 4"},
+                "m.relates_to": {"rel_type": "m.replace", "event_id": reply_event},
+            },
+        )
+    )
+    wait_until(
+        lambda: Message.objects.get(pk=reply.pk).current_body == "I'll check her dressing at 4",
+        what="edit in CoCare",
+    )
     run(nurse.room_redact(room_id, reply_event))
     wait_until(lambda: Message.objects.get(pk=reply.pk).redacted_at, what="redaction")
     assert list(Message.objects.filter(sender=cast.nadia).values_list("kind", flat=True)) == [
-        "text", "edit", "redaction"]
+        "text",
+        "edit",
+        "redaction",
+    ]
 
     # Nothing she sent is echoed back to Matrix, and CoCare's own echoes are suppressed.
     bridge.drain()
@@ -67,7 +95,8 @@ def test_a_linked_nurse_sees_cocare_messages_by_puppet_in_order_and_answers_as_h
 
 
 def test_an_unlinked_user_never_reaches_cocare_and_the_family_room_keeps_out_strangers(
-        matrix, cast, run):
+    matrix, cast, run
+):
     nurse = nio_client(matrix, run, "nadia")
     mallory = nio_client(matrix, run, "mallory")
     cast.nadia.matrix_id = nurse.user_id
@@ -84,32 +113,56 @@ def test_an_unlinked_user_never_reaches_cocare_and_the_family_room_keeps_out_str
     # Someone with the AS token (a misconfigured admin tool) lets Mallory into the team
     # room and the nurse into the family room; both get in and talk.
     for room, who in ((team, mallory), (family, nurse)):
-        r = httpx.post(f"{matrix.synapse.url}/_matrix/client/v3/rooms/{room.matrix_room_id}"
-                       "/invite", json={"user_id": who.user_id},
-                       headers={"Authorization": f"Bearer {AS_TOKEN}"}, timeout=10)
+        r = httpx.post(
+            f"{matrix.synapse.url}/_matrix/client/v3/rooms/{room.matrix_room_id}/invite",
+            json={"user_id": who.user_id},
+            headers={"Authorization": f"Bearer {AS_TOKEN}"},
+            timeout=10,
+        )
         assert r.status_code == 200, r.text
         joined = run(who.join(room.matrix_room_id))
         assert getattr(joined, "room_id", None) == room.matrix_room_id, joined
-    run(mallory.room_send(team.matrix_room_id, "m.room.message",
-                            {"msgtype": "m.text", "body": "what's the key safe code?"}))
-    run(nurse.room_send(family.matrix_room_id, "m.room.message",
-                          {"msgtype": "m.text", "body": "hello family"}))
+    run(
+        mallory.room_send(
+            team.matrix_room_id,
+            "m.room.message",
+            {"msgtype": "m.text", "body": "what's the key safe code?"},
+        )
+    )
+    run(
+        nurse.room_send(
+            family.matrix_room_id, "m.room.message", {"msgtype": "m.text", "body": "hello family"}
+        )
+    )
 
     def membership(room, user_id):
-        r = httpx.get(f"{matrix.synapse.url}/_matrix/client/v3/rooms/{room.matrix_room_id}"
-                      f"/state/m.room.member/{user_id}",
-                      headers={"Authorization": f"Bearer {AS_TOKEN}"}, timeout=10)
+        r = httpx.get(
+            f"{matrix.synapse.url}/_matrix/client/v3/rooms/{room.matrix_room_id}"
+            f"/state/m.room.member/{user_id}",
+            headers={"Authorization": f"Bearer {AS_TOKEN}"},
+            timeout=10,
+        )
         return r.json().get("membership")
 
-    wait_until(lambda: membership(team, mallory.user_id) == "leave"
-               and membership(family, nurse.user_id) == "leave",
-               step=bridge.drain, what="intruders kicked")
-    wait_until(lambda: InboundEvent.objects.filter(sender=mallory.user_id, outcome="refused")
-               .exists() and InboundEvent.objects.filter(sender=nurse.user_id,
-                                                         outcome="refused").exists(),
-               step=bridge.drain, what="messages refused")
-    assert not Message.objects.filter(body__in=["what's the key safe code?", "hello family"]
-                                      ).exists()
+    wait_until(
+        lambda: (
+            membership(team, mallory.user_id) == "leave"
+            and membership(family, nurse.user_id) == "leave"
+        ),
+        step=bridge.drain,
+        what="intruders kicked",
+    )
+    wait_until(
+        lambda: (
+            InboundEvent.objects.filter(sender=mallory.user_id, outcome="refused").exists()
+            and InboundEvent.objects.filter(sender=nurse.user_id, outcome="refused").exists()
+        ),
+        step=bridge.drain,
+        what="messages refused",
+    )
+    assert not Message.objects.filter(
+        body__in=["what's the key safe code?", "hello family"]
+    ).exists()
     chunk, _ = bridge.sender.client.recent_events(team.matrix_room_id)
     notices = [e for e in chunk if e["content"].get("msgtype") == "m.notice"]
     assert any(mallory.user_id in e["content"]["body"] for e in notices)

@@ -39,13 +39,17 @@ def in_cocare(event_id: str) -> bool:
 
 
 def test_after_a_synapse_restart_every_matrix_message_arrives_once_and_strangers_are_kicked(
-        matrix_on, cast, run):
+    matrix_on, cast, run
+):
     matrix = matrix_on
     if matrix.synapse.database is None:
         # Start from a fresh counter, as after any restart: the transaction ids of this
         # conversation are then the ones the restart below hands out again.
-        wait_until(lambda: matrix.synapse.pending_appservice_txns() == 0, timeout=60,
-                   what="no appservice transaction in flight")
+        wait_until(
+            lambda: matrix.synapse.pending_appservice_txns() == 0,
+            timeout=60,
+            what="no appservice transaction in flight",
+        )
         matrix.synapse.stop()
         matrix.synapse.start()
     nurse, bridge, room_id = linked_nurse_in_team_room(matrix, cast, run)
@@ -60,8 +64,11 @@ def test_after_a_synapse_restart_every_matrix_message_arrives_once_and_strangers
     assert len(seen_before) >= 8
     if matrix.synapse.database is None:
         # Every push acknowledged: the SQLite counter restarts from 1 (see below).
-        wait_until(lambda: matrix.synapse.pending_appservice_txns() == 0, timeout=60,
-                   what="Synapse has no appservice transaction in flight")
+        wait_until(
+            lambda: matrix.synapse.pending_appservice_txns() == 0,
+            timeout=60,
+            what="Synapse has no appservice transaction in flight",
+        )
 
     restarted_at = clock.now()
     matrix.synapse.stop()
@@ -73,17 +80,26 @@ def test_after_a_synapse_restart_every_matrix_message_arrives_once_and_strangers
         joined = run(mallory.join(room_id))
         assert getattr(joined, "room_id", None) == room_id, joined
 
-        wait_until(lambda: all(in_cocare(e) for e in after), timeout=90,
-                   what="every message sent after the restart in CoCare")
-        wait_until(lambda: membership(matrix, room_id, mallory.user_id) == "leave",
-                   timeout=60, step=bridge.drain, what="the stranger kicked")
-        bodies = list(Message.objects.filter(sender=cast.nadia).order_by("seq")
-                      .values_list("body", flat=True))
+        wait_until(
+            lambda: all(in_cocare(e) for e in after),
+            timeout=90,
+            what="every message sent after the restart in CoCare",
+        )
+        wait_until(
+            lambda: membership(matrix, room_id, mallory.user_id) == "leave",
+            timeout=60,
+            step=bridge.drain,
+            what="the stranger kicked",
+        )
+        bodies = list(
+            Message.objects.filter(sender=cast.nadia).order_by("seq").values_list("body", flat=True)
+        )
         assert bodies == [f"before-{i}" for i in range(8)] + [f"after-{i}" for i in range(6)]
         if matrix.synapse.database is None:
             # On SQLite the restart really did reuse transaction ids already seen.
-            reused = AppserviceTransaction.objects.filter(txn_id__in=seen_before,
-                                                          received_at__gte=restarted_at)
+            reused = AppserviceTransaction.objects.filter(
+                txn_id__in=seen_before, received_at__gte=restarted_at
+            )
             assert reused.exists()
     finally:
         # After a restart Synapse keeps pushing echoes for a while (its recoverer backs

@@ -29,20 +29,42 @@ MIN = dt.timedelta(minutes=1)
 PLAN = {
     "outcomes": [{"key": "home", "text": "Stay living in my own home"}],
     "tasks": [
-        {"key": "personal-care", "label": "Wash and dress; check heels for redness",
-         "visit_type": "morning", "essential": True, "family_label": "personal care",
-         "outcome": "home"},
-        {"key": "breakfast", "label": "Breakfast: porridge, tea one sugar",
-         "visit_type": "morning", "family_label": "breakfast"},
-        {"key": "catheter", "label": "Empty catheter bag", "visit_type": "morning",
-         "essential": True},
+        {
+            "key": "personal-care",
+            "label": "Wash and dress; check heels for redness",
+            "visit_type": "morning",
+            "essential": True,
+            "family_label": "personal care",
+            "outcome": "home",
+        },
+        {
+            "key": "breakfast",
+            "label": "Breakfast: porridge, tea one sugar",
+            "visit_type": "morning",
+            "family_label": "breakfast",
+        },
+        {
+            "key": "catheter",
+            "label": "Empty catheter bag",
+            "visit_type": "morning",
+            "essential": True,
+        },
         {"key": "lunch", "label": "Lunch", "visit_type": "lunch", "family_label": "lunch"},
     ],
 }
-MADOPAR = {"name": "Co-beneldopa 62.5 mg", "dose": "1 capsule", "route": "oral",
-           "times": ["09:00", "13:00"], "time_critical": True}
-PARACETAMOL = {"name": "Paracetamol 500 mg", "dose": "2 tablets", "route": "oral",
-               "prn": {"max_doses_24h": 4, "min_interval_minutes": 240}}
+MADOPAR = {
+    "name": "Co-beneldopa 62.5 mg",
+    "dose": "1 capsule",
+    "route": "oral",
+    "times": ["09:00", "13:00"],
+    "time_critical": True,
+}
+PARACETAMOL = {
+    "name": "Paracetamol 500 mg",
+    "dose": "2 tablets",
+    "route": "oral",
+    "prn": {"max_doses_24h": 4, "min_interval_minutes": 240},
+}
 
 
 @dataclass
@@ -56,12 +78,22 @@ class World:
 
 def build_world(cast: Cast) -> World:
     west = Organisation.objects.create(name="Westshire Council", kind="council")
-    ray = do_create_service_user(full_name="Raymond Booth", provider=cast.provider,
-                                 council=west, created_by=cast.carol, now=T0,
-                                 commissioned_hours_per_week=5)
-    sam = do_create_service_user(full_name="Samuel Okafor", provider=cast.other_provider,
-                                 council=cast.council, created_by=cast.other_manager, now=T0,
-                                 commissioned_hours_per_week=3)
+    ray = do_create_service_user(
+        full_name="Raymond Booth",
+        provider=cast.provider,
+        council=west,
+        created_by=cast.carol,
+        now=T0,
+        commissioned_hours_per_week=5,
+    )
+    sam = do_create_service_user(
+        full_name="Samuel Okafor",
+        provider=cast.other_provider,
+        council=cast.council,
+        created_by=cast.other_manager,
+        now=T0,
+        commissioned_hours_per_week=3,
+    )
     ben = person("ben", "Ben Carter", "care_worker", cast.provider)
     ella = person("ella", "Ella Morris", "care_worker", cast.other_provider)
     for su, worker in ((ray, ben), (sam, ella)):
@@ -80,18 +112,37 @@ def add_medicine(su: ServiceUser, by: Person, spec: dict, *, now=T0) -> Medicine
 
 def planned(su: ServiceUser, worker: Person, start: dt.datetime, minutes: int) -> PlannedVisit:
     return PlannedVisit.objects.create(
-        service_user=su, worker=worker, window_start=start, window_end=start + minutes * MIN,
-        expected_minutes=minutes, missed_check_at=start + (minutes + 60) * MIN,
-        created_at=T0, updated_at=T0)
+        service_user=su,
+        worker=worker,
+        window_start=start,
+        window_end=start + minutes * MIN,
+        expected_minutes=minutes,
+        missed_check_at=start + (minutes + 60) * MIN,
+        created_at=T0,
+        updated_at=T0,
+    )
 
 
-def visit(su: ServiceUser, worker: Person, start: dt.datetime, minutes: int | None, *,
-          plan: PlannedVisit | None = None, pos_in=None, pos_out=None) -> Visit:
+def visit(
+    su: ServiceUser,
+    worker: Person,
+    start: dt.datetime,
+    minutes: int | None,
+    *,
+    plan: PlannedVisit | None = None,
+    pos_in=None,
+    pos_out=None,
+) -> Visit:
     """A visit as the bot records it (check-in/out times and positions)."""
     v = Visit.objects.create(
-        service_user=su, worker=worker, planned_visit=plan, checked_in_at=start,
-        checkin_location="in_range", checkin_lat=pos_in[0] if pos_in else None,
-        checkin_lon=pos_in[1] if pos_in else None)
+        service_user=su,
+        worker=worker,
+        planned_visit=plan,
+        checked_in_at=start,
+        checkin_location="in_range",
+        checkin_lat=pos_in[0] if pos_in else None,
+        checkin_lon=pos_in[1] if pos_in else None,
+    )
     if minutes is not None:
         v.checked_out_at = start + minutes * MIN
         v.checkout_location = "in_range"

@@ -19,8 +19,7 @@ def tasks_cards(room):
     return [m for m in bot_entries(room, "card") if m.payload["card_type"] == "visit_tasks"]
 
 
-def test_check_in_posts_one_tasks_card_and_a_tap_by_the_worker_ticks_the_task(
-        cast, frozen_clock):
+def test_check_in_posts_one_tasks_card_and_a_tap_by_the_worker_ticks_the_task(cast, frozen_clock):
     save_plan(cast.peggy, cast.carol)
     add_medicine(cast.peggy, cast.nadia, MADOPAR, now=T0 - dt.timedelta(days=1))
     say(cast.anna, cast.team, "Check in", location=HOME)
@@ -29,8 +28,10 @@ def test_check_in_posts_one_tasks_card_and_a_tap_by_the_worker_ticks_the_task(
     p = card.payload
     assert p["title"] == "Morning visit: 3 tasks — tap each one when done"
     assert [o["label"] for o in p["options"]] == [
-        "★ Wash and dress; check heels for redness", "Breakfast: porridge, tea one sugar",
-        "★ Empty catheter bag"]
+        "★ Wash and dress; check heels for redness",
+        "Breakfast: porridge, tea one sugar",
+        "★ Empty catheter bag",
+    ]
     assert "beneldopa" not in str(p)  # cards reach Matrix: never a medicine
     assert tasks_cards(cast.family) == []
 

@@ -28,12 +28,30 @@ HOME_A = {"lat": 53.4808, "lon": -2.2426}
 HOME_B = {"lat": 53.4900, "lon": -2.2426}  # ~1.02 km north of A
 
 
-def visit(vid, *, worker=1, su=1, start=0, minutes=30, planned=30, seconds=0, out=True,
-          pin=None, pout=None) -> VisitFacts:
+def visit(
+    vid,
+    *,
+    worker=1,
+    su=1,
+    start=0,
+    minutes=30,
+    planned=30,
+    seconds=0,
+    out=True,
+    pin=None,
+    pout=None,
+) -> VisitFacts:
     cin = T0 + start * MIN
-    return VisitFacts(visit_id=vid, worker_id=worker, service_user_id=su, checked_in_at=cin,
-                      checked_out_at=cin + minutes * MIN + seconds * SEC if out else None,
-                      planned_minutes=planned, checkin_at=pin, checkout_at=pout)
+    return VisitFacts(
+        visit_id=vid,
+        worker_id=worker,
+        service_user_id=su,
+        checked_in_at=cin,
+        checked_out_at=cin + minutes * MIN + seconds * SEC if out else None,
+        planned_minutes=planned,
+        checkin_at=pin,
+        checkout_at=pout,
+    )
 
 
 def one(v: VisitFacts, rules: HoursRules | None = None):
@@ -49,8 +67,12 @@ def test_rounding_to_the_nearest_minute_and_never_negative():
 
 def test_within_tolerance_is_delivered_and_paid_in_full():
     h = one(visit(1, minutes=26))  # 4 minutes short of 30, tolerance 5
-    assert (h.actual_minutes, h.delivered_minutes, h.pay_minutes, h.cut_short) == (26, 30, 30,
-                                                                                   False)
+    assert (h.actual_minutes, h.delivered_minutes, h.pay_minutes, h.cut_short) == (
+        26,
+        30,
+        30,
+        False,
+    )
 
 
 def test_an_overrun_is_paid_as_worked_but_delivered_only_as_planned():
@@ -90,12 +112,14 @@ def test_the_same_worker_twice_or_visits_that_do_not_overlap_are_not_two_carer()
 
 
 def test_travel_from_the_previous_check_out_the_same_day_by_positions():
-    hs = visit_hours([
-        visit(1, su=1, start=0, minutes=30, pout=HOME_A),
-        visit(2, su=2, start=42, minutes=30, pin=HOME_B),
-        visit(3, su=3, start=90, minutes=30),  # no check-in position: distance unknown
-        visit(4, su=1, start=24 * 60, minutes=30, pin=HOME_A),  # next day: no travel
-    ])
+    hs = visit_hours(
+        [
+            visit(1, su=1, start=0, minutes=30, pout=HOME_A),
+            visit(2, su=2, start=42, minutes=30, pin=HOME_B),
+            visit(3, su=3, start=90, minutes=30),  # no check-in position: distance unknown
+            visit(4, su=1, start=24 * 60, minutes=30, pin=HOME_A),  # next day: no travel
+        ]
+    )
     by = {h.visit_id: h for h in hs}
     assert by[1].travel_minutes is None
     assert by[2].travel_minutes == 12 and 1.0 < by[2].travel_km < 1.05
@@ -113,30 +137,52 @@ def test_a_long_break_is_not_travel():
 
 def test_council_totals_commissioned_planned_delivered_per_person():
     planned = [
-        PlannedFacts(planned_visit_id=1, service_user_id=1, worker_id=1, window_start=T0,
-                     expected_minutes=30),
-        PlannedFacts(planned_visit_id=2, service_user_id=1, worker_id=2, window_start=T0,
-                     expected_minutes=30),  # the second carer of the same slot
-        PlannedFacts(planned_visit_id=3, service_user_id=1, worker_id=1,
-                     window_start=T0 + 8 * 60 * MIN, expected_minutes=45),
-        PlannedFacts(planned_visit_id=4, service_user_id=1, worker_id=1,
-                     window_start=T0 + 7 * 24 * 60 * MIN, expected_minutes=45),  # after
+        PlannedFacts(
+            planned_visit_id=1, service_user_id=1, worker_id=1, window_start=T0, expected_minutes=30
+        ),
+        PlannedFacts(
+            planned_visit_id=2, service_user_id=1, worker_id=2, window_start=T0, expected_minutes=30
+        ),  # the second carer of the same slot
+        PlannedFacts(
+            planned_visit_id=3,
+            service_user_id=1,
+            worker_id=1,
+            window_start=T0 + 8 * 60 * MIN,
+            expected_minutes=45,
+        ),
+        PlannedFacts(
+            planned_visit_id=4,
+            service_user_id=1,
+            worker_id=1,
+            window_start=T0 + 7 * 24 * 60 * MIN,
+            expected_minutes=45,
+        ),  # after
     ]
     hs = visit_hours([visit(1, minutes=31), visit(2, start=480, minutes=20, planned=45)])
     t = person_totals(hs, planned, {1: Decimal("10.5"), 2: 0}, DAY0, DAY0 + dt.timedelta(6))
     assert t[1].model_dump() == {
-        "service_user_id": 1, "commissioned_minutes": 630, "planned_visits": 2,
-        "planned_minutes": 75, "visits": 2, "delivered_minutes": 50, "cut_short": 1,
-        "two_carer_visits": 0}
+        "service_user_id": 1,
+        "commissioned_minutes": 630,
+        "planned_visits": 2,
+        "planned_minutes": 75,
+        "visits": 2,
+        "delivered_minutes": 50,
+        "cut_short": 1,
+        "two_carer_visits": 0,
+    }
     assert t[2].delivered_minutes == 0 and t[2].commissioned_minutes == 0
     assert commissioned_minutes(Decimal("7"), DAY0, DAY0) == 60
 
 
 visit_st = st.builds(
     dict,
-    worker=st.integers(1, 3), su=st.integers(1, 2), start=st.integers(-60, 600),
-    minutes=st.integers(-30, 120), seconds=st.integers(0, 59),
-    planned=st.one_of(st.none(), st.integers(0, 90)), out=st.booleans(),
+    worker=st.integers(1, 3),
+    su=st.integers(1, 2),
+    start=st.integers(-60, 600),
+    minutes=st.integers(-30, 120),
+    seconds=st.integers(0, 59),
+    planned=st.one_of(st.none(), st.integers(0, 90)),
+    out=st.booleans(),
 )
 
 
@@ -149,16 +195,23 @@ def test_delivered_and_paid_minutes_are_never_negative(specs, tolerance):
     for h in hs:
         assert h.actual_minutes >= 0 and h.pay_minutes >= 0 and h.delivered_minutes >= 0
         assert h.travel_minutes is None or h.travel_minutes >= 0
-    for t in person_totals(hs, [], {1: 1, 2: 1}, DAY0 - dt.timedelta(1),
-                           DAY0 + dt.timedelta(1)).values():
+    for t in person_totals(
+        hs, [], {1: 1, 2: 1}, DAY0 - dt.timedelta(1), DAY0 + dt.timedelta(1)
+    ).values():
         assert t.delivered_minutes >= 0
 
 
 @settings(max_examples=200, deadline=None)
-@given(start=st.integers(0, 600), minutes=st.integers(0, 120), lag=st.integers(0, 5),
-       planned=st.one_of(st.none(), st.integers(1, 90)), tolerance=st.integers(0, 15))
+@given(
+    start=st.integers(0, 600),
+    minutes=st.integers(0, 120),
+    lag=st.integers(0, 5),
+    planned=st.one_of(st.none(), st.integers(1, 90)),
+    tolerance=st.integers(0, 15),
+)
 def test_a_two_carer_visit_is_counted_once_for_the_person_and_twice_for_pay(
-        start, minutes, lag, planned, tolerance):
+    start, minutes, lag, planned, tolerance
+):
     """Two workers at one person's home for the same visit (the second arriving up to five
     minutes later, leaving together): the person is credited what one visit of the group's
     length is; each worker is paid for their own visit."""
@@ -168,8 +221,9 @@ def test_a_two_carer_visit_is_counted_once_for_the_person_and_twice_for_pay(
     b = visit(2, worker=2, start=start + lag, minutes=minutes - lag, planned=planned)
     pair = visit_hours([a, b], rules)
     alone_a = one(a, rules)
-    alone_b = one(visit(2, worker=2, start=start + lag, minutes=minutes - lag,
-                        planned=planned), rules)
+    alone_b = one(
+        visit(2, worker=2, start=start + lag, minutes=minutes - lag, planned=planned), rules
+    )
     overlapping = minutes - lag > 0
     if overlapping:
         assert sum(h.delivered_minutes for h in pair) == alone_a.delivered_minutes

@@ -30,37 +30,53 @@ MIN = dt.timedelta(minutes=1)
 def med(id_: int = 1, *, since=T0 - dt.timedelta(days=30), until=None, **spec) -> MedicineRef:
     base = {"name": "Paracetamol", "dose": "1 g", "route": "oral", "times": ["08:00", "22:00"]}
     base.update(spec)
-    return MedicineRef(id=id_, spec=MedicineSpec.model_validate(base), active_from=since,
-                       active_until=until)
+    return MedicineRef(
+        id=id_, spec=MedicineSpec.model_validate(base), active_from=since, active_until=until
+    )
 
 
 def test_a_medicine_is_scheduled_or_as_needed_never_both_or_neither():
     with pytest.raises(ValidationError, match="either"):
         MedicineSpec(name="X", dose="1", route="oral")
     with pytest.raises(ValidationError, match="either"):
-        MedicineSpec(name="X", dose="1", route="oral", times=["08:00"],
-                     prn=PrnRule(max_doses_24h=4, min_interval_minutes=240))
+        MedicineSpec(
+            name="X",
+            dose="1",
+            route="oral",
+            times=["08:00"],
+            prn=PrnRule(max_doses_24h=4, min_interval_minutes=240),
+        )
     with pytest.raises(ValidationError):
         MedicineSpec(name="X", dose="1", route="by mouth", times=["08:00"])
     with pytest.raises(ValidationError):
         MedicineSpec(name="X", dose="1", route="oral", times=["8am"])
     assert MedicineSpec(name="X", dose="1", route="oral", times=["22:00", "08:00"]).times == [
-        "08:00", "22:00"]
+        "08:00",
+        "22:00",
+    ]
 
 
 def test_doses_due_in_a_visit_window_with_tolerance_in_local_time():
     paracetamol = med(1)
-    madopar = med(2, name="Co-beneldopa", dose="125 mg", times=["08:30", "12:30"],
-                  time_critical=True)
-    prn = med(3, name="Oramorph", dose="5 ml", times=[],
-              prn={"max_doses_24h": 4, "min_interval_minutes": 240})
+    madopar = med(
+        2, name="Co-beneldopa", dose="125 mg", times=["08:30", "12:30"], time_critical=True
+    )
+    prn = med(
+        3,
+        name="Oramorph",
+        dose="5 ml",
+        times=[],
+        prn={"max_doses_24h": 4, "min_interval_minutes": 240},
+    )
     # Visit 07:10-07:50 GMT: paracetamol 08:00 is within 60 min; the time-critical 08:30
     # dose is 40 min after the visit, outside its 30-minute tolerance.
     due = doses_due([paracetamol, madopar, prn], T0 + 7 * H + 10 * MIN, T0 + 7 * H + 50 * MIN)
     assert [(d.medicine_id, d.time) for d in due] == [(1, "08:00")]
     due = doses_due([paracetamol, madopar, prn], T0 + 7 * H + 45 * MIN, T0 + 8 * H + 15 * MIN)
     assert [(d.medicine_id, d.time, d.time_critical) for d in due] == [
-        (1, "08:00", False), (2, "08:30", True)]
+        (1, "08:00", False),
+        (2, "08:30", True),
+    ]
     # In summer "08:00" is 07:00 UTC.
     summer = dt.datetime(2026, 6, 1, 6, 45, tzinfo=UTC)
     [d] = doses_due([paracetamol], summer, summer + 30 * MIN)
@@ -75,10 +91,14 @@ def test_a_stopped_medicine_is_not_due():
 def test_dose_outcomes_need_the_right_reasons():
     assert DoseRecordIn(outcome="given").reason is None
     assert DoseRecordIn(outcome="refused").outcome == "refused"
-    for bad in ({"outcome": "not_given"}, {"outcome": "missed"},
-                {"outcome": "given", "reason": "asleep"},
-                {"outcome": "not_given", "reason": "other"},
-                {"outcome": "lost"}, {"outcome": "given", "extra": 1}):
+    for bad in (
+        {"outcome": "not_given"},
+        {"outcome": "missed"},
+        {"outcome": "given", "reason": "asleep"},
+        {"outcome": "not_given", "reason": "other"},
+        {"outcome": "lost"},
+        {"outcome": "given", "extra": 1},
+    ):
         with pytest.raises(ValidationError):
             DoseRecordIn.model_validate(bad)
 
@@ -87,15 +107,27 @@ def test_time_critical_refused_or_missed_is_high_withheld_is_not_flagged():
     critical = med(2, name="Co-beneldopa", times=["08:30"], time_critical=True)
     refused = dose_flag(critical, DoseRecordIn(outcome="refused"), ref="med:2:x", time="08:30")
     assert (refused.concern, refused.severity, refused.source) == (
-        "medication", "high", "careplan.medicine")
+        "medication",
+        "high",
+        "careplan.medicine",
+    )
     assert "Co-beneldopa" not in refused.reason and "08:30" in refused.reason
-    missed = dose_flag(critical, DoseRecordIn(outcome="missed", reason="late_visit"),
-                       ref="r", time="08:30")
+    missed = dose_flag(
+        critical, DoseRecordIn(outcome="missed", reason="late_visit"), ref="r", time="08:30"
+    )
     assert missed.severity == "high"
-    assert dose_flag(critical, DoseRecordIn(outcome="not_given", reason="no_stock"),
-                     ref="r", time="08:30").severity == "medium"
-    assert dose_flag(critical, DoseRecordIn(outcome="not_given", reason="withheld"),
-                     ref="r", time="08:30") is None
+    assert (
+        dose_flag(
+            critical, DoseRecordIn(outcome="not_given", reason="no_stock"), ref="r", time="08:30"
+        ).severity
+        == "medium"
+    )
+    assert (
+        dose_flag(
+            critical, DoseRecordIn(outcome="not_given", reason="withheld"), ref="r", time="08:30"
+        )
+        is None
+    )
     assert dose_flag(critical, DoseRecordIn(outcome="given"), ref="r", time="08:30") is None
     assert dose_flag(med(1), DoseRecordIn(outcome="refused"), ref="r", time="08:00") is None
 
@@ -127,8 +159,9 @@ def _violations(rule: PrnRule, times: list[dt.datetime]) -> bool:
     return any(sum(1 for u in ts if t <= u < t + 24 * H) > n for t in ts)
 
 
-rules_st = st.builds(PrnRule, max_doses_24h=st.integers(1, 8),
-                     min_interval_minutes=st.integers(0, 600))
+rules_st = st.builds(
+    PrnRule, max_doses_24h=st.integers(1, 8), min_interval_minutes=st.integers(0, 600)
+)
 minutes_st = st.lists(st.integers(0, 4 * 24 * 60), min_size=1, max_size=40)
 
 
@@ -157,16 +190,33 @@ def test_prn_never_exceeds_its_maximum_in_any_24h_nor_the_minimum_interval(rule,
 
 def test_mar_chart_rows_are_medicine_by_time_with_a_code_per_day():
     para = med(1, since=dt.datetime(2026, 3, 3, 12, 0, tzinfo=UTC))
-    prn = med(3, name="Oramorph", dose="5 ml", times=[],
-              prn={"max_doses_24h": 4, "min_interval_minutes": 240})
+    prn = med(
+        3,
+        name="Oramorph",
+        dose="5 ml",
+        times=[],
+        prn={"max_doses_24h": 4, "min_interval_minutes": 240},
+    )
     day = dt.timedelta(days=1)
     records = [
-        DoseRecord(medicine_id=1, scheduled_for=T0 + 2 * day + 22 * H, outcome="given",
-                   at=T0 + 2 * day + 22 * H),
-        DoseRecord(medicine_id=1, scheduled_for=T0 + 3 * day + 8 * H, outcome="refused",
-                   at=T0 + 3 * day + 8 * H),
-        DoseRecord(medicine_id=1, scheduled_for=T0 + 3 * day + 22 * H, outcome="missed",
-                   at=T0 + 3 * day + 23 * H),
+        DoseRecord(
+            medicine_id=1,
+            scheduled_for=T0 + 2 * day + 22 * H,
+            outcome="given",
+            at=T0 + 2 * day + 22 * H,
+        ),
+        DoseRecord(
+            medicine_id=1,
+            scheduled_for=T0 + 3 * day + 8 * H,
+            outcome="refused",
+            at=T0 + 3 * day + 8 * H,
+        ),
+        DoseRecord(
+            medicine_id=1,
+            scheduled_for=T0 + 3 * day + 22 * H,
+            outcome="missed",
+            at=T0 + 3 * day + 23 * H,
+        ),
         DoseRecord(medicine_id=3, scheduled_for=None, outcome="given", at=T0 + 10 * H),
         DoseRecord(medicine_id=3, scheduled_for=None, outcome="given", at=T0 + 15 * H),
         DoseRecord(medicine_id=3, scheduled_for=None, outcome="refused", at=T0 + day + 9 * H),

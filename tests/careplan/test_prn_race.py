@@ -18,8 +18,12 @@ from tests.support.cast import T0, build_cast
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
-RESCUE = {"name": "Salbutamol inhaler", "dose": "2 puffs", "route": "inhaled",
-          "prn": {"max_doses_24h": 1, "min_interval_minutes": 0}}
+RESCUE = {
+    "name": "Salbutamol inhaler",
+    "dose": "2 puffs",
+    "route": "inhaled",
+    "prn": {"max_doses_24h": 1, "min_interval_minutes": 0},
+}
 
 
 def test_simultaneous_as_needed_doses_never_exceed_the_maximum():
@@ -36,10 +40,15 @@ def test_simultaneous_as_needed_doses_never_exceed_the_maximum():
     def give(k: int) -> None:
         try:
             gate.wait()
-            actions.check_record_dose(cast.anna, v.id, med.id,
-                                      DoseRecordIn(outcome="given", prn_reason="wheezy"),
-                                      client_id=f"phone-{k}", now=T0 + 10 * MIN,
-                                      given_at=T0 + (k + 1) * MIN)
+            actions.check_record_dose(
+                cast.anna,
+                v.id,
+                med.id,
+                DoseRecordIn(outcome="given", prn_reason="wheezy"),
+                client_id=f"phone-{k}",
+                now=T0 + 10 * MIN,
+                given_at=T0 + (k + 1) * MIN,
+            )
             outcomes.append("given")
         except Conflict:
             outcomes.append("refused")

@@ -26,14 +26,33 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 VISIT_TYPES = ("morning", "lunch", "tea", "bed")
 # The same three tasks under every default visit type, so the card has them whatever the
 # wall-clock time of the run.
-PLAN = {"tasks": [t for vt in VISIT_TYPES for t in (
-    {"key": f"{vt}-care", "label": "Wash and dress", "visit_type": vt, "essential": True,
-     "family_label": "personal care"},
-    {"key": f"{vt}-meal", "label": "Hot meal and a drink", "visit_type": vt,
-     "family_label": "a meal"},
-    {"key": f"{vt}-walk", "label": "Short walk with frame", "visit_type": vt,
-     "family_label": "a walk"},
-)]}
+PLAN = {
+    "tasks": [
+        t
+        for vt in VISIT_TYPES
+        for t in (
+            {
+                "key": f"{vt}-care",
+                "label": "Wash and dress",
+                "visit_type": vt,
+                "essential": True,
+                "family_label": "personal care",
+            },
+            {
+                "key": f"{vt}-meal",
+                "label": "Hot meal and a drink",
+                "visit_type": vt,
+                "family_label": "a meal",
+            },
+            {
+                "key": f"{vt}-walk",
+                "label": "Short walk with frame",
+                "visit_type": vt,
+                "family_label": "a walk",
+            },
+        )
+    ]
+}
 CRITICAL = "Co-beneldopa 62.5 mg"
 OTHER = "Senna 7.5 mg"
 
@@ -55,10 +74,18 @@ def test_visit_card_tasks_refused_medicine_alert_family_summary_and_mar(browser)
     save_plan(cast.peggy, cast.carol, PLAN, now=now - dt.timedelta(days=1))
     dose_time = local_now.strftime("%H:%M")  # due in the visit about to start
     for name, critical in ((CRITICAL, True), (OTHER, False)):
-        add_medicine(cast.peggy, cast.carol,
-                     {"name": name, "dose": "1 tablet", "route": "oral", "times": [dose_time],
-                      "time_critical": critical},
-                     now=now - dt.timedelta(days=1))
+        add_medicine(
+            cast.peggy,
+            cast.carol,
+            {
+                "name": name,
+                "dose": "1 tablet",
+                "route": "oral",
+                "times": [dose_time],
+                "time_critical": critical,
+            },
+            now=now - dt.timedelta(days=1),
+        )
     server = start_server()
     try:
         # Debbie (daughter) and Carol (care manager) have their pages open.
@@ -112,10 +139,12 @@ def test_visit_card_tasks_refused_medicine_alert_family_summary_and_mar(browser)
         # A reload draws the card from the record: every tick is still shown.
         anna.reload()
         card = anna.locator("li.visit-card")
-        expect(card.locator("li.vc-task", has_text="Short walk").locator(".vc-status")
-               ).to_have_text("✗ Not done — Declined")
-        expect(card.locator("li.vc-dose", has_text=CRITICAL).locator(".vc-status")
-               ).to_have_text("Refused — Unwell / vomiting")
+        expect(
+            card.locator("li.vc-task", has_text="Short walk").locator(".vc-status")
+        ).to_have_text("✗ Not done — Declined")
+        expect(card.locator("li.vc-dose", has_text=CRITICAL).locator(".vc-status")).to_have_text(
+            "Refused — Unwell / vomiting"
+        )
 
         anna.get_by_role("button", name="Check out").click()
         expect(anna.locator("li.notice", has_text="checked out")).to_be_visible()
@@ -145,12 +174,18 @@ def test_visit_card_tasks_refused_medicine_alert_family_summary_and_mar(browser)
         shot(carol, "visit-06-mar-chart")
 
         # What the taps wrote: one record each (the reload re-sent nothing).
-        tasks = {r.task.label: (r.done, r.reason)
-                 for r in TaskRecord.objects.select_related("task")}
-        assert tasks == {"Wash and dress": (True, ""), "Hot meal and a drink": (True, ""),
-                         "Short walk with frame": (False, "declined")}
-        doses = {r.medicine.name: (r.outcome, r.reason)
-                 for r in MedicineRecord.objects.select_related("medicine")}
+        tasks = {
+            r.task.label: (r.done, r.reason) for r in TaskRecord.objects.select_related("task")
+        }
+        assert tasks == {
+            "Wash and dress": (True, ""),
+            "Hot meal and a drink": (True, ""),
+            "Short walk with frame": (False, "declined"),
+        }
+        doses = {
+            r.medicine.name: (r.outcome, r.reason)
+            for r in MedicineRecord.objects.select_related("medicine")
+        }
         assert doses == {CRITICAL: ("refused", "unwell"), OTHER: ("given", "")}
         assert not Message.objects.filter(room=cast.family, body__contains="Co-beneldopa").exists()
         actx.close()

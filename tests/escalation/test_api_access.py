@@ -25,18 +25,28 @@ def post(c, url, data):
 def test_anyone_who_can_read_a_message_can_raise_a_concern_once(cast, frozen_clock):
     m = say(cast.debbie, cast.family, "Mum sounded different on the phone")
     c = client_for(cast.debbie)
-    r = post(c, "/api/alerts/concerns", {"message_id": m.id, "reason": "Not herself",
-                                         "concern": "confusion"})
+    r = post(
+        c,
+        "/api/alerts/concerns",
+        {"message_id": m.id, "reason": "Not herself", "concern": "confusion"},
+    )
     assert r.status_code == 201, r.content
     again = post(c, "/api/alerts/concerns", {"message_id": m.id, "reason": "Not herself"})
     assert again.status_code == 200
     assert again.json()["duplicate"] is True
     f = Flag.objects.get()
     assert (f.raised_by_id, f.source, f.concern, f.alert.concern) == (
-        cast.debbie.id, "explicit", "confusion", "confusion")
+        cast.debbie.id,
+        "explicit",
+        "confusion",
+        "confusion",
+    )
     # The care worker raising the same message is a second flag on the same alert.
-    r = post(client_for(cast.anna), "/api/alerts/concerns",
-             {"message_id": m.id, "reason": "Agree", "concern": "confusion"})
+    r = post(
+        client_for(cast.anna),
+        "/api/alerts/concerns",
+        {"message_id": m.id, "reason": "Agree", "concern": "confusion"},
+    )
     assert r.status_code == 201
     assert Alert.objects.count() == 1
     assert Flag.objects.count() == 2
@@ -45,17 +55,21 @@ def test_anyone_who_can_read_a_message_can_raise_a_concern_once(cast, frozen_clo
 @pytest.mark.parametrize("who", ["nadia", "colin", "outsider_worker"])
 def test_people_who_cannot_read_the_message_cannot_raise_on_it(cast, who):
     m = say(cast.debbie, cast.family, "Mum sounded different")
-    r = post(client_for(getattr(cast, who)), "/api/alerts/concerns",
-             {"message_id": m.id, "reason": "x"})
+    r = post(
+        client_for(getattr(cast, who)), "/api/alerts/concerns", {"message_id": m.id, "reason": "x"}
+    )
     assert r.status_code == 404
     assert not Flag.objects.exists()
 
 
-@pytest.mark.parametrize("body", [
-    {"message_id": 1, "reason": ""},
-    {"message_id": 1, "reason": "x", "concern": "gossip"},
-    {"message_id": 1, "reason": "x", "urgent": True},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"message_id": 1, "reason": ""},
+        {"message_id": 1, "reason": "x", "concern": "gossip"},
+        {"message_id": 1, "reason": "x", "urgent": True},
+    ],
+)
 def test_bad_concern_bodies_are_422_with_a_reason(cast, body):
     r = post(client_for(cast.anna), "/api/alerts/concerns", body)
     assert r.status_code == 422
@@ -107,10 +121,16 @@ def test_council_sees_escalated_alerts_with_a_small_audited_context_window(cast,
     audit_before = AuditEvent.objects.filter(actor=cast.colin).count()
     view = c.get(f"/api/alerts/{alert.id}").json()
     bodies = [m["body"] for m in view["flags"][0]["context"]]
-    assert bodies == ["Routine note 4", "Routine note 5", "Her son took her bank card again",
-                      "Later note 0", "Later note 1"]
-    actions = list(AuditEvent.objects.filter(actor=cast.colin).order_by("id")
-                   .values_list("action", "target"))[audit_before:]
+    assert bodies == [
+        "Routine note 4",
+        "Routine note 5",
+        "Her son took her bank card again",
+        "Later note 0",
+        "Later note 1",
+    ]
+    actions = list(
+        AuditEvent.objects.filter(actor=cast.colin).order_by("id").values_list("action", "target")
+    )[audit_before:]
     assert ("alert.read", f"alert:{alert.id}") in actions
     assert ("alert.context_read", f"message:{flagged.id}") in actions
     # Read-only: the council cannot acknowledge, and has no room access.
@@ -120,13 +140,16 @@ def test_council_sees_escalated_alerts_with_a_small_audited_context_window(cast,
 
 def test_council_of_another_area_sees_nothing(cast, frozen_clock):
     from rooms.models import Organisation, Person
+
     other = Organisation.objects.create(name="Southshire", kind="council")
-    stranger = Person.objects.create(user=None, display_name="S", role="commissioner",
-                                     organisation=other)
+    stranger = Person.objects.create(
+        user=None, display_name="S", role="commissioner", organisation=other
+    )
     say(cast.anna, cast.team, "He hit her")
     drain()
     from escalation.access import access_alert, visible_alerts
     from rooms.errors import NotFound
+
     assert not visible_alerts(stranger).exists()
     with pytest.raises(NotFound):
         access_alert(stranger, Alert.objects.get().id)

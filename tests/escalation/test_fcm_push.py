@@ -43,21 +43,36 @@ class StubFCM(BaseHTTPRequestHandler):
         raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if self.path == "/token":
             type(self).tokens += 1
-            return self._reply(200, {"access_token": "stub-access", "expires_in": 3600,
-                                     "token_type": "Bearer"})
+            return self._reply(
+                200, {"access_token": "stub-access", "expires_in": 3600, "token_type": "Bearer"}
+            )
         body = json.loads(raw)
-        type(self).requests.append({"path": self.path, "auth": self.headers.get("Authorization"),
-                                    "body": body})
+        type(self).requests.append(
+            {"path": self.path, "auth": self.headers.get("Authorization"), "body": body}
+        )
         token = body["message"]["token"]
         if token.startswith("ok-"):
             return self._reply(200, {"name": "projects/cocare-test/messages/42"})
         if token.startswith("busy-"):
-            return self._reply(503, {"error": {"code": 503, "message": "busy",
-                                               "status": "UNAVAILABLE"}})
-        return self._reply(404, {"error": {
-            "code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND",
-            "details": [{"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError",
-                         "errorCode": "UNREGISTERED"}]}})
+            return self._reply(
+                503, {"error": {"code": 503, "message": "busy", "status": "UNAVAILABLE"}}
+            )
+        return self._reply(
+            404,
+            {
+                "error": {
+                    "code": 404,
+                    "message": "Requested entity was not found.",
+                    "status": "NOT_FOUND",
+                    "details": [
+                        {
+                            "@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError",
+                            "errorCode": "UNREGISTERED",
+                        }
+                    ],
+                }
+            },
+        )
 
 
 @pytest.fixture
@@ -67,14 +82,23 @@ def fcm(tmp_path, monkeypatch):
     thread.start()
     base = f"http://127.0.0.1:{server.server_port}"
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
     creds = tmp_path / "service-account.json"
-    creds.write_text(json.dumps({
-        "type": "service_account", "project_id": "cocare-test", "private_key_id": "k1",
-        "private_key": pem, "client_email": "push@cocare-test.iam.gserviceaccount.com",
-        "client_id": "1", "token_uri": f"{base}/token",
-    }))
+    creds.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": "cocare-test",
+                "private_key_id": "k1",
+                "private_key": pem,
+                "client_email": "push@cocare-test.iam.gserviceaccount.com",
+                "client_id": "1",
+                "token_uri": f"{base}/token",
+            }
+        )
+    )
     monkeypatch.setenv("COCARE_PUSH_BACKEND", "fcm")
     monkeypatch.setenv("COCARE_FCM_CREDENTIALS_FILE", str(creds))
     monkeypatch.setenv("COCARE_FCM_ENDPOINT", base)
@@ -91,8 +115,7 @@ def fcm(tmp_path, monkeypatch):
 
 
 def _device(person, token, now):
-    return PushDevice.objects.create(person=person, token=token, token_hash=token,
-                                     created_at=now)
+    return PushDevice.objects.create(person=person, token=token, token_hash=token, created_at=now)
 
 
 def test_success_sends_an_opaque_id_and_generic_text_only(cast, frozen_clock, fcm):

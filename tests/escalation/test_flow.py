@@ -38,8 +38,13 @@ def test_daughter_in_the_family_room_raises_an_alert_for_the_care_manager(cast, 
 
 def test_negated_and_system_entries_raise_nothing(cast, frozen_clock):
     say(cast.anna, cast.team, "No falls this week, eating well")
-    post_message(room=cast.team, sender=cast.bot, kind="system", body="She fell (test notice)",
-                 payload={"event": "x"})
+    post_message(
+        room=cast.team,
+        sender=cast.bot,
+        kind="system",
+        body="She fell (test notice)",
+        payload={"event": "x"},
+    )
     post_message(room=cast.team, sender=cast.bot, kind="text", body="Did she fall today?")
     drain()
     assert not Alert.objects.exists()
@@ -57,10 +62,21 @@ def test_alert_notices_do_not_trigger_themselves(cast, frozen_clock):
 def test_later_flags_attach_to_the_open_alert_and_raise_its_severity(cast, frozen_clock):
     say(cast.anna, cast.team, "Missed her evening tablets")
     drain()
-    post_message(room=cast.team, sender=cast.bot, kind="signal", payload={
-        "signal": "flag", "data": {"concern": "medication", "severity": "high",
-                                   "source": "bot.answer", "ref": "visit:1:meds",
-                                   "reason": "Worse answer"}})
+    post_message(
+        room=cast.team,
+        sender=cast.bot,
+        kind="signal",
+        payload={
+            "signal": "flag",
+            "data": {
+                "concern": "medication",
+                "severity": "high",
+                "source": "bot.answer",
+                "ref": "visit:1:meds",
+                "reason": "Worse answer",
+            },
+        },
+    )
     say(cast.nadia, cast.team, "Refused her tablets again")
     drain()
     alert = Alert.objects.get()
@@ -71,12 +87,18 @@ def test_later_flags_attach_to_the_open_alert_and_raise_its_severity(cast, froze
 
 def test_one_open_alert_per_concern_is_enforced_by_the_database(cast, frozen_clock):
     from django.db import IntegrityError, transaction
+
     say(cast.anna, cast.team, "She fell")
     drain()
     a = Alert.objects.get()
     with pytest.raises(IntegrityError), transaction.atomic():
-        Alert.objects.create(service_user=cast.peggy, concern="falls", severity="low",
-                             opened_at=a.opened_at, policy=a.policy)
+        Alert.objects.create(
+            service_user=cast.peggy,
+            concern="falls",
+            severity="low",
+            opened_at=a.opened_at,
+            policy=a.policy,
+        )
     # Once resolved, a new flag opens a new alert.
     do_resolve(a, cast.carol, "GP visited, no injury", frozen_clock.now())
     say(cast.anna, cast.team, "She fell again")
@@ -94,36 +116,80 @@ def test_edits_are_scanned_and_keyed_on_the_original_message(cast, frozen_clock)
 
 def test_bot_flag_signal_becomes_an_alert_about_the_referenced_message(cast, frozen_clock):
     m = say(cast.anna, cast.team, "Visit done")
-    sig = post_message(room=cast.team, sender=cast.bot, kind="signal", payload={
-        "signal": "flag", "data": {"concern": "missed_visit", "severity": "medium",
-                                   "source": "bot.missed_visit", "ref": "visit:9",
-                                   "reason": "No check-in", "message_id": m.id}}).message
+    sig = post_message(
+        room=cast.team,
+        sender=cast.bot,
+        kind="signal",
+        payload={
+            "signal": "flag",
+            "data": {
+                "concern": "missed_visit",
+                "severity": "medium",
+                "source": "bot.missed_visit",
+                "ref": "visit:9",
+                "reason": "No check-in",
+                "message_id": m.id,
+            },
+        },
+    ).message
     drain()
     f = Flag.objects.get()
     assert (f.message_id, f.subject_id, f.source, f.concern) == (
-        sig.id, m.id, "bot.missed_visit", "missed_visit")
+        sig.id,
+        m.id,
+        "bot.missed_visit",
+        "missed_visit",
+    )
 
 
 def test_a_malformed_flag_signal_is_refused_when_written(cast, frozen_clock):
     with pytest.raises(Invalid, match=r"data\.severity") as refused:
-        post_message(room=cast.team, sender=cast.bot, kind="signal", payload={
-            "signal": "flag", "data": {"concern": "falls", "severity": "apocalyptic",
-                                       "source": "bot.answer", "ref": "visit:1:mobility"}})
+        post_message(
+            room=cast.team,
+            sender=cast.bot,
+            kind="signal",
+            payload={
+                "signal": "flag",
+                "data": {
+                    "concern": "falls",
+                    "severity": "apocalyptic",
+                    "source": "bot.answer",
+                    "ref": "visit:1:mobility",
+                },
+            },
+        )
     assert "apocalyptic" not in refused.value.message  # names the field, not the value
     with pytest.raises(Invalid, match="no consumer registered"):
-        post_message(room=cast.team, sender=cast.bot, kind="signal",
-                     payload={"signal": "unheard-of", "data": {}})
+        post_message(
+            room=cast.team,
+            sender=cast.bot,
+            kind="signal",
+            payload={"signal": "unheard-of", "data": {}},
+        )
     assert not Message.objects.filter(kind="signal").exists()
 
 
 def test_a_malformed_flag_signal_is_recorded_and_skipped_without_blocking(cast, frozen_clock):
     from rooms.models import ConsumerFailure
+
     # Written before flags were validated at write: stored as-is, found by the detector.
-    good = post_message(room=cast.team, sender=cast.bot, kind="signal", payload={
-        "signal": "flag", "data": {"concern": "falls", "severity": "high",
-                                   "source": "bot.answer", "ref": "visit:1:mobility"}})
-    Message.objects.filter(pk=good.message.pk).update(payload={
-        "signal": "flag", "data": {"concern": "falls", "severity": "apocalyptic"}})
+    good = post_message(
+        room=cast.team,
+        sender=cast.bot,
+        kind="signal",
+        payload={
+            "signal": "flag",
+            "data": {
+                "concern": "falls",
+                "severity": "high",
+                "source": "bot.answer",
+                "ref": "visit:1:mobility",
+            },
+        },
+    )
+    Message.objects.filter(pk=good.message.pk).update(
+        payload={"signal": "flag", "data": {"concern": "falls", "severity": "apocalyptic"}}
+    )
     say(cast.anna, cast.team, "He hit her")
     for _ in range(3):  # three poll rounds: the bad entry is retried, then skipped
         drain()
@@ -145,7 +211,10 @@ def test_ack_in_the_team_room_by_the_care_manager_acknowledges(cast, frozen_cloc
     drain()
     alert.refresh_from_db()
     assert (alert.state, alert.acknowledged_by_id, alert.next_step_at) == (
-        "acknowledged", cast.carol.id, None)
+        "acknowledged",
+        cast.carol.id,
+        None,
+    )
     assert team_notices(cast, "alert.acknowledged")
 
 
@@ -185,8 +254,9 @@ def test_telling_the_family_is_an_explicit_manager_choice(cast, frozen_clock):
     drain()
     alert = Alert.objects.get()
     assert not Message.objects.filter(room=cast.family, kind="system").exists()
-    m = do_tell_family(alert, cast.carol, "Carol here: we're visiting Mum within the hour.",
-                       frozen_clock.now())
+    m = do_tell_family(
+        alert, cast.carol, "Carol here: we're visiting Mum within the hour.", frozen_clock.now()
+    )
     assert m.room_id == cast.family.id
     assert m.kind == "system"
     assert team_notices(cast, "alert.family_told")
@@ -195,8 +265,13 @@ def test_telling_the_family_is_an_explicit_manager_choice(cast, frozen_clock):
 def test_push_rows_are_created_per_active_device_and_recorded_by_the_outbox(cast, frozen_clock):
     now = frozen_clock.now()
     for i, active in enumerate((True, True, False)):
-        PushDevice.objects.create(person=cast.carol, token=f"tok-{i}-xxxxxxxx",
-                                  token_hash=f"h{i}", active=active, created_at=now)
+        PushDevice.objects.create(
+            person=cast.carol,
+            token=f"tok-{i}-xxxxxxxx",
+            token_hash=f"h{i}",
+            active=active,
+            created_at=now,
+        )
     say(cast.anna, cast.team, "She fell")
     drain()
     push = Notification.objects.filter(channel="push")
@@ -207,9 +282,13 @@ def test_push_rows_are_created_per_active_device_and_recorded_by_the_outbox(cast
 def test_on_call_rota_is_used_in_quiet_hours(cast, frozen_clock):
     night = dt.datetime(2026, 3, 2, 23, 0, tzinfo=dt.UTC)
     frozen_clock.freeze(night)
-    OnCallShift.objects.create(provider=cast.provider, person=cast.other_manager,
-                               role="primary", starts_at=night - 60 * MIN,
-                               ends_at=night + 600 * MIN)
+    OnCallShift.objects.create(
+        provider=cast.provider,
+        person=cast.other_manager,
+        role="primary",
+        starts_at=night - 60 * MIN,
+        ends_at=night + 600 * MIN,
+    )
     say(cast.anna, cast.team, "She fell")
     drain()
     run = StepRun.objects.get(step_type="notify_role")
@@ -219,6 +298,7 @@ def test_on_call_rota_is_used_in_quiet_hours(cast, frozen_clock):
 
 def test_removed_care_manager_is_no_longer_notified(cast, frozen_clock):
     from rooms.network import do_remove_member
+
     do_remove_member(cast.team, cast.carol, by=cast.carol)
     say(cast.anna, cast.team, "She fell")
     drain()

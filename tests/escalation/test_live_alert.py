@@ -39,8 +39,14 @@ async def test_family_message_reaches_the_care_managers_socket_as_an_alert(serve
     carol = await connect(srv, "carol")
     debbie = await connect(srv, "debbie")
     anna = await connect(srv, "anna")
-    await debbie.send({"type": "send", "room": cast.family.id, "client_id": "d-1",
-                       "body": "Mum was on the floor when I rang this morning"})
+    await debbie.send(
+        {
+            "type": "send",
+            "room": cast.family.id,
+            "client_id": "d-1",
+            "body": "Mum was on the floor when I rang this morning",
+        }
+    )
     await debbie.expect("ack", client_id="d-1")
     event = await carol.expect("alert", timeout=20)
     alert = await database_sync_to_async(Alert.objects.get)()

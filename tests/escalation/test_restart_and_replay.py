@@ -16,13 +16,17 @@ from tests.support.cast import T0
 
 MIN = dt.timedelta(minutes=1)
 
-POLICY = {"steps": [
-    {"type": "notify_role"},
-    {"type": "wait", "minutes": 10},
-    {"type": "notify_deputies"},
-    {"type": "wait", "minutes": 10},
-    {"type": "notify_council"},
-], "council_at_once_for": ["safeguarding"], "quiet_hours": None}
+POLICY = {
+    "steps": [
+        {"type": "notify_role"},
+        {"type": "wait", "minutes": 10},
+        {"type": "notify_deputies"},
+        {"type": "wait", "minutes": 10},
+        {"type": "notify_council"},
+    ],
+    "council_at_once_for": ["safeguarding"],
+    "quiet_hours": None,
+}
 
 
 def test_killed_ticker_resumes_each_step_once_on_schedule_and_council_once(cast, frozen_clock):
@@ -44,9 +48,13 @@ def test_killed_ticker_resumes_each_step_once_on_schedule_and_council_once(cast,
     assert Ticker().run_once(frozen_clock.now()) == 0  # a second ticker finds nothing
 
     runs = [(r.seq, r.step_type, r.due_at - T0) for r in StepRun.objects.filter(alert=alert)]
-    assert runs == [(1, "notify_role", 0 * MIN), (2, "wait", 0 * MIN),
-                    (3, "notify_deputies", 10 * MIN), (4, "wait", 10 * MIN),
-                    (5, "notify_council", 20 * MIN)]
+    assert runs == [
+        (1, "notify_role", 0 * MIN),
+        (2, "wait", 0 * MIN),
+        (3, "notify_deputies", 10 * MIN),
+        (4, "wait", 10 * MIN),
+        (5, "notify_council", 20 * MIN),
+    ]
     council = Notification.objects.filter(alert=alert, recipient=cast.colin)
     assert council.count() == 1
     alert.refresh_from_db()
@@ -61,8 +69,9 @@ def test_killed_ticker_resumes_each_step_once_on_schedule_and_council_once(cast,
 
 def test_replaying_the_detector_duplicates_nothing(cast, frozen_clock):
     now = frozen_clock.now()
-    PushDevice.objects.create(person=cast.carol, token="carol-phone-token", token_hash="c1",
-                              created_at=now)
+    PushDevice.objects.create(
+        person=cast.carol, token="carol-phone-token", token_hash="c1", created_at=now
+    )
     say(cast.debbie, cast.family, "Mum was on the floor when I rang this morning")
     say(cast.anna, cast.team, "He hit her")
     say(cast.anna, cast.team, "Refused her tablets")
@@ -72,9 +81,14 @@ def test_replaying_the_detector_duplicates_nothing(cast, frozen_clock):
     drain()
 
     def snapshot():
-        return (Flag.objects.count(), Alert.objects.count(), Notification.objects.count(),
-                StepRun.objects.count(), AlertEvent.objects.count(),
-                Message.objects.filter(kind="system").count())
+        return (
+            Flag.objects.count(),
+            Alert.objects.count(),
+            Notification.objects.count(),
+            StepRun.objects.count(),
+            AlertEvent.objects.count(),
+            Message.objects.filter(kind="system").count(),
+        )
 
     before = snapshot()
     assert before[0] == 3
@@ -89,6 +103,7 @@ def test_replaying_the_detector_duplicates_nothing(cast, frozen_clock):
 
 def test_auditor_command_reports_overdue_alerts_and_exits_non_zero(cast, frozen_clock, capsys):
     import pytest
+
     say(cast.anna, cast.team, "She fell")
     drain(Detector())  # the ticker part runs inline on open: first steps done
     frozen_clock.advance(60 * MIN)  # the ticker is "down"

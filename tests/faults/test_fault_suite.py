@@ -43,8 +43,12 @@ from tests.support.services import missing, subprocess_env
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 HOME = {"lat": 53.4808, "lon": -2.2426, "accuracy": 12.0}
-TRIGGERS = ["She had a fall in the bathroom", "Chest pain when she climbs the stairs",
-            "Her son took her bank card again", "She was on the floor when I arrived"]
+TRIGGERS = [
+    "She had a fall in the bathroom",
+    "Chest pain when she climbs the stairs",
+    "Her son took her bank card again",
+    "She was on the floor when I arrived",
+]
 REPORT: dict[str, int] = {}
 
 
@@ -88,17 +92,30 @@ class Sender:
         self.turn += 1
         if srv.url not in self.cookies:
             self.cookies[srv.url] = await asyncio.to_thread(
-                login_cookies, srv.url, self.name, PASSWORD)
+                login_cookies, srv.url, self.name, PASSWORD
+            )
         cookie = "; ".join(f"{k}={v}" for k, v in self.cookies[srv.url].items())
-        self.ws = await websockets.connect(srv.ws_url, open_timeout=5, additional_headers={
-            "Cookie": cookie, "Origin": "http://127.0.0.1"})
+        self.ws = await websockets.connect(
+            srv.ws_url,
+            open_timeout=5,
+            additional_headers={"Cookie": cookie, "Origin": "http://127.0.0.1"},
+        )
         hello = json.loads(await asyncio.wait_for(self.ws.recv(), 5))
         if hello.get("type") != "hello":
             raise Retry(hello)
 
-    async def send(self, room: int, cid: str, body: str = "", *, kind: str = "text",
-                   payload: dict | None = None, dup: bool = False, patience: float = 5.0,
-                   deadline: float = 60) -> dict:
+    async def send(
+        self,
+        room: int,
+        cid: str,
+        body: str = "",
+        *,
+        kind: str = "text",
+        payload: dict | None = None,
+        dup: bool = False,
+        patience: float = 5.0,
+        deadline: float = 60,
+    ) -> dict:
         frame = {"type": "send", "room": room, "client_id": cid, "body": body, "kind": kind}
         if payload:
             frame["payload"] = payload
@@ -114,8 +131,13 @@ class Sender:
                 ack = await self._ack(cid, patience if not (dup and first) else 0.05)
                 self.sent.append(cid)
                 return ack
-            except (Retry, TimeoutError, OSError, websockets.WebSocketException,
-                    json.JSONDecodeError):
+            except (
+                Retry,
+                TimeoutError,
+                OSError,
+                websockets.WebSocketException,
+                json.JSONDecodeError,
+            ):
                 self.retries += 1
                 first = False
                 await self._drop()
@@ -165,20 +187,31 @@ class Reader:
                 srv = live[self.turn % len(live)]
                 self.turn += 1
                 cookies = await asyncio.to_thread(login_cookies, srv.url, self.name, PASSWORD)
-                ws = await websockets.connect(srv.ws_url, open_timeout=5, additional_headers={
-                    "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()),
-                    "Origin": "http://127.0.0.1"})
+                ws = await websockets.connect(
+                    srv.ws_url,
+                    open_timeout=5,
+                    additional_headers={
+                        "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()),
+                        "Origin": "http://127.0.0.1",
+                    },
+                )
                 after = self.seqs[-1] if self.seqs else 0
-                await ws.send(json.dumps({"type": "subscribe", "room": self.room,
-                                          "after_seq": after}))
+                await ws.send(
+                    json.dumps({"type": "subscribe", "room": self.room, "after_seq": after})
+                )
                 while True:
                     f = json.loads(await asyncio.wait_for(ws.recv(), 4))
                     if f.get("type") == "message" and f["room"] == self.room:
                         self.seqs.append(f["seq"])
                     if self.target is not None and self.seqs and self.seqs[-1] >= self.target:
                         return
-            except (TimeoutError, OSError, websockets.WebSocketException, httpx.HTTPError,
-                    AssertionError):
+            except (
+                TimeoutError,
+                OSError,
+                websockets.WebSocketException,
+                httpx.HTTPError,
+                AssertionError,
+            ):
                 self.reconnects += 1
                 await asyncio.sleep(0.2)  # reconnect back-off
             finally:
@@ -189,15 +222,20 @@ class Reader:
 
 def http_post(srv: ServerProcess, cookies: dict, room: int, cid: str, body: str) -> int:
     with httpx.Client(base_url=srv.url, cookies=cookies, timeout=10) as c:
-        r = c.post(f"/api/rooms/{room}/messages", json={"client_id": cid, "body": body},
-                   headers={"X-CSRFToken": cookies["csrftoken"], "Referer": srv.url + "/"})
+        r = c.post(
+            f"/api/rooms/{room}/messages",
+            json={"client_id": cid, "body": body},
+            headers={"X-CSRFToken": cookies["csrftoken"], "Referer": srv.url + "/"},
+        )
         return r.status_code
 
 
 def terminate_other_connections() -> int:
     with connection.cursor() as cur:
-        cur.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        cur.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
         return cur.fetchone()[0]
 
 
@@ -205,7 +243,8 @@ def workers_idle() -> bool:
     head = Message.objects.order_by("-id").values_list("id", flat=True).first() or 0
     cursors = dict(ConsumerCursor.objects.values_list("name", "position"))
     return all(cursors.get(n, 0) >= head for n in ("escalation.detect",)) and all(
-        pos >= head for name, pos in cursors.items() if not name.endswith("ticker"))
+        pos >= head for name, pos in cursors.items() if not name.endswith("ticker")
+    )
 
 
 @pytest.fixture
@@ -217,9 +256,13 @@ def stack():
     # Persistent connections as in docker-compose.yml: every process holds a live
     # PostgreSQL connection, so terminating them is a real fault (with the default of
     # one connection per request there may be nothing open to terminate).
-    env = subprocess_env(redis=False, COCARE_REDIS_URL=rds.url,
-                         COCARE_REDIS_PREFIX="faults", COCARE_WORKER_POLL_SECONDS="0.5",
-                         COCARE_DB_CONN_MAX_AGE="60")
+    env = subprocess_env(
+        redis=False,
+        COCARE_REDIS_URL=rds.url,
+        COCARE_REDIS_PREFIX="faults",
+        COCARE_WORKER_POLL_SECONDS="0.5",
+        COCARE_DB_CONN_MAX_AGE="60",
+    )
     servers = Servers(env)
     workers = {n: WorkerProcess(n, env).start() for n in ("bots", "escalation")}
     yield cast, servers, workers, rds
@@ -239,8 +282,11 @@ async def test_mixed_workload_survives_every_fault(stack):
     team, family = cast.team.id, cast.family.id
     faults: Counter[str] = Counter()
     anna, debbie = Sender("anna", servers), Sender("debbie", servers)
-    readers = [Reader("nadia", team, servers), Reader("carol", team, servers),
-               Reader("debbie", family, servers)]
+    readers = [
+        Reader("nadia", team, servers),
+        Reader("carol", team, servers),
+        Reader("debbie", family, servers),
+    ]
     deadline = time.monotonic() + 180
     tasks = [asyncio.create_task(r.run(deadline)) for r in readers]
     n = 0
@@ -250,8 +296,7 @@ async def test_mixed_workload_survives_every_fault(stack):
         nonlocal n
         for _ in range(count):
             n += 1
-            await anna.send(team if n % 3 else family, f"{phase}-a{n}", f"{phase} update {n}",
-                            **kw)
+            await anna.send(team if n % 3 else family, f"{phase}-a{n}", f"{phase} update {n}", **kw)
             await debbie.send(family, f"{phase}-d{n}", f"{phase} from Debbie {n}", **kw)
 
     async def trigger(phase: str, i: int):
@@ -274,8 +319,12 @@ async def test_mixed_workload_survives_every_fault(stack):
     srv = servers.live()[0]
     cookies = await asyncio.to_thread(login_cookies, srv.url, "nadia", PASSWORD)
     for i in range(4):
-        assert await asyncio.to_thread(http_post, srv, cookies, team, f"redis-h{i}",
-                                       f"written while Redis is down {i}") == 201
+        assert (
+            await asyncio.to_thread(
+                http_post, srv, cookies, team, f"redis-h{i}", f"written while Redis is down {i}"
+            )
+            == 201
+        )
     await asyncio.to_thread(rds.start)
     await chat("redis", 2)
     await trigger("redis", 1)
@@ -298,11 +347,19 @@ async def test_mixed_workload_survives_every_fault(stack):
     answered: list[str] = []
     for i in range(3):
         card = await sync_to_async(wait_for)(
-            lambda: Message.objects.filter(room_id=team, kind="card",
-                                           payload__card_type__in=["screener", "question",
-                                                                   "goal"])
-            .exclude(payload__card_id__in=answered).order_by("seq").first(),
-            60, "the next wellbeing card")
+            lambda: (
+                Message.objects.filter(
+                    room_id=team,
+                    kind="card",
+                    payload__card_type__in=["screener", "question", "goal"],
+                )
+                .exclude(payload__card_id__in=answered)
+                .order_by("seq")
+                .first()
+            ),
+            60,
+            "the next wellbeing card",
+        )
         answered.append(card.payload["card_id"])
         if i == 1:  # the escalation worker dies between two answers
             workers["escalation"].kill()
@@ -310,8 +367,12 @@ async def test_mixed_workload_survives_every_fault(stack):
             await trigger("escalation", 3)
             await chat("escalation", 2)
             workers["escalation"].start()
-        await anna.send(team, f"answer-{i}", kind="answer",
-                        payload={"card_id": card.payload["card_id"], "value": 1})
+        await anna.send(
+            team,
+            f"answer-{i}",
+            kind="answer",
+            payload={"card_id": card.payload["card_id"], "value": 1},
+        )
 
     # 6. Clients retry: every frame sent twice and the first ack given up on at once.
     await chat("retry", 3, dup=True)
@@ -319,9 +380,18 @@ async def test_mixed_workload_survives_every_fault(stack):
 
     # Let the workers finish, then fix each reader's target at the room's final head.
     await sync_to_async(wait_for)(
-        lambda: Observation.objects.filter(visit__isnull=False).count() >= 3
-        and Flag.objects.filter(message__client_id__in=triggers).values("message").distinct()
-        .count() == len(triggers) and workers_idle(), 90, "workers to drain")
+        lambda: (
+            Observation.objects.filter(visit__isnull=False).count() >= 3
+            and Flag.objects.filter(message__client_id__in=triggers)
+            .values("message")
+            .distinct()
+            .count()
+            == len(triggers)
+            and workers_idle()
+        ),
+        90,
+        "workers to drain",
+    )
     heads = await sync_to_async(lambda: dict(Room.objects.values_list("id", "last_seq")))()
     for r in readers:
         r.target = heads[r.room]
@@ -331,33 +401,46 @@ async def test_mixed_workload_survives_every_fault(stack):
 
     def verify():
         sent = anna.sent + debbie.sent + [f"redis-h{i}" for i in range(4)]
-        per_cid = Counter(Message.objects.filter(client_id__in=sent)
-                          .values_list("client_id", flat=True))
+        per_cid = Counter(
+            Message.objects.filter(client_id__in=sent).values_list("client_id", flat=True)
+        )
         assert set(per_cid) == set(sent) and set(per_cid.values()) == {1}
         for room_id, head in heads.items():
-            seqs = list(Message.objects.filter(room_id=room_id).order_by("seq")
-                        .values_list("seq", flat=True))
+            seqs = list(
+                Message.objects.filter(room_id=room_id)
+                .order_by("seq")
+                .values_list("seq", flat=True)
+            )
             assert seqs == list(range(1, head + 1))
         flagged = Flag.objects.filter(message__client_id__in=triggers)
         assert set(flagged.values_list("message__client_id", flat=True)) == set(triggers)
         runs = list(StepRun.objects.values_list("alert_id", "seq"))
         assert runs and len(runs) == len(set(runs))
-        notes = list(Notification.objects.values_list("alert_id", "step_seq", "recipient_id",
-                                                      "device_id"))
+        notes = list(
+            Notification.objects.values_list("alert_id", "step_seq", "recipient_id", "device_id")
+        )
         assert len(notes) == len(set(notes))
         visit = Visit.objects.get()
         assert visit.checked_out_at is not None
-        assert Message.objects.filter(room_id=team, kind="card",
-                                      payload__card_type="key_info").count() == 1
+        assert (
+            Message.objects.filter(room_id=team, kind="card", payload__card_type="key_info").count()
+            == 1
+        )
         assert Observation.objects.filter(visit=visit).count() == 3
         return len(sent), sum(heads.values()), len(runs)
 
     distinct_sent, log_entries, step_runs = await sync_to_async(verify)()
     for r in readers:
         assert r.seqs == list(range(1, heads[r.room] + 1)), (r.name, r.reconnects)
-    REPORT.update(faults=sum(faults.values()), **faults, client_ids=distinct_sent,
-                  log_entries=log_entries, reader_histories=len(readers),
-                  entries_checked_by_readers=sum(len(r.seqs) for r in readers),
-                  retries=anna.retries + debbie.retries, step_runs=step_runs,
-                  reader_reconnects=sum(r.reconnects for r in readers))
+    REPORT.update(
+        faults=sum(faults.values()),
+        **faults,
+        client_ids=distinct_sent,
+        log_entries=log_entries,
+        reader_histories=len(readers),
+        entries_checked_by_readers=sum(len(r.seqs) for r in readers),
+        retries=anna.retries + debbie.retries,
+        step_runs=step_runs,
+        reader_reconnects=sum(r.reconnects for r in readers),
+    )
     print("FAULT-SUITE", json.dumps(REPORT))

@@ -33,8 +33,10 @@ pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 N = 60
 RESTART_AFTER = 20
-SEED = ("import django, json; django.setup(); from tests.support.cast import build_cast; "
-        "c = build_cast(); print(json.dumps({'team': c.team.id}))")
+SEED = (
+    "import django, json; django.setup(); from tests.support.cast import build_cast; "
+    "c = build_cast(); print(json.dumps({'team': c.team.id}))"
+)
 
 
 class PrivatePostgres:
@@ -58,22 +60,38 @@ class PrivatePostgres:
         return f"postgres://postgres@127.0.0.1:{self.port}/cocare"
 
     def init(self) -> PrivatePostgres:
-        self._as_postgres(f"{self.bin}/initdb", "-D", f"{self.dir}/data", "-A", "trust",
-                          "-U", "postgres", "--no-sync")
+        self._as_postgres(
+            f"{self.bin}/initdb",
+            "-D",
+            f"{self.dir}/data",
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+        )
         self.start()
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres",
-                             autocommit=True) as c:
+        with psycopg.connect(
+            f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True
+        ) as c:
             c.execute("CREATE DATABASE cocare")
         return self
 
     def start(self) -> None:
         self._as_postgres(
-            f"{self.bin}/pg_ctl", "-D", f"{self.dir}/data", "-w", "-l", f"{self.dir}/log",
-            "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1", "start")
+            f"{self.bin}/pg_ctl",
+            "-D",
+            f"{self.dir}/data",
+            "-w",
+            "-l",
+            f"{self.dir}/log",
+            "-o",
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1",
+            "start",
+        )
 
     def crash(self) -> None:
-        self._as_postgres(f"{self.bin}/pg_ctl", "-D", f"{self.dir}/data", "-m", "immediate",
-                          "stop")
+        self._as_postgres(f"{self.bin}/pg_ctl", "-D", f"{self.dir}/data", "-m", "immediate", "stop")
 
     def destroy(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError):
@@ -95,8 +113,9 @@ def private_pg():
 
 
 def run(env, *args, timeout=300) -> str:
-    r = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True,
-                       text=True, timeout=timeout)
+    r = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     return r.stdout
 
@@ -105,8 +124,14 @@ def test_postgres_crash_restart_mid_stream_loses_and_doubles_nothing(private_pg)
     import os
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("COCARE_")}
-    env.update({"COCARE_DATABASE_URL": private_pg.url, "COCARE_LOG_LEVEL": "ERROR",
-                "DJANGO_SETTINGS_MODULE": "cocare_chat.settings", "PYTHONUNBUFFERED": "1"})
+    env.update(
+        {
+            "COCARE_DATABASE_URL": private_pg.url,
+            "COCARE_LOG_LEVEL": "ERROR",
+            "DJANGO_SETTINGS_MODULE": "cocare_chat.settings",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     run(env, "manage.py", "migrate", "-v0")
     team = json.loads(run(env, "-c", SEED).strip().splitlines()[-1])["team"]
     server = ServerProcess(env).start()
@@ -144,8 +169,9 @@ def test_postgres_crash_restart_mid_stream_loses_and_doubles_nothing(private_pg)
         while i < N:
             cid = f"pg-{i}"
             try:
-                await sender.send({"type": "send", "room": team, "client_id": cid,
-                                   "body": f"entry {i}"})
+                await sender.send(
+                    {"type": "send", "room": team, "client_id": cid, "body": f"entry {i}"}
+                )
                 f = await sender.expect("ack", client_id=cid, timeout=10)
                 assert f["seq"] >= 1
                 i += 1
@@ -157,8 +183,9 @@ def test_postgres_crash_restart_mid_stream_loses_and_doubles_nothing(private_pg)
                 await asyncio.to_thread(private_pg.crash)
                 down_at = time.monotonic()
                 # Sends while it is down fail with an error frame; keep retrying them.
-                await sender.send({"type": "send", "room": team, "client_id": f"pg-{i}",
-                                   "body": f"entry {i}"})
+                await sender.send(
+                    {"type": "send", "room": team, "client_id": f"pg-{i}", "body": f"entry {i}"}
+                )
                 err = await sender.expect("error", timeout=30)
                 assert err["code"] == "server_error" and err["client_id"] == f"pg-{i}"
                 stats["send_retries"] += 1
@@ -177,7 +204,9 @@ def test_postgres_crash_restart_mid_stream_loses_and_doubles_nothing(private_pg)
         server.stop()
     stored = private_pg.rows(
         "SELECT client_id, seq FROM rooms_message WHERE room_id = %s AND client_id LIKE 'pg-%%'"
-        " ORDER BY seq", team)
+        " ORDER BY seq",
+        team,
+    )
     assert [c for c, _ in stored] == [f"pg-{k}" for k in range(N)]
     assert [s for _, s in stored] == list(range(1, N + 1))
     assert reader_seqs == list(range(1, N + 1))

@@ -13,7 +13,7 @@ EDGE_STRINGS = [
     "<img src=x onerror=alert(1)>",
     "<script>document.title='pwned'</script>",
     "javascript:alert(1)",
-    "\"><svg onload=alert(1)>",
+    '"><svg onload=alert(1)>',
     "{{7*7}} ${7*7} %s %n",
     "\u202eevil\u202c right-to-left override",
     "مرحبا بالعالم",  # RTL script
@@ -32,26 +32,58 @@ EDGE_STRINGS = [
 
 edge_text = st.sampled_from(EDGE_STRINGS) | st.text(max_size=300)
 
-json_leaf = (st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
-             | st.floats(allow_nan=True, allow_infinity=True) | edge_text)
+json_leaf = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | edge_text
+)
 json_values = st.recursive(
     json_leaf,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(edge_text, inner, max_size=4),
     max_leaves=20,
 )
 
-FRAME_TYPES = ["subscribe", "unsubscribe", "send", "edit", "redact", "typing", "read", "ping",
-               "SEND", "", "message", "hello"]
-FIELDS = ["type", "room", "client_id", "kind", "body", "payload", "reply_to", "target", "seq",
-          "after_seq", "ref", "extra"]
+FRAME_TYPES = [
+    "subscribe",
+    "unsubscribe",
+    "send",
+    "edit",
+    "redact",
+    "typing",
+    "read",
+    "ping",
+    "SEND",
+    "",
+    "message",
+    "hello",
+]
+FIELDS = [
+    "type",
+    "room",
+    "client_id",
+    "kind",
+    "body",
+    "payload",
+    "reply_to",
+    "target",
+    "seq",
+    "after_seq",
+    "ref",
+    "extra",
+]
 
 
 def frame_like(room_ids: list[int]):
     """Dicts that look like client frames, with each field possibly of a wrong type."""
-    value = (st.sampled_from(room_ids) | st.integers(min_value=-5, max_value=2**63)
-             | st.sampled_from(FRAME_TYPES) | st.sampled_from(["text", "note", "answer",
-                                                                "system", "card", "signal"])
-             | json_values)
+    value = (
+        st.sampled_from(room_ids)
+        | st.integers(min_value=-5, max_value=2**63)
+        | st.sampled_from(FRAME_TYPES)
+        | st.sampled_from(["text", "note", "answer", "system", "card", "signal"])
+        | json_values
+    )
     return st.fixed_dictionaries(
         {"type": st.sampled_from(FRAME_TYPES)},
         optional={k: value for k in FIELDS[1:]},
@@ -99,7 +131,15 @@ HOSTILE = [*NON_FINITE, *HUGE_INTS, *BAD_DATES, *LOOKALIKES, *WRONG_TYPES]
 hostile_value = st.sampled_from(HOSTILE)
 # As a query string or path segment carries them: text.
 HOSTILE_TEXT = [str(v) for v in (*NON_FINITE, *HUGE_INTS, *BAD_DATES, *LOOKALIKES)] + [
-    "-1", "0", "1.5", "true", "null", "[]", "%00", "1e3"]
+    "-1",
+    "0",
+    "1.5",
+    "true",
+    "null",
+    "[]",
+    "%00",
+    "1e3",
+]
 hostile_text = st.sampled_from(HOSTILE_TEXT)
 
 
@@ -108,8 +148,11 @@ def to_json_text(value) -> str:
     if isinstance(value, Raw):
         return str(value)
     if isinstance(value, dict):
-        return "{" + ",".join(f"{json.dumps(str(k))}:{to_json_text(v)}"
-                              for k, v in value.items()) + "}"
+        return (
+            "{"
+            + ",".join(f"{json.dumps(str(k))}:{to_json_text(v)}" for k, v in value.items())
+            + "}"
+        )
     if isinstance(value, list | tuple):
         return "[" + ",".join(to_json_text(v) for v in value) + "]"
     return json.dumps(value)

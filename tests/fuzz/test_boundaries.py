@@ -23,8 +23,9 @@ from rooms.frames import client_frame
 from rooms.payloads import PAYLOAD_MODELS, validate_payload
 from tests.fuzz.strategies import EDGE_STRINGS, frame_like, json_values
 
-FUZZ = settings(max_examples=200, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def refuses_cleanly(fn, value):
@@ -98,8 +99,9 @@ def _check_mutations(parse, doc, limit=3000) -> tuple[int, int]:
 
 
 def test_question_bank_mutations_are_refused_or_consistent():
-    refused, accepted = _check_mutations(QuestionBank.model_validate,
-                                         load_bank().model_dump(mode="json"))
+    refused, accepted = _check_mutations(
+        QuestionBank.model_validate, load_bank().model_dump(mode="json")
+    )
     assert refused > 100 and accepted >= 5
 
 

@@ -82,8 +82,14 @@ def test_hostile_bodies_never_5xx_and_refusals_write_nothing(cast, endpoint):
 def test_script_bodies_are_returned_as_json_strings_not_markup(cast):
     c = client_for(cast.anna)
     payload = "<img src=x onerror=alert(1)>"
-    assert c.post(f"/api/rooms/{cast.team.id}/messages", {"client_id": "xss", "body": payload},
-                  content_type="application/json").status_code == 201
+    assert (
+        c.post(
+            f"/api/rooms/{cast.team.id}/messages",
+            {"client_id": "xss", "body": payload},
+            content_type="application/json",
+        ).status_code
+        == 201
+    )
     r = c.get(f"/api/rooms/{cast.team.id}/messages")
     assert r["Content-Type"] == "application/json; charset=utf-8"
     assert r.headers["X-Content-Type-Options"] == "nosniff"

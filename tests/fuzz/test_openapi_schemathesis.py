@@ -65,13 +65,20 @@ def _session():
     cast = build_cast()
     c = Client()
     c.force_login(cast.carol.user)
-    return ({"sessionid": c.cookies["sessionid"].value, "csrftoken": CSRF},
-            {"X-CSRFToken": CSRF, "Referer": "http://localhost/"})
+    return (
+        {"sessionid": c.cookies["sessionid"].value, "csrftoken": CSRF},
+        {"X-CSRFToken": CSRF, "Referer": "http://localhost/"},
+    )
 
 
 @schema.parametrize()
-@settings(max_examples=8, deadline=None, derandomize=True, database=None,
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=8,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 def test_api_never_errors_and_matches_its_schema(case, signed_in):
     cookies, headers = signed_in
     response = case.call(headers=headers, cookies=cookies)
@@ -83,13 +90,18 @@ def test_api_never_errors_and_matches_its_schema(case, signed_in):
     # claims multipart/form-data but is not (rejected by the CSRF check before any view).
     # A path no route matches (a non-integer id where the route has <int:...>) is Django's
     # plain 404 page: no view ran.
-    if response.status_code >= 400 and response.status_code != 405 \
-            and sent_type.startswith("application/json") and routed(response.request.url):
+    if (
+        response.status_code >= 400
+        and response.status_code != 405
+        and sent_type.startswith("application/json")
+        and routed(response.request.url)
+    ):
         try:
             body = response.json()
         except ValueError:
-            raise AssertionError((response.status_code, case.as_curl_command(),
-                                  response.text[:300])) from None
+            raise AssertionError(
+                (response.status_code, case.as_curl_command(), response.text[:300])
+            ) from None
         assert set(body) >= {"error", "message"}, body
 
 
@@ -109,10 +121,23 @@ sweep.config.generation.update(modes=[GenerationMode.POSITIVE])
 sweep.config.phases.update(phases=["fuzzing"])  # one generated base case per operation
 SPEC = sweep.raw_schema
 WRITTEN = (Message, PlannedVisit, Goal, Flag, Membership, PushDevice, SensorEvent)
-BODY_VALUES = [Raw("NaN"), Raw("1e999"), 2**64, "0001-01-01T00:00:00+14:00",
-               "9999-12-31T23:59:59-23:59", "１２３", []]
-TEXT_VALUES = ["NaN", "1e999", str(2**64), "0001-01-01T00:00:00+14:00",
-               "9999-12-31T23:59:59-23:59", "１２３"]
+BODY_VALUES = [
+    Raw("NaN"),
+    Raw("1e999"),
+    2**64,
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59-23:59",
+    "１２３",
+    [],
+]
+TEXT_VALUES = [
+    "NaN",
+    "1e999",
+    str(2**64),
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59-23:59",
+    "１２３",
+]
 HUB_DEVICE = {"device_id": "pir-hall", "kind": "motion", "location": "Hall"}
 
 
@@ -122,12 +147,15 @@ def sweep_session(db):
     signals.request_finished.disconnect(close_old_connections)
     try:
         cast = build_cast()
-        _, hub_token = do_create_hub(cast.peggy, "Sweep hub", devices=[HUB_DEVICE],
-                                     now=clock.now())
+        _, hub_token = do_create_hub(cast.peggy, "Sweep hub", devices=[HUB_DEVICE], now=clock.now())
         c = Client()
         c.force_login(cast.carol.user)
-        yield cast, hub_token, {"sessionid": c.cookies["sessionid"].value, "csrftoken": CSRF}, \
-            {"X-CSRFToken": CSRF, "Referer": "http://localhost/"}
+        yield (
+            cast,
+            hub_token,
+            {"sessionid": c.cookies["sessionid"].value, "csrftoken": CSRF},
+            {"X-CSRFToken": CSRF, "Referer": "http://localhost/"},
+        )
     finally:
         signals.request_started.connect(close_old_connections)
         signals.request_finished.connect(close_old_connections)
@@ -139,24 +167,49 @@ def _base(case, cast, hub_token: str, marker: str) -> dict[str, str]:
     ids = {"room_id": cast.team.id, "su_id": cast.peggy.id, "person_id": cast.debbie.id}
     case.path_parameters = {k: ids.get(k, v) for k, v in (case.path_parameters or {}).items()}
     if case.path == "/api/sensors/events":
-        case.body = {"events": [{"device_id": HUB_DEVICE["device_id"], "event_id": "sweep",
-                                 "kind": "motion", "value": 1,
-                                 "occurred_at": clock.now().isoformat()}]}
+        case.body = {
+            "events": [
+                {
+                    "device_id": HUB_DEVICE["device_id"],
+                    "event_id": "sweep",
+                    "kind": "motion",
+                    "value": 1,
+                    "occurred_at": clock.now().isoformat(),
+                }
+            ]
+        }
         return {"Authorization": f"Bearer {hub_token}"}
     if case.method == "POST" and case.path.endswith("/messages"):
-        case.body = {"client_id": "sweep", "kind": "text", "body": f"{marker} message",
-                     "payload": {"location": {"lat": 53.48, "lon": -2.24, "accuracy": 12.0}}}
-    elif case.path.endswith("/planned") and case.method == "POST" or \
-            case.path.startswith("/api/visits/planned/") and case.method == "PUT":
-        case.body = {"worker_id": cast.anna.id, "window_start": "2026-03-03T09:00:00Z",
-                     "window_end": "2026-03-03T09:30:00Z", "notes": f"{marker} notes"}
+        case.body = {
+            "client_id": "sweep",
+            "kind": "text",
+            "body": f"{marker} message",
+            "payload": {"location": {"lat": 53.48, "lon": -2.24, "accuracy": 12.0}},
+        }
+    elif (
+        case.path.endswith("/planned")
+        and case.method == "POST"
+        or case.path.startswith("/api/visits/planned/")
+        and case.method == "PUT"
+    ):
+        case.body = {
+            "worker_id": cast.anna.id,
+            "window_start": "2026-03-03T09:00:00Z",
+            "window_end": "2026-03-03T09:30:00Z",
+            "notes": f"{marker} notes",
+        }
     return {}
 
 
 def _declared(case) -> list[str]:
     op = SPEC["paths"][case.path][case.method.lower()]
-    ref = (op.get("requestBody", {}).get("content", {}).get("application/json", {})
-           .get("schema", {}).get("$ref"))
+    ref = (
+        op.get("requestBody", {})
+        .get("content", {})
+        .get("application/json", {})
+        .get("schema", {})
+        .get("$ref")
+    )
     if not ref:
         return []
     return list(SPEC["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"])
@@ -164,8 +217,10 @@ def _declared(case) -> list[str]:
 
 def _variants(case):
     """(where, field path, value) for every field and every hostile value."""
-    for where, container, values in (("path", case.path_parameters, TEXT_VALUES),
-                                     ("query", _query_names(case), TEXT_VALUES)):
+    for where, container, values in (
+        ("path", case.path_parameters, TEXT_VALUES),
+        ("query", _query_names(case), TEXT_VALUES),
+    ):
         for name in container:
             for v in values:
                 yield where, (name,), v
@@ -214,10 +269,16 @@ def _log_text(caplog) -> str:
 
 
 @sweep.parametrize()
-@settings(max_examples=1, deadline=None, derandomize=True, database=None,
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=1,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 def test_hostile_values_in_every_field_are_refused_cleanly_and_never_logged(
-        case, sweep_session, caplog):
+    case, sweep_session, caplog
+):
     cast, hub_token, cookies, headers = sweep_session
     caplog.set_level(logging.DEBUG)
     marker = f"sweep-{uuid.uuid4().hex[:10]}"
@@ -238,14 +299,18 @@ def test_hostile_values_in_every_field_are_refused_cleanly_and_never_logged(
         response = case.call(headers=headers, cookies=cookies)
         what = (where, path, value, response.status_code, response.text[:200])
         assert response.status_code < 500, what
-        if response.status_code >= 400 and response.status_code != 405 \
-                and routed(response.request.url):
+        if (
+            response.status_code >= 400
+            and response.status_code != 405
+            and routed(response.request.url)
+        ):
             assert set(response.json()) >= {"error", "message"}, what
             assert [m.objects.count() for m in WRITTEN] == before, what  # nothing written
         if isinstance(value, Raw) and where == "body":
             assert response.status_code == 422, what
-            assert response.json()["message"].startswith(
-                ".".join(str(k) for k in path) + ": "), what
+            assert response.json()["message"].startswith(".".join(str(k) for k in path) + ": "), (
+                what
+            )
     case.path_parameters, case.query, case.body = base_path, base_query, base_body
     logged = _log_text(caplog)
     sent = [marker, *(v for v in (*TEXT_VALUES, *BODY_VALUES) if isinstance(v, str))]

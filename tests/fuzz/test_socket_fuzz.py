@@ -47,8 +47,13 @@ TRIED = {"frames": 0}
 def generate(room_ids: list[int], n: int) -> list[dict]:
     out: list[dict] = []
 
-    @settings(max_examples=n, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=n,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(frame_like(room_ids))
     def collect(frame):
         out.append(frame)
@@ -58,7 +63,13 @@ def generate(room_ids: list[int], n: int) -> list[dict]:
 
 
 RAW = [
-    " ", "null", "[]", "{}", "not json", "{\"type\":", "[" * 100_000 + "]" * 100_000,
+    " ",
+    "null",
+    "[]",
+    "{}",
+    "not json",
+    '{"type":',
+    "[" * 100_000 + "]" * 100_000,
     json.dumps({"type": "send", "room": 1, "client_id": "x", "body": "a" * 40_000}),
     json.dumps({"type": "ping", "ref": "r" * 65}),
     json.dumps({"type": "send", "room": 1.0, "client_id": "f", "body": "float room"}),
@@ -87,8 +98,10 @@ async def test_hostile_frames_never_crash_the_socket_or_half_write():
     cast = await sync_to_async(build_cast)()
     rooms = [cast.team.id, cast.family.id, 999_999]
     frames = generate(rooms, N_FRAMES)
-    frames += [{"type": "send", "room": cast.team.id, "client_id": f"edge-{i}", "body": s}
-               for i, s in enumerate(EDGE_STRINGS)]
+    frames += [
+        {"type": "send", "room": cast.team.id, "client_id": f"edge-{i}", "body": s}
+        for i, s in enumerate(EDGE_STRINGS)
+    ]
     comm, hello = await ws_connect(cast.anna)
     assert hello["type"] == "hello"
     seen: list[dict] = []
@@ -111,8 +124,10 @@ async def test_hostile_frames_never_crash_the_socket_or_half_write():
     def stored():
         rows = list(Message.objects.filter(sender=cast.anna).values_list("room_id", "client_id"))
         heads = {r.id: r.last_seq for r in Room.objects.all()}
-        seqs = {rid: sorted(Message.objects.filter(room_id=rid).values_list("seq", flat=True))
-                for rid in heads}
+        seqs = {
+            rid: sorted(Message.objects.filter(room_id=rid).values_list("seq", flat=True))
+            for rid in heads
+        }
         return rows, heads, seqs
 
     rows, heads, seqs = await sync_to_async(stored)()
@@ -120,8 +135,11 @@ async def test_hostile_frames_never_crash_the_socket_or_half_write():
     for rid, head in heads.items():
         assert seqs[rid] == list(range(1, head + 1))
     # The script-injection strings are stored verbatim: escaping is the renderer's job.
-    bodies = await sync_to_async(lambda: set(
-        Message.objects.filter(client_id__startswith="edge-").values_list("body", flat=True)))()
+    bodies = await sync_to_async(
+        lambda: set(
+            Message.objects.filter(client_id__startswith="edge-").values_list("body", flat=True)
+        )
+    )()
     assert "<img src=x onerror=alert(1)>" in bodies
 
 
@@ -134,11 +152,24 @@ def valid_frames(team: int, marker: str) -> dict[str, dict]:
     return {
         "subscribe": {"type": "subscribe", "room": team, "after_seq": 0, "ref": "s"},
         "unsubscribe": {"type": "unsubscribe", "room": team, "ref": "u"},
-        "send": {"type": "send", "room": team, "client_id": "x", "kind": "text",
-                 "body": f"{marker} send body", "payload": {"location": location},
-                 "reply_to": 1, "ref": "x"},
-        "edit": {"type": "edit", "room": team, "client_id": "x", "target": 1,
-                 "body": f"{marker} edit body", "ref": "e"},
+        "send": {
+            "type": "send",
+            "room": team,
+            "client_id": "x",
+            "kind": "text",
+            "body": f"{marker} send body",
+            "payload": {"location": location},
+            "reply_to": 1,
+            "ref": "x",
+        },
+        "edit": {
+            "type": "edit",
+            "room": team,
+            "client_id": "x",
+            "target": 1,
+            "body": f"{marker} edit body",
+            "ref": "e",
+        },
         "redact": {"type": "redact", "room": team, "client_id": "x", "target": 1, "ref": "d"},
         "typing": {"type": "typing", "room": team},
         "read": {"type": "read", "room": team, "seq": 1, "ref": "r"},
@@ -188,8 +219,13 @@ def hostile_frame(draw, valid: dict[str, dict]):
 def generate_hostile(valid: dict[str, dict], n: int) -> list[dict]:
     out: list[dict] = []
 
-    @settings(max_examples=n, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=n,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(hostile_frame(valid))
     def collect(frame):
         out.append(frame)
@@ -210,8 +246,9 @@ async def test_hostile_values_in_every_field_of_every_frame_type_are_refused_cle
     caplog.set_level(logging.DEBUG)
     cast = await sync_to_async(build_cast)()
     marker = f"hostile-{uuid.uuid4().hex[:10]}"
-    await sync_to_async(check_post_message)(person=cast.anna, room_id=cast.team.id,
-                                            client_id="seed", body=f"{marker} seed")
+    await sync_to_async(check_post_message)(
+        person=cast.anna, room_id=cast.team.id, client_id="seed", body=f"{marker} seed"
+    )
     valid = valid_frames(cast.team.id, marker)
     frames = every_field_frames(valid) + generate_hostile(valid, 80)
     assert {f["type"] for f in frames} == set(valid)  # every frame type is exercised
@@ -238,8 +275,12 @@ async def test_hostile_values_in_every_field_of_every_frame_type_are_refused_cle
     leaked = [s for s in sent if s in caplog.text]
     assert not leaked, leaked
 
-    acked = {(f["room"], f["client_id"]) for got in answers for f in got
-             if f.get("type") == "ack"}
-    rows = await sync_to_async(lambda: set(Message.objects.filter(sender=cast.anna).exclude(
-        client_id="seed").values_list("room_id", "client_id")))()
+    acked = {(f["room"], f["client_id"]) for got in answers for f in got if f.get("type") == "ack"}
+    rows = await sync_to_async(
+        lambda: set(
+            Message.objects.filter(sender=cast.anna)
+            .exclude(client_id="seed")
+            .values_list("room_id", "client_id")
+        )
+    )()
     assert rows == acked  # every stored entry was acknowledged, and vice versa

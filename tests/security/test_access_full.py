@@ -16,11 +16,24 @@ from rooms.models import AuditEvent
 from tests.escalation.helpers import drain, say
 from tests.security.helpers import client_for
 
-PEOPLE = ("service_user", "care_worker", "nurse", "therapist", "care_manager", "family",
-          "commissioner", "unassigned_worker", "other_provider_manager",
-          "other_provider_worker", "other_council_manager", "other_council_worker",
-          "other_council_nurse", "other_council_commissioner", "other_council_service_user",
-          "other_council_family")
+PEOPLE = (
+    "service_user",
+    "care_worker",
+    "nurse",
+    "therapist",
+    "care_manager",
+    "family",
+    "commissioner",
+    "unassigned_worker",
+    "other_provider_manager",
+    "other_provider_worker",
+    "other_council_manager",
+    "other_council_worker",
+    "other_council_nurse",
+    "other_council_commissioner",
+    "other_council_service_user",
+    "other_council_family",
+)
 STAFF_ON_PEGGY = {"care_worker", "nurse", "therapist", "care_manager"}
 
 # (resource, action) -> who succeeds. Everyone else must be refused with 404.
@@ -55,18 +68,24 @@ def attempt(cast, alert, flagged, who: str, resource: str, action: str) -> tuple
         ("alert", "read"): lambda: c.get(f"/api/alerts/{alert.id}"),
         ("alert", "acknowledge"): lambda: c.post(f"/api/alerts/{alert.id}/ack"),
         ("alert", "tell-family"): lambda: c.post(
-            f"/api/alerts/{alert.id}/tell-family", {"text": "Mum is fine, resting now."},
-            content_type="application/json"),
+            f"/api/alerts/{alert.id}/tell-family",
+            {"text": "Mum is fine, resting now."},
+            content_type="application/json",
+        ),
         ("key_info", "read"): lambda: c.get(f"/api/service-users/{su}"),
         ("visits", "list"): lambda: c.get(f"/api/visits/service-users/{su}/visits"),
         ("planned", "list"): lambda: c.get(f"/api/visits/service-users/{su}/planned"),
         ("goals", "list"): lambda: c.get(f"/api/visits/service-users/{su}/goals"),
-        ("goals", "add"): lambda: c.post(f"/api/visits/service-users/{su}/goals",
-                                         {"text": "Walk to the shop"},
-                                         content_type="application/json"),
+        ("goals", "add"): lambda: c.post(
+            f"/api/visits/service-users/{su}/goals",
+            {"text": "Walk to the shop"},
+            content_type="application/json",
+        ),
         ("concern", "raise-on-team-message"): lambda: c.post(
-            "/api/alerts/concerns", {"message_id": flagged.id, "reason": "worried"},
-            content_type="application/json"),
+            "/api/alerts/concerns",
+            {"message_id": flagged.id, "reason": "worried"},
+            content_type="application/json",
+        ),
     }
     r = calls[(resource, action)]()
     assert r.status_code < 500, (who, resource, action, r.content[:200])
@@ -110,10 +129,16 @@ def test_council_gets_escalated_alerts_only_with_a_bounded_audited_context(cast,
 
 READS = [
     ("room history", lambda cast: f"/api/rooms/{cast.team.id}/messages", "room.read"),
-    ("key information", lambda cast: f"/api/service-users/{cast.peggy.id}",
-     "service_user.key_info"),
-    ("planned visits", lambda cast: f"/api/visits/service-users/{cast.peggy.id}/planned",
-     "planned_visit.list"),
+    (
+        "key information",
+        lambda cast: f"/api/service-users/{cast.peggy.id}",
+        "service_user.key_info",
+    ),
+    (
+        "planned visits",
+        lambda cast: f"/api/visits/service-users/{cast.peggy.id}/planned",
+        "planned_visit.list",
+    ),
 ]
 
 
@@ -130,11 +155,21 @@ def test_every_read_of_a_persons_record_is_audited_without_content(cast, what, u
 
 def test_refused_reads_are_not_answered_with_content(cast):
     say(cast.anna, cast.team, "Peggy has a pressure sore")
-    for who in ("family", "commissioner", "unassigned_worker", "other_provider_manager",
-                "other_council_manager", "other_council_commissioner", "other_council_nurse"):
+    for who in (
+        "family",
+        "commissioner",
+        "unassigned_worker",
+        "other_provider_manager",
+        "other_council_manager",
+        "other_council_commissioner",
+        "other_council_nurse",
+    ):
         c = client_for(cast.everyone()[who])
-        for url in (f"/api/rooms/{cast.team.id}/messages", f"/api/service-users/{cast.peggy.id}",
-                    f"/api/rooms/{cast.team.id}/members"):
+        for url in (
+            f"/api/rooms/{cast.team.id}/messages",
+            f"/api/service-users/{cast.peggy.id}",
+            f"/api/rooms/{cast.team.id}/members",
+        ):
             r = c.get(url)
             assert r.status_code == 404, (who, url)
             assert b"pressure sore" not in r.content and b"Key safe code" not in r.content

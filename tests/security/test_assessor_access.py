@@ -107,9 +107,22 @@ def test_an_allocated_assessor_reads_the_dashboard_summary_goals_and_visits(worl
     assert list(allocated_service_users(world.ruth)) == [world.cast.peggy]
 
 
-KINDS = ["dashboard", "summary", "today", "export", "key-info", "goals", "visits", "planned",
-         "team-messages", "family-messages", "team-members", "person-page", "team-page",
-         "family-page"]
+KINDS = [
+    "dashboard",
+    "summary",
+    "today",
+    "export",
+    "key-info",
+    "goals",
+    "visits",
+    "planned",
+    "team-messages",
+    "family-messages",
+    "team-members",
+    "person-page",
+    "team-page",
+    "family-page",
+]
 
 
 def refusals(c: Client, su_id: int) -> list[tuple[str, int, bytes]]:
@@ -117,16 +130,24 @@ def refusals(c: Client, su_id: int) -> list[tuple[str, int, bytes]]:
     su = ServiceUser.objects.filter(pk=su_id).first()
     team = su.rooms.get(kind="professional").id if su else MISSING
     family = su.rooms.get(kind="family").id if su else MISSING
-    urls = [*dashboard_urls(su_id),
-            f"/api/service-users/{su_id}",
-            f"/api/visits/service-users/{su_id}/goals",
-            f"/api/visits/service-users/{su_id}/visits",
-            f"/api/visits/service-users/{su_id}/planned",
-            f"/api/rooms/{team}/messages", f"/api/rooms/{family}/messages",
-            f"/api/rooms/{team}/members",
-            f"/people/{su_id}/", f"/people/{su_id}/team/", f"/people/{su_id}/family/"]
-    return [(kind, r.status_code, r.content) for kind, u in zip(KINDS, urls, strict=True)
-            for r in [c.get(u)]]
+    urls = [
+        *dashboard_urls(su_id),
+        f"/api/service-users/{su_id}",
+        f"/api/visits/service-users/{su_id}/goals",
+        f"/api/visits/service-users/{su_id}/visits",
+        f"/api/visits/service-users/{su_id}/planned",
+        f"/api/rooms/{team}/messages",
+        f"/api/rooms/{family}/messages",
+        f"/api/rooms/{team}/members",
+        f"/people/{su_id}/",
+        f"/people/{su_id}/team/",
+        f"/people/{su_id}/family/",
+    ]
+    return [
+        (kind, r.status_code, r.content)
+        for kind, u in zip(KINDS, urls, strict=True)
+        for r in [c.get(u)]
+    ]
 
 
 def test_every_refusal_answers_the_same_404_as_a_person_who_does_not_exist(world):

@@ -30,18 +30,24 @@ PHRASES = [
 
 def workload(cast) -> None:
     """Chat over HTTP, every worker kind, alerts with push devices, reads of everything."""
-    PushDevice.objects.create(person=cast.carol, token="fcm-token-" + "c" * 30,
-                              token_hash="h" * 64, created_at=T0)
+    PushDevice.objects.create(
+        person=cast.carol, token="fcm-token-" + "c" * 30, token_hash="h" * 64, created_at=T0
+    )
     anna, carol, debbie = client_for(cast.anna), client_for(cast.carol), client_for(cast.debbie)
     for i, phrase in enumerate(PHRASES):
         room = cast.family if i % 2 else cast.team
         who = debbie if room == cast.family else anna
-        r = who.post(f"/api/rooms/{room.id}/messages", {"client_id": f"dp-{i}", "body": phrase},
-                     content_type="application/json")
+        r = who.post(
+            f"/api/rooms/{room.id}/messages",
+            {"client_id": f"dp-{i}", "body": phrase},
+            content_type="application/json",
+        )
         assert r.status_code == 201
-    r = anna.post(f"/api/rooms/{cast.team.id}/messages",
-                  {"client_id": "dp-bad", "body": PHRASES[0] + "\x00"},
-                  content_type="application/json")
+    r = anna.post(
+        f"/api/rooms/{cast.team.id}/messages",
+        {"client_id": "dp-bad", "body": PHRASES[0] + "\x00"},
+        content_type="application/json",
+    )
     assert r.status_code == 422 and PHRASES[0] not in r.content.decode()
     workers = bot_workers() + escalation_workers()
     drain(workers)
@@ -91,10 +97,11 @@ def test_audit_events_cannot_be_updated_or_deleted_even_in_sql(cast):
 
         missing("PostgreSQL (the append-only trigger)")
     ev = AuditEvent.objects.create(actor=cast.anna, action="room.read", room=cast.team, at=T0)
-    for attempt in (lambda: AuditEvent.objects.filter(pk=ev.pk).update(action="x"),
-                    lambda: AuditEvent.objects.filter(pk=ev.pk).delete(),
-                    lambda: connection.cursor().execute(
-                        "UPDATE rooms_auditevent SET target = 'x'")):
+    for attempt in (
+        lambda: AuditEvent.objects.filter(pk=ev.pk).update(action="x"),
+        lambda: AuditEvent.objects.filter(pk=ev.pk).delete(),
+        lambda: connection.cursor().execute("UPDATE rooms_auditevent SET target = 'x'"),
+    ):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
             attempt()
     assert AuditEvent.objects.get(pk=ev.pk).action == "room.read"
@@ -103,9 +110,11 @@ def test_audit_events_cannot_be_updated_or_deleted_even_in_sql(cast):
 def test_a_failed_write_leaves_nothing_half_written(cast):
     before = Message.objects.count()
     c = client_for(cast.anna)
-    r = c.post(f"/api/rooms/{cast.team.id}/messages",
-               {"client_id": "half", "body": "x", "reply_to": 999},
-               content_type="application/json")
+    r = c.post(
+        f"/api/rooms/{cast.team.id}/messages",
+        {"client_id": "half", "body": "x", "reply_to": 999},
+        content_type="application/json",
+    )
     assert r.status_code == 422
     cast.team.refresh_from_db()
     assert Message.objects.count() == before and cast.team.last_seq == before
@@ -134,9 +143,16 @@ def test_production_settings_are_secure_only():
     from tests.support.services import ROOT
 
     env = dict(os.environ, COCARE_PRODUCTION="true", COCARE_SECRET_KEY="k" + "9f3aQ-z!" * 8)
-    code = ("from django.conf import settings as s; print(s.SESSION_COOKIE_SECURE, "
-            "s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS > 0, s.DEBUG)")
-    out = subprocess.run([sys.executable, "-c", "import django; django.setup(); " + code],
-                         cwd=ROOT, env=env | {"DJANGO_SETTINGS_MODULE": "cocare_chat.settings"},
-                         capture_output=True, text=True, timeout=60)
+    code = (
+        "from django.conf import settings as s; print(s.SESSION_COOKIE_SECURE, "
+        "s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS > 0, s.DEBUG)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); " + code],
+        cwd=ROOT,
+        env=env | {"DJANGO_SETTINGS_MODULE": "cocare_chat.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.stdout.split() == ["True", "True", "True", "True", "False"], out.stderr

@@ -61,12 +61,17 @@ def test_message_bodies_never_cross_redis_in_clear_text():
         missing(f"Redis at {REDIS_URL}")
     cast = build_cast()
     marker = uuid.uuid4().hex[:12]
-    secrets = [f"Peggy fell in the bathroom {marker}", f"Bruising on left arm {marker}",
-               f"Mum was confused this morning {marker}"]
+    secrets = [
+        f"Peggy fell in the bathroom {marker}",
+        f"Bruising on left arm {marker}",
+        f"Mum was confused this morning {marker}",
+    ]
     env = subprocess_env(redis=True)
     # --proxy-headers: as in production, the client address comes from X-Forwarded-For.
-    a, b = (ServerProcess(env, args=["--proxy-headers"]).start(),
-            ServerProcess(env, args=["--proxy-headers"]).start())
+    a, b = (
+        ServerProcess(env, args=["--proxy-headers"]).start(),
+        ServerProcess(env, args=["--proxy-headers"]).start(),
+    )
     guesser = f"mallory-{marker}"
     address = f"203.0.113.{random.randint(1, 254)}"
 
@@ -74,10 +79,17 @@ def test_message_bodies_never_cross_redis_in_clear_text():
         with httpx.Client(base_url=a.url, timeout=20) as c:
             c.get("/login/")
             for i in range(3):
-                r = c.post("/login/", data={"username": guesser, "password": f"guess{i}",
-                                            "csrfmiddlewaretoken": c.cookies["csrftoken"]},
-                           headers={"X-Forwarded-For": address})
+                r = c.post(
+                    "/login/",
+                    data={
+                        "username": guesser,
+                        "password": f"guess{i}",
+                        "csrfmiddlewaretoken": c.cookies["csrftoken"],
+                    },
+                    headers={"X-Forwarded-For": address},
+                )
                 assert r.status_code == 200  # the form again: failed, counted
+
     monitor = Monitor(REDIS_URL)
     monitor.start()
 
@@ -89,12 +101,21 @@ def test_message_bodies_never_cross_redis_in_clear_text():
             await c.send({"type": "subscribe", "room": room, "after_seq": 0})
             await c.expect("subscribed")
         await anna.send({"type": "typing", "room": cast.team.id})
-        await anna.send({"type": "send", "room": cast.team.id, "client_id": "s0",
-                         "body": secrets[0]})
-        await anna.send({"type": "send", "room": cast.team.id, "client_id": "s1",
-                         "kind": "text", "body": secrets[1]})
-        await debbie.send({"type": "send", "room": cast.family.id, "client_id": "s2",
-                           "body": secrets[2]})
+        await anna.send(
+            {"type": "send", "room": cast.team.id, "client_id": "s0", "body": secrets[0]}
+        )
+        await anna.send(
+            {
+                "type": "send",
+                "room": cast.team.id,
+                "client_id": "s1",
+                "kind": "text",
+                "body": secrets[1],
+            }
+        )
+        await debbie.send(
+            {"type": "send", "room": cast.family.id, "client_id": "s2", "body": secrets[2]}
+        )
         # Delivery across processes proves the bodies did travel through Redis.
         await nadia.expect("message", body=secrets[0])
         got = await nadia.expect("message", body=secrets[1])
@@ -118,6 +139,10 @@ def test_message_bodies_never_cross_redis_in_clear_text():
     # Whole phrases, not fragments: a four-digit code or a short word can turn up by
     # chance inside epoch timestamps, hex channel names or ciphertext (CI once failed
     # because the epoch second 1795441149 contains "4411").
-    for phrase in ("fell in the bathroom", "Bruising on left arm", "confused this morning",
-                   "Key safe code 4411"):
+    for phrase in (
+        "fell in the bathroom",
+        "Bruising on left arm",
+        "confused this morning",
+        "Key safe code 4411",
+    ):
         assert phrase not in carried, phrase

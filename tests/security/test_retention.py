@@ -22,8 +22,15 @@ def post(cast, person, room, body, at, **kw):
 def test_expired_content_is_purged_and_redacted_through_the_write_path(cast):
     set_policy(cast.provider, 30, now=T0)
     old = post(cast, cast.anna, cast.team, "Catheter leaking again", T0)
-    post(cast, cast.anna, cast.team, "Catheter leaking (edited)", T0 + dt.timedelta(hours=1),
-         kind="edit", target_seq=old.seq)
+    post(
+        cast,
+        cast.anna,
+        cast.team,
+        "Catheter leaking (edited)",
+        T0 + dt.timedelta(hours=1),
+        kind="edit",
+        target_seq=old.seq,
+    )
     recent = post(cast, cast.anna, cast.team, "Fresh dressing applied", T0 + 20 * DAY)
     result = apply_retention(T0 + 35 * DAY)
     assert result.purged == 1 and result.redactions == 1
@@ -66,8 +73,7 @@ def test_policy_is_per_provider_and_none_keeps_forever(cast):
 def test_user_deleted_messages_lose_their_stored_body_too(cast):
     set_policy(cast.provider, 30, now=T0)
     m = post(cast, cast.anna, cast.team, "Wrong person's obs", T0)
-    post(cast, cast.anna, cast.team, "", T0, kind="redaction", target_seq=m.seq,
-         client_id="del-1")
+    post(cast, cast.anna, cast.team, "", T0, kind="redaction", target_seq=m.seq, client_id="del-1")
     m.refresh_from_db()
     assert m.body == "Wrong person's obs"  # a redaction hides; the body is still stored
     apply_retention(T0 + 31 * DAY)
@@ -87,7 +93,14 @@ def test_the_retention_redaction_becomes_a_matrix_redaction(cast):
 
     entry = OutboxEntry.objects.get(message=red)
     assert entry.txn_id == f"cocare-{red.id}"
-    rendered = render(kind="redaction", body="", payload={}, txn_id=entry.txn_id,
-                      target_event_id="$original", reply_event_id=None, answered_label=None)
+    rendered = render(
+        kind="redaction",
+        body="",
+        payload={},
+        txn_id=entry.txn_id,
+        target_event_id="$original",
+        reply_event_id=None,
+        answered_label=None,
+    )
     assert rendered.action == "redact" and rendered.target_event_id == "$original"
     assert OutboxEntry.objects.filter(message=old).exists()

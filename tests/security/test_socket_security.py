@@ -13,8 +13,15 @@ from tests.support.cast import build_cast
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.mark.parametrize("origin", ["http://evil.example", "https://localhost.evil.example",
-                                    "null", "http://localhost.attacker.net:80"])
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://evil.example",
+        "https://localhost.evil.example",
+        "null",
+        "http://localhost.attacker.net:80",
+    ],
+)
 async def test_a_foreign_origin_cannot_open_the_socket_even_with_a_valid_session(origin):
     cast = await sync_to_async(build_cast)()
     comm, hello = await ws_connect(cast.anna, origin=origin)
@@ -54,13 +61,15 @@ async def _subscribed(person, room):
 async def test_revoking_the_family_basis_while_connected_stops_delivery_at_once():
     cast = await sync_to_async(build_cast)()
     debbie = await _subscribed(cast.debbie, cast.family)
-    await sync_to_async(check_post_message)(person=cast.anna, room_id=cast.family.id,
-                                            body="before revocation")
+    await sync_to_async(check_post_message)(
+        person=cast.anna, room_id=cast.family.id, body="before revocation"
+    )
     assert (await expect(debbie, "message"))["body"] == "before revocation"
     await sync_to_async(do_revoke_family_basis)(cast.peggy, by=cast.carol)
     await expect(debbie, "revoked", room=cast.family.id)
-    await sync_to_async(check_post_message)(person=cast.anna, room_id=cast.family.id,
-                                            body="after revocation")
+    await sync_to_async(check_post_message)(
+        person=cast.anna, room_id=cast.family.id, body="after revocation"
+    )
     frames = await drain(debbie)
     assert not [f for f in frames if f.get("type") == "message"]
     # The open socket cannot post or resubscribe either.
@@ -76,8 +85,9 @@ async def test_removing_a_member_while_connected_stops_delivery():
     nadia = await _subscribed(cast.nadia, cast.team)
     await sync_to_async(do_remove_member)(cast.team, cast.nadia, by=cast.carol)
     await expect(nadia, "revoked", room=cast.team.id)
-    await sync_to_async(check_post_message)(person=cast.anna, room_id=cast.team.id,
-                                            body="clinical detail after removal")
+    await sync_to_async(check_post_message)(
+        person=cast.anna, room_id=cast.team.id, body="clinical detail after removal"
+    )
     frames = await drain(nadia)
     assert "clinical detail after removal" not in str(frames)
     await nadia.disconnect()

@@ -16,7 +16,7 @@ PAYLOADS = [
     "<script>window.__xss=2</script>",
     '"><svg onload="window.__xss=3">',
     "javascript:window.__xss=4",
-    "<a href=\"javascript:window.__xss=5\">tap me</a>",
+    '<a href="javascript:window.__xss=5">tap me</a>',
 ]
 
 
@@ -30,8 +30,10 @@ def test_script_in_messages_and_key_information_renders_as_text(browser):
     server = start_server()
     dialogs: list[str] = []
     try:
-        for who, path in (("debbie", f"/people/{cast.peggy.id}/family/"),
-                          ("anna", f"/people/{cast.peggy.id}/team/")):
+        for who, path in (
+            ("debbie", f"/people/{cast.peggy.id}/family/"),
+            ("anna", f"/people/{cast.peggy.id}/team/"),
+        ):
             ctx, page = phone(browser, server, who)
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             page.goto(path)

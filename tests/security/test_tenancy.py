@@ -64,22 +64,44 @@ EXPECTED: dict[str, tuple[int, int]] = {
 }
 
 # Everyone who can sign in; only Peggy's care manager manages her rooms.
-ACTORS = ["care_manager", "care_worker", "nurse", "therapist", "family", "service_user",
-          "commissioner", "unassigned_worker", "other_provider_manager",
-          "other_provider_worker", "other_council_manager", "other_council_worker",
-          "other_council_nurse", "other_council_commissioner", "other_council_service_user",
-          "other_council_family"]
+ACTORS = [
+    "care_manager",
+    "care_worker",
+    "nurse",
+    "therapist",
+    "family",
+    "service_user",
+    "commissioner",
+    "unassigned_worker",
+    "other_provider_manager",
+    "other_provider_worker",
+    "other_council_manager",
+    "other_council_worker",
+    "other_council_nurse",
+    "other_council_commissioner",
+    "other_council_service_user",
+    "other_council_family",
+]
 
 
 def _world(cast) -> dict[str, int]:
     """Peggy's network with a few members removed (so adding them back is a real write),
     and a second Brightwater service user whose son joined by invitation."""
-    for room, p in ((cast.team, cast.bot), (cast.family, cast.bot), (cast.team, cast.nadia),
-                    (cast.team, cast.tom), (cast.family, cast.debbie),
-                    (cast.family, cast.margaret)):
+    for room, p in (
+        (cast.team, cast.bot),
+        (cast.family, cast.bot),
+        (cast.team, cast.nadia),
+        (cast.team, cast.tom),
+        (cast.family, cast.debbie),
+        (cast.family, cast.margaret),
+    ):
         do_remove_member(room, p, by=cast.carol)
-    arthur = do_create_service_user(full_name="Arthur Patel", provider=cast.provider,
-                                    council=cast.council, created_by=cast.carol)
+    arthur = do_create_service_user(
+        full_name="Arthur Patel",
+        provider=cast.provider,
+        council=cast.council,
+        created_by=cast.carol,
+    )
     do_record_family_basis(arthur, "consent", by=cast.carol)
     # Arthur's manager is Carol too: she must be in his family room to invite.
     arthur_family = Room.objects.get(service_user=arthur, kind=FAMILY)
@@ -121,8 +143,11 @@ def _snapshot() -> tuple:
 
 
 def _add(c: Client, room_id: int, person_id: int):
-    return c.post(f"/api/rooms/{room_id}/members", json.dumps({"person_id": person_id}),
-                  content_type="application/json")
+    return c.post(
+        f"/api/rooms/{room_id}/members",
+        json.dumps({"person_id": person_id}),
+        content_type="application/json",
+    )
 
 
 @pytest.fixture
@@ -132,7 +157,8 @@ def unlimited(monkeypatch):
 
 @pytest.mark.parametrize("actor", ACTORS)
 def test_adding_members_follows_the_tenancy_table_and_every_refusal_is_one_404(
-        cast, unlimited, actor):
+    cast, unlimited, actor
+):
     targets = _world(cast)
     c = client_for(cast.everyone()[actor])
     # The reference refusal: a room nobody has.
@@ -147,13 +173,17 @@ def test_adding_members_follows_the_tenancy_table_and_every_refusal_is_one_404(
             got[(target, kind)] = r.status_code
             if r.status_code == ADDED:
                 assert Membership.objects.get(room=room, person_id=person_id).removed_at is None
-                assert AuditEvent.objects.filter(action="membership.add", room=room,
-                                                 target=f"person:{person_id}").exists()
+                assert AuditEvent.objects.filter(
+                    action="membership.add", room=room, target=f"person:{person_id}"
+                ).exists()
             else:
                 bodies.add(r.content)
                 assert _snapshot() == before, (actor, target, kind)
-    want = {(t, k): (codes[i] if actor == "care_manager" else REFUSED)
-            for t, codes in EXPECTED.items() for i, k in enumerate((TEAM, FAMILY))}
+    want = {
+        (t, k): (codes[i] if actor == "care_manager" else REFUSED)
+        for t, codes in EXPECTED.items()
+        for i, k in enumerate((TEAM, FAMILY))
+    }
     assert got == want
     assert bodies == {reference.content}  # byte-identical, whatever the reason
 
@@ -170,8 +200,7 @@ def test_the_refusal_reads_the_same_for_every_actor(cast, unlimited):
                 if r.status_code != ADDED:
                     bodies.add(r.content)
     assert len(bodies) == 1
-    assert json.loads(bodies.pop()) == {"error": "not_found",
-                                        "message": "No such room or person."}
+    assert json.loads(bodies.pop()) == {"error": "not_found", "message": "No such room or person."}
 
 
 def test_family_without_a_recorded_basis_cannot_be_added_back(cast, unlimited):
@@ -186,8 +215,7 @@ def test_family_without_a_recorded_basis_cannot_be_added_back(cast, unlimited):
     # With a basis recorded again, she may be added back.
     do_record_family_basis(cast.peggy, "consent", by=cast.carol)
     assert _add(carol, cast.family.id, cast.debbie.id).status_code == 201
-    assert client_for(cast.debbie).get(f"/api/rooms/{cast.family.id}/messages").status_code \
-        == 200
+    assert client_for(cast.debbie).get(f"/api/rooms/{cast.family.id}/messages").status_code == 200
 
 
 def test_an_added_outsider_would_have_read_the_family_room(cast, unlimited):
@@ -224,13 +252,25 @@ def _post(c: Client, url: str, body: dict):
 
 WRITES = {
     "goals": ("/api/visits/service-users/{}/goals", lambda cast: {"text": "Walk to the shop"}),
-    "planned": ("/api/visits/service-users/{}/planned", lambda cast: {
-        "worker_id": cast.anna.id, "window_start": "2026-03-03T09:00:00Z",
-        "window_end": "2026-03-03T09:30:00Z"}),
+    "planned": (
+        "/api/visits/service-users/{}/planned",
+        lambda cast: {
+            "worker_id": cast.anna.id,
+            "window_start": "2026-03-03T09:00:00Z",
+            "window_end": "2026-03-03T09:30:00Z",
+        },
+    ),
 }
-REFUSED_WRITERS = ["care_worker", "nurse", "family", "service_user", "commissioner",
-                   "other_provider_manager", "other_council_manager",
-                   "other_council_commissioner"]
+REFUSED_WRITERS = [
+    "care_worker",
+    "nurse",
+    "family",
+    "service_user",
+    "commissioner",
+    "other_provider_manager",
+    "other_council_manager",
+    "other_council_commissioner",
+]
 
 
 @pytest.mark.parametrize("what", sorted(WRITES))
@@ -248,15 +288,20 @@ def test_goal_and_planned_visit_refusals_do_not_tell_existing_from_missing(cast,
             assert r.status_code == 404, (who, su_id, r.status_code)
             bodies.add(r.content)
     assert len(bodies) == 1 and json.loads(bodies.pop())["error"] == "not_found"
-    assert (Goal.objects.count(), PlannedVisit.objects.count(),
-            AuditEvent.objects.count()) == before
+    assert (
+        Goal.objects.count(),
+        PlannedVisit.objects.count(),
+        AuditEvent.objects.count(),
+    ) == before
     # Peggy's own manager still writes.
     assert _post(client_for(cast.carol), url.format(cast.peggy.id), body(cast)).status_code == 201
 
 
 def test_csv_import_is_not_there_for_anyone_but_care_managers(cast):
-    csv = "service_user_id,worker_id,date,start,end\n" \
-          f"{cast.peggy.id},{cast.anna.id},2026-03-04,09:00,09:30\n"
+    csv = (
+        "service_user_id,worker_id,date,start,end\n"
+        f"{cast.peggy.id},{cast.anna.id},2026-03-04,09:00,09:30\n"
+    )
     for who in ("care_worker", "nurse", "family", "commissioner", "other_council_commissioner"):
         r = _post(client_for(cast.everyone()[who]), "/api/visits/planned-import", {"csv": csv})
         assert r.status_code == 404 and r.json()["error"] == "not_found", who
@@ -267,8 +312,14 @@ def test_alert_refusals_do_not_tell_existing_from_missing(cast, frozen_clock):
     say(cast.anna, cast.team, "She had a fall in the kitchen")
     drain()
     alert = Alert.objects.get()
-    for who in ("care_worker", "family", "commissioner", "other_provider_manager",
-                "other_council_manager", "other_council_commissioner"):
+    for who in (
+        "care_worker",
+        "family",
+        "commissioner",
+        "other_provider_manager",
+        "other_council_manager",
+        "other_council_commissioner",
+    ):
         c = client_for(cast.everyone()[who])
         seen = {c.post(f"/api/alerts/{a}/ack").content for a in (alert.id, UNKNOWN_ID)}
         seen |= {c.get(f"/api/alerts/{a}").content for a in (alert.id, UNKNOWN_ID)}

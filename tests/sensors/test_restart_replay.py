@@ -53,8 +53,9 @@ def die_after_firing(now: dt.datetime) -> None:
 def keys_unique() -> None:
     steps = Counter(StepRun.objects.values_list("alert_id", "seq"))
     assert max(steps.values()) == 1
-    notes = Counter(Notification.objects.values_list("alert_id", "step_seq", "recipient_id",
-                                                     "device_id"))
+    notes = Counter(
+        Notification.objects.values_list("alert_id", "step_seq", "recipient_id", "device_id")
+    )
     assert max(notes.values()) == 1
 
 
@@ -90,8 +91,10 @@ def test_sensor_events_replayed_after_a_worker_restart_raise_each_alert_once(cas
     assert [x["status"] for x in r.json()["results"]] == ["duplicate"] * 6 + ["stored"]
 
     drain(Detector(), Ticker(), PushSender(), MovementTicker())
-    assert set(Alert.objects.values_list("concern", flat=True)) == {"pendant_pressed",
-                                                                    "door_at_night"}
+    assert set(Alert.objects.values_list("concern", flat=True)) == {
+        "pendant_pressed",
+        "door_at_night",
+    }
 
     # A replay of the whole log by a fresh detector (cursor reset) changes nothing.
     Detector().reset()

@@ -61,10 +61,16 @@ class Cast:
 
     def everyone(self) -> dict[str, Person]:
         return {
-            "service_user": self.margaret, "care_worker": self.anna, "nurse": self.nadia,
-            "therapist": self.tom, "care_manager": self.carol, "family": self.debbie,
-            "commissioner": self.colin, "bot": self.bot,
-            "unassigned_worker": self.outsider_worker, "other_provider_manager": self.other_manager,
+            "service_user": self.margaret,
+            "care_worker": self.anna,
+            "nurse": self.nadia,
+            "therapist": self.tom,
+            "care_manager": self.carol,
+            "family": self.debbie,
+            "commissioner": self.colin,
+            "bot": self.bot,
+            "unassigned_worker": self.outsider_worker,
+            "other_provider_manager": self.other_manager,
             "other_provider_worker": self.other_worker,
             "other_council_manager": self.far_manager,
             "other_council_worker": self.far_worker,
@@ -90,10 +96,12 @@ def person(username: str | None, name: str, role: str, org: Organisation | None)
 
 def build_cast(now: dt.datetime = T0) -> Cast:
     council = Organisation.objects.create(name="Northshire Council", kind="council")
-    provider = Organisation.objects.create(name="Brightwater", kind="provider",
-                                           commissioned_by=council)
-    other = Organisation.objects.create(name="Elsewhere Care", kind="provider",
-                                        commissioned_by=council)
+    provider = Organisation.objects.create(
+        name="Brightwater", kind="provider", commissioned_by=council
+    )
+    other = Organisation.objects.create(
+        name="Elsewhere Care", kind="provider", commissioned_by=council
+    )
     health = Organisation.objects.create(name="Community Health", kind="health")
     health.partner_providers.add(provider)
     margaret = person("margaret", "Margaret Hughes", Role.SERVICE_USER, None)
@@ -107,9 +115,17 @@ def build_cast(now: dt.datetime = T0) -> Cast:
     outsider = person("olly", "Olly Unassigned", Role.CARE_WORKER, provider)
     other_manager = person("oscar", "Oscar Other", Role.CARE_MANAGER, other)
     peggy = do_create_service_user(
-        full_name="Margaret Hughes", preferred_name="Peggy", provider=provider, council=council,
-        person=margaret, created_by=carol, now=now, home_lat=53.4808, home_lon=-2.2426,
-        access_notes="Key safe code 4411", preferences="Tea, one sugar",
+        full_name="Margaret Hughes",
+        preferred_name="Peggy",
+        provider=provider,
+        council=council,
+        person=margaret,
+        created_by=carol,
+        now=now,
+        home_lat=53.4808,
+        home_lon=-2.2426,
+        access_notes="Key safe code 4411",
+        preferences="Tea, one sugar",
     )
     team = Room.objects.get(service_user=peggy, kind="professional")
     family = Room.objects.get(service_user=peggy, kind="family")
@@ -124,8 +140,9 @@ def build_cast(now: dt.datetime = T0) -> Cast:
     other_worker = person("erin", "Erin Elsewhere", Role.CARE_WORKER, other)
     # The second council's world.
     south = Organisation.objects.create(name="Southvale Council", kind="council")
-    riverside = Organisation.objects.create(name="Riverside Care", kind="provider",
-                                            commissioned_by=south)
+    riverside = Organisation.objects.create(
+        name="Riverside Care", kind="provider", commissioned_by=south
+    )
     far_health = Organisation.objects.create(name="Southvale Community Health", kind="health")
     far_health.partner_providers.add(riverside)
     reg_person = person("reg", "Reginald Turner", Role.SERVICE_USER, None)
@@ -136,8 +153,15 @@ def build_cast(now: dt.datetime = T0) -> Cast:
     sofia = person("sofia", "Sofia Green", Role.COMMISSIONER, south)
     far_bot = bot_for(riverside)
     reg = do_create_service_user(
-        full_name="Reginald Turner", preferred_name="Reg", provider=riverside, council=south,
-        person=reg_person, created_by=fiona, now=now, home_lat=50.72, home_lon=-1.88,
+        full_name="Reginald Turner",
+        preferred_name="Reg",
+        provider=riverside,
+        council=south,
+        person=reg_person,
+        created_by=fiona,
+        now=now,
+        home_lat=50.72,
+        home_lon=-1.88,
         access_notes="Key under the blue pot",
     )
     reg_team = Room.objects.get(service_user=reg, kind="professional")
@@ -149,7 +173,36 @@ def build_cast(now: dt.datetime = T0) -> Cast:
     do_add_member(reg_team, nell, by=fiona, now=now, notify=False)
     for p in (rita, reg_person):
         do_add_member(reg_family, p, by=fiona, now=now, notify=False)
-    return Cast(council, provider, other, health, peggy, team, family, margaret, anna, nadia, tom,
-                carol, debbie, colin, bot, outsider, other_manager, other_worker, south,
-                riverside, far_health, reg, reg_team, reg_family, reg_person, fiona, wes, nell,
-                rita, sofia, far_bot)
+    return Cast(
+        council,
+        provider,
+        other,
+        health,
+        peggy,
+        team,
+        family,
+        margaret,
+        anna,
+        nadia,
+        tom,
+        carol,
+        debbie,
+        colin,
+        bot,
+        outsider,
+        other_manager,
+        other_worker,
+        south,
+        riverside,
+        far_health,
+        reg,
+        reg_team,
+        reg_family,
+        reg_person,
+        fiona,
+        wes,
+        nell,
+        rita,
+        sofia,
+        far_bot,
+    )

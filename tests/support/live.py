@@ -72,8 +72,14 @@ class ManagedProcess:
 class ServerProcess(ManagedProcess):
     """``manage.py serve`` in a subprocess; ready when it prints its Listening line."""
 
-    def __init__(self, env: dict[str, str], *, with_workers: bool = False, port: int | None = None,
-                 args: list[str] | None = None):
+    def __init__(
+        self,
+        env: dict[str, str],
+        *,
+        with_workers: bool = False,
+        port: int | None = None,
+        args: list[str] | None = None,
+    ):
         self.port = port or free_port()
         self.env = env
         self.with_workers = with_workers
@@ -93,8 +99,9 @@ class ServerProcess(ManagedProcess):
         cmd = [sys.executable, "manage.py", "serve", "--port", str(self.port), *self.args]
         if self.with_workers:
             cmd.append("--with-workers")
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
+        self.proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         self.reader = LineReader(self.proc.stdout)
         self.output = self.reader.lines
         if self.reader.wait_for(lambda line: line.startswith("Listening on"), timeout):
@@ -108,9 +115,11 @@ def login_cookies(base_url: str, username: str, password: str) -> dict[str, str]
     with httpx.Client(base_url=base_url, follow_redirects=False, timeout=20) as c:
         c.get("/login/")
         token = c.cookies["csrftoken"]
-        r = c.post("/login/", data={"username": username, "password": password,
-                                    "csrfmiddlewaretoken": token},
-                   headers={"Referer": base_url + "/login/"})
+        r = c.post(
+            "/login/",
+            data={"username": username, "password": password, "csrfmiddlewaretoken": token},
+            headers={"Referer": base_url + "/login/"},
+        )
         if r.status_code != 302:
             raise AssertionError(f"login failed for {username}: {r.status_code}")
         return dict(c.cookies)
@@ -130,8 +139,10 @@ class WsClient:
     async def connect(self) -> WsClient:
         cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         self.ws = await websockets.connect(
-            self.url, additional_headers={"Cookie": cookie, "Origin": self.origin},
-            open_timeout=20, max_size=2**22,
+            self.url,
+            additional_headers={"Cookie": cookie, "Origin": self.origin},
+            open_timeout=20,
+            max_size=2**22,
         )
         self.pending = []
         return self

@@ -53,13 +53,15 @@ def test_database_url() -> str:
 def subprocess_env(*, redis: bool, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("COCARE_REDIS_URL", None)
-    env.update({
-        "COCARE_DATABASE_URL": test_database_url(),
-        "COCARE_SECRET_KEY": settings.SECRET_KEY,
-        "COCARE_LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "cocare_chat.settings",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "COCARE_DATABASE_URL": test_database_url(),
+            "COCARE_SECRET_KEY": settings.SECRET_KEY,
+            "COCARE_LOG_LEVEL": "WARNING",
+            "DJANGO_SETTINGS_MODULE": "cocare_chat.settings",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     if redis:
         env["COCARE_REDIS_URL"] = REDIS_URL
     env.update(extra)

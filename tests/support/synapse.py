@@ -52,12 +52,22 @@ def create_postgres_database(server_url: str, name: str) -> dict:
     admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", "", ""))
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' LC_COLLATE 'C' "
-                     "LC_CTYPE 'C' TEMPLATE template0")
-    return {"name": "psycopg2", "args": {
-        "user": parts.username or "postgres", "password": parts.password or "",
-        "host": parts.hostname or "127.0.0.1", "port": parts.port or 5432, "database": name,
-        "cp_min": 1, "cp_max": 5}}
+        conn.execute(
+            f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' LC_COLLATE 'C' "
+            "LC_CTYPE 'C' TEMPLATE template0"
+        )
+    return {
+        "name": "psycopg2",
+        "args": {
+            "user": parts.username or "postgres",
+            "password": parts.password or "",
+            "host": parts.hostname or "127.0.0.1",
+            "port": parts.port or 5432,
+            "database": name,
+            "cp_min": 1,
+            "cp_max": 5,
+        },
+    }
 
 
 def drop_postgres_database(server_url: str, name: str) -> None:
@@ -67,8 +77,14 @@ def drop_postgres_database(server_url: str, name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def homeserver_config(*, data_dir: Path, port: int, registration_file: Path,
-                      shared_secret: str, database: dict | None = None) -> dict:
+def homeserver_config(
+    *,
+    data_dir: Path,
+    port: int,
+    registration_file: Path,
+    shared_secret: str,
+    database: dict | None = None,
+) -> dict:
     """The Synapse config the suite runs with (also the example in docs/matrix.md).
 
     ``database``: Synapse's database section; SQLite in ``data_dir`` by default.
@@ -76,12 +92,18 @@ def homeserver_config(*, data_dir: Path, port: int, registration_file: Path,
     return {
         "server_name": SERVER_NAME,
         "pid_file": str(data_dir / "homeserver.pid"),
-        "listeners": [{
-            "port": port, "bind_addresses": ["127.0.0.1"], "type": "http", "tls": False,
-            "x_forwarded": False, "resources": [{"names": ["client"], "compress": False}],
-        }],
-        "database": database or {"name": "sqlite3",
-                                 "args": {"database": str(data_dir / "homeserver.db")}},
+        "listeners": [
+            {
+                "port": port,
+                "bind_addresses": ["127.0.0.1"],
+                "type": "http",
+                "tls": False,
+                "x_forwarded": False,
+                "resources": [{"names": ["client"], "compress": False}],
+            }
+        ],
+        "database": database
+        or {"name": "sqlite3", "args": {"database": str(data_dir / "homeserver.db")}},
         "log_config": str(data_dir / "log.yaml"),
         "media_store_path": str(data_dir / "media"),
         "signing_key_path": str(data_dir / "signing.key"),
@@ -112,8 +134,7 @@ def homeserver_config(*, data_dir: Path, port: int, registration_file: Path,
 LOG_CONFIG = {
     "version": 1,
     "formatters": {"f": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"file": {"class": "logging.FileHandler", "formatter": "f",
-                          "filename": "__LOG__"}},
+    "handlers": {"file": {"class": "logging.FileHandler", "formatter": "f", "filename": "__LOG__"}},
     "root": {"level": "WARNING", "handlers": ["file"]},
     "disable_existing_loggers": False,
 }
@@ -143,17 +164,36 @@ class Synapse:
     def write_config(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "media").mkdir(exist_ok=True)
-        cfg = homeserver_config(data_dir=self.data_dir, port=self.port,
-                                registration_file=self.registration_file,
-                                shared_secret=self.shared_secret, database=self.database)
+        cfg = homeserver_config(
+            data_dir=self.data_dir,
+            port=self.port,
+            registration_file=self.registration_file,
+            shared_secret=self.shared_secret,
+            database=self.database,
+        )
         self.config_path.write_text(yaml.safe_dump(cfg))
         log_cfg = dict(LOG_CONFIG)
-        log_cfg["handlers"] = {"file": {**LOG_CONFIG["handlers"]["file"],
-                                        "filename": str(self.data_dir / "homeserver.log")}}
+        log_cfg["handlers"] = {
+            "file": {
+                **LOG_CONFIG["handlers"]["file"],
+                "filename": str(self.data_dir / "homeserver.log"),
+            }
+        }
         (self.data_dir / "log.yaml").write_text(yaml.safe_dump(log_cfg))
-        subprocess.run([str(SYNAPSE_PY), "-m", "synapse.app.homeserver", "-c",
-                        str(self.config_path), "--generate-keys"],
-                       cwd=self.data_dir, check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [
+                str(SYNAPSE_PY),
+                "-m",
+                "synapse.app.homeserver",
+                "-c",
+                str(self.config_path),
+                "--generate-keys",
+            ],
+            cwd=self.data_dir,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
 
     def start(self, timeout: float = 90) -> Synapse:
         if not self.config_path.exists():
@@ -162,7 +202,10 @@ class Synapse:
         env = {k: v for k, v in os.environ.items() if not k.startswith("COCARE_")}
         self.proc = subprocess.Popen(
             [str(SYNAPSE_PY), "-m", "synapse.app.homeserver", "-c", str(self.config_path)],
-            cwd=self.data_dir, stdout=out, stderr=subprocess.STDOUT, env=env,
+            cwd=self.data_dir,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
         out.close()
         deadline = time.monotonic() + timeout
@@ -199,8 +242,9 @@ class Synapse:
         table, so once it is empty a restart starts again from 1.
         """
         assert self.database is None, "SQLite only"
-        with sqlite3.connect(f"file:{self.data_dir / 'homeserver.db'}?mode=ro", uri=True,
-                             timeout=10) as db:
+        with sqlite3.connect(
+            f"file:{self.data_dir / 'homeserver.db'}?mode=ro", uri=True, timeout=10
+        ) as db:
             return db.execute("SELECT count(*) FROM application_services_txns").fetchone()[0]
 
     def log_tail(self, n: int = 40) -> str:
@@ -211,8 +255,9 @@ class Synapse:
                 lines += p.read_text(errors="replace").splitlines()[-n:]
         return "\n".join(lines)
 
-    def register_user(self, localpart: str, password: str = "pw-" + "x" * 12,
-                      admin: bool = False) -> tuple[str, str]:
+    def register_user(
+        self, localpart: str, password: str = "pw-" + "x" * 12, admin: bool = False
+    ) -> tuple[str, str]:
         """Create a real user via the shared-secret admin API; returns (user_id, token).
 
         Idempotent within a session: a second call logs the same user in again.
@@ -222,14 +267,37 @@ class Synapse:
         base = self.url + "/_synapse/admin/v1/register"
         nonce = httpx.get(base, timeout=10).json()["nonce"]
         mac = hmac.new(self.shared_secret.encode(), digestmod=hashlib.sha1)
-        mac.update(b"\x00".join([nonce.encode(), localpart.encode(), password.encode(),
-                                 b"admin" if admin else b"notadmin"]))
-        r = httpx.post(base, json={"nonce": nonce, "username": localpart, "password": password,
-                                   "admin": admin, "mac": mac.hexdigest()}, timeout=30)
+        mac.update(
+            b"\x00".join(
+                [
+                    nonce.encode(),
+                    localpart.encode(),
+                    password.encode(),
+                    b"admin" if admin else b"notadmin",
+                ]
+            )
+        )
+        r = httpx.post(
+            base,
+            json={
+                "nonce": nonce,
+                "username": localpart,
+                "password": password,
+                "admin": admin,
+                "mac": mac.hexdigest(),
+            },
+            timeout=30,
+        )
         if r.status_code == 400 and r.json().get("errcode") == "M_USER_IN_USE":
-            r = httpx.post(self.url + "/_matrix/client/v3/login", timeout=30, json={
-                "type": "m.login.password", "identifier": {"type": "m.id.user", "user": localpart},
-                "password": password})
+            r = httpx.post(
+                self.url + "/_matrix/client/v3/login",
+                timeout=30,
+                json={
+                    "type": "m.login.password",
+                    "identifier": {"type": "m.id.user", "user": localpart},
+                    "password": password,
+                },
+            )
         r.raise_for_status()
         body = r.json()
         self._users[localpart] = (body["user_id"], body["access_token"])

@@ -20,14 +20,26 @@ from tests.support.live import ServerProcess, login_cookies
 from tests.support.services import ROOT, missing, port_open, subprocess_env
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 # Every run saves its screenshots under var/ (ignored by git); the README's pictures in
 # docs/screenshots/ are refreshed on purpose with COCARE_UPDATE_SCREENSHOTS=1.
 SHOTS = ROOT / ("docs" if os.environ.get("COCARE_UPDATE_SCREENSHOTS") else "var") / "screenshots"
 HOME = {"latitude": 53.4808, "longitude": -2.2426, "accuracy": 12}
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
-         "device_scale_factor": 2, "locale": "en-GB", "timezone_id": "Europe/London"}
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+    "device_scale_factor": 2,
+    "locale": "en-GB",
+    "timezone_id": "Europe/London",
+}
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +64,11 @@ def browser():
 
 def start_server() -> ServerProcess:
     """Workers in-process; through Redis when the services phase provides it."""
-    redis = (connection.vendor == "postgresql" and bool(os.environ.get("COCARE_REDIS_URL"))
-             and port_open("127.0.0.1", 6379))
+    redis = (
+        connection.vendor == "postgresql"
+        and bool(os.environ.get("COCARE_REDIS_URL"))
+        and port_open("127.0.0.1", 6379)
+    )
     env = subprocess_env(redis=redis)
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     return ServerProcess(env, with_workers=True).start()
@@ -61,8 +76,9 @@ def start_server() -> ServerProcess:
 
 def phone(browser, server: ServerProcess, username: str | None, **extra):
     """A phone-sized context (geolocation at Peggy's home), signed in as ``username``."""
-    ctx = browser.new_context(**PHONE, base_url=server.url, geolocation=HOME,
-                              permissions=["geolocation"], **extra)
+    ctx = browser.new_context(
+        **PHONE, base_url=server.url, geolocation=HOME, permissions=["geolocation"], **extra
+    )
     if username:
         cookies = login_cookies(server.url, username, PASSWORD)
         ctx.add_cookies([{"name": k, "value": v, "url": server.url} for k, v in cookies.items()])

@@ -29,16 +29,28 @@ def at(day: int, hh: int, mm: int = 0) -> dt.datetime:
 
 def planned(cast: Cast, worker, start: dt.datetime) -> PlannedVisit:
     return PlannedVisit.objects.create(
-        service_user=cast.peggy, worker=worker, window_start=start,
-        window_end=start + dt.timedelta(minutes=30), expected_minutes=30,
-        missed_check_at=start + dt.timedelta(minutes=60), created_at=T0, updated_at=T0)
+        service_user=cast.peggy,
+        worker=worker,
+        window_start=start,
+        window_end=start + dt.timedelta(minutes=30),
+        expected_minutes=30,
+        missed_check_at=start + dt.timedelta(minutes=60),
+        created_at=T0,
+        updated_at=T0,
+    )
 
 
 def visit(cast: Cast, worker, cin: dt.datetime, minutes: int, pv=None) -> Visit:
     return Visit.objects.create(
-        service_user=cast.peggy, worker=worker, planned_visit=pv, checked_in_at=cin,
-        checked_out_at=cin + dt.timedelta(minutes=minutes), duration_minutes=minutes,
-        checkin_location=Visit.Location.IN_RANGE, late=bool(pv and cin > pv.window_end))
+        service_user=cast.peggy,
+        worker=worker,
+        planned_visit=pv,
+        checked_in_at=cin,
+        checked_out_at=cin + dt.timedelta(minutes=minutes),
+        duration_minutes=minutes,
+        checkin_location=Visit.Location.IN_RANGE,
+        late=bool(pv and cin > pv.window_end),
+    )
 
 
 def build_history(cast: Cast):
@@ -51,14 +63,35 @@ def build_history(cast: Cast):
     v1 = visit(cast, cast.anna, at(2, 10, 5), 30, p1)
     v2 = visit(cast, ben, at(3, 10, 40), 45, p2)
     visit(cast, cast.anna, at(4, 7), 20)
-    Alert.objects.create(service_user=cast.peggy, concern="falls", severity="high",
-                         state="resolved", opened_at=at(2, 12), acknowledged_at=at(2, 12, 12),
-                         resolved_at=at(2, 14), policy={})
-    Alert.objects.create(service_user=cast.peggy, concern="confusion", severity="medium",
-                         state="acknowledged", opened_at=at(3, 12), acknowledged_at=at(3, 13),
-                         council_notified_at=at(3, 12, 45), policy={})
+    Alert.objects.create(
+        service_user=cast.peggy,
+        concern="falls",
+        severity="high",
+        state="resolved",
+        opened_at=at(2, 12),
+        acknowledged_at=at(2, 12, 12),
+        resolved_at=at(2, 14),
+        policy={},
+    )
+    Alert.objects.create(
+        service_user=cast.peggy,
+        concern="confusion",
+        severity="medium",
+        state="acknowledged",
+        opened_at=at(3, 12),
+        acknowledged_at=at(3, 13),
+        council_notified_at=at(3, 12, 45),
+        policy={},
+    )
     for v, domain, score in ((v1, "health", 1), (v2, "health", 3), (v1, "care_experience", 0)):
-        Observation.objects.create(service_user=cast.peggy, domain=domain, question_key="q",
-                                   question_version=1, score=score, visit=v,
-                                   answered_by=v.worker, at=v.checked_out_at)
+        Observation.objects.create(
+            service_user=cast.peggy,
+            domain=domain,
+            question_key="q",
+            question_version=1,
+            score=score,
+            visit=v,
+            answered_by=v.worker,
+            at=v.checked_out_at,
+        )
     return ben

@@ -142,12 +142,29 @@ def test_notices_and_cards_removed_by_retention_vanish_from_an_open_page(browser
     messages = debbie.locator("#messages")
     expect(debbie.locator("#conn")).to_have_text("")
     now = clock.now()
-    post_message(room=cast.family, sender=cast.bot, kind="system", body="Anna arrived 09:02",
-                 payload={"event": "visit.arrived"}, now=now)
-    post_message(room=cast.family, sender=cast.bot, kind="card", payload={
-        "card_id": "retention-card", "card_type": "question", "title": "How did Mum seem?",
-        "options": [{"value": 1, "label": "Good", "emoji": "🙂"},
-                    {"value": 2, "label": "Not herself", "emoji": "🙁"}]}, now=now)
+    post_message(
+        room=cast.family,
+        sender=cast.bot,
+        kind="system",
+        body="Anna arrived 09:02",
+        payload={"event": "visit.arrived"},
+        now=now,
+    )
+    post_message(
+        room=cast.family,
+        sender=cast.bot,
+        kind="card",
+        payload={
+            "card_id": "retention-card",
+            "card_type": "question",
+            "title": "How did Mum seem?",
+            "options": [
+                {"value": 1, "label": "Good", "emoji": "🙂"},
+                {"value": 2, "label": "Not herself", "emoji": "🙁"},
+            ],
+        },
+        now=now,
+    )
     expect(messages.get_by_text("Anna arrived 09:02")).to_have_count(1)
     expect(messages.get_by_role("button", name="Not herself")).to_have_count(1)
 

@@ -28,9 +28,15 @@ def test_care_worker_visit_on_a_phone_and_family_sees_it_live(browser):
     cast = build_cast()
     now = clock.now()
     PlannedVisit.objects.create(
-        service_user=cast.peggy, worker=cast.anna, window_start=now - dt.timedelta(minutes=10),
-        window_end=now + dt.timedelta(minutes=50), expected_minutes=30,
-        missed_check_at=now + dt.timedelta(hours=2), created_at=now, updated_at=now)
+        service_user=cast.peggy,
+        worker=cast.anna,
+        window_start=now - dt.timedelta(minutes=10),
+        window_end=now + dt.timedelta(minutes=50),
+        expected_minutes=30,
+        missed_check_at=now + dt.timedelta(hours=2),
+        created_at=now,
+        updated_at=now,
+    )
     server = start_server()
     try:
         # Debbie, the daughter, has the family page open on her phone.

@@ -16,20 +16,29 @@ from web.dashboards.access import Dashboard, Level, authorise
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ["service_user", "care_worker", "nurse", "therapist", "care_manager", "family",
-         "commissioner", "unassigned_worker", "other_provider_manager"]
+ROLES = [
+    "service_user",
+    "care_worker",
+    "nurse",
+    "therapist",
+    "care_manager",
+    "family",
+    "commissioner",
+    "unassigned_worker",
+    "other_provider_manager",
+]
 
 # role -> expected status for (su page, su csv, summary, provider, provider csv,
 #                              council, council csv)
 EXPECTED = {
-    "service_user":           (200, 200, 403, 404, 404, 404, 404),
-    "care_worker":            (200, 200, 403, 404, 404, 404, 404),
-    "nurse":                  (200, 200, 200, 404, 404, 404, 404),
-    "therapist":              (200, 200, 200, 404, 404, 404, 404),
-    "care_manager":           (200, 200, 200, 200, 200, 404, 404),
-    "family":                 (200, 200, 403, 404, 404, 404, 404),
-    "commissioner":           (404, 404, 404, 404, 404, 200, 200),
-    "unassigned_worker":      (404, 404, 404, 404, 404, 404, 404),
+    "service_user": (200, 200, 403, 404, 404, 404, 404),
+    "care_worker": (200, 200, 403, 404, 404, 404, 404),
+    "nurse": (200, 200, 200, 404, 404, 404, 404),
+    "therapist": (200, 200, 200, 404, 404, 404, 404),
+    "care_manager": (200, 200, 200, 200, 200, 404, 404),
+    "family": (200, 200, 403, 404, 404, 404, 404),
+    "commissioner": (404, 404, 404, 404, 404, 200, 200),
+    "unassigned_worker": (404, 404, 404, 404, 404, 404, 404),
     "other_provider_manager": (404, 404, 404, 200, 200, 404, 404),
 }
 
@@ -42,10 +51,15 @@ def world(cast):
 
 
 def urls(su_id: int) -> list[str]:
-    return [f"/dashboards/service-user/{su_id}/", f"/dashboards/service-user/{su_id}/export.csv",
-            f"/dashboards/service-user/{su_id}/summary/", "/dashboards/provider/",
-            "/dashboards/provider/export.csv", "/dashboards/council/",
-            "/dashboards/council/export.csv"]
+    return [
+        f"/dashboards/service-user/{su_id}/",
+        f"/dashboards/service-user/{su_id}/export.csv",
+        f"/dashboards/service-user/{su_id}/summary/",
+        "/dashboards/provider/",
+        "/dashboards/provider/export.csv",
+        "/dashboards/council/",
+        "/dashboards/council/export.csv",
+    ]
 
 
 def client_for(person) -> Client:
@@ -76,8 +90,9 @@ def test_the_bot_has_no_dashboard(world):
 
 def test_family_needs_consent_or_lpa_and_loses_it_on_revocation(world):
     su = world.peggy
-    assert authorise(world.debbie, Dashboard.SERVICE_USER,
-                     service_user_id=su.pk).level == Level.FAMILY
+    assert (
+        authorise(world.debbie, Dashboard.SERVICE_USER, service_user_id=su.pk).level == Level.FAMILY
+    )
     FamilyBasis.objects.filter(service_user=su).update(revoked_at=NOW)
     assert client_for(world.debbie).get(f"/dashboards/service-user/{su.pk}/").status_code == 404
     do_record_family_basis(su, "best_interests", by=world.carol, now=NOW)
@@ -95,8 +110,11 @@ def test_family_view_has_no_clinical_detail(world):
     assert "Health" not in body and "Social care needs" not in body
     assert "confusion" not in body and "falls" not in body  # no alerts
     assert "summary" not in page.context["grant"].sections
-    rows = client_for(world.debbie).get(
-        f"/dashboards/service-user/{world.peggy.pk}/export.csv").content.decode()
+    rows = (
+        client_for(world.debbie)
+        .get(f"/dashboards/service-user/{world.peggy.pk}/export.csv")
+        .content.decode()
+    )
     assert ",health," not in rows and "alert" not in rows
 
 
@@ -118,8 +136,11 @@ def test_service_user_sees_own_outcomes_but_not_the_alert_list(world):
 
 def test_council_pages_are_aggregates_without_names(world):
     c = client_for(world.colin)
-    for u in ("/dashboards/council/?period=4w", f"/dashboards/council/?provider="
-              f"{world.provider.pk}", "/dashboards/council/export.csv?period=1y"):
+    for u in (
+        "/dashboards/council/?period=4w",
+        f"/dashboards/council/?provider={world.provider.pk}",
+        "/dashboards/council/export.csv?period=1y",
+    ):
         body = c.get(u).content.decode()
         for name in ("Peggy", "Margaret", "Hughes", "Anna", "Ben Okafor", "Nadia"):
             assert name not in body, (u, name)
@@ -130,15 +151,20 @@ def test_council_provider_filter_only_for_its_own_providers(world, django_user_m
     from rooms.models import Organisation
 
     other_council = Organisation.objects.create(name="Elsewhere Council", kind="council")
-    foreign = Organisation.objects.create(name="Foreign Care", kind="provider",
-                                          commissioned_by=other_council)
+    foreign = Organisation.objects.create(
+        name="Foreign Care", kind="provider", commissioned_by=other_council
+    )
     c = client_for(world.colin)
     assert c.get(f"/dashboards/council/?provider={world.other_provider.pk}").status_code == 200
     assert c.get(f"/dashboards/council/?provider={foreign.pk}").status_code == 404
     assert c.get(f"/dashboards/council/export.csv?provider={foreign.pk}").status_code == 404
     # A care manager cannot look at another provider by id.
-    assert client_for(world.carol).get(
-        f"/dashboards/provider/?provider={world.other_provider.pk}").status_code == 404
+    assert (
+        client_for(world.carol)
+        .get(f"/dashboards/provider/?provider={world.other_provider.pk}")
+        .status_code
+        == 404
+    )
 
 
 def test_bad_filters_are_400_with_the_field_named(world):
@@ -158,8 +184,11 @@ def test_every_read_poll_and_export_is_audited_without_content(world):
     c.get(f"/dashboards/service-user/{su.pk}/export.csv")
     c.get("/dashboards/provider/today.json")
     client_for(world.colin).get("/dashboards/council/")
-    ev = list(AuditEvent.objects.filter(action__startswith="dashboard.").order_by("id")
-              .values_list("actor_id", "action", "service_user_id", "target"))
+    ev = list(
+        AuditEvent.objects.filter(action__startswith="dashboard.")
+        .order_by("id")
+        .values_list("actor_id", "action", "service_user_id", "target")
+    )
     assert ev == [
         (world.carol.pk, "dashboard.read", su.pk, f"dashboard:service_user:{su.pk}:full"),
         (world.carol.pk, "dashboard.export", su.pk, f"dashboard:service_user:{su.pk}:full"),
@@ -173,8 +202,14 @@ def test_every_read_poll_and_export_is_audited_without_content(world):
 
 def test_live_tile_json_follows_the_same_rules(world):
     su = world.peggy
-    assert client_for(world.anna).get(
-        f"/dashboards/service-user/{su.pk}/today.json").status_code == 200
-    assert client_for(world.outsider_worker).get(
-        f"/dashboards/service-user/{su.pk}/today.json").status_code == 404
+    assert (
+        client_for(world.anna).get(f"/dashboards/service-user/{su.pk}/today.json").status_code
+        == 200
+    )
+    assert (
+        client_for(world.outsider_worker)
+        .get(f"/dashboards/service-user/{su.pk}/today.json")
+        .status_code
+        == 404
+    )
     assert client_for(world.colin).get("/dashboards/provider/today.json").status_code == 404

@@ -19,8 +19,11 @@ from web.demo import DEMO_PASSWORD, build_demo, build_scale, demo_service_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "en-GB",
-           "timezone_id": "Europe/London"}
+DESKTOP = {
+    "viewport": {"width": 1280, "height": 900},
+    "locale": "en-GB",
+    "timezone_id": "Europe/London",
+}
 
 # For each chart canvas: is there a Chart.js instance, and how many pixels are painted?
 PAINTED = """() => Array.from(document.querySelectorAll("canvas[data-chart]")).map(c => {
@@ -42,9 +45,11 @@ def signed_in(browser, server, username):
 
 
 def assert_charts_drawn(page, expected_ids: set[str]) -> None:
-    page.wait_for_function("() => document.querySelectorAll('canvas[data-chart]').length > 0"
-                           " && Array.from(document.querySelectorAll('canvas[data-chart]'))"
-                           ".every(c => window.Chart && window.Chart.getChart(c))")
+    page.wait_for_function(
+        "() => document.querySelectorAll('canvas[data-chart]').length > 0"
+        " && Array.from(document.querySelectorAll('canvas[data-chart]'))"
+        ".every(c => window.Chart && window.Chart.getChart(c))"
+    )
     charts = {c["id"]: c for c in page.evaluate(PAINTED)}
     assert expected_ids <= set(charts), charts.keys()
     for cid in expected_ids:
@@ -76,20 +81,38 @@ def test_three_dashboards_draw_real_charts_on_build_scale_data(browser):
         # Provider dashboard; the "today" tile polls every 30 s: fast-forward the page clock.
         page.clock.install()
         page.goto("/dashboards/provider/")
-        assert_charts_drawn(page, {"provider-visits", "provider-punctuality",
-                                   "provider-continuity", "provider-alerts",
-                                   "provider-domains"})
+        assert_charts_drawn(
+            page,
+            {
+                "provider-visits",
+                "provider-punctuality",
+                "provider-continuity",
+                "provider-alerts",
+                "provider-domains",
+            },
+        )
         page.screenshot(path=str(SHOTS / "dashboard-provider.png"), full_page=True)
         tile = page.locator("[data-live-url]")
         before = int(tile.locator("[data-live=delivered]").inner_text())
         now = clock.now()
         anna = Person.objects.get(user__username="anna")
         pv = PlannedVisit.objects.create(
-            service_user=peggy, worker=anna, window_start=now - dt.timedelta(minutes=5),
-            window_end=now + dt.timedelta(minutes=25), expected_minutes=30,
-            missed_check_at=now + dt.timedelta(hours=1), created_at=now, updated_at=now)
-        Visit.objects.create(service_user=peggy, worker=anna, planned_visit=pv,
-                             checked_in_at=now, checkin_location="in_range")
+            service_user=peggy,
+            worker=anna,
+            window_start=now - dt.timedelta(minutes=5),
+            window_end=now + dt.timedelta(minutes=25),
+            expected_minutes=30,
+            missed_check_at=now + dt.timedelta(hours=1),
+            created_at=now,
+            updated_at=now,
+        )
+        Visit.objects.create(
+            service_user=peggy,
+            worker=anna,
+            planned_visit=pv,
+            checked_in_at=now,
+            checkin_location="in_range",
+        )
         page.clock.fast_forward(31_000)
         expect(tile.locator("[data-live=delivered]")).to_have_text(str(before + 1))
         ctx.close()

@@ -29,8 +29,15 @@ def test_planned_delivered_and_punctuality_for_the_person(history):
     cast, _ = history
     v = q.visit_series(Scope(service_user_id=cast.peggy.pk), window("4w", NOW))
     assert v["totals"] == {
-        "planned": 3, "delivered": 2, "late": 1, "unplanned": 1, "on_time": 1, "missed": 1,
-        "delivered_pct": 66.7, "on_time_pct": 50.0, "avg_minutes_late": 10.0,
+        "planned": 3,
+        "delivered": 2,
+        "late": 1,
+        "unplanned": 1,
+        "on_time": 1,
+        "missed": 1,
+        "delivered_pct": 66.7,
+        "on_time_pct": 50.0,
+        "avg_minutes_late": 10.0,
     }
     i = v["labels"].index("2026-03-03")
     assert v["series"]["planned"][i] == 2 and v["series"]["delivered"][i] == 1
@@ -41,12 +48,14 @@ def test_planned_delivered_and_punctuality_for_the_person(history):
 
 def test_a_care_worker_scope_counts_only_their_own_visits(history):
     cast, _ = history
-    v = q.visit_series(Scope(service_user_id=cast.peggy.pk, worker_id=cast.anna.pk),
-                       window("4w", NOW))
+    v = q.visit_series(
+        Scope(service_user_id=cast.peggy.pk, worker_id=cast.anna.pk), window("4w", NOW)
+    )
     assert v["totals"]["planned"] == 2 and v["totals"]["delivered"] == 1
     assert v["totals"]["missed"] == 1 and v["totals"]["late"] == 0
-    log = q.visit_log(Scope(service_user_id=cast.peggy.pk, worker_id=cast.anna.pk),
-                      window("4w", NOW))
+    log = q.visit_log(
+        Scope(service_user_id=cast.peggy.pk, worker_id=cast.anna.pk), window("4w", NOW)
+    )
     assert {r["worker"] for r in log} == {"Anna Kowalski"} and len(log) == 2
 
 
@@ -54,7 +63,10 @@ def test_visit_log_shows_who_came_and_minutes_late(history):
     cast, _ = history
     log = q.visit_log(Scope(service_user_id=cast.peggy.pk), window("4w", NOW))
     assert [(r["worker"], r["minutes_late"], r["duration_minutes"]) for r in log] == [
-        ("Anna Kowalski", None, 20), ("Ben Okafor", 10.0, 45), ("Anna Kowalski", 0.0, 30)]
+        ("Anna Kowalski", None, 20),
+        ("Ben Okafor", 10.0, 45),
+        ("Anna Kowalski", 0.0, 30),
+    ]
 
 
 def test_today_tile_counts_planned_due_and_delivered(history):
@@ -73,11 +85,21 @@ def test_continuity_counts_distinct_workers_per_person(history):
 def test_alert_response_times_and_escalations(history):
     cast, _ = history
     a = q.alert_series(Scope(provider_id=cast.provider.pk), window("4w", NOW))
-    assert a["totals"] == {"opened": 2, "acked": 2, "within_15": 1, "escalated": 1,
-                           "safeguarding": 0, "mean_response_minutes": 36.0,
-                           "within_15_pct": 50.0}
-    assert q.alert_series(Scope(provider_id=cast.other_provider.pk),
-                          window("4w", NOW))["totals"]["opened"] == 0
+    assert a["totals"] == {
+        "opened": 2,
+        "acked": 2,
+        "within_15": 1,
+        "escalated": 1,
+        "safeguarding": 0,
+        "mean_response_minutes": 36.0,
+        "within_15_pct": 50.0,
+    }
+    assert (
+        q.alert_series(Scope(provider_id=cast.other_provider.pk), window("4w", NOW))["totals"][
+            "opened"
+        ]
+        == 0
+    )
 
 
 def test_domain_means_per_bucket_and_overall(history):
@@ -103,8 +125,10 @@ def test_hours_commissioned_vs_delivered(history):
 
 def test_council_provider_table_is_per_provider_aggregates(history):
     cast, _ = history
-    rows = {r["provider"]: r for r in q.provider_table(Scope(council_id=cast.council.pk),
-                                                       window("4w", NOW))}
+    rows = {
+        r["provider"]: r
+        for r in q.provider_table(Scope(council_id=cast.council.pk), window("4w", NOW))
+    }
     assert rows["Brightwater"]["planned"] == 3 and rows["Brightwater"]["on_time_pct"] == 50.0
     assert rows["Brightwater"]["escalated"] == 1 and rows["Elsewhere Care"]["planned"] == 0
 
@@ -133,26 +157,40 @@ def _client(cast, who) -> Client:
 def test_csv_exports_carry_the_same_figures(history):
     cast, _ = history
     clock.freeze(NOW)
-    rows = _csv(_client(cast, cast.carol).get(
-        f"/dashboards/service-user/{cast.peggy.pk}/export.csv?period=4w"))
-    total = {r["series"]: r["value"] for r in rows
-             if r["section"] == "visits" and r["bucket"] == "total"}
+    rows = _csv(
+        _client(cast, cast.carol).get(
+            f"/dashboards/service-user/{cast.peggy.pk}/export.csv?period=4w"
+        )
+    )
+    total = {
+        r["series"]: r["value"] for r in rows if r["section"] == "visits" and r["bucket"] == "total"
+    }
     assert total["planned"] == "3" and total["on_time_pct"] == "50.0"
     assert total["avg_minutes_late"] == "10.0"
     assert {"visit", "alert"} <= {r["section"] for r in rows}
 
     prov = _csv(_client(cast, cast.carol).get("/dashboards/provider/export.csv?period=4w"))
-    assert any(r["section"] == "continuity" and r["series"] == "mean workers per person"
-               and r["value"] == "2.0" for r in prov)
+    assert any(
+        r["section"] == "continuity"
+        and r["series"] == "mean workers per person"
+        and r["value"] == "2.0"
+        for r in prov
+    )
 
     council = _csv(_client(cast, cast.colin).get("/dashboards/council/export.csv?period=4w"))
-    assert any(r["section"] == "provider:Brightwater" and r["series"] == "planned"
-               and r["value"] == "3" for r in council)
+    assert any(
+        r["section"] == "provider:Brightwater" and r["series"] == "planned" and r["value"] == "3"
+        for r in council
+    )
     text = "".join(",".join(r.values()) for r in council)
     for name in ("Peggy", "Margaret", "Hughes", "Anna", "Ben", "Kowalski"):
         assert name not in text
-    assert {r["section"].split(":")[0] for r in council} <= {"hours", "domains", "alerts",
-                                                             "provider"}
+    assert {r["section"].split(":")[0] for r in council} <= {
+        "hours",
+        "domains",
+        "alerts",
+        "provider",
+    }
 
 
 def test_summary_compares_the_last_13_weeks_with_the_13_before(history):

@@ -20,15 +20,20 @@ pytestmark = pytest.mark.django_db
 
 def figures(cast, now):
     out = {}
-    for name, scope in (("provider", Scope(provider_id=cast.provider.pk)),
-                        ("council", Scope(council_id=cast.council.pk)),
-                        ("council+provider", Scope(council_id=cast.council.pk,
-                                                   provider_id=cast.provider.pk))):
+    for name, scope in (
+        ("provider", Scope(provider_id=cast.provider.pk)),
+        ("council", Scope(council_id=cast.council.pk)),
+        ("council+provider", Scope(council_id=cast.council.pk, provider_id=cast.provider.pk)),
+    ):
         for period in ("4w", "13w", "3y"):
             w = window(period, now)
-            out[name, period] = (q.visit_series(scope, w), q.alert_series(scope, w),
-                                 q.domain_series(scope, w), q.hours(scope, w),
-                                 q.provider_table(scope, w) if scope.council_id else None)
+            out[name, period] = (
+                q.visit_series(scope, w),
+                q.alert_series(scope, w),
+                q.domain_series(scope, w),
+                q.hours(scope, w),
+                q.provider_table(scope, w) if scope.council_id else None,
+            )
     return out
 
 
@@ -55,8 +60,9 @@ def test_refresh_is_idempotent_and_picks_up_late_changes(cast):
     assert sorted(DayTotals.objects.values_list("day", "planned", "delivered", "late")) == rows
     from bots.models import PlannedVisit
 
-    PlannedVisit.objects.filter(window_start__date=dt.date(2026, 3, 3),
-                                visit__isnull=True).update(status="cancelled")
+    PlannedVisit.objects.filter(window_start__date=dt.date(2026, 3, 3), visit__isnull=True).update(
+        status="cancelled"
+    )
     before = q.visit_series(Scope(provider_id=cast.provider.pk), window("4w", now))
     assert before["totals"]["planned"] == 3  # stale until the next refresh
     refresh_recent(now)

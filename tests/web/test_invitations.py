@@ -29,9 +29,10 @@ def manager(cast) -> Client:
 
 
 def invite(cast, **extra) -> str:
-    r = manager(cast).post(f"/people/{cast.peggy.id}/manage/members/",
-                           {"display_name": "Sam Hughes", "relationship": "grandson", "days": 7,
-                            **extra})
+    r = manager(cast).post(
+        f"/people/{cast.peggy.id}/manage/members/",
+        {"display_name": "Sam Hughes", "relationship": "grandson", "days": 7, **extra},
+    )
     assert r.status_code == 200
     m = re.search(rb'value="(http://testserver/invite/[^"]+/)"', r.content)
     assert m, r.content.decode()[:2000]
@@ -39,8 +40,9 @@ def invite(cast, **extra) -> str:
 
 
 def accept(url: str, username="sam", password=GOOD_PASSWORD, password2=None):
-    return Client().post(url, {"username": username, "password": password,
-                               "password2": password2 or password})
+    return Client().post(
+        url, {"username": username, "password": password, "password2": password2 or password}
+    )
 
 
 def test_invitee_sets_a_password_and_joins_the_family_room_only(cast, frozen_clock):
@@ -106,8 +108,9 @@ def test_a_weak_password_or_taken_username_writes_nothing(cast):
 
 def test_inviting_records_the_lawful_basis_when_none_is_active(cast):
     do_revoke_family_basis(cast.peggy, by=cast.carol)
-    r = manager(cast).post(f"/people/{cast.peggy.id}/manage/members/",
-                           {"display_name": "Sam Hughes", "days": 7})
+    r = manager(cast).post(
+        f"/people/{cast.peggy.id}/manage/members/", {"display_name": "Sam Hughes", "days": 7}
+    )
     assert b"This field is required" in r.content and not Invitation.objects.exists()
     url = invite(cast, basis="lpa", basis_notes="LPA for health and welfare, seen 2 Mar")
     active = FamilyBasis.objects.get(service_user=cast.peggy, revoked_at__isnull=True)

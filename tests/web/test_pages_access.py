@@ -19,8 +19,17 @@ from tests.support.cast import T0
 
 pytestmark = pytest.mark.django_db
 
-WHO = ["service_user", "care_worker", "nurse", "therapist", "care_manager", "family",
-       "commissioner", "unassigned_worker", "other_provider_manager"]
+WHO = [
+    "service_user",
+    "care_worker",
+    "nurse",
+    "therapist",
+    "care_manager",
+    "family",
+    "commissioner",
+    "unassigned_worker",
+    "other_provider_manager",
+]
 
 # page -> roles that get 200; everyone else is refused: 404, or 403 where the person is a
 # member of the room but may not manage it (rooms.access says Forbidden).
@@ -46,17 +55,22 @@ def client(person) -> Client:
 @pytest.fixture
 def alert(cast):
     msg = post_message(room=cast.team, sender=cast.anna, body="Peggy had a fall", now=T0).message
-    do_flag(message=msg, rule="rule:falls.test", concern="falls", severity="high", source="rule",
-            now=T0)
+    do_flag(
+        message=msg, rule="rule:falls.test", concern="falls", severity="high", source="rule", now=T0
+    )
     return Alert.objects.get()
 
 
 def urls(cast, alert) -> dict[str, str]:
     su = cast.peggy.id
     return {
-        "team": f"/people/{su}/team/", "family": f"/people/{su}/family/", "inbox": "/alerts/",
-        "alert": f"/alerts/{alert.id}/", "exceptions": "/exceptions/",
-        "members": f"/people/{su}/manage/members/", "visits": f"/people/{su}/manage/visits/",
+        "team": f"/people/{su}/team/",
+        "family": f"/people/{su}/family/",
+        "inbox": "/alerts/",
+        "alert": f"/alerts/{alert.id}/",
+        "exceptions": "/exceptions/",
+        "members": f"/people/{su}/manage/members/",
+        "visits": f"/people/{su}/manage/visits/",
     }
 
 
@@ -145,9 +159,15 @@ def test_other_providers_manager_cannot_act_on_the_alert(cast, alert):
 
 def test_home_lists_the_care_workers_visits_today(cast, frozen_clock):
     PlannedVisit.objects.create(
-        service_user=cast.peggy, worker=cast.anna, window_start=T0, window_end=T0 + dt.timedelta(
-            minutes=30), expected_minutes=30, missed_check_at=T0 + dt.timedelta(hours=1),
-        created_at=T0, updated_at=T0)
+        service_user=cast.peggy,
+        worker=cast.anna,
+        window_start=T0,
+        window_end=T0 + dt.timedelta(minutes=30),
+        expected_minutes=30,
+        missed_check_at=T0 + dt.timedelta(hours=1),
+        created_at=T0,
+        updated_at=T0,
+    )
     page = client(cast.anna).get("/").content.decode()
     assert "Today&#x27;s visits" in page or "Today's visits" in page
     assert "09:00–09:30" in page and "Peggy" in page
@@ -183,13 +203,25 @@ def test_pages_need_a_sign_in(cast):
 
 def test_exceptions_queue_lists_location_exceptions_missed_and_late_visits(cast, frozen_clock):
     pv = PlannedVisit.objects.create(
-        service_user=cast.peggy, worker=cast.anna, window_start=T0 - dt.timedelta(hours=3),
-        window_end=T0 - dt.timedelta(hours=2), expected_minutes=30,
-        missed_check_at=T0 - dt.timedelta(hours=1), missed_flagged_at=T0 - dt.timedelta(hours=1),
-        created_at=T0, updated_at=T0)
-    Visit.objects.create(service_user=cast.peggy, worker=cast.anna, checked_in_at=T0,
-                         checkin_location="out_of_range", checkin_distance_m=2400, late=True,
-                         exception_reason="Parked at the surgery first")
+        service_user=cast.peggy,
+        worker=cast.anna,
+        window_start=T0 - dt.timedelta(hours=3),
+        window_end=T0 - dt.timedelta(hours=2),
+        expected_minutes=30,
+        missed_check_at=T0 - dt.timedelta(hours=1),
+        missed_flagged_at=T0 - dt.timedelta(hours=1),
+        created_at=T0,
+        updated_at=T0,
+    )
+    Visit.objects.create(
+        service_user=cast.peggy,
+        worker=cast.anna,
+        checked_in_at=T0,
+        checkin_location="out_of_range",
+        checkin_distance_m=2400,
+        late=True,
+        exception_reason="Parked at the surgery first",
+    )
     page = client(cast.carol).get("/exceptions/").content.decode()
     assert "2400 m" in page and "Parked at the surgery first" in page
     assert pv.worker_id == cast.anna.id and "Mon 2 Mar 06:00" in page  # 06:00 UTC = GMT

@@ -50,13 +50,15 @@ class Level(StrEnum):
 
 # What each level of the service-user dashboard shows.
 SECTIONS: dict[str, frozenset[str]] = {
-    Level.FULL: frozenset({"visits", "visit_log", "domains", "goals", "alerts", "alert_list",
-                           "summary"}),
+    Level.FULL: frozenset(
+        {"visits", "visit_log", "domains", "goals", "alerts", "alert_list", "summary"}
+    ),
     Level.OWN: frozenset({"visits", "visit_log", "domains", "goals", "alerts"}),
     Level.WORKER: frozenset({"visits", "visit_log"}),
     Level.FAMILY: frozenset({"visits", "visit_log", "domains", "goals"}),
-    Level.ASSESSOR: frozenset({"visits", "visit_log", "domains", "goals", "alerts",
-                               "alert_list", "summary"}),
+    Level.ASSESSOR: frozenset(
+        {"visits", "visit_log", "domains", "goals", "alerts", "alert_list", "summary"}
+    ),
 }
 FAMILY_DOMAINS = ["care_experience", "personal_goals"]
 FAMILY_DASHBOARD_BASES = frozenset({FamilyBasis.Basis.CONSENT, FamilyBasis.Basis.LPA})
@@ -103,15 +105,23 @@ def _service_user_level(person: Person, su: ServiceUser) -> Level | None:
     if person.role == Role.CARE_WORKER:
         return Level.WORKER
     # active_membership already required an unrevoked basis; the dashboard needs consent.
-    if person.role == Role.FAMILY and FamilyBasis.objects.filter(
-            service_user=su, revoked_at__isnull=True,
-            basis__in=FAMILY_DASHBOARD_BASES).exists():
+    if (
+        person.role == Role.FAMILY
+        and FamilyBasis.objects.filter(
+            service_user=su, revoked_at__isnull=True, basis__in=FAMILY_DASHBOARD_BASES
+        ).exists()
+    ):
         return Level.FAMILY
     return None
 
 
-def authorise(person: Person | None, dashboard: Dashboard, *,
-              service_user_id: int | None = None, provider_id: int | None = None) -> Grant:
+def authorise(
+    person: Person | None,
+    dashboard: Dashboard,
+    *,
+    service_user_id: int | None = None,
+    provider_id: int | None = None,
+) -> Grant:
     """Decide ``person``'s access to ``dashboard``; raises NotFound / Forbidden.
 
     ``service_user_id`` names the person for the service-user dashboard and summary;
@@ -127,22 +137,37 @@ def authorise(person: Person | None, dashboard: Dashboard, *,
         if dashboard == Dashboard.SUMMARY and "summary" not in SECTIONS[level]:
             raise Forbidden("The re-assessment summary is for the care team.")
         worker = person.id if level == Level.WORKER else None
-        return Grant(dashboard, level, Scope(service_user_id=su.pk, worker_id=worker),
-                     service_user=su, sections=SECTIONS[level])
+        return Grant(
+            dashboard,
+            level,
+            Scope(service_user_id=su.pk, worker_id=worker),
+            service_user=su,
+            sections=SECTIONS[level],
+        )
     org = person.organisation
     if dashboard == Dashboard.PROVIDER:
-        if (person.role != Role.CARE_MANAGER or org is None
-                or org.kind != Organisation.Kind.PROVIDER
-                or provider_id not in (None, org.pk)):
+        if (
+            person.role != Role.CARE_MANAGER
+            or org is None
+            or org.kind != Organisation.Kind.PROVIDER
+            or provider_id not in (None, org.pk)
+        ):
             raise NotFound("No such dashboard.")
         return Grant(dashboard, Level.PROVIDER, Scope(provider_id=org.pk), organisation=org)
     if dashboard == Dashboard.COUNCIL:
         if person.role != Role.COMMISSIONER or org is None or org.kind != Organisation.Kind.COUNCIL:
             raise NotFound("No such dashboard.")
-        if provider_id is not None and not Organisation.objects.filter(
-                pk=provider_id, kind=Organisation.Kind.PROVIDER,
-                commissioned_by=org).exists():
+        if (
+            provider_id is not None
+            and not Organisation.objects.filter(
+                pk=provider_id, kind=Organisation.Kind.PROVIDER, commissioned_by=org
+            ).exists()
+        ):
             raise NotFound("No such provider.")
-        return Grant(dashboard, Level.COUNCIL, Scope(council_id=org.pk, provider_id=provider_id),
-                     organisation=org)
+        return Grant(
+            dashboard,
+            Level.COUNCIL,
+            Scope(council_id=org.pk, provider_id=provider_id),
+            organisation=org,
+        )
     raise NotFound("No such dashboard.")

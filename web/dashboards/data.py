@@ -18,51 +18,103 @@ from web.dashboards.periods import Window, window
 SCORE_AXIS = {"min": 0, "max": 4, "title": "Mean score (0 = good, 4 = most concerning)"}
 
 
-def chart(cid: str, title: str, kind: str, labels: list, datasets: list[dict],
-          y: dict | None = None, stacked: bool = False) -> dict:
+def chart(
+    cid: str,
+    title: str,
+    kind: str,
+    labels: list,
+    datasets: list[dict],
+    y: dict | None = None,
+    stacked: bool = False,
+) -> dict:
     table = [[lab, *[d["data"][i] for d in datasets]] for i, lab in enumerate(labels)]
-    return {"id": cid, "title": title, "type": kind, "labels": labels, "datasets": datasets,
-            "y": y or {}, "stacked": stacked, "columns": [d["label"] for d in datasets],
-            "table": table}
+    return {
+        "id": cid,
+        "title": title,
+        "type": kind,
+        "labels": labels,
+        "datasets": datasets,
+        "y": y or {},
+        "stacked": stacked,
+        "columns": [d["label"] for d in datasets],
+        "table": table,
+    }
 
 
 def _visit_charts(v: dict, prefix: str) -> list[dict]:
     s = v["series"]
     return [
-        chart(f"{prefix}-visits", "Visits: planned vs delivered", "bar", v["labels"], [
-            {"label": "Planned", "data": s["planned"]},
-            {"label": "Delivered", "data": s["delivered"]},
-            {"label": "Unplanned", "data": s["unplanned"]},
-        ], y={"title": "Visits", "min": 0}),
-        chart(f"{prefix}-punctuality", "Punctuality", "line", v["labels"], [
-            {"label": "On time %", "data": s["on_time_pct"]},
-            {"label": "Mean minutes late (late visits)", "data": s["avg_minutes_late"],
-             "axis": "y1"},
-        ], y={"title": "% on time", "min": 0, "max": 100, "y1": "Minutes late"}),
+        chart(
+            f"{prefix}-visits",
+            "Visits: planned vs delivered",
+            "bar",
+            v["labels"],
+            [
+                {"label": "Planned", "data": s["planned"]},
+                {"label": "Delivered", "data": s["delivered"]},
+                {"label": "Unplanned", "data": s["unplanned"]},
+            ],
+            y={"title": "Visits", "min": 0},
+        ),
+        chart(
+            f"{prefix}-punctuality",
+            "Punctuality",
+            "line",
+            v["labels"],
+            [
+                {"label": "On time %", "data": s["on_time_pct"]},
+                {
+                    "label": "Mean minutes late (late visits)",
+                    "data": s["avg_minutes_late"],
+                    "axis": "y1",
+                },
+            ],
+            y={"title": "% on time", "min": 0, "max": 100, "y1": "Minutes late"},
+        ),
     ]
 
 
 def _domain_chart(d: dict, cid: str, title: str) -> dict:
-    return chart(cid, title, "line", d["labels"], [
-        {"label": q.DOMAIN_LABELS[k], "data": vals} for k, vals in d["series"].items()
-    ], y=SCORE_AXIS)
+    return chart(
+        cid,
+        title,
+        "line",
+        d["labels"],
+        [{"label": q.DOMAIN_LABELS[k], "data": vals} for k, vals in d["series"].items()],
+        y=SCORE_AXIS,
+    )
 
 
 def _alert_chart(a: dict, cid: str) -> dict:
     s = a["series"]
-    return chart(cid, "Alerts and response times", "bar", a["labels"], [
-        {"label": "Alerts opened", "data": s["opened"]},
-        {"label": "Escalated to council", "data": s["escalated"]},
-        {"label": "Mean minutes to acknowledge", "data": s["mean_response_minutes"],
-         "type": "line", "axis": "y1"},
-    ], y={"title": "Alerts", "min": 0, "y1": "Minutes"})
+    return chart(
+        cid,
+        "Alerts and response times",
+        "bar",
+        a["labels"],
+        [
+            {"label": "Alerts opened", "data": s["opened"]},
+            {"label": "Escalated to council", "data": s["escalated"]},
+            {
+                "label": "Mean minutes to acknowledge",
+                "data": s["mean_response_minutes"],
+                "type": "line",
+                "axis": "y1",
+            },
+        ],
+        y={"title": "Alerts", "min": 0, "y1": "Minutes"},
+    )
 
 
 def service_user(grant: Grant, w: Window, now: dt.datetime) -> dict:
     su = grant.service_user
     scope = grant.scope
-    out: dict = {"service_user": {"id": su.pk, "name": su.name}, "level": str(grant.level),
-                 "period": w.name, "charts": []}
+    out: dict = {
+        "service_user": {"id": su.pk, "name": su.name},
+        "level": str(grant.level),
+        "period": w.name,
+        "charts": [],
+    }
     if grant.shows("visits"):
         out["visits"] = q.visit_series(scope, w)
         out["today"] = q.today_visits(scope, now)
@@ -73,10 +125,16 @@ def service_user(grant: Grant, w: Window, now: dt.datetime) -> dict:
     if grant.shows("goals"):
         out["goals"] = q.goals(su.pk, w)
         if out["goals"]:
-            out["charts"].append(chart(
-                "su-goals", "Personal goals progress", "line", q._labels(w),
-                [{"label": g["text"], "data": g["series"]} for g in out["goals"]],
-                y={"min": 0, "max": 3, "title": "Progress (0 = done / on track, 3 = not yet)"}))
+            out["charts"].append(
+                chart(
+                    "su-goals",
+                    "Personal goals progress",
+                    "line",
+                    q._labels(w),
+                    [{"label": g["text"], "data": g["series"]} for g in out["goals"]],
+                    y={"min": 0, "max": 3, "title": "Progress (0 = done / on track, 3 = not yet)"},
+                )
+            )
     if grant.shows("alerts"):
         out["alerts"] = q.alert_series(scope, w)
         if grant.shows("alert_list"):
@@ -98,20 +156,38 @@ def summary(grant: Grant, now: dt.datetime) -> dict:
     for d in q.DOMAINS:
         a, b = recent.get(d), before.get(d)
         change = round(a["mean"] - b["mean"], 2) if a and b else None
-        domains.append({"domain": d, "label": q.DOMAIN_LABELS[d], "recent": a, "before": b,
-                        "change": change,
-                        "trend": None if change is None else
-                        ("worse" if change > 0.25 else "better" if change < -0.25 else "steady")})
+        domains.append(
+            {
+                "domain": d,
+                "label": q.DOMAIN_LABELS[d],
+                "recent": a,
+                "before": b,
+                "change": change,
+                "trend": None
+                if change is None
+                else ("worse" if change > 0.25 else "better" if change < -0.25 else "steady"),
+            }
+        )
     visits = q.visit_series(grant.scope, w)
     hours = q.hours(grant.scope, w)
     cont = q.continuity(grant.scope, w)  # one person: live, per-person indexes
     return {
-        "service_user": su, "window": w, "domains": domains, "visits": visits["totals"],
-        "hours": hours["totals"], "continuity": cont, "goals": q.goals(su.pk, w),
-        "alerts": q.alert_list(su.pk, w, limit=20), "alert_totals": q.alert_series(
-            grant.scope, w)["totals"],
-        "charts": [_domain_chart(q.domain_series(grant.scope, window("1y", now)),
-                                 "summary-domains", "Outcomes by domain, last year")],
+        "service_user": su,
+        "window": w,
+        "domains": domains,
+        "visits": visits["totals"],
+        "hours": hours["totals"],
+        "continuity": cont,
+        "goals": q.goals(su.pk, w),
+        "alerts": q.alert_list(su.pk, w, limit=20),
+        "alert_totals": q.alert_series(grant.scope, w)["totals"],
+        "charts": [
+            _domain_chart(
+                q.domain_series(grant.scope, window("1y", now)),
+                "summary-domains",
+                "Outcomes by domain, last year",
+            )
+        ],
     }
 
 
@@ -122,14 +198,28 @@ def provider(grant: Grant, w: Window, now: dt.datetime) -> dict:
     alerts = q.alert_series(scope, w)
     domains = q.domain_series(scope, w)
     charts = _visit_charts(visits, "provider")
-    charts.append(chart("provider-continuity", "Continuity: distinct care workers per person",
-                        "bar", cont["labels"], [{"label": "People", "data": cont["people"]}],
-                        y={"title": "People", "min": 0}))
+    charts.append(
+        chart(
+            "provider-continuity",
+            "Continuity: distinct care workers per person",
+            "bar",
+            cont["labels"],
+            [{"label": "People", "data": cont["people"]}],
+            y={"title": "People", "min": 0},
+        )
+    )
     charts.append(_alert_chart(alerts, "provider-alerts"))
     charts.append(_domain_chart(domains, "provider-domains", "Outcomes across the caseload"))
-    return {"provider": {"id": grant.organisation.pk, "name": grant.organisation.name},
-            "period": w.name, "visits": visits, "today": q.today_visits(scope, now),
-            "continuity": cont, "alerts": alerts, "domains": domains, "charts": charts}
+    return {
+        "provider": {"id": grant.organisation.pk, "name": grant.organisation.name},
+        "period": w.name,
+        "visits": visits,
+        "today": q.today_visits(scope, now),
+        "continuity": cont,
+        "alerts": alerts,
+        "domains": domains,
+        "charts": charts,
+    }
 
 
 def council(grant: Grant, w: Window, now: dt.datetime) -> dict:
@@ -141,18 +231,39 @@ def council(grant: Grant, w: Window, now: dt.datetime) -> dict:
     alerts = q.alert_series(scope, w, alert_sums)
     table = q.provider_table(scope, w, visit_sums, alert_sums)
     charts = [
-        chart("council-hours", "Hours: commissioned vs delivered", "bar", hours["labels"], [
-            {"label": "Commissioned", "data": hours["series"]["commissioned"]},
-            {"label": "Delivered", "data": hours["series"]["delivered"]},
-        ], y={"title": "Hours", "min": 0}),
+        chart(
+            "council-hours",
+            "Hours: commissioned vs delivered",
+            "bar",
+            hours["labels"],
+            [
+                {"label": "Commissioned", "data": hours["series"]["commissioned"]},
+                {"label": "Delivered", "data": hours["series"]["delivered"]},
+            ],
+            y={"title": "Hours", "min": 0},
+        ),
         _domain_chart(domains, "council-domains", "Outcome trends by domain"),
-        chart("council-escalations", "Escalations", "bar", alerts["labels"], [
-            {"label": "Alerts opened", "data": alerts["series"]["opened"]},
-            {"label": "Escalated to council", "data": alerts["series"]["escalated"]},
-            {"label": "Safeguarding", "data": alerts["series"]["safeguarding"]},
-        ], y={"title": "Alerts", "min": 0}),
+        chart(
+            "council-escalations",
+            "Escalations",
+            "bar",
+            alerts["labels"],
+            [
+                {"label": "Alerts opened", "data": alerts["series"]["opened"]},
+                {"label": "Escalated to council", "data": alerts["series"]["escalated"]},
+                {"label": "Safeguarding", "data": alerts["series"]["safeguarding"]},
+            ],
+            y={"title": "Alerts", "min": 0},
+        ),
     ]
     # Drop per-person detail that aggregate helpers carry (hours has none; be explicit).
-    return {"council": {"id": grant.organisation.pk, "name": grant.organisation.name},
-            "provider_filter": scope.provider_id, "period": w.name, "hours": hours,
-            "domains": domains, "alerts": alerts, "providers": table, "charts": charts}
+    return {
+        "council": {"id": grant.organisation.pk, "name": grant.organisation.name},
+        "provider_filter": scope.provider_id,
+        "period": w.name,
+        "hours": hours,
+        "domains": domains,
+        "alerts": alerts,
+        "providers": table,
+        "charts": charts,
+    }

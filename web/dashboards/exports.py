@@ -36,28 +36,34 @@ def service_user_rows(data: dict) -> list[list]:
     if "domains" in data:
         _series("domains", data["domains"], rows)
     for g in data.get("goals", []):
-        for label, value in zip(data["domains"]["labels"] if "domains" in data else [],
-                                g["series"], strict=False):
+        for label, value in zip(
+            data["domains"]["labels"] if "domains" in data else [], g["series"], strict=False
+        ):
             rows.append(["goal", label, g["text"], value])
     if "alerts" in data:
         _series("alerts", data["alerts"], rows)
     for a in data.get("alert_list", []):
-        rows.append(["alert", a["opened_at"].isoformat(), f"{a['concern']} ({a['severity']})",
-                     a["response_minutes"]])
+        rows.append(
+            [
+                "alert",
+                a["opened_at"].isoformat(),
+                f"{a['concern']} ({a['severity']})",
+                a["response_minutes"],
+            ]
+        )
     for v in data.get("visit_log", []):
-        rows.append(["visit", v["checked_in_at"].isoformat(), v["worker"],
-                     v["duration_minutes"]])
+        rows.append(["visit", v["checked_in_at"].isoformat(), v["worker"], v["duration_minutes"]])
     return rows
 
 
 def provider_rows(data: dict) -> list[list]:
     rows: list[list] = []
     _series("visits", data["visits"], rows)
-    for label, n in zip(data["continuity"]["labels"], data["continuity"]["people"],
-                        strict=True):
+    for label, n in zip(data["continuity"]["labels"], data["continuity"]["people"], strict=True):
         rows.append(["continuity", "period", f"people seeing {label} workers", n])
-    rows.append(["continuity", "period", "mean workers per person",
-                 data["continuity"]["mean_workers"]])
+    rows.append(
+        ["continuity", "period", "mean workers per person", data["continuity"]["mean_workers"]]
+    )
     _series("alerts", data["alerts"], rows)
     _series("domains", data["domains"], rows)
     return rows
@@ -69,8 +75,16 @@ def council_rows(data: dict) -> list[list]:
     _series("domains", data["domains"], rows)
     _series("alerts", data["alerts"], rows)
     for p in data["providers"]:
-        for key in ("people", "planned", "delivered", "delivered_pct", "on_time_pct", "alerts",
-                    "escalated", "mean_response_minutes"):
+        for key in (
+            "people",
+            "planned",
+            "delivered",
+            "delivered_pct",
+            "on_time_pct",
+            "alerts",
+            "escalated",
+            "mean_response_minutes",
+        ):
             rows.append(["provider:" + p["provider"], "period", key, p[key]])
     for p in data["hours"]["providers"]:
         for key in ("commissioned", "delivered", "delivered_pct"):

@@ -31,8 +31,11 @@ class DayTotals(models.Model):
     response_seconds = models.FloatField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["council", "provider", "day"],
-                                               name="one_day_totals_row")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["council", "provider", "day"], name="one_day_totals_row"
+            )
+        ]
         indexes = [models.Index(fields=["day", "council", "provider"])]
 
 
@@ -45,8 +48,11 @@ class DomainDay(models.Model):
     n = models.IntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["council", "provider", "day", "domain"],
-                                               name="one_domain_day_row")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["council", "provider", "day", "domain"], name="one_domain_day_row"
+            )
+        ]
         indexes = [models.Index(fields=["day", "council", "provider"])]
 
 

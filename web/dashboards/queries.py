@@ -41,8 +41,10 @@ from web.dashboards.periods import LONDON, Window, bucket_start, bucket_weeks, b
 
 DOMAINS = ["social_care_needs", "health", "care_experience", "personal_goals"]
 DOMAIN_LABELS = {
-    "social_care_needs": "Social care needs", "health": "Health",
-    "care_experience": "Care experience", "personal_goals": "Personal goals",
+    "social_care_needs": "Social care needs",
+    "health": "Health",
+    "care_experience": "Care experience",
+    "personal_goals": "Personal goals",
 }
 TRUNC = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
 ROLLUP = "daily"
@@ -93,15 +95,18 @@ def _pct(n: int, d: int) -> float | None:
 
 
 LATE = Q(visit__checked_in_at__gt=F("window_end"))
-LATENESS = ExpressionWrapper(F("visit__checked_in_at") - F("window_end"),
-                             output_field=DurationField())
+LATENESS = ExpressionWrapper(
+    F("visit__checked_in_at") - F("window_end"), output_field=DurationField()
+)
 RESPONSE = ExpressionWrapper(F("acknowledged_at") - F("opened_at"), output_field=DurationField())
 
 
 def _planned(scope: Scope, w: Window):
     qs = PlannedVisit.objects.filter(
-        scope.q(), status=PlannedVisit.Status.PLANNED,
-        window_start__gte=w.start, window_start__lt=w.end,
+        scope.q(),
+        status=PlannedVisit.Status.PLANNED,
+        window_start__gte=w.start,
+        window_start__lt=w.end,
     )
     if scope.worker_id is not None:
         qs = qs.filter(worker_id=scope.worker_id)
@@ -158,10 +163,17 @@ def _roll_bucket(w: Window):
 
 
 def _rollup_rows(model, scope: Scope, w: Window, keys, extra=()):
-    return (model.objects.filter(_roll_q(scope), day__gte=w.start.astimezone(LONDON).date(),
-                                 day__lt=w.end.astimezone(LONDON).date())
-            .annotate(b=_roll_bucket(w)).values("b", "council_id", "provider_id", *extra)
-            .annotate(**{k: Sum(k) for k in keys}).order_by())
+    return (
+        model.objects.filter(
+            _roll_q(scope),
+            day__gte=w.start.astimezone(LONDON).date(),
+            day__lt=w.end.astimezone(LONDON).date(),
+        )
+        .annotate(b=_roll_bucket(w))
+        .values("b", "council_id", "provider_id", *extra)
+        .annotate(**{k: Sum(k) for k in keys})
+        .order_by()
+    )
 
 
 def _add(out: dict, key: Key, row: dict, keys) -> None:
@@ -175,14 +187,29 @@ def live_visit_sums(scope: Scope, w: Window) -> dict[Key, dict]:
     """Visit figures from the base tables, per (bucket, council, provider)."""
     out: dict[Key, dict] = {}
     su = ("service_user__council_id", "service_user__provider_id")
-    for r in (_planned(scope, w).annotate(b=_b("window_start", w)).values("b", *su)
-              .annotate(planned=Count("id"), delivered=Count("visit"),
-                        late=Count("visit", filter=LATE),
-                        late_seconds=Sum(LATENESS, filter=LATE)).order_by()):
+    for r in (
+        _planned(scope, w)
+        .annotate(b=_b("window_start", w))
+        .values("b", *su)
+        .annotate(
+            planned=Count("id"),
+            delivered=Count("visit"),
+            late=Count("visit", filter=LATE),
+            late_seconds=Sum(LATENESS, filter=LATE),
+        )
+        .order_by()
+    ):
         _add(out, (_key(r["b"], w), r[su[0]], r[su[1]]), r, VISIT_KEYS)
-    for r in (_visits(scope, w).annotate(b=_b("checked_in_at", w)).values("b", *su)
-              .annotate(unplanned=Count("id", filter=Q(planned_visit__isnull=True)),
-                        visit_minutes=Sum("duration_minutes")).order_by()):
+    for r in (
+        _visits(scope, w)
+        .annotate(b=_b("checked_in_at", w))
+        .values("b", *su)
+        .annotate(
+            unplanned=Count("id", filter=Q(planned_visit__isnull=True)),
+            visit_minutes=Sum("duration_minutes"),
+        )
+        .order_by()
+    ):
         _add(out, (_key(r["b"], w), r[su[0]], r[su[1]]), r, VISIT_KEYS)
     return out
 
@@ -190,14 +217,22 @@ def live_visit_sums(scope: Scope, w: Window) -> dict[Key, dict]:
 def live_alert_sums(scope: Scope, w: Window) -> dict[Key, dict]:
     out: dict[Key, dict] = {}
     su = ("service_user__council_id", "service_user__provider_id")
-    for r in (Alert.objects.filter(scope.q(), opened_at__gte=w.start, opened_at__lt=w.end)
-              .annotate(b=_b("opened_at", w)).values("b", *su)
-              .annotate(opened=Count("id"), acked=Count("acknowledged_at"),
-                        within_15=Count("id", filter=Q(acknowledged_at__lte=F("opened_at")
-                                                       + dt.timedelta(minutes=15))),
-                        escalated=Count("council_notified_at"),
-                        safeguarding=Count("id", filter=Q(severity="safeguarding")),
-                        response_seconds=Sum(RESPONSE)).order_by()):
+    for r in (
+        Alert.objects.filter(scope.q(), opened_at__gte=w.start, opened_at__lt=w.end)
+        .annotate(b=_b("opened_at", w))
+        .values("b", *su)
+        .annotate(
+            opened=Count("id"),
+            acked=Count("acknowledged_at"),
+            within_15=Count(
+                "id", filter=Q(acknowledged_at__lte=F("opened_at") + dt.timedelta(minutes=15))
+            ),
+            escalated=Count("council_notified_at"),
+            safeguarding=Count("id", filter=Q(severity="safeguarding")),
+            response_seconds=Sum(RESPONSE),
+        )
+        .order_by()
+    ):
         _add(out, (_key(r["b"], w), r[su[0]], r[su[1]]), r, ALERT_KEYS)
     return out
 
@@ -205,10 +240,13 @@ def live_alert_sums(scope: Scope, w: Window) -> dict[Key, dict]:
 def live_domain_sums(scope: Scope, w: Window, domains: list[str]) -> dict[Key, dict]:
     out: dict[Key, dict] = {}
     su = ("service_user__council_id", "service_user__provider_id")
-    for r in (Observation.objects.filter(scope.q(), at__gte=w.start, at__lt=w.end,
-                                         domain__in=domains)
-              .annotate(b=_b("at", w)).values("b", "domain", *su)
-              .annotate(score_sum=Sum("score"), n=Count("id")).order_by()):
+    for r in (
+        Observation.objects.filter(scope.q(), at__gte=w.start, at__lt=w.end, domain__in=domains)
+        .annotate(b=_b("at", w))
+        .values("b", "domain", *su)
+        .annotate(score_sum=Sum("score"), n=Count("id"))
+        .order_by()
+    ):
         _add(out, (_key(r["b"], w), r[su[0]], r[su[1]], r["domain"]), r, ("score_sum", "n"))
     return out
 
@@ -218,8 +256,7 @@ def _sums(scope: Scope, w: Window, live_fn, model, keys, extra=(), **kw) -> dict
     out: dict[Key, dict] = {}
     if roll is not None:
         for r in _rollup_rows(model, scope, roll, keys, extra):
-            key = (_key(r["b"], w), r["council_id"], r["provider_id"],
-                   *[r[e] for e in extra])
+            key = (_key(r["b"], w), r["council_id"], r["provider_id"], *[r[e] for e in extra])
             _add(out, key, r, keys)
     if live is not None:
         for key, row in live_fn(scope, live, **kw).items():
@@ -238,8 +275,9 @@ def alert_sums(scope: Scope, w: Window) -> dict[Key, dict]:
 
 
 def domain_sums(scope: Scope, w: Window, domains: list[str]) -> dict[Key, dict]:
-    return _sums(scope, w, live_domain_sums, DomainDay, ("score_sum", "n"), ("domain",),
-                 domains=domains)
+    return _sums(
+        scope, w, live_domain_sums, DomainDay, ("score_sum", "n"), ("domain",), domains=domains
+    )
 
 
 def _by(sums: dict[Key, dict], keys, index: int = 0) -> dict:
@@ -255,8 +293,18 @@ def visit_series(scope: Scope, w: Window, sums: dict | None = None) -> dict:
     ``sums``: ``visit_sums(scope, w)`` already read for another figure of the same page."""
     by = _by(visit_sums(scope, w) if sums is None else sums, VISIT_KEYS)
     labels = _labels(w)
-    series = {k: [] for k in ("planned", "delivered", "on_time", "late", "unplanned",
-                              "on_time_pct", "avg_minutes_late")}
+    series = {
+        k: []
+        for k in (
+            "planned",
+            "delivered",
+            "on_time",
+            "late",
+            "unplanned",
+            "on_time_pct",
+            "avg_minutes_late",
+        )
+    }
     tot = dict.fromkeys(VISIT_KEYS, 0)
     for lab in labels:
         r = by.get(lab) or dict.fromkeys(VISIT_KEYS, 0)
@@ -266,18 +314,22 @@ def visit_series(scope: Scope, w: Window, sums: dict | None = None) -> dict:
         series["on_time"].append(on_time)
         series["on_time_pct"].append(_pct(on_time, r["delivered"]))
         series["avg_minutes_late"].append(
-            round(r["late_seconds"] / r["late"] / 60, 1) if r["late"] else None)
+            round(r["late_seconds"] / r["late"] / 60, 1) if r["late"] else None
+        )
         for k in VISIT_KEYS:
             tot[k] += r[k]
     totals = {
-        "planned": tot["planned"], "delivered": tot["delivered"], "late": tot["late"],
+        "planned": tot["planned"],
+        "delivered": tot["delivered"],
+        "late": tot["late"],
         "unplanned": tot["unplanned"],
         "on_time": tot["delivered"] - tot["late"],
         "missed": tot["planned"] - tot["delivered"],
         "delivered_pct": _pct(tot["delivered"], tot["planned"]),
         "on_time_pct": _pct(tot["delivered"] - tot["late"], tot["delivered"]),
         "avg_minutes_late": round(tot["late_seconds"] / tot["late"] / 60, 1)
-        if tot["late"] else None,
+        if tot["late"]
+        else None,
     }
     return {"labels": labels, "series": series, "totals": totals}
 
@@ -285,14 +337,20 @@ def visit_series(scope: Scope, w: Window, sums: dict | None = None) -> dict:
 def today_visits(scope: Scope, now: dt.datetime) -> dict:
     """Today's planned and delivered visits so far (the live tile), local day."""
     day = now.astimezone(LONDON).replace(hour=0, minute=0, second=0, microsecond=0)
-    qs = PlannedVisit.objects.filter(scope.q(), status=PlannedVisit.Status.PLANNED,
-                                     window_start__gte=day,
-                                     window_start__lt=day + dt.timedelta(days=1))
+    qs = PlannedVisit.objects.filter(
+        scope.q(),
+        status=PlannedVisit.Status.PLANNED,
+        window_start__gte=day,
+        window_start__lt=day + dt.timedelta(days=1),
+    )
     if scope.worker_id is not None:
         qs = qs.filter(worker_id=scope.worker_id)
-    agg = qs.aggregate(planned=Count("id"), delivered=Count("visit"),
-                       due=Count("id", filter=Q(window_end__lte=now)),
-                       late=Count("visit", filter=LATE))
+    agg = qs.aggregate(
+        planned=Count("id"),
+        delivered=Count("visit"),
+        due=Count("id", filter=Q(window_end__lte=now)),
+        late=Count("visit", filter=LATE),
+    )
     return {"date": day.date().isoformat(), "at": now.isoformat(), **agg}
 
 
@@ -300,7 +358,8 @@ def continuity(scope: Scope, w: Window) -> dict:
     """Distinct workers per person: distribution (1, 2, ... 6+), mean, and the people
     with the most (ids only here; the view decides whether names may be shown)."""
     per_person = list(
-        _visits(scope, w).values("service_user_id")
+        _visits(scope, w)
+        .values("service_user_id")
         .annotate(workers=Count("worker_id", distinct=True), visits=Count("id"))
         .order_by("-workers", "service_user_id")
     )
@@ -328,12 +387,14 @@ def alert_series(scope: Scope, w: Window, sums: dict | None = None) -> dict:
         for k in ("opened", "escalated", "safeguarding"):
             series[k].append(r[k])
         series["mean_response_minutes"].append(
-            round(r["response_seconds"] / r["acked"] / 60, 1) if r["acked"] else None)
+            round(r["response_seconds"] / r["acked"] / 60, 1) if r["acked"] else None
+        )
         for k in ALERT_KEYS:
             tot[k] += r[k]
     totals = {k: tot[k] for k in ("opened", "acked", "within_15", "escalated", "safeguarding")}
-    totals["mean_response_minutes"] = (round(tot["response_seconds"] / tot["acked"] / 60, 1)
-                                       if tot["acked"] else None)
+    totals["mean_response_minutes"] = (
+        round(tot["response_seconds"] / tot["acked"] / 60, 1) if tot["acked"] else None
+    )
     totals["within_15_pct"] = _pct(tot["within_15"], tot["acked"])
     return {"labels": labels, "series": series, "totals": totals}
 
@@ -341,16 +402,30 @@ def alert_series(scope: Scope, w: Window, sums: dict | None = None) -> dict:
 def alert_list(service_user_id: int, w: Window, limit: int = 50) -> list[dict]:
     """One person's alerts in the period: concern, severity, state and times (no text)."""
     return [
-        {"id": a["id"], "opened_at": a["opened_at"], "concern": a["concern"],
-         "severity": a["severity"], "state": a["state"],
-         "response_minutes": _minutes(a["acknowledged_at"] - a["opened_at"])
-         if a["acknowledged_at"] else None,
-         "escalated": a["council_notified_at"] is not None}
-        for a in Alert.objects.filter(service_user_id=service_user_id, opened_at__gte=w.start,
-                                      opened_at__lt=w.end)
+        {
+            "id": a["id"],
+            "opened_at": a["opened_at"],
+            "concern": a["concern"],
+            "severity": a["severity"],
+            "state": a["state"],
+            "response_minutes": _minutes(a["acknowledged_at"] - a["opened_at"])
+            if a["acknowledged_at"]
+            else None,
+            "escalated": a["council_notified_at"] is not None,
+        }
+        for a in Alert.objects.filter(
+            service_user_id=service_user_id, opened_at__gte=w.start, opened_at__lt=w.end
+        )
         .order_by("-opened_at")
-        .values("id", "opened_at", "concern", "severity", "state", "acknowledged_at",
-                "council_notified_at")[:limit]
+        .values(
+            "id",
+            "opened_at",
+            "concern",
+            "severity",
+            "state",
+            "acknowledged_at",
+            "council_notified_at",
+        )[:limit]
     ]
 
 
@@ -364,8 +439,7 @@ def domain_series(scope: Scope, w: Window, domains: list[str] | None = None) -> 
     series, counts, overall = {}, {}, {}
     for d in domains:
         cells = [by.get((lab, d)) for lab in labels]
-        series[d] = [round(c["score_sum"] / c["n"], 2) if c and c["n"] else None
-                     for c in cells]
+        series[d] = [round(c["score_sum"] / c["n"], 2) if c and c["n"] else None for c in cells]
         counts[d] = [c["n"] if c else 0 for c in cells]
         n = sum(counts[d])
         total = sum(c["score_sum"] for c in cells if c)
@@ -377,59 +451,88 @@ def domain_means(service_user_id: int, start: dt.datetime, end: dt.datetime) -> 
     """One person's mean score per domain between two times (re-assessment comparison)."""
     return {
         r["domain"]: {"mean": round(r["mean"], 2), "n": r["n"]}
-        for r in Observation.objects.filter(service_user_id=service_user_id, at__gte=start,
-                                            at__lt=end)
-        .values("domain").annotate(mean=Avg("score"), n=Count("id")).order_by()
+        for r in Observation.objects.filter(
+            service_user_id=service_user_id, at__gte=start, at__lt=end
+        )
+        .values("domain")
+        .annotate(mean=Avg("score"), n=Count("id"))
+        .order_by()
     }
 
 
 def visit_log(scope: Scope, w: Window, limit: int = 60) -> list[dict]:
     """The latest visits: when, who came, planned window, minutes late, length, location."""
     rows = (
-        _visits(scope, w).order_by("-checked_in_at")
-        .values("id", "checked_in_at", "checked_out_at", "duration_minutes", "checkin_location",
-                "worker__display_name", "planned_visit__window_start",
-                "planned_visit__window_end")[:limit]
+        _visits(scope, w)
+        .order_by("-checked_in_at")
+        .values(
+            "id",
+            "checked_in_at",
+            "checked_out_at",
+            "duration_minutes",
+            "checkin_location",
+            "worker__display_name",
+            "planned_visit__window_start",
+            "planned_visit__window_end",
+        )[:limit]
     )
     out = []
     for r in rows:
         end = r["planned_visit__window_end"]
         late = _minutes(r["checked_in_at"] - end) if end and r["checked_in_at"] > end else 0.0
-        out.append({
-            "id": r["id"], "checked_in_at": r["checked_in_at"],
-            "checked_out_at": r["checked_out_at"], "worker": r["worker__display_name"],
-            "planned_start": r["planned_visit__window_start"], "planned_end": end,
-            "minutes_late": late if end else None, "duration_minutes": r["duration_minutes"],
-            "location": r["checkin_location"],
-        })
+        out.append(
+            {
+                "id": r["id"],
+                "checked_in_at": r["checked_in_at"],
+                "checked_out_at": r["checked_out_at"],
+                "worker": r["worker__display_name"],
+                "planned_start": r["planned_visit__window_start"],
+                "planned_end": end,
+                "minutes_late": late if end else None,
+                "duration_minutes": r["duration_minutes"],
+                "location": r["checkin_location"],
+            }
+        )
     return out
 
 
 def goals(service_user_id: int, w: Window) -> list[dict]:
     """Active and recent goals with their progress series (0 = done/on track, 3 = not yet)."""
-    gs = list(Goal.objects.filter(service_user_id=service_user_id)
-              .filter(Q(active=True) | Q(achieved_at__gte=w.start))
-              .order_by("-active", "-created_at").values("id", "text", "active", "achieved_at",
-                                                          "created_at")[:10])
+    gs = list(
+        Goal.objects.filter(service_user_id=service_user_id)
+        .filter(Q(active=True) | Q(achieved_at__gte=w.start))
+        .order_by("-active", "-created_at")
+        .values("id", "text", "active", "achieved_at", "created_at")[:10]
+    )
     if not gs:
         return []
     rows = (
-        Observation.objects.filter(goal_id__in=[g["id"] for g in gs], at__gte=w.start,
-                                   at__lt=w.end)
-        .annotate(b=_b("at", w)).values("goal_id", "b").annotate(mean=Avg("score"))
+        Observation.objects.filter(goal_id__in=[g["id"] for g in gs], at__gte=w.start, at__lt=w.end)
+        .annotate(b=_b("at", w))
+        .values("goal_id", "b")
+        .annotate(mean=Avg("score"))
         .order_by()
     )
     by = {(r["goal_id"], _key(r["b"], w)): r["mean"] for r in rows}
-    last = dict(Observation.objects.filter(goal_id__in=[g["id"] for g in gs])
-                .values("goal_id").annotate(at=Max("at")).order_by()
-                .values_list("goal_id", "at"))
+    last = dict(
+        Observation.objects.filter(goal_id__in=[g["id"] for g in gs])
+        .values("goal_id")
+        .annotate(at=Max("at"))
+        .order_by()
+        .values_list("goal_id", "at")
+    )
     labels = _labels(w)
     for g in gs:
-        g["series"] = [round(by[(g["id"], lab)], 2) if (g["id"], lab) in by else None
-                       for lab in labels]
+        g["series"] = [
+            round(by[(g["id"], lab)], 2) if (g["id"], lab) in by else None for lab in labels
+        ]
         g["last_answer_at"] = last.get(g["id"])
-        latest = Observation.objects.filter(goal_id=g["id"]).order_by("-at").values_list(
-            "score", flat=True).first()
+        latest = (
+            Observation.objects.filter(goal_id=g["id"])
+            .order_by("-at")
+            .values_list("score", flat=True)
+            .first()
+        )
         g["latest_score"] = latest
     return gs
 
@@ -439,7 +542,9 @@ def hours(scope: Scope, w: Window, sums: dict | None = None) -> dict:
     commissioned = {
         r["provider_id"]: float(r["h"] or 0)
         for r in ServiceUser.objects.filter(scope.q(prefix=""))
-        .values("provider_id").annotate(h=Sum("commissioned_hours_per_week")).order_by()
+        .values("provider_id")
+        .annotate(h=Sum("commissioned_hours_per_week"))
+        .order_by()
     }
     sums = visit_sums(scope, w) if sums is None else sums
     per_bucket = _by(sums, ("visit_minutes",))
@@ -448,48 +553,77 @@ def hours(scope: Scope, w: Window, sums: dict | None = None) -> dict:
     weekly = sum(commissioned.values())
     series = {
         "commissioned": [round(weekly * bucket_weeks(b, w), 1) for b in buckets(w)],
-        "delivered": [round(per_bucket.get(lab, {"visit_minutes": 0})["visit_minutes"] / 60, 1)
-                      for lab in labels],
+        "delivered": [
+            round(per_bucket.get(lab, {"visit_minutes": 0})["visit_minutes"] / 60, 1)
+            for lab in labels
+        ],
     }
     providers = []
     for pid in sorted(set(commissioned) | set(per_provider)):
         got = per_provider.get(pid, {"visit_minutes": 0})["visit_minutes"] / 60
         want = commissioned.get(pid, 0) * w.weeks
-        providers.append({"provider_id": pid, "commissioned_per_week": commissioned.get(pid, 0),
-                          "commissioned": round(want, 1), "delivered": round(got, 1),
-                          "delivered_pct": _pct(got, want) if want else None})
+        providers.append(
+            {
+                "provider_id": pid,
+                "commissioned_per_week": commissioned.get(pid, 0),
+                "commissioned": round(want, 1),
+                "delivered": round(got, 1),
+                "delivered_pct": _pct(got, want) if want else None,
+            }
+        )
     total_want = weekly * w.weeks
     total_got = sum(v["visit_minutes"] for v in per_bucket.values()) / 60
-    return {"labels": labels, "series": series, "providers": providers,
-            "totals": {"commissioned": round(total_want, 1), "delivered": round(total_got, 1),
-                       "commissioned_per_week": round(weekly, 1),
-                       "delivered_pct": _pct(total_got, total_want) if total_want else None}}
+    return {
+        "labels": labels,
+        "series": series,
+        "providers": providers,
+        "totals": {
+            "commissioned": round(total_want, 1),
+            "delivered": round(total_got, 1),
+            "commissioned_per_week": round(weekly, 1),
+            "delivered_pct": _pct(total_got, total_want) if total_want else None,
+        },
+    }
 
 
-def provider_table(scope: Scope, w: Window, visits: dict | None = None,
-                   alerts: dict | None = None) -> list[dict]:
+def provider_table(
+    scope: Scope, w: Window, visits: dict | None = None, alerts: dict | None = None
+) -> list[dict]:
     """Per provider of a council: visits, punctuality, alerts, escalations (aggregates)."""
-    names = dict(Organisation.objects.filter(kind=Organisation.Kind.PROVIDER,
-                                             commissioned_by_id=scope.council_id)
-                 .values_list("id", "name"))
+    names = dict(
+        Organisation.objects.filter(
+            kind=Organisation.Kind.PROVIDER, commissioned_by_id=scope.council_id
+        ).values_list("id", "name")
+    )
     if scope.provider_id is not None:
         names = {k: v for k, v in names.items() if k == scope.provider_id}
     visits = _by(visit_sums(scope, w) if visits is None else visits, VISIT_KEYS, index=2)
     alerts = _by(alert_sums(scope, w) if alerts is None else alerts, ALERT_KEYS, index=2)
-    people = dict(ServiceUser.objects.filter(scope.q(prefix="")).values("provider_id")
-                  .annotate(n=Count("id")).order_by().values_list("provider_id", "n"))
+    people = dict(
+        ServiceUser.objects.filter(scope.q(prefix=""))
+        .values("provider_id")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("provider_id", "n")
+    )
     out = []
     for pid, name in sorted(names.items(), key=lambda kv: kv[1]):
         v = visits.get(pid) or dict.fromkeys(VISIT_KEYS, 0)
         a = alerts.get(pid) or dict.fromkeys(ALERT_KEYS, 0)
-        out.append({
-            "provider_id": pid, "provider": name, "people": people.get(pid, 0),
-            "planned": v["planned"], "delivered": v["delivered"],
-            "delivered_pct": _pct(v["delivered"], v["planned"]),
-            "on_time_pct": _pct(v["delivered"] - v["late"], v["delivered"]),
-            "alerts": a["opened"], "escalated": a["escalated"],
-            "mean_response_minutes": round(a["response_seconds"] / a["acked"] / 60, 1)
-            if a["acked"] else None,
-        })
+        out.append(
+            {
+                "provider_id": pid,
+                "provider": name,
+                "people": people.get(pid, 0),
+                "planned": v["planned"],
+                "delivered": v["delivered"],
+                "delivered_pct": _pct(v["delivered"], v["planned"]),
+                "on_time_pct": _pct(v["delivered"] - v["late"], v["delivered"]),
+                "alerts": a["opened"],
+                "escalated": a["escalated"],
+                "mean_response_minutes": round(a["response_seconds"] / a["acked"] / 60, 1)
+                if a["acked"]
+                else None,
+            }
+        )
     return out
-

@@ -56,8 +56,9 @@ def settled_day(now: dt.datetime) -> dt.date:
 def _first(qs, field: str) -> dt.datetime | None:
     # Only instants the boundary rule admits (rooms.bounds): a year-1 row written before
     # the rule would make the rollup start at year 1 or fail to read the minimum at all.
-    return (qs.filter(**{f"{field}__gte": EARLIEST, f"{field}__lt": LATEST})
-            .aggregate(m=Min(field))["m"])
+    return qs.filter(**{f"{field}__gte": EARLIEST, f"{field}__lt": LATEST}).aggregate(m=Min(field))[
+        "m"
+    ]
 
 
 def oldest_day(now: dt.datetime) -> dt.date:
@@ -72,25 +73,42 @@ def oldest_day(now: dt.datetime) -> dt.date:
 
 
 def _write(first_day: dt.date, last_day: dt.date) -> int:
-    w = Window("rollup", _midnight(first_day), _midnight(last_day + dt.timedelta(days=1)),
-               "day", "")
+    w = Window(
+        "rollup", _midnight(first_day), _midnight(last_day + dt.timedelta(days=1)), "day", ""
+    )
     DayTotals.objects.filter(day__gte=first_day, day__lte=last_day).delete()
     DomainDay.objects.filter(day__gte=first_day, day__lte=last_day).delete()
     rows: dict[tuple, dict] = {}
     for part in (live_visit_sums(Scope(), w), live_alert_sums(Scope(), w)):
         for key, values in part.items():
             rows.setdefault(key, {}).update(values)
-    DayTotals.objects.bulk_create([
-        DayTotals(day=dt.date.fromisoformat(b), council_id=c, provider_id=p,
-                  **{k: v.get(k, 0) for k in (*VISIT_KEYS, *ALERT_KEYS)})
-        for (b, c, p), v in rows.items()
-    ], batch_size=2000)
+    DayTotals.objects.bulk_create(
+        [
+            DayTotals(
+                day=dt.date.fromisoformat(b),
+                council_id=c,
+                provider_id=p,
+                **{k: v.get(k, 0) for k in (*VISIT_KEYS, *ALERT_KEYS)},
+            )
+            for (b, c, p), v in rows.items()
+        ],
+        batch_size=2000,
+    )
     domains = live_domain_sums(Scope(), w, DOMAINS)
-    DomainDay.objects.bulk_create([
-        DomainDay(day=dt.date.fromisoformat(b), council_id=c, provider_id=p, domain=d,
-                  score_sum=v["score_sum"], n=v["n"])
-        for (b, c, p, d), v in domains.items()
-    ], batch_size=2000)
+    DomainDay.objects.bulk_create(
+        [
+            DomainDay(
+                day=dt.date.fromisoformat(b),
+                council_id=c,
+                provider_id=p,
+                domain=d,
+                score_sum=v["score_sum"],
+                n=v["n"],
+            )
+            for (b, c, p, d), v in domains.items()
+        ],
+        batch_size=2000,
+    )
     return len(rows) + len(domains)
 
 
@@ -101,11 +119,13 @@ def refresh_all(now: dt.datetime) -> int:
         mark = RollupMark.objects.select_for_update().filter(name=ROLLUP).first()
         n = _write(first, last) if first <= last else 0
         if mark is None:
-            RollupMark.objects.create(name=ROLLUP, since_day=first, through_day=last,
-                                      refreshed_at=now)
+            RollupMark.objects.create(
+                name=ROLLUP, since_day=first, through_day=last, refreshed_at=now
+            )
         else:
-            RollupMark.objects.filter(pk=mark.pk).update(since_day=first, through_day=last,
-                                                         refreshed_at=now)
+            RollupMark.objects.filter(pk=mark.pk).update(
+                since_day=first, through_day=last, refreshed_at=now
+            )
     return n
 
 
@@ -121,8 +141,9 @@ def refresh_recent(now: dt.datetime, days: int = RECENT_DAYS) -> int:
             full = False
             first = max(mark.since_day, last - dt.timedelta(days=days - 1))
             n = _write(first, last) if first <= last else 0
-            RollupMark.objects.filter(pk=mark.pk).update(through_day=max(last, mark.through_day),
-                                                         refreshed_at=now)
+            RollupMark.objects.filter(pk=mark.pk).update(
+                through_day=max(last, mark.through_day), refreshed_at=now
+            )
     return refresh_all(now) if full else n
 
 

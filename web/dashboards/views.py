@@ -25,8 +25,7 @@ from web.dashboards import queries as q
 from web.dashboards.access import Dashboard, authorise
 from web.dashboards.periods import PERIODS, Filters, window
 
-DEFAULT_PERIOD = {Dashboard.SERVICE_USER: "1y", Dashboard.PROVIDER: "13w",
-                  Dashboard.COUNCIL: "13w"}
+DEFAULT_PERIOD = {Dashboard.SERVICE_USER: "1y", Dashboard.PROVIDER: "13w", Dashboard.COUNCIL: "13w"}
 
 
 def _person(request) -> Person | None:
@@ -42,8 +41,10 @@ def dashboard_view(fn):
         try:
             filters = Filters.model_validate(dict(request.GET.items()))
         except ValidationError as e:
-            msg = "; ".join(f"{'.'.join(str(x) for x in err['loc']) or 'query'}: {err['msg']}"
-                            for err in e.errors())
+            msg = "; ".join(
+                f"{'.'.join(str(x) for x in err['loc']) or 'query'}: {err['msg']}"
+                for err in e.errors()
+            )
             return HttpResponseBadRequest(f"Bad filter: {msg}", content_type="text/plain")
         try:
             return fn(request, _person(request), filters, *args, **kwargs)
@@ -83,11 +84,19 @@ def service_user_page(request, person, filters, su_id: int):
     w = window(filters.period or DEFAULT_PERIOD[Dashboard.SERVICE_USER], clock.now())
     d = data.service_user(grant, w, clock.now())
     _read(person, grant, "dashboard.read")
-    return render(request, "web/dashboards/service_user.html", {
-        "d": d, "grant": grant, "su": grant.service_user, "w": w, "periods": _periods(w.name),
-        "live_url": reverse("dashboards:su-today", args=[su_id]),
-        "csv_url": reverse("dashboards:su-csv", args=[su_id]) + f"?period={w.name}",
-    })
+    return render(
+        request,
+        "web/dashboards/service_user.html",
+        {
+            "d": d,
+            "grant": grant,
+            "su": grant.service_user,
+            "w": w,
+            "periods": _periods(w.name),
+            "live_url": reverse("dashboards:su-today", args=[su_id]),
+            "csv_url": reverse("dashboards:su-csv", args=[su_id]) + f"?period={w.name}",
+        },
+    )
 
 
 @dashboard_view
@@ -111,8 +120,11 @@ def summary_page(request, person, filters, su_id: int):
     grant = _su_grant(person, filters, su_id, Dashboard.SUMMARY)
     s = data.summary(grant, clock.now())
     _read(person, grant, "dashboard.read")
-    return render(request, "web/dashboards/summary.html", {"s": s, "su": grant.service_user,
-                                                           "grant": grant, "now": clock.now()})
+    return render(
+        request,
+        "web/dashboards/summary.html",
+        {"s": s, "su": grant.service_user, "grant": grant, "now": clock.now()},
+    )
 
 
 # ---- provider -------------------------------------------------------------------------
@@ -127,17 +139,27 @@ def _provider(request, person, filters):
 @dashboard_view
 def provider_page(request, person, filters):
     grant, w, d = _provider(request, person, filters)
-    names = dict(ServiceUser.objects.filter(
-        pk__in=[r["service_user_id"] for r in d["continuity"]["least_continuity"]],
-        provider=grant.organisation).values_list("id", "full_name"))
+    names = dict(
+        ServiceUser.objects.filter(
+            pk__in=[r["service_user_id"] for r in d["continuity"]["least_continuity"]],
+            provider=grant.organisation,
+        ).values_list("id", "full_name")
+    )
     for r in d["continuity"]["least_continuity"]:
         r["name"] = names.get(r["service_user_id"], "")
     _read(person, grant, "dashboard.read")
-    return render(request, "web/dashboards/provider.html", {
-        "d": d, "grant": grant, "w": w, "periods": _periods(w.name),
-        "live_url": reverse("dashboards:provider-today"),
-        "csv_url": reverse("dashboards:provider-csv") + f"?period={w.name}",
-    })
+    return render(
+        request,
+        "web/dashboards/provider.html",
+        {
+            "d": d,
+            "grant": grant,
+            "w": w,
+            "periods": _periods(w.name),
+            "live_url": reverse("dashboards:provider-today"),
+            "csv_url": reverse("dashboards:provider-csv") + f"?period={w.name}",
+        },
+    )
 
 
 @dashboard_view
@@ -169,11 +191,19 @@ def council_page(request, person, filters):
     _read(person, grant, "dashboard.read")
     providers = grant.organisation.providers.order_by("name").values("id", "name")
     qs = f"?period={w.name}" + (f"&provider={filters.provider}" if filters.provider else "")
-    return render(request, "web/dashboards/council.html", {
-        "d": d, "grant": grant, "w": w, "periods": _periods(w.name), "providers": providers,
-        "provider_filter": filters.provider,
-        "csv_url": reverse("dashboards:council-csv") + qs,
-    })
+    return render(
+        request,
+        "web/dashboards/council.html",
+        {
+            "d": d,
+            "grant": grant,
+            "w": w,
+            "periods": _periods(w.name),
+            "providers": providers,
+            "provider_filter": filters.provider,
+            "csv_url": reverse("dashboards:council-csv") + qs,
+        },
+    )
 
 
 @dashboard_view
@@ -201,9 +231,13 @@ def index(request):
     if person.role == Role.ASSESSOR:
         people = allocated_service_users(person).order_by("full_name")[:200]
         return render(request, "web/dashboards/index.html", {"people": people})
-    sus = (ServiceUser.objects.filter(rooms__memberships__person=person,
-                                      rooms__memberships__removed_at__isnull=True)
-           .distinct().order_by("full_name"))
+    sus = (
+        ServiceUser.objects.filter(
+            rooms__memberships__person=person, rooms__memberships__removed_at__isnull=True
+        )
+        .distinct()
+        .order_by("full_name")
+    )
     visible = []
     for su in sus[:200]:
         try:
@@ -212,5 +246,3 @@ def index(request):
             continue
         visible.append(su)
     return render(request, "web/dashboards/index.html", {"people": visible})
-
-

@@ -11,13 +11,17 @@ from rooms.models import Person
 
 
 class Command(BaseCommand):
-    help = ("Import planned visits from CSV: service_user_id,worker_id,date,start,end"
-            "[,expected_minutes] (local dates and times). Nothing is written if a row is bad.")
+    help = (
+        "Import planned visits from CSV: service_user_id,worker_id,date,start,end"
+        "[,expected_minutes] (local dates and times). Nothing is written if a row is bad."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("csv_file")
-        parser.add_argument("--as-user", help="username of the importing care manager; rows "
-                            "must be for that manager's provider")
+        parser.add_argument(
+            "--as-user",
+            help="username of the importing care manager; rows must be for that manager's provider",
+        )
 
     def handle(self, *args, csv_file, as_user=None, **opts):
         by = None
@@ -33,5 +37,6 @@ class Command(BaseCommand):
             res = import_planned_visits(text, by=by)
         except CsvImportError as exc:
             raise CommandError("nothing imported:\n  " + "\n  ".join(exc.errors)) from None
-        self.stdout.write(f"imported {res.created} planned visits "
-                          f"({res.skipped_existing} already planned)")
+        self.stdout.write(
+            f"imported {res.created} planned visits ({res.skipped_existing} already planned)"
+        )

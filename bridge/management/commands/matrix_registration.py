@@ -16,9 +16,12 @@ class Command(BaseCommand):
     help = "Print (or write with --output) the Matrix appservice registration file."
 
     def add_arguments(self, parser):
-        parser.add_argument("--url", default=None,
-                            help="Our appservice endpoint as the homeserver reaches it "
-                                 "(default COCARE_MATRIX_APPSERVICE_URL).")
+        parser.add_argument(
+            "--url",
+            default=None,
+            help="Our appservice endpoint as the homeserver reaches it "
+            "(default COCARE_MATRIX_APPSERVICE_URL).",
+        )
         parser.add_argument("--output", "-o", default=None, help="File to write (default stdout).")
 
     def handle(self, *args, url, output, **opts):
@@ -27,8 +30,9 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         if cfg is None:
-            raise CommandError("Set COCARE_MATRIX_HOMESERVER_URL (and the other "
-                               "COCARE_MATRIX_* settings) first.")
+            raise CommandError(
+                "Set COCARE_MATRIX_HOMESERVER_URL (and the other COCARE_MATRIX_* settings) first."
+            )
         url = url or get_config().matrix_appservice_url
         if not url:
             raise CommandError("Give --url or set COCARE_MATRIX_APPSERVICE_URL.")

@@ -25,14 +25,29 @@ class Command(BaseCommand):
         rows = overdue_alerts(now, grace)
         pushes = stuck_pushes(now, grace)
         if as_json:
-            self.stdout.write(json.dumps({"overdue": [
-                {"alert": r.alert, "service_user": r.service_user, "step_index": r.step_index,
-                 "due_at": r.due_at.isoformat(), "late_seconds": int(r.late_by.total_seconds())}
-                for r in rows], "stuck_pushes": pushes}))
+            self.stdout.write(
+                json.dumps(
+                    {
+                        "overdue": [
+                            {
+                                "alert": r.alert,
+                                "service_user": r.service_user,
+                                "step_index": r.step_index,
+                                "due_at": r.due_at.isoformat(),
+                                "late_seconds": int(r.late_by.total_seconds()),
+                            }
+                            for r in rows
+                        ],
+                        "stuck_pushes": pushes,
+                    }
+                )
+            )
         else:
             for r in rows:
-                self.stdout.write(f"alert {r.alert} step {r.step_index} overdue by "
-                                  f"{int(r.late_by.total_seconds())}s")
+                self.stdout.write(
+                    f"alert {r.alert} step {r.step_index} overdue by "
+                    f"{int(r.late_by.total_seconds())}s"
+                )
             self.stdout.write(f"{len(rows)} overdue alert(s), {pushes} stuck push(es)")
         if rows:
             sys.exit(1)

@@ -13,5 +13,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         result = apply_retention(clock.now())
-        self.stdout.write(f"purged {result.purged} entries, {result.redactions} redactions, "
-                          f"{result.held} service users on legal hold")
+        self.stdout.write(
+            f"purged {result.purged} entries, {result.redactions} redactions, "
+            f"{result.held} service users on legal hold"
+        )

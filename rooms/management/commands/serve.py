@@ -27,12 +27,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--with-workers", action="store_true",
-                            default=get_config().inprocess_workers)
+        parser.add_argument(
+            "--with-workers", action="store_true", default=get_config().inprocess_workers
+        )
         parser.add_argument("--banner", default="", help="Text printed once listening.")
-        parser.add_argument("--proxy-headers", action="store_true",
-                            help="Take the client address from X-Forwarded-For (as daphne "
-                                 "--proxy-headers): only behind a proxy that sets it.")
+        parser.add_argument(
+            "--proxy-headers",
+            action="store_true",
+            help="Take the client address from X-Forwarded-For (as daphne "
+            "--proxy-headers): only behind a proxy that sets it.",
+        )
 
     def handle(self, *args, host, port, with_workers, banner, proxy_headers, **opts):
         from daphne.endpoints import build_endpoint_description_strings

@@ -5,63 +5,121 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('rooms', '0003_auditevent_append_only'),
+        ("rooms", "0003_auditevent_append_only"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RollupMark',
+            name="RollupMark",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=30, unique=True)),
-                ('since_day', models.DateField()),
-                ('through_day', models.DateField()),
-                ('refreshed_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=30, unique=True)),
+                ("since_day", models.DateField()),
+                ("through_day", models.DateField()),
+                ("refreshed_at", models.DateTimeField()),
             ],
         ),
         migrations.CreateModel(
-            name='DayTotals',
+            name="DayTotals",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('planned', models.IntegerField(default=0)),
-                ('delivered', models.IntegerField(default=0)),
-                ('late', models.IntegerField(default=0)),
-                ('late_seconds', models.FloatField(default=0)),
-                ('unplanned', models.IntegerField(default=0)),
-                ('visit_minutes', models.BigIntegerField(default=0)),
-                ('opened', models.IntegerField(default=0)),
-                ('acked', models.IntegerField(default=0)),
-                ('within_15', models.IntegerField(default=0)),
-                ('escalated', models.IntegerField(default=0)),
-                ('safeguarding', models.IntegerField(default=0)),
-                ('response_seconds', models.FloatField(default=0)),
-                ('council', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rooms.organisation')),
-                ('provider', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rooms.organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField()),
+                ("planned", models.IntegerField(default=0)),
+                ("delivered", models.IntegerField(default=0)),
+                ("late", models.IntegerField(default=0)),
+                ("late_seconds", models.FloatField(default=0)),
+                ("unplanned", models.IntegerField(default=0)),
+                ("visit_minutes", models.BigIntegerField(default=0)),
+                ("opened", models.IntegerField(default=0)),
+                ("acked", models.IntegerField(default=0)),
+                ("within_15", models.IntegerField(default=0)),
+                ("escalated", models.IntegerField(default=0)),
+                ("safeguarding", models.IntegerField(default=0)),
+                ("response_seconds", models.FloatField(default=0)),
+                (
+                    "council",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="rooms.organisation",
+                    ),
+                ),
+                (
+                    "provider",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="rooms.organisation",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['day', 'council', 'provider'], name='dashboards__day_1e59ad_idx')],
-                'constraints': [models.UniqueConstraint(fields=('council', 'provider', 'day'), name='one_day_totals_row')],
+                "indexes": [
+                    models.Index(
+                        fields=["day", "council", "provider"], name="dashboards__day_1e59ad_idx"
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("council", "provider", "day"), name="one_day_totals_row"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='DomainDay',
+            name="DomainDay",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('domain', models.CharField(max_length=30)),
-                ('score_sum', models.IntegerField(default=0)),
-                ('n', models.IntegerField(default=0)),
-                ('council', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rooms.organisation')),
-                ('provider', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rooms.organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField()),
+                ("domain", models.CharField(max_length=30)),
+                ("score_sum", models.IntegerField(default=0)),
+                ("n", models.IntegerField(default=0)),
+                (
+                    "council",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="rooms.organisation",
+                    ),
+                ),
+                (
+                    "provider",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="rooms.organisation",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['day', 'council', 'provider'], name='dashboards__day_80d17d_idx')],
-                'constraints': [models.UniqueConstraint(fields=('council', 'provider', 'day', 'domain'), name='one_domain_day_row')],
+                "indexes": [
+                    models.Index(
+                        fields=["day", "council", "provider"], name="dashboards__day_80d17d_idx"
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("council", "provider", "day", "domain"), name="one_domain_day_row"
+                    )
+                ],
             },
         ),
     ]

@@ -23,8 +23,9 @@ class Command(BaseCommand):
         build_demo()
         if scale:
             with tqdm(total=scale, unit="people", disable=quiet) as bar:
-                n = build_scale(scale, years, messages_per_week=messages_per_week,
-                                progress=bar.update)
+                n = build_scale(
+                    scale, years, messages_per_week=messages_per_week, progress=bar.update
+                )
             self.stdout.write(f"synthetic: {scale} service users, {n} messages")
         if print_logins:
             self.stdout.write(f"CoCare demo is up: open {url}")
