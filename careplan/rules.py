@@ -21,6 +21,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from careplan.common import LOCAL_TZ, FlagOut, Key, LocalTime, Strict, Text, parse_hhmm
+from rooms.bounds import Id
 
 # The short list a care worker picks from with one tap (UK domiciliary care practice:
 # a person may decline; someone else may have done it; it may not be needed today; the
@@ -63,7 +64,7 @@ class OutcomeSpec(Strict):
 
     key: Key
     text: Text = Field(min_length=1, max_length=300)
-    goal_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    goal_id: Id | None = None
 
 
 class TaskSpec(Strict):
