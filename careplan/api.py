@@ -288,7 +288,8 @@ def payroll_csv(request, q: Query[PayrollQuery]):
     worker = access.access_payroll(person, q.worker)
     audit.record(person, "export.payroll", target=f"worker:{worker.pk}")
     return csv_response(
-        exports.payroll_csv(worker, period), f"payroll-{worker.pk}-{period.start}-{period.end}.csv"
+        exports.payroll_csv(worker, period, clock.now()),
+        f"payroll-{worker.pk}-{period.start}-{period.end}.csv",
     )
 
 
@@ -301,6 +302,6 @@ def council_csv(request, q: Query[CouncilQuery]):
     provider, council = access.access_council_export(person, q.council)
     audit.record(person, "export.council", target=f"council:{council.pk}")
     return csv_response(
-        exports.council_csv(provider, council, period),
+        exports.council_csv(provider, council, period, clock.now()),
         f"council-{council.pk}-{period.start}-{period.end}.csv",
     )

@@ -231,3 +231,39 @@ class MedicineRecord(models.Model):
 
     def __str__(self) -> str:
         return f"medicine record {self.pk}"
+
+
+class VisitMinutes(models.Model):
+    """The hours rules' figures for one visit (``careplan.hours.visit_hours``), stored.
+
+    Derived, recomputable and keyed by the visit (one row each): written only by
+    ``careplan.delivered`` — on the visit bot's check-in/check-out entries (the
+    ``careplan`` log consumer) and by any reader that finds a visit without a current row.
+    The payroll and council exports and the dashboards (live and rolled up) all read
+    these rows, so delivered time has one computation. ``checked_in_at``,
+    ``checked_out_at``, ``worker`` and ``planned_minutes`` are the inputs the row was
+    computed from: a visit whose inputs differ is recomputed before it is read.
+    """
+
+    visit = models.OneToOneField("bots.Visit", on_delete=models.CASCADE, related_name="minutes")
+    worker = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()  # local (Europe/London) day of check-in
+    checked_in_at = models.DateTimeField()
+    checked_out_at = models.DateTimeField(null=True, blank=True)
+    planned_minutes = models.PositiveIntegerField(null=True, blank=True)
+    actual_minutes = models.PositiveIntegerField()
+    pay_minutes = models.PositiveIntegerField()
+    delivered_minutes = models.PositiveIntegerField()  # 0 for the second carer of a group
+    cut_short = models.BooleanField()
+    open = models.BooleanField()
+    two_carer = models.BooleanField()
+    group_visit_id = models.BigIntegerField()  # the visit the group's delivered time is on
+    travel_minutes = models.PositiveIntegerField(null=True, blank=True)
+    travel_km = models.FloatField(null=True, blank=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["worker", "day"])]
+
+    def __str__(self) -> str:
+        return f"minutes of visit {self.visit_id}"

@@ -158,7 +158,8 @@ def payroll_download(request, person):
     worker = access.access_payroll(person, worker_id)
     audit.record(person, "export.payroll", target=f"worker:{worker.pk}")
     return _csv(
-        exports.payroll_csv(worker, period), f"payroll-{worker.pk}-{period.start}-{period.end}.csv"
+        exports.payroll_csv(worker, period, clock.now()),
+        f"payroll-{worker.pk}-{period.start}-{period.end}.csv",
     )
 
 
@@ -171,6 +172,6 @@ def council_download(request, person):
     provider, council = access.access_council_export(person, council_id)
     audit.record(person, "export.council", target=f"council:{council.pk}")
     return _csv(
-        exports.council_csv(provider, council, period),
+        exports.council_csv(provider, council, period, clock.now()),
         f"council-{council.pk}-{period.start}-{period.end}.csv",
     )
