@@ -7,12 +7,20 @@ import datetime as dt
 import pytest
 
 from bots.runner import BotConsumer
+from bots.runner import make_workers as bot_workers
+from careplan.consumer import VisitRecordConsumer
 from careplan.models import TaskRecord
-from tests.bots.helpers import HOME, bot_entries, run, say, tap
+from tests.bots.helpers import HOME, bot_entries, say, tap
+from tests.bots.helpers import run as run_workers
 from tests.careplan.helpers import MADOPAR, add_medicine, save_plan
 from tests.support.cast import T0
 
 pytestmark = pytest.mark.django_db
+
+
+def run():
+    """The visit bot and the visit record's consumer, as the worker processes run them."""
+    return run_workers([*bot_workers(), VisitRecordConsumer()])
 
 
 def tasks_cards(room):
@@ -43,6 +51,7 @@ def test_check_in_posts_one_tasks_card_and_a_tap_by_the_worker_ticks_the_task(ca
     assert (rec.task.key, rec.done, rec.recorded_by_id) == ("breakfast", True, cast.anna.id)
 
     BotConsumer().reset()
+    VisitRecordConsumer().reset()
     run()
     assert len(tasks_cards(cast.team)) == 1
     assert TaskRecord.objects.count() == 1
