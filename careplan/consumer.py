@@ -7,7 +7,8 @@ first release; worker ``careplan`` in ``COCARE_WORKERS``). It reads, in the team
 - the bot's ``system`` entry ``visit.checked_in`` (docs/log-contract.md): posts the
   visit's tasks as one card **as the provider's visit bot** (``careplan.botcard``; client
   id ``bot:<session>:tasks:0``, the key the bot runner used before, so a replay or the
-  switch-over posts nothing twice) while the visit is still open, and stores the visit's
+  switch-over posts nothing twice) while the visit is still open, plans the prompts for
+  doses falling due later in the visit (``careplan.prompts``), and stores the visit's
   minutes (``careplan.delivered``);
 - the bot's ``visit.checked_out``: ``careplan.actions.do_check_out`` (the family-safe
   summary, a flag per time-critical dose left unrecorded; keyed by client id) and the
@@ -31,6 +32,7 @@ from bots.models import Visit
 from bots.runner import Poster
 from careplan import botcard, delivered
 from careplan.actions import do_check_out
+from careplan.prompts import PromptTicker, plan_prompts
 from rooms.logconsumer import LogConsumer
 from rooms.models import Message, Role, Room
 
@@ -87,6 +89,7 @@ class VisitRecordConsumer(LogConsumer):
             return
         if event == CHECKED_IN:
             post_tasks_card(visit, now)
+            plan_prompts(visit)
         elif visit.checked_out_at is not None:
             do_check_out(visit, now)
         delivered.recompute([visit], now)
@@ -94,4 +97,4 @@ class VisitRecordConsumer(LogConsumer):
 
 def make_workers() -> list:
     """Registered as ``careplan`` in ``COCARE_WORKERS``."""
-    return [VisitRecordConsumer()]
+    return [VisitRecordConsumer(), PromptTicker()]

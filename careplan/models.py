@@ -189,9 +189,15 @@ class MedicineChange(models.Model):
 
 
 class MedicineRecord(models.Model):
-    """One dose outcome. Scheduled doses: one per ``(medicine, scheduled_for)``, whoever
-    records it (two carers cannot both give the 08:00 dose). As-needed doses have no
-    ``scheduled_for``; ``given_at`` is when it was given."""
+    """One dose outcome. Scheduled doses: one *current* record per ``(medicine,
+    scheduled_for)``, whoever records it (two carers cannot both give the 08:00 dose).
+    As-needed doses have no ``scheduled_for``; ``given_at`` is when it was given.
+
+    A care manager's correction never edits a record: it sets the old one's
+    ``superseded_at`` and adds a new record that ``corrects`` it, recorded by the manager
+    with ``correction_reason`` (who, when, why — the MAR chart lists them). Only current
+    records (``superseded_at`` null) count anywhere.
+    """
 
     class Outcome(models.TextChoices):
         GIVEN = "given", "Given"
@@ -215,13 +221,18 @@ class MedicineRecord(models.Model):
     flag_message = models.ForeignKey(
         Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    corrects = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrected_by"
+    )
+    correction_reason = models.CharField(max_length=200, blank=True)
+    superseded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
                 fields=["medicine", "scheduled_for"],
-                condition=Q(scheduled_for__isnull=False),
-                name="one_record_per_scheduled_dose",
+                condition=Q(scheduled_for__isnull=False, superseded_at__isnull=True),
+                name="one_current_record_per_scheduled_dose",
             ),
             models.UniqueConstraint(
                 fields=["recorded_by", "client_id"], name="idempotent_medicine_record_client_id"
@@ -267,3 +278,34 @@ class VisitMinutes(models.Model):
 
     def __str__(self) -> str:
         return f"minutes of visit {self.visit_id}"
+
+
+class DosePrompt(models.Model):
+    """A prompt due during a visit: the scheduled doses at one time that fall due after
+    check-in. Made when the visit starts (``careplan.prompts``); ``due_at`` is the timer
+    column a ticker claims (compare-and-set on ``state``), so each prompt is posted at
+    most once — also across restarts and racing workers. The posted notice is generic
+    (a time and a count, never a medicine name: notices reach Matrix)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        POSTED = "posted", "Posted"
+        SKIPPED = "skipped", "Skipped (visit over or doses recorded)"
+
+    visit = models.ForeignKey("bots.Visit", on_delete=models.CASCADE, related_name="dose_prompts")
+    due_at = models.DateTimeField()
+    doses = models.JSONField(default=list)  # [[medicine id, scheduled_for iso], ...]
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["visit", "due_at"], name="one_dose_prompt_per_time"),
+        ]
+        indexes = [models.Index(fields=["state", "due_at"])]
+
+    def __str__(self) -> str:
+        return f"dose prompt {self.pk}"
