@@ -187,7 +187,9 @@ def mar_wire(su: ServiceUser, year: int, month: int) -> dict:
             {
                 **dose_record_wire(r),
                 "name": r.medicine.name,
-                "time": local_hhmm(r.scheduled_for) if r.scheduled_for else "PRN",
+                "time": local_hhmm(r.scheduled_for)
+                if r.scheduled_for
+                else f"PRN {local_hhmm(r.given_at)}",
                 "day": local_date(r.scheduled_for or r.given_at).isoformat(),
             }
             for r in current.select_related("medicine").order_by("given_at", "id")
@@ -206,7 +208,7 @@ def correction_wire(c: MedicineRecord) -> dict:
         "medicine": c.medicine_id,
         "name": c.medicine.name,
         "day": local_date(c.scheduled_for or c.given_at).isoformat(),
-        "time": local_hhmm(c.scheduled_for) if c.scheduled_for else "PRN",
+        "time": local_hhmm(c.scheduled_for) if c.scheduled_for else f"PRN {local_hhmm(c.given_at)}",
         "was": old.outcome,
         "was_reason": old.reason or None,
         "now": c.outcome,

@@ -39,7 +39,7 @@ export function createVisitCards({ me, teamRoom, canRecord, note }) {
     const hid = `vc-${m.seq}`;
     li.append(el("h3", { id: hid, text: p.title || "Visit tasks" }));
     const list = el("ul", { class: "vc-tasks", "aria-labelledby": hid });
-    const card = { li, visit: data.visit, tasks: new Map(), doses: null, reasons: data.not_done_reasons || {}, doseReasons: {} };
+    const card = { li, visit: data.visit, tasks: new Map(), doses: null, reasons: data.not_done_reasons || {}, doseReasons: {}, prnRefused: new Map() };
     for (const t of data.tasks || []) {
       const row = taskRow(card, t, labels.get(t.value) || `Task ${t.value + 1}`);
       list.append(row.li);
@@ -132,6 +132,8 @@ export function createVisitCards({ me, teamRoom, canRecord, note }) {
       li.append(el("span", { class: "vc-label" }, label, el("span", { class: "small muted", text: ` (${rule})` })),
         el("div", { class: "vc-buttons", role: "group", "aria-label": label }, open), form, status);
       if (mine.length) row.show(mine[mine.length - 1]);
+      const refused = card.prnRefused.get(m.medicine);
+      if (refused) status.textContent = refused; // kept across the redraw that follows it
       list.append(li);
       card.rows.set(`prn:${m.medicine}`, row);
     }
@@ -255,11 +257,19 @@ export function createVisitCards({ me, teamRoom, canRecord, note }) {
         const out = await r.json().catch(() => ({}));
         saveQueue(loadQueue().filter((o) => o.cid !== q.cid));
         const row = rowFor(q);
-        if (r.ok) { if (row) row.show(out); continue; }
-        // Refused for good (404 after the visit, 409 already recorded, 422): say so.
-        if (row) row.status.textContent = `Not recorded: ${out.message || "refused"}`;
-        note(`Not recorded: ${out.message || "refused"}`);
         const card = [...cards.values()].find((c) => c.visit === q.visit);
+        const prn = q.what === "doses" && !q.body.scheduled_for;
+        if (r.ok) {
+          if (card && prn) card.prnRefused.delete(q.body.medicine);
+          if (row) row.show(out);
+          continue;
+        }
+        // Refused for good (404 after the visit, 409 already recorded or an as-needed
+        // dose over its limits, 422): say so on the row and in the page's note.
+        const why = `Not recorded: ${out.message || "refused"}`;
+        if (row) row.status.textContent = why;
+        if (card && prn) card.prnRefused.set(q.body.medicine, why);
+        note(why);
         if (card) refresh(card);
       }
     } finally {
