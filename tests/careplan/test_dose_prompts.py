@@ -9,6 +9,7 @@ import json
 import threading
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 
 from bots.models import Visit
@@ -19,6 +20,7 @@ from careplan.models import DosePrompt
 from careplan.prompts import EVENT, PromptTicker
 from cocare_chat import clock
 from rooms.models import Message, Role
+from rooms.workers import drain, load_workers
 from tests.bots.helpers import HOME, say
 from tests.bots.helpers import run as run_workers
 from tests.careplan.helpers import MADOPAR, add_medicine, cid, client_for, post, save_plan
@@ -114,6 +116,21 @@ def test_no_prompt_when_the_dose_is_already_recorded_or_the_visit_has_ended(cast
     run()
     assert prompts(cast.team) == []
     assert DosePrompt.objects.get(visit=v2).state == "skipped"
+
+
+@pytest.mark.django_db
+def test_a_prompt_left_pending_past_its_time_makes_health_fail(cast, frozen_clock, capsys):
+    v = start(cast)
+    frozen_clock.advance(dt.timedelta(minutes=40))  # due at 09:30; nobody ran the ticker
+    with pytest.raises(SystemExit):
+        call_command("health", "--json")
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    [stuck] = [f for f in findings if f["subject"] == "careplan.prompts dose prompts"]
+    prompt = DosePrompt.objects.get(visit=v)
+    assert stuck["check"] == "timer.overdue" and stuck["detail"].endswith(f": {prompt.id}")
+    drain(load_workers())  # every worker, the prompt ticker among them, catches up
+    call_command("health", "--json")  # healthy again: no SystemExit
+    assert json.loads(capsys.readouterr().out)["ok"] is True
 
 
 @pytest.mark.services
