@@ -213,7 +213,7 @@ def test_visit_card_tasks_refused_medicine_alert_family_summary_and_mar(browser)
         record.get_by_role("button", name="Save correction").click()
         other = carol.locator("tr", has_text=OTHER).first
         expect(other.locator("td.mar-cell").nth(local_now.day - 1)).to_have_text("N*")
-        correction = carol.locator("tr.mar-correction")
+        correction = carol.locator("li.mar-correction")
         expect(correction).to_have_count(1)
         expect(correction).to_contain_text("Given")
         expect(correction).to_contain_text("Not given (Asleep)")
