@@ -10,10 +10,10 @@ and on the dashboard are the same numbers, not two computations that agree by lu
 Guarantees:
 
 - **Unit of computation: a local day.** Two-carer groups and travel legs are formed
-  within the local day of check-in (docs/visit-record.md "Hours and travel"). To
-  recompute a visit, its day's *closure* is read: every visit that day of the visit's
-  person and worker, then of the people and workers those visits bring in, until
-  nothing new appears. All rows of the closure are rewritten together.
+  within the local day of check-in (docs/visit-record.md "Hours and travel"). A visit's
+  change can alter the rows of that day's visits of its person (the group) and of its
+  worker (travel); those are rewritten, each computed with the whole day of its own
+  person and worker (:func:`recompute`), so no row is written from partial context.
 - **Idempotent on the visit.** One row per visit (unique ``visit``); rows are written
   with an upsert (``bulk_create(update_conflicts=True)``), and the values depend only on
   the stored visits — two writers racing write the same figures; a replay changes
@@ -57,7 +57,6 @@ FIELDS = [
     "travel_km",
     "computed_at",
 ]
-MAX_CLOSURE_ROUNDS = 6  # a day's web of shared people and workers is shallow
 
 
 def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -65,33 +64,28 @@ def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return since, dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), LOCAL_TZ)
 
 
-def _closure(day: dt.date, people: set[int], workers: set[int]) -> list[Visit]:
-    """Every visit of ``day`` that shares a person or a worker (transitively) with the
-    seeds: all the visits the day's groups and travel legs of the seeds can depend on."""
+def _day_visits(day: dt.date, people: set[int], workers: set[int]) -> list[Visit]:
     since, until = day_bounds(day)
-    visits: list[Visit] = []
-    for _ in range(MAX_CLOSURE_ROUNDS):
-        visits = list(
-            Visit.objects.filter(
-                Q(service_user_id__in=people) | Q(worker_id__in=workers),
-                checked_in_at__gte=since,
-                checked_in_at__lt=until,
-            )
-            .select_related("planned_visit")
-            .order_by("checked_in_at", "id")
+    return list(
+        Visit.objects.filter(
+            Q(service_user_id__in=people) | Q(worker_id__in=workers),
+            checked_in_at__gte=since,
+            checked_in_at__lt=until,
         )
-        more_people = {v.service_user_id for v in visits} - people
-        more_workers = {v.worker_id for v in visits} - workers
-        if not more_people and not more_workers:
-            break
-        people |= more_people
-        workers |= more_workers
-    return visits
+        .select_related("planned_visit")
+        .order_by("checked_in_at", "id")
+    )
 
 
 def recompute(visits: Iterable[Visit], now: dt.datetime) -> int:
-    """Recompute and store the rows of the given visits' days (their closures).
-    Returns the number of rows written."""
+    """Recompute and store the rows the given visits' figures can change; returns the
+    number of rows written.
+
+    Per local day: the rows written are every visit that day of a seed's person (its
+    two-carer group and the group's credit) or of a seed's worker (travel legs to and
+    from it); they are computed over those visits *plus* the whole day of each of their
+    people and workers, so every written row sees its complete group and travel context.
+    """
     seeds: dict[dt.date, tuple[set[int], set[int]]] = {}
     for v in visits:
         people, workers = seeds.setdefault(local_date(v.checked_in_at), (set(), set()))
@@ -99,7 +93,9 @@ def recompute(visits: Iterable[Visit], now: dt.datetime) -> int:
         workers.add(v.worker_id)
     written = 0
     for day, (people, workers) in sorted(seeds.items()):
-        day_visits = _closure(day, people, workers)
+        write = _day_visits(day, people, workers)
+        context = _day_visits(day, {v.service_user_id for v in write}, {v.worker_id for v in write})
+        mine = {v.pk for v in write}
         rows = [
             VisitMinutes(
                 visit_id=h.visit_id,
@@ -119,7 +115,8 @@ def recompute(visits: Iterable[Visit], now: dt.datetime) -> int:
                 travel_km=h.travel_km,
                 computed_at=now,
             )
-            for h in hours.visit_hours(visit_facts(day_visits))
+            for h in hours.visit_hours(visit_facts(context))
+            if h.visit_id in mine
         ]
         VisitMinutes.objects.bulk_create(
             rows,

@@ -17,7 +17,9 @@ import io
 import pytest
 
 from bots.models import Visit
+from careplan import delivered, hours
 from careplan.models import VisitMinutes
+from careplan.store import visit_facts
 from cocare_chat import clock
 from tests.careplan.helpers import MIN, build_world, client_for, planned, visit
 from tests.support.cast import T0
@@ -157,3 +159,57 @@ def test_payroll_pays_each_carer_of_a_two_carer_visit_and_the_person_gets_it_onc
     assert int(peggy["two_carer_visits"]) == 1 and int(peggy["delivered_visits"]) == 5
     # Payroll and council export read the same stored rows as the dashboards.
     assert VisitMinutes.objects.filter(visit__service_user=cast.peggy).count() == 7
+
+
+def test_recomputing_after_one_visit_changes_equals_computing_the_whole_day_afresh(cast):
+    """The stored rows after an incremental update are exactly the rules over every visit
+    of the day: a change reaches its person's group and its worker's travel legs, and
+    rows further away (other people, other workers) are left as they were — and right."""
+    w = build_world(cast)
+    anna, ben, su, ray = cast.anna, w.ben, cast.peggy, w.ray
+    home = (53.48, -2.24)
+    # Anna: Peggy 09:00, then Ray 10:00 with Ben (two-carer); Ben then Peggy at 11:00.
+    first = visit(su, anna, T0, 30, plan=planned(su, anna, T0, 30), pos_out=home)
+    visit(ray, anna, T0 + 60 * MIN, 30, plan=planned(ray, anna, T0 + 60 * MIN, 30), pos_in=home)
+    visit(ray, ben, T0 + 62 * MIN, 28, plan=planned(ray, ben, T0 + 60 * MIN, 30), pos_out=home)
+    visit(su, ben, T0 + 120 * MIN, 20, plan=planned(su, ben, T0 + 120 * MIN, 45), pos_in=home)
+    visit(w.sam, w.ella, T0, 30)  # another provider: untouched by any of this
+
+    def stored() -> dict[int, tuple]:
+        return {
+            r.visit_id: (
+                r.delivered_minutes,
+                r.pay_minutes,
+                r.two_carer,
+                r.group_visit_id,
+                r.travel_minutes,
+                r.travel_km,
+                r.cut_short,
+                r.open,
+            )
+            for r in VisitMinutes.objects.all()
+        }
+
+    def afresh() -> dict[int, tuple]:
+        return {
+            h.visit_id: (
+                h.delivered_minutes,
+                h.pay_minutes,
+                h.two_carer,
+                h.group,
+                h.travel_minutes,
+                h.travel_km,
+                h.cut_short,
+                h.open,
+            )
+            for h in hours.visit_hours(visit_facts(Visit.objects.select_related("planned_visit")))
+        }
+
+    delivered.sync(Visit.objects.all(), NOW)
+    assert stored() == afresh()
+    # Anna's first visit ran 40 minutes later than recorded: her travel to Ray's shrinks
+    # to nothing (she left at 10:10, after arriving there) and Peggy's day is re-credited.
+    Visit.objects.filter(pk=first.pk).update(checked_out_at=T0 + 70 * MIN)
+    assert delivered.sync(Visit.objects.filter(pk=first.pk), NOW) > 0
+    assert stored() == afresh()
+    assert stored()[first.pk][:2] == (30, 70)  # over-run: delivered up to plan, paid as worked
