@@ -61,3 +61,22 @@ def test_no_card_without_tasks_for_the_visit(cast, frozen_clock):
     say(cast.anna, cast.team, "Check in", location=HOME)
     run()
     assert tasks_cards(cast.team) == []
+
+
+def test_the_card_is_the_visit_bots_and_none_for_a_visit_already_over(cast, frozen_clock):
+    save_plan(cast.peggy, cast.carol)
+    say(cast.anna, cast.team, "Check in", location=HOME)
+    run()
+    [card] = tasks_cards(cast.team)
+    assert card.sender.role == "bot" and card.client_id.endswith(":tasks:0")
+    say(cast.anna, cast.team, "check out", location=HOME)
+    run()
+    # The next visit checks in and out before the careplan worker gets to it (it was
+    # down): on catching up it posts no card for a visit that has ended.
+    frozen_clock.advance(dt.timedelta(hours=4))
+    say(cast.anna, cast.team, "Check in", location=HOME)
+    frozen_clock.advance(dt.timedelta(minutes=20))
+    say(cast.anna, cast.team, "check out", location=HOME)
+    run_workers(bot_workers())
+    run()
+    assert len(tasks_cards(cast.team)) == 1
