@@ -37,6 +37,7 @@ QUERY_MAX = 200
 TERMS_MAX = 12
 PG_CONFIG = "english"
 FTS_TABLE = "rooms_message_fts"
+FTS_MATCH = "SELECT rowid FROM rooms_message_fts WHERE rooms_message_fts MATCH %s"
 # Words for FTS5: letters and digits of any script; everything else separates them, so no
 # user text reaches FTS5's query syntax (quotes, NEAR, column filters, ^, *).
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -88,7 +89,7 @@ def _matching(base: QuerySet[Message], q: str) -> QuerySet[Message]:
             found=SearchQuery(q, config=PG_CONFIG, search_type="websearch")
         )
     if connection.vendor == "sqlite":
-        hits = RawSQL(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s", [fts5_query(q)])
+        hits = RawSQL(FTS_MATCH, [fts5_query(q)])  # noqa: S611 - literal SQL, bound parameter
         return base.filter(id__in=hits)
     # Any other backend: a plain case-insensitive match on the current text.
     for word in _WORD.findall(q)[:TERMS_MAX]:
@@ -116,27 +117,29 @@ PG_CREATE = (
 )
 PG_DROP = f"DROP INDEX IF EXISTS {PG_INDEX}"
 
-_WORDS_SQL = "'text', 'note'"
+# Literal SQL (no interpolation); "text" and "note" are SEARCH_KINDS.
 SQLITE_CREATE = [
-    f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(body, tokenize='unicode61')",
+    "CREATE VIRTUAL TABLE IF NOT EXISTS rooms_message_fts USING fts5(body, tokenize='unicode61')",
     # New entries: words only, and only while not redacted (a redaction is written later).
-    f"""CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_ai AFTER INSERT ON rooms_message
-        WHEN new.kind IN ({_WORDS_SQL}) AND new.redacted_at IS NULL BEGIN
-        INSERT INTO {FTS_TABLE}(rowid, body) VALUES (new.id, COALESCE(new.edited_body, new.body));
+    """CREATE TRIGGER IF NOT EXISTS rooms_message_fts_ai AFTER INSERT ON rooms_message
+        WHEN new.kind IN ('text', 'note') AND new.redacted_at IS NULL BEGIN
+        INSERT INTO rooms_message_fts(rowid, body)
+        VALUES (new.id, COALESCE(new.edited_body, new.body));
         END""",
     # An edit or a redaction replaces the indexed text by the current one (or by nothing).
-    f"""CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_au AFTER UPDATE OF body, edited_body,
+    """CREATE TRIGGER IF NOT EXISTS rooms_message_fts_au AFTER UPDATE OF body, edited_body,
         redacted_at, kind ON rooms_message BEGIN
-        DELETE FROM {FTS_TABLE} WHERE rowid = old.id;
-        INSERT INTO {FTS_TABLE}(rowid, body) SELECT new.id, COALESCE(new.edited_body, new.body)
-        WHERE new.kind IN ({_WORDS_SQL}) AND new.redacted_at IS NULL;
+        DELETE FROM rooms_message_fts WHERE rowid = old.id;
+        INSERT INTO rooms_message_fts(rowid, body)
+        SELECT new.id, COALESCE(new.edited_body, new.body)
+        WHERE new.kind IN ('text', 'note') AND new.redacted_at IS NULL;
         END""",
-    f"""CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_ad AFTER DELETE ON rooms_message BEGIN
-        DELETE FROM {FTS_TABLE} WHERE rowid = old.id;
+    """CREATE TRIGGER IF NOT EXISTS rooms_message_fts_ad AFTER DELETE ON rooms_message BEGIN
+        DELETE FROM rooms_message_fts WHERE rowid = old.id;
         END""",
     # Entries written before the index existed.
-    f"""INSERT INTO {FTS_TABLE}(rowid, body) SELECT id, COALESCE(edited_body, body)
-        FROM rooms_message WHERE kind IN ({_WORDS_SQL}) AND redacted_at IS NULL""",
+    """INSERT INTO rooms_message_fts(rowid, body) SELECT id, COALESCE(edited_body, body)
+        FROM rooms_message WHERE kind IN ('text', 'note') AND redacted_at IS NULL""",
 ]
 SQLITE_DROP = [
     f"DROP TRIGGER IF EXISTS {FTS_TABLE}_ai",
