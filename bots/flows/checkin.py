@@ -33,6 +33,7 @@ from bots.flows.common import (
     hhmm,
 )
 from bots.geo import Home, LocationCheck, Position, check_location
+from bots.selection import MAX_PER_VISIT
 
 Phase = Literal["visiting", "asking", "done"]
 REASON_MAX = 300
@@ -309,7 +310,7 @@ def _check_out(s: VisitState, ev: CheckOut, now: dt.datetime) -> Outcome:
         held = q.QuestionsState(
             room="professional",
             ttl_minutes=ev.question_ttl_minutes,
-            pending=ev.cards[: q.MAX_PER_VISIT],
+            pending=ev.cards[:MAX_PER_VISIT],
             answerer=s.worker_id,
         )
         qo = q.QOutcome(state=held)
