@@ -7,6 +7,7 @@ Callers audit the read (a preview shows content).
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from rooms.access import visible_rooms
@@ -26,7 +27,7 @@ class RoomSummary:
     preview: str
     preview_sender: str
     preview_mine: bool
-    preview_at: str | None
+    preview_at: dt.datetime | None
 
 
 def _preview_text(m: Message) -> str:
@@ -80,7 +81,7 @@ def room_summaries(person: Person) -> dict[int, RoomSummary]:
                 else ("You" if last.sender_id == person.id else last.sender.display_name)
             ),
             preview_mine=last is not None and last.sender_id == person.id,
-            preview_at=last.created_at.isoformat() if last else None,
+            preview_at=last.created_at if last else None,
         )
     return out
 
@@ -96,7 +97,7 @@ def summary_wire(s: RoomSummary) -> dict:
         "unread": s.unread,
         "preview": s.preview,
         "preview_sender": s.preview_sender,
-        "preview_at": s.preview_at,
+        "preview_at": s.preview_at.isoformat() if s.preview_at else None,
     }
 
 
