@@ -130,8 +130,7 @@ def my_rooms_summary(request):
     """Each room I may read with its unread count and last-message preview (home page)."""
     person = me(request)
     found = room_summaries(person)
-    for s in found.values():
-        audit.record(person, "room.preview", room=s.room)
+    audit.record_rooms(person, "room.preview", [s.room for s in found.values()])
     return [summary_wire(s) for s in sorted(found.values(), key=lambda s: s.room.id)]
 
 

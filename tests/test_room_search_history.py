@@ -187,6 +187,11 @@ def test_unread_counts_and_previews_follow_reads_on_any_device(cast):
     rows = {x["room"]: x for x in r.json()}
     assert set(rows) == {cast.family.id}  # only rooms she may read
     assert rows[cast.family.id]["unread"] == 1
+    previews = AuditEvent.objects.filter(actor=cast.debbie, action="room.preview")
+    assert [(e.room_id, e.target) for e in previews] == [(cast.family.id, "")]  # never content
+    home = client_for(cast.debbie).get("/")
+    assert home.status_code == 200, home.content[:2000]
+    assert previews.all().count() == 2
     assert client_for(cast.anna).get("/api/rooms/summary").json()[0]["preview_sender"] in (
         "",
         "You",

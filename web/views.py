@@ -43,7 +43,7 @@ def home(request):
         tab = "team" if r.kind == Room.Kind.PROFESSIONAL else "family"
         entry["tabs"].append(tab)
         entry["rooms"].append({"tab": tab, "s": summaries[r.id]})
-        audit.record(person, "room.preview", room=r)
+    audit.record_rooms(person, "room.preview", rooms)
     for su in access.managed_service_users(person).order_by("full_name"):
         people.setdefault(su.id, {"su": su, "tabs": [], "rooms": []})
     for entry in people.values():
