@@ -40,9 +40,7 @@ def mine(person) -> list[dict]:
     return r.json()
 
 
-def test_the_raiser_follows_the_alert_and_reads_only_the_family_safe_outcome(
-    cast, frozen_clock
-):
+def test_the_raiser_follows_the_alert_and_reads_only_the_family_safe_outcome(cast, frozen_clock):
     alert = raise_concern(cast, cast.debbie)
     [c] = mine(cast.debbie)
     assert (c["state"], c["outcome"], c["reason"]) == ("open", "", "Not herself")
@@ -65,9 +63,7 @@ def test_the_raiser_follows_the_alert_and_reads_only_the_family_safe_outcome(
         assert mine(other) == []
 
 
-def test_resolve_without_family_words_shows_no_outcome_and_odd_input_is_refused(
-    cast, frozen_clock
-):
+def test_resolve_without_family_words_shows_no_outcome_and_odd_input_is_refused(cast, frozen_clock):
     alert = raise_concern(cast, cast.debbie)
     carol = client_for(cast.carol)
     too_long = post(
