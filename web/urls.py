@@ -1,7 +1,14 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from web import views, views_invite, views_manager, views_matrix, views_record_reads
+from web import (
+    views,
+    views_concerns,
+    views_invite,
+    views_manager,
+    views_matrix,
+    views_record_reads,
+)
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="web/login.html"), name="login"),
@@ -38,6 +45,8 @@ urlpatterns = [
         name="failure_reviewed",
     ),
     path("invite/<str:token>/", views_invite.accept, name="invite"),
+    path("concerns/", views_concerns.my_concerns_page, name="my_concerns"),
+    path("people/<id:su_id>/<str:tab>/search/", views.room_search, name="room_search"),
     path("me/matrix/", views_matrix.my_matrix, name="my_matrix"),
     path(
         "people/<id:su_id>/manage/matrix/<id:person_id>/",
