@@ -10,7 +10,9 @@ from cocare_chat import clock
 from rooms.errors import Invalid, NotFound
 from web.forms import AcceptInviteForm
 from web.invitations import InvitationUnusable, find_invitation, redeem_invitation
+from web.models import Invitation
 from web.pages import page
+from web.staff.views import accept_account
 
 GONE = {
     "used": "This invitation has already been used. If that was you, sign in instead.",
@@ -48,6 +50,8 @@ def accept(request, token: str):
     status = inv.status(clock.now())
     if status != "pending":
         return _gone(request, status)
+    if inv.kind != Invitation.Kind.FAMILY:  # staff or the service user's own account
+        return accept_account(request, token, inv, _gone)
     form = AcceptInviteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
