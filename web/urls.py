@@ -68,6 +68,11 @@ urlpatterns = [
         name="admin_service_user_archive",
     ),
     path(
+        "org/service-users/<id:su_id>/team",
+        staff_views.service_user_team,
+        name="admin_service_user_team",
+    ),
+    path(
         "org/service-users/<id:su_id>/account",
         staff_views.service_user_account,
         name="admin_service_user_account",

@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from ninja import Field, Router, Status
 
 from rooms import access
+from rooms.access import STAFF_GONE
 from rooms.api import Body, ErrorOut, me
 from rooms.bounds import FiniteFloat, Id
 from rooms.errors import NotFound
@@ -29,6 +30,7 @@ from web.staff.invites import (
 )
 from web.staff.service_users import (
     check_archive_service_user,
+    check_assign_staff,
     check_create_service_user,
     check_update_service_user,
 )
@@ -47,7 +49,7 @@ StaffRole = Literal[
 ]
 Name = Field(min_length=1, max_length=120)
 Days = Field(7, ge=1, le=30)
-NOT_HERE = "No such page."
+NOT_HERE = STAFF_GONE  # one refusal text for every set-up endpoint
 
 
 def _admin(request) -> Person:
@@ -216,3 +218,15 @@ def invite_own_account(request, su_id: Id, data: OwnAccountIn):
     """A single-use link for the service user's own (optional) account."""
     issued = check_invite_own_account(_setup(request), su_id, days=data.days)
     return Status(201, _issued(request, issued))
+
+
+class TeamIn(Body):
+    person_id: Id
+
+
+@router.post("/org/service-users/{su_id}/team", response={201: dict, 404: ErrorOut, 422: ErrorOut})
+def assign_staff(request, su_id: Id, data: TeamIn):
+    """Put a member of my provider's staff on this person's care team (every room their
+    role allows). Idempotent on (room, person)."""
+    ms = check_assign_staff(_setup(request), su_id, data.person_id)
+    return Status(201, {"person": data.person_id, "rooms": sorted(m.room_id for m in ms)})

@@ -70,3 +70,13 @@ class ServiceUserCreateForm(ServiceUserDetailsForm):
 
 class OwnAccountForm(forms.Form):
     days = forms.IntegerField(label="Link valid for (days)", min_value=1, max_value=30, initial=7)
+
+
+class AssignForm(forms.Form):
+    person = forms.TypedChoiceField(label="Member of staff", coerce=int)
+
+    def __init__(self, *args, staff, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["person"].choices = [
+            (p.id, f"{p.display_name} ({p.get_role_display()})") for p in staff
+        ]

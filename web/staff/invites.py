@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 
 from cocare_chat import clock
 from rooms import audit
-from rooms.access import access_setup_service_user, grantable_roles
+from rooms.access import STAFF_GONE, access_setup_service_user, grantable_roles
 from rooms.errors import Conflict, Invalid, NotFound
 from rooms.models import Organisation, Person, Role, ServiceUser
 from rooms.network import do_link_own_account
@@ -86,7 +86,7 @@ def check_invite_staff(
     they may grant. Audited as ``invitation.create``."""
     roles = grantable_roles(admin)
     if not roles:
-        raise NotFound("No such page.")
+        raise NotFound(STAFF_GONE)
     if role not in roles:
         raise Invalid("Choose one of the roles you may give.")
     if email:
@@ -250,12 +250,12 @@ def check_cancel_staff_invitation(
     """An administrator withdraws an unused staff link of their organisation (NotFound for
     anyone else's). Idempotent: a used or cancelled link stays as it is."""
     if not grantable_roles(admin):
-        raise NotFound("No such invitation.")
+        raise NotFound(STAFF_GONE)
     inv = Invitation.objects.filter(
         pk=invitation_id, kind=Invitation.Kind.STAFF, organisation_id=admin.organisation_id
     ).first()
     if inv is None:
-        raise NotFound("No such invitation.")
+        raise NotFound(STAFF_GONE)
     now = now or clock.now()
     with transaction.atomic():
         Invitation.objects.filter(

@@ -12,11 +12,25 @@ import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
 
+from django.db import transaction
+
 from bots.runner import bot_for
-from rooms.access import access_setup_service_user, sets_up_service_users
+from rooms.access import (
+    STAFF_GONE,
+    STAFF_ROLES,
+    access_setup_service_user,
+    may_join,
+    role_allowed,
+    sets_up_service_users,
+)
 from rooms.errors import Invalid, NotFound
-from rooms.models import Organisation, Person, Role, ServiceUser
-from rooms.network import do_archive_service_user, do_create_service_user, do_update_service_user
+from rooms.models import Membership, Organisation, Person, Role, Room, ServiceUser
+from rooms.network import (
+    do_add_member,
+    do_archive_service_user,
+    do_create_service_user,
+    do_update_service_user,
+)
 
 # What the set-up pages edit; key information and goals have their own pages.
 DETAIL_FIELDS = (
@@ -53,7 +67,7 @@ def check_create_service_user(
     (the actor too, if a care manager) — one transaction, audited. Unknown or foreign
     manager ids are refused (nothing written)."""
     if not sets_up_service_users(actor):
-        raise NotFound("No such page.")
+        raise NotFound(STAFF_GONE)
     provider = Organisation.objects.get(pk=actor.organisation_id)
     if provider.commissioned_by_id is None:
         raise Invalid("Your provider has no commissioning council recorded.")
@@ -110,3 +124,57 @@ def check_archive_service_user(
     su = access_setup_service_user(actor, su_id)
     do_archive_service_user(su, by=actor, now=now)
     return su
+
+
+# Refusal of a person to add to the care team: one text whatever the reason.
+NO_SUCH_STAFF = STAFF_GONE
+
+
+def assignable_staff(actor: Person):
+    """Staff of the actor's provider who can hold a room membership, with an active account."""
+    return (
+        Person.objects.filter(
+            organisation_id=actor.organisation_id,
+            role__in=STAFF_ROLES - {Role.BOT},
+            user__is_active=True,
+        )
+        .select_related("organisation")
+        .order_by("display_name")
+    )
+
+
+def care_team(su: ServiceUser) -> list[Person]:
+    """Staff with an active membership of either room (bots excluded)."""
+    return list(
+        Person.objects.filter(
+            memberships__room__service_user=su, memberships__removed_at__isnull=True
+        )
+        .exclude(role__in=[Role.BOT, Role.FAMILY, Role.SERVICE_USER])
+        .distinct()
+        .order_by("display_name")
+    )
+
+
+def check_assign_staff(
+    actor: Person, su_id: int, person_id: int, *, now: dt.datetime | None = None
+) -> list[Membership]:
+    """Put a member of the provider's staff on a service user's care team: they join every
+    room their role allows (``rooms.access.may_join`` decides each), in one transaction,
+    with the usual join notice. A set-up action of the provider's administrator or care
+    manager (``access_setup_service_user``); idempotent on (room, person). Anyone outside
+    the provider's staff is refused with one NotFound text, nothing written."""
+    su = access_setup_service_user(actor, su_id)
+    if su.archived_at is not None:
+        raise Invalid("This person's care has ended.")
+    person = assignable_staff(actor).filter(pk=person_id).first()
+    if person is None:
+        raise NotFound(NO_SUCH_STAFF)
+    rooms = [
+        r
+        for r in Room.objects.select_related("service_user").filter(service_user=su)
+        if role_allowed(person.role, r.kind) and may_join(person, r)
+    ]
+    if not rooms:
+        raise NotFound(NO_SUCH_STAFF)
+    with transaction.atomic():
+        return [do_add_member(r, person, by=actor, now=now) for r in rooms]

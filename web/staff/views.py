@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from cocare_chat import clock
 from rooms import access
+from rooms.access import STAFF_GONE
 from rooms.errors import CoCareError, NotFound
 from rooms.models import Person
 from rooms.staff import check_change_role, check_deactivate
@@ -28,7 +29,10 @@ from web.staff.invites import (
 )
 from web.staff.service_users import (
     DETAIL_FIELDS,
+    assignable_staff,
+    care_team,
     check_archive_service_user,
+    check_assign_staff,
     check_create_service_user,
     check_update_service_user,
     choosable_managers,
@@ -44,7 +48,7 @@ def _link(request, issued: Issued) -> str:
 def _require_admin(person: Person) -> frozenset[str]:
     roles = access.grantable_roles(person)
     if not roles:
-        raise NotFound("No such page.")
+        raise NotFound(STAFF_GONE)
     return roles
 
 
@@ -148,7 +152,7 @@ def staff_invitation_cancel(request, invitation_id: int):
 
 def _require_setup(person: Person) -> None:
     if not access.sets_up_service_users(person):
-        raise NotFound("No such page.")
+        raise NotFound(STAFF_GONE)
 
 
 @never_cache
@@ -189,6 +193,8 @@ def _su_page(request, su, *, form=None, issued=None, error: str = ""):
             "su": su,
             "form": form or forms.ServiceUserDetailsForm(initial=initial),
             "account_form": forms.OwnAccountForm(),
+            "team": care_team(su),
+            "team_form": forms.AssignForm(staff=assignable_staff(request.person)),
             "issued": issued,
             "link": _link(request, issued) if issued else "",
             "error": error,
@@ -221,6 +227,24 @@ def service_user(request, su_id: int):
 @person_page
 def service_user_archive(request, su_id: int):
     check_archive_service_user(request.person, su_id)
+    return redirect("admin_service_user", su_id=su_id)
+
+
+@require_POST
+@person_page
+def service_user_team(request, su_id: int):
+    """Add a member of the provider's staff to this person's care team (both rooms their
+    role allows)."""
+    su = access.access_setup_service_user(request.person, su_id)
+    form = forms.AssignForm(request.POST, staff=assignable_staff(request.person))
+    if not form.is_valid():
+        raise NotFound("No such person.")  # an id not offered: the same answer as any
+    try:
+        check_assign_staff(request.person, su_id, form.cleaned_data["person"])
+    except CoCareError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return _su_page(request, su, error=exc.message)
     return redirect("admin_service_user", su_id=su_id)
 
 
