@@ -291,5 +291,5 @@ def accept_account(request, token: str, inv: Invitation, gone):
         "web/invite_account.html",
         {"inv": inv, "org": org, "role": forms.ROLE_LABELS.get(inv.role, ""), "form": form},
     )
-    resp["Referrer-Policy"] = "no-referrer"
+    resp["Referrer-Policy"] = "same-origin"  # see web.views_invite.REFERRER_POLICY
     return resp
