@@ -28,6 +28,8 @@ HISTORY_WINDOW = 150  # entries replayed on open; older ones stay in the record
 @ensure_csrf_cookie
 def home(request):
     person = request.person
+    if person.role in (Role.PROVIDER_ADMIN, Role.COUNCIL_ADMIN):
+        return redirect("admin_staff")  # administrators have no rooms: their start page
     rooms = access.visible_rooms(person).order_by("service_user__full_name", "kind")
     people: dict[int, dict] = {}
     for r in rooms:

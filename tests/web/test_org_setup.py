@@ -441,3 +441,11 @@ def test_every_set_up_action_is_in_the_openapi_schema_with_a_body(cast):
             assert "requestBody" in op, (method, path)
     body = schema["components"]["schemas"]["StaffInviteIn"]
     assert body.get("additionalProperties") is False
+
+
+def test_an_administrator_signing_in_starts_on_the_staff_page(admins):
+    r = client(admins.nora).get("/")
+    assert r.status_code == 302 and r["Location"] == "/org/staff/"
+    page = client(admins.nora).get("/org/staff/").content.decode()
+    assert "Staff of Northshire Council" in page and "Colin Price" in page
+    assert 'href="/org/service-users/"' not in page  # no service users for a council admin
