@@ -8,6 +8,8 @@ from escalation.api import router as alerts_router
 from rooms.api import api
 from rooms.record_reads_api import router as record_reads_router
 from sensors.api import router as sensors_router
+from web.apidocs import LocalSwagger
+from web.staff.api import router as org_router
 
 api.add_router("/alerts", alerts_router)  # before api.urls is used
 api.add_router("/visits", visits_router)
@@ -15,6 +17,8 @@ api.add_router("/bridge", bridge_router)
 api.add_router("/sensors", sensors_router)
 api.add_router("/", record_reads_router)
 api.add_router("/careplan", careplan_router)
+api.add_router("/", org_router)
+api.docs = LocalSwagger()  # assets from our own static files, not a CDN
 
 urlpatterns = [
     path("admin/", admin.site.urls),
