@@ -35,7 +35,12 @@ BODY_KINDS = {Message.Kind.TEXT, Message.Kind.NOTE, Message.Kind.SYSTEM, Message
 AMENDABLE_KINDS = {Message.Kind.TEXT, Message.Kind.NOTE}
 # What the system may redact (retention): everything that reaches screens and Matrix.
 # People are held to AMENDABLE_KINDS by check_post_message.
-REDACTABLE_KINDS = AMENDABLE_KINDS | {Message.Kind.SYSTEM, Message.Kind.CARD, Message.Kind.ANSWER}
+REDACTABLE_KINDS = AMENDABLE_KINDS | {
+    Message.Kind.SYSTEM,
+    Message.Kind.CARD,
+    Message.Kind.ANSWER,
+    Message.Kind.ATTACHMENT,
+}
 PERSON_KINDS = {
     Message.Kind.TEXT,
     Message.Kind.NOTE,
