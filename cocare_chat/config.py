@@ -133,6 +133,9 @@ class Config(BaseSettings):
     s3_access_key: str | None = None
     s3_secret_key: str | None = None
     s3_region: str = "us-east-1"
+    # The S3 address browsers reach (presigned URLs are signed for it), when it is not the
+    # one the servers use (e.g. http://seaweedfs:8333 inside compose).
+    s3_public_endpoint_url: str | None = None
 
     # Push notifications
     push_backend: str = "outbox"  # "outbox" (record only) or "fcm"

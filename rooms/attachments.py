@@ -28,6 +28,7 @@ Retention — :func:`mark_purged` (in the purge transaction) and
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import logging
@@ -39,6 +40,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
 from django.db import IntegrityError, transaction
 from django.urls import reverse
+from django.utils.module_loading import import_string
 
 from cocare_chat import clock
 from cocare_chat.config import get_config
@@ -62,6 +64,15 @@ def storage() -> Storage:
 
 def is_s3(st: Storage | None = None) -> bool:
     return hasattr(st or storage(), "bucket_name")
+
+
+@functools.cache
+def _public_signer(endpoint: str) -> Storage:
+    """An S3 storage used only to presign for ``endpoint`` (signing needs no network)."""
+    options = dict(settings.STORAGES["attachments"].get("OPTIONS", {}))
+    return import_string(settings.STORAGES["attachments"]["BACKEND"])(
+        **(options | {"endpoint_url": endpoint})
+    )
 
 
 def object_key(room_id: int, uploader_id: int, client_id: str) -> str:
@@ -241,7 +252,9 @@ def signed_url(att: Attachment, *, thumb: bool = False, ttl: int | None = None) 
     content_type = "image/jpeg" if thumb else att.content_type
     st = storage()
     if is_s3(st):
-        url = st.url(
+        public = get_config().s3_public_endpoint_url
+        signer = _public_signer(public) if public else st
+        url = signer.url(
             key,
             parameters={
                 "ResponseCacheControl": CACHE_CONTROL,
