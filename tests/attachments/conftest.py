@@ -19,6 +19,7 @@ from PIL import Image
 
 from tests.support.seaweedfs import SeaweedFS, weed_path
 from tests.support.services import missing
+from tests.web.browser import browser  # noqa: F401 - the module-scoped Chromium
 
 GPS_IFD = 0x8825
 

@@ -11,6 +11,7 @@
 // - User data is only ever set with textContent (see el() in socket.js), never innerHTML.
 import { Socket, csrfToken, el, newClientId, timeOf } from "./socket.js";
 import { createVisitCards } from "./visitcard.js";
+import { renderAttachment, setupCapture } from "./attachments.js";
 
 const cfg = JSON.parse(document.getElementById("chat-config").textContent);
 const $ = (id) => document.getElementById(id);
@@ -202,6 +203,7 @@ function onMessage(m) {
   else if (m.kind === "card") li = renderCard(m);
   else if (m.kind === "answer") li = renderAnswer(m);
   else if (m.kind === "system") li = renderNotice(m);
+  else if (m.kind === "attachment") li = renderAttachment(m, cfg.me.id);
   else if (isWords(m)) li = renderText(m);
   state.bySeq.set(m.seq, { wire: m, li });
   if (li) {
@@ -602,4 +604,5 @@ function scrollDown(force) {
 window.addEventListener("storage", (e) => { if (e.key === OUTBOX_KEY) showConn(); });
 
 for (const entry of loadOutbox()) if (entry.frame.room === cfg.room) renderPending(entry);
+setupCapture({ room: cfg.room, composer: $("composer"), body: $("body"), outbox: $("outbox"), note });
 sock.start();
