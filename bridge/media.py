@@ -31,6 +31,7 @@ from bridge.matrix import MatrixClient, MatrixRefused, MatrixUnavailable
 from bridge.models import BridgeAction, EventLink, InboundMedia, MediaUpload
 from bridge.reconcile import backoff_seconds
 from cocare_chat.config import get_config
+from rooms import publish
 from rooms.access import Action, allowed
 from rooms.attachments import post_attachment, storage
 from rooms.errors import CoCareError
@@ -114,6 +115,7 @@ def queue_inbound(
             "created_at": now,
         },
     )
+    publish.poke_workers_on_commit()  # the fetcher runs at once, not at its next poll
     return row
 
 
@@ -139,6 +141,13 @@ class MediaFetcher:
                     self._retry(row, now, "unavailable")
                     break
                 self._retry(row, now, str(exc))
+            except Exception as exc:  # storage down, or a bug: this row waits, others go on
+                error = type(exc).__name__
+                log.warning("bridge.media: inbound %s failed (%s)", row.pk, error)
+                if row.attempts + 1 >= self.cfg.max_attempts:
+                    self._refuse(row, now, "the file could not be stored.", error, failed=True)
+                else:
+                    self._retry(row, now, error)
         return done
 
     def _fetch(self, row: InboundMedia, now: dt.datetime) -> int:

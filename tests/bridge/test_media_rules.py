@@ -8,9 +8,15 @@ import datetime as dt
 import pytest
 
 from bridge import health
-from bridge.media import caption_of, media_content, queue_inbound
+from bridge import media as media_mod
+from bridge.media import MediaFetcher, caption_of, media_content, queue_inbound
+from bridge.models import BridgeAction, InboundMedia
 from bridge.render import render
 from rooms.health import Thresholds
+from rooms.models import Attachment
+from rooms.network import check_remove_member
+from tests.attachments.conftest import photo_bytes
+from tests.bridge.conftest import make_config
 from tests.support.cast import T0
 
 PHOTO = {
@@ -102,3 +108,56 @@ def test_a_photo_from_matrix_waiting_too_long_is_reported_by_health(cast):
         for f in health.checks(T0 + dt.timedelta(seconds=30), Thresholds())
         if f.subject == "bridge.media inbound"
     ]
+
+
+class StubClient:
+    """Stands in for the homeserver's media download only (the real one is in test_media)."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def download(self, mxc_uri: str, max_bytes: int) -> bytes:
+        return self.data
+
+
+def _queued(cast, event_id="$e2"):
+    media = media_content({"msgtype": "m.image", "body": "a", "url": "mxc://h/x"})
+    return queue_inbound(
+        event_id=event_id,
+        matrix_room_id="!r:h",
+        sender="@nadia:h",
+        room_id=cast.team.id,
+        person_id=cast.nadia.id,
+        client_id=f"mx:{event_id}",
+        media=media,
+        now=T0,
+    )
+
+
+def test_a_storage_failure_holds_only_that_photo_and_ends_in_a_notice(cast, monkeypatch):
+
+    row = _queued(cast)
+
+    def broken(**kw):
+        raise OSError("storage down")
+
+    monkeypatch.setattr(media_mod, "post_attachment", broken)
+    fetcher = MediaFetcher(make_config(max_attempts=2), client=StubClient(photo_bytes()))
+    fetcher.run_once(T0)
+    row.refresh_from_db()
+    assert (row.status, row.last_error, row.next_attempt_at > T0) == ("pending", "OSError", True)
+    fetcher.run_once(row.next_attempt_at)
+    row.refresh_from_db()
+    assert row.status == InboundMedia.Status.FAILED
+    notice = BridgeAction.objects.get(key="drop:$e2")
+    assert notice.body == "Not added to the CoCare record: the file could not be stored."
+
+
+def test_a_member_removed_before_the_fetch_gets_nothing_recorded(cast):
+
+    row = _queued(cast, "$e3")
+    check_remove_member(cast.carol, cast.team.id, cast.nadia.id)
+    MediaFetcher(make_config(), client=StubClient(photo_bytes())).run_once(T0)
+    row.refresh_from_db()
+    assert (row.status, row.last_error) == (InboundMedia.Status.REFUSED, "not_allowed")
+    assert not Attachment.objects.exists()
