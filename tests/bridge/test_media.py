@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from bridge.media import MediaFetcher
-from bridge.models import EventLink, InboundEvent, InboundMedia, OutboxEntry
+from bridge.models import EventLink, InboundEvent, InboundMedia, MediaUpload, OutboxEntry
 from cocare_chat import clock
 from rooms.attachments import check_post_attachment
 from rooms.models import Attachment, Message
@@ -29,6 +29,15 @@ from tests.bridge.nio_helpers import linked_nurse_in_team_room, timeline
 pytestmark = [pytest.mark.synapse, pytest.mark.django_db(transaction=True)]
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def settled(*event_ids: str) -> None:
+    """Wait until Synapse has pushed our own events back to the appservice (as echoes), so
+    no push is still being handled when the test's database is flushed."""
+    wait_until(
+        lambda: InboundEvent.objects.filter(event_id__in=event_ids).count() == len(event_ids),
+        what="the echoes at the appservice",
+    )
 
 
 def download(matrix, client, mxc: str) -> httpx.Response:
@@ -91,6 +100,8 @@ def test_a_cocare_photo_reaches_the_matrix_client_as_m_image(matrix, cast, run, 
     # A resend of the entry (replayed outbox) reuses the upload: one media file per photo.
     bridge.drain()
     assert OutboxEntry.objects.get(message=photo).status == "sent"
+    assert MediaUpload.objects.count() == 2
+    settled(image["event_id"], file_event["event_id"])
 
 
 def test_a_matrix_photo_from_a_linked_nurse_becomes_an_attachment(matrix, cast, run, store):  # noqa: F811 - fixture
@@ -169,6 +180,7 @@ def test_a_matrix_file_cocare_does_not_keep_is_refused_with_a_notice(matrix, cas
         )
 
     found = wait_until(notice, step=bridge.drain, what="the bridge bot's notice")
+    settled(found["event_id"])
     assert found["content"]["body"].startswith(
         "Not added to the CoCare record: This type of file cannot be attached"
     )
