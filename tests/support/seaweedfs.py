@@ -163,7 +163,8 @@ class SeaweedFS:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(20)
+                # weed can hang in its graceful shutdown; its data is a temp dir anyway.
+                self.proc.wait(5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
