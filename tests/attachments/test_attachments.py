@@ -266,3 +266,14 @@ def test_retention_deletes_the_stored_object_and_legal_hold_keeps_it(cast, store
     assert client_for(cast.far_worker).get(f"/api/attachments/{held}").status_code == 200
     # Idempotent: a second run finds nothing more to do.
     assert apply_retention(now).objects_deleted == 0
+
+
+def test_no_photo_can_be_added_once_the_persons_care_has_ended(cast, store):
+    """Archiving makes both rooms read-only for every kind of entry, photos included."""
+    from rooms.network import do_archive_service_user
+
+    do_archive_service_user(cast.peggy, by=cast.carol, now=T0)
+    r = upload(client_for(cast.nadia), cast.team.id, photo_bytes(), "after-archive")
+    assert r.status_code == 403, r.content
+    assert r.json()["error"] == "archived"
+    assert not Attachment.objects.exists() and store.keys() == []
