@@ -117,7 +117,7 @@ def post_message(
             # Amendments of one room serialise on its row (taken here, before the
             # check, and kept by the seq bump): two redactions of one entry cannot both
             # pass the check.
-            Room.objects.select_for_update().filter(pk=room.pk).values_list("pk").get()
+            Room.objects.select_for_update(no_key=True).filter(pk=room.pk).values_list("pk").get()
             if Message.objects.filter(pk=target.pk, redacted_at__isnull=False).exists():
                 retried = _existing(sender, client_id, room) if client_id else None
                 if retried is not None:  # a retry of the redaction that deleted it
