@@ -3,11 +3,11 @@
 The log is read in ``(txid, id)`` order, where ``txid`` is the id of the transaction that
 wrote the entry (``Message.txid``, a column default). A cursor reader only reads entries
 whose ``txid`` is below the *watermark*: the oldest transaction that may still write to
-this database, as seen by the read's own snapshot (computed in the same statement). Every
-transaction below it has finished, so the set of entries below the watermark is final and
-a cursor moving through it in ``(txid, id)`` order never passes an entry that becomes
-visible later. Writers of different rooms therefore commit side by side: no global lock.
-The proof sketch and the lock order are in docs/log-contract.md.
+this database, computed just before the read (whose later snapshot therefore sees every
+entry below it). Every transaction below it has finished, so the set of entries below
+the watermark is final and a cursor moving through it in ``(txid, id)`` order never
+passes an entry that becomes visible later. Writers of different rooms therefore commit
+side by side: no global lock. The proof sketch and the lock order are in docs/log-contract.md.
 
 On SQLite writers are serialised (``transaction_mode=IMMEDIATE``), every ``txid`` is 0
 and the order is plain id order: a committed id is never followed by a smaller one.
@@ -34,47 +34,52 @@ class LogPos(NamedTuple):
 
 START = LogPos(0, 0)
 
-# The watermark, computed in the read's own statement so its snapshot is the one the rows
-# come from. Transactions still running as that snapshot sees them are those in its xip
-# list and every id from its xmax (latest completed + 1) up. The watermark is the
-# smallest running id, ignoring those pg_stat_activity shows belonging to another database
-# of the cluster (they cannot write here; an xid's database never changes, so a stale or
-# partial view only filters less). Inside a transaction that has an id, our own entries
-# are readable (they commit with our cursor) but nothing from a later transaction: our own
-# later inserts would fall behind it. xid8 is 64-bit (never wraps); backend_xid 32-bit.
+# The watermark: the smallest transaction id still running in *this* database (other
+# databases of the cluster cannot write here), our own excepted, read from
+# pg_stat_activity (top-level ids, which is what entries store; the view is refreshed
+# first), capped by the snapshot's xmax (latest completed + 1: anything running from there
+# up is at or above it) or, when we have an id, by our own id + 1 (our own uncommitted
+# entries are readable, they commit with our cursor; nothing later, which our own later
+# inserts would fall behind). A transaction running when the mark is taken but gone by
+# the read has finished, and the read (a later statement, a later snapshot) sees it.
+# backend_xid is 32-bit: widened to 64 around the snapshot's xmax (ids in use are within
+# 2^31 of it).
 _PG_WATERMARK = """
+WITH ref AS (
+  SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax,
+         pg_current_xact_id_if_assigned()::text::bigint AS own
+)
 SELECT LEAST(
-  (SELECT min(running.x) FROM (
-      SELECT x::text::bigint AS x FROM pg_snapshot_xip(pg_current_snapshot()) AS x
-      UNION ALL
-      SELECT generate_series(
-        pg_snapshot_xmax(pg_current_snapshot())::text::bigint,
-        pg_current_xact_id_if_assigned()::text::bigint - 1)
-    ) AS running(x)
-    WHERE NOT EXISTS (
-      SELECT 1 FROM pg_stat_activity a
-      WHERE a.backend_xid IS NOT NULL
-        AND a.datname IS DISTINCT FROM current_database()
-        AND a.backend_xid::text::bigint = mod(running.x, 4294967296))),
-  COALESCE(
-    pg_current_xact_id_if_assigned()::text::bigint + 1,
-    pg_snapshot_xmax(pg_current_snapshot())::text::bigint)
-)"""
+  (SELECT min(ref.xmax
+              + mod(a.backend_xid::text::bigint - mod(ref.xmax, 4294967296)
+                    + 6442450944, 4294967296)
+              - 2147483648)
+     FROM pg_stat_activity a
+     WHERE a.datname = current_database()
+       AND a.backend_xid IS NOT NULL
+       AND a.pid <> pg_backend_pid()),
+  COALESCE(ref.own + 1, ref.xmax))
+FROM ref
+"""
 
-# Built from constants only.
 _PG_READ = (
-    "SELECT m.txid, m.id FROM rooms_message m"  # noqa: S608
-    " WHERE (m.txid, m.id) > (%s, %s) AND m.txid < ("
-    + _PG_WATERMARK
-    + ") ORDER BY m.txid, m.id LIMIT %s"
+    "SELECT txid, id FROM rooms_message"
+    " WHERE (txid, id) > (%s, %s) AND txid < %s"
+    " ORDER BY txid, id LIMIT %s"
 )
 
 
 def watermark() -> int | None:
-    """The current watermark on PostgreSQL (for health and tests); None elsewhere."""
+    """Entries with ``txid`` below this are final and visible (PostgreSQL; None elsewhere).
+
+    Every transaction below it has finished as the statement's snapshot sees it, so any
+    later snapshot (the read's) sees all their entries.
+    """
     if connection.vendor != "postgresql":
         return None
     with connection.cursor() as cur:
+        # pg_stat_activity is cached per transaction: refresh it so another database's
+        # newer transactions are recognised (a stale view only holds the mark back).
         cur.execute("SELECT pg_stat_clear_snapshot()")
         cur.execute(_PG_WATERMARK)
         return cur.fetchone()[0]
@@ -86,12 +91,11 @@ def read_after(pos: LogPos, limit: int) -> list[LogPos]:
     Safe to call inside the reader's own transaction (its own uncommitted entries are
     included); ``limit`` bounds the batch.
     """
-    if connection.vendor == "postgresql":
+    mark = watermark()
+    if mark is not None:
+        # A separate, later statement: its snapshot sees everything final below the mark.
         with connection.cursor() as cur:
-            # pg_stat_activity is cached per transaction; refresh it so another
-            # database's newer transactions are recognised (a stale view is only slower).
-            cur.execute("SELECT pg_stat_clear_snapshot()")
-            cur.execute(_PG_READ, [pos.txid, pos.id, limit])
+            cur.execute(_PG_READ, [pos.txid, pos.id, mark, limit])
             return [LogPos(t, i) for t, i in cur.fetchall()]
     return [
         LogPos(t, i)
