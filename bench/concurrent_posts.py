@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -34,12 +35,16 @@ from rooms.messages import check_post_message
 from rooms.models import Membership
 
 publish._send = lambda group, event: None  # time the database part only
-index, start_at, seconds = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+index, start_file, seconds = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
 rooms = sorted({m.room_id for m in Membership.objects.filter(person__role="care_worker")})
 room = rooms[index % len(rooms)]
 m = Membership.objects.select_related("person").filter(room_id=room, person__role="care_worker").first()
 tag = uuid.uuid4().hex[:8]
 check_post_message(person=m.person, room_id=room, client_id=f"cp-{tag}-warm", body="x")
+print("ready", flush=True)
+while not os.path.exists(start_file):  # every writer is set up and warm before the start
+    time.sleep(0.001)
+start_at = float(open(start_file).read())
 while time.time() < start_at:
     time.sleep(0.001)
 n, t_end = 0, start_at + seconds
@@ -58,10 +63,10 @@ def ladder(root: Path, database: str, writers: list[int], seconds: float) -> dic
     h.seed(env, max(writers), 2, uuid.uuid4().hex[:8], root)
     out = {}
     for n in writers:
-        start_at = time.time() + 3.0  # every child is set up and warm before the start
+        start_file = Path(tempfile.mkdtemp()) / "start"
         procs = [
             subprocess.Popen(
-                [h.PY, "-c", CHILD, str(i), str(start_at), str(seconds)],
+                [h.PY, "-c", CHILD, str(i), str(start_file), str(seconds)],
                 cwd=root,
                 env=env,
                 stdout=subprocess.PIPE,
@@ -70,6 +75,13 @@ def ladder(root: Path, database: str, writers: list[int], seconds: float) -> dic
             )
             for i in range(n)
         ]
+        for p in procs:
+            assert p.stdout is not None
+            if p.stdout.readline().strip() != "ready":
+                raise RuntimeError(p.stderr.read()[-3000:] if p.stderr else "writer failed")
+        tmp = start_file.with_suffix(".tmp")
+        tmp.write_text(str(time.time() + 0.5))
+        tmp.rename(start_file)
         results = []
         for p in procs:
             stdout, stderr = p.communicate(timeout=120 + seconds)
