@@ -195,8 +195,27 @@ class Membership(models.Model):
         indexes = [models.Index(fields=["person", "removed_at"])]
 
 
+class CurrentTxid(models.Func):
+    """The writing transaction's id: ``pg_current_xact_id()`` on PostgreSQL, 0 on SQLite.
+
+    The column default of ``Message.txid``, so every row gets it whatever writes it (the
+    write path, bulk seeding, COPY). SQLite writers are serialised, so 0 everywhere keeps
+    the log order ``(txid, id)`` equal to id order there (see ``rooms.logorder``).
+    """
+
+    output_field = models.BigIntegerField()
+
+    def as_sql(self, compiler, connection, **extra_context):  # type: ignore[override]
+        return "0", []
+
+    def as_postgresql(self, compiler, connection, **extra_context):  # type: ignore[override]
+        # xid8 (64 bits, never wraps) -> bigint; top-level id even inside a savepoint.
+        return "(pg_current_xact_id()::text::bigint)", []
+
+
 class Message(models.Model):
-    """One entry of the log. ``id`` is the global log position consumers follow."""
+    """One entry of the log. ``(txid, id)`` is the global log position consumers follow
+    (``rooms.logorder``); ``seq`` is the gap-free position within the room."""
 
     class Kind(models.TextChoices):
         TEXT = "text", "Message"
@@ -228,8 +247,12 @@ class Message(models.Model):
     edited_body = models.TextField(null=True, blank=True)
     edited_at = models.DateTimeField(null=True, blank=True)
     redacted_at = models.DateTimeField(null=True, blank=True)
+    # The writing transaction's id (PostgreSQL); readers follow (txid, id) below the
+    # visibility watermark instead of a global lock (docs/log-contract.md).
+    txid = models.BigIntegerField(db_default=CurrentTxid(), editable=False)
 
     class Meta:
+        indexes = [models.Index(fields=["txid", "id"], name="log_order")]
         constraints = [
             models.UniqueConstraint(fields=["room", "seq"], name="gap_free_room_seq"),
             models.UniqueConstraint(
@@ -297,7 +320,9 @@ class ConsumerCursor(models.Model):
     """Position of a durable log consumer; advanced in the consumer's own transaction."""
 
     name = models.CharField(max_length=60, unique=True)
+    # The last entry read, in log order (txid, id): ``position`` is its id.
     position = models.BigIntegerField(default=0)
+    txid = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(null=True, blank=True)
 
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Max
 
 from bots.models import PlannedVisit, Visit
 from bots.synthetic import generate_history
@@ -25,6 +24,7 @@ from careplan.rules import PlanSpec
 from cocare_chat import clock
 from escalation.models import Alert, AlertEvent, Flag
 from escalation.policy import default_policy
+from rooms import logorder
 from rooms.assessors import do_allocate
 from rooms.messages import post_message
 from rooms.models import ConsumerCursor, Message, Organisation, Person, Role, Room, ServiceUser
@@ -386,8 +386,8 @@ def build_scale(
         if progress is not None:
             progress(1)
     # Synthetic history is not news: move every worker cursor past it.
-    head = Message.objects.aggregate(m=Max("id"))["m"] or 0
-    ConsumerCursor.objects.update(position=head)
+    head = logorder.head()
+    ConsumerCursor.objects.update(txid=head.txid, position=head.id)
     refresh_all(now)  # the dashboards' daily rollups over the new history
     return written
 

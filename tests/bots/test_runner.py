@@ -141,9 +141,9 @@ def test_replay_from_a_reset_cursor_posts_nothing_twice(cast, frozen_clock):
     run()
     before = list(Message.objects.order_by("id").values_list("id", "client_id"))
     state = (Observation.objects.count(), Visit.objects.count(), BotQuestion.objects.count())
-    BotConsumer().reset(0)
+    BotConsumer().reset()
     run()
-    BotConsumer().reset(0)
+    BotConsumer().reset()
     run(make_workers())
     assert list(Message.objects.order_by("id").values_list("id", "client_id")) == before
     assert (
@@ -222,7 +222,7 @@ def test_a_number_typed_before_a_card_was_posted_does_not_answer_it(cast, frozen
 def test_check_out_without_a_visit_gets_a_hint_once(cast, frozen_clock):
     say(cast.anna, cast.team, "check out")
     run()
-    BotConsumer().reset(0)
+    BotConsumer().reset()
     run()
     hints = bot_entries(cast.team, "system")
     assert len(hints) == 1
