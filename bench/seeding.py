@@ -79,18 +79,23 @@ print(json.dumps({
         "rooms_message", "bots_visit", "bots_plannedvisit", "bots_observation",
         "escalation_alert", "escalation_flag", "dashboards_daytotals",
         "dashboards_domainday")},
-    "rollup_daytotals": digest(
+    "rollup_visits": digest(
         f"SELECT t.day, o.name, t.planned, t.delivered, t.late, round(t.late_seconds), "
-        f"t.unplanned, t.visit_minutes, t.opened, t.acked, t.within_15, t.escalated, "
-        f"t.safeguarding, round(t.response_seconds) FROM dashboards_daytotals t {prov} "
-        f"ORDER BY 1, 2"),
+        f"t.unplanned, t.visit_minutes FROM dashboards_daytotals t {prov} ORDER BY 1, 2"),
+    "rollup_alerts": digest(
+        f"SELECT t.day, o.name, t.opened, t.acked, t.within_15, t.escalated, t.safeguarding, "
+        f"round(t.response_seconds) FROM dashboards_daytotals t {prov} ORDER BY 1, 2"),
+    "alerts": digest(
+        "SELECT count(*), round(sum(extract(epoch FROM acknowledged_at - opened_at))), "
+        "count(council_notified_at), string_agg(concern || '/' || severity, ',' "
+        "ORDER BY concern, severity) FROM escalation_alert"),
     "rollup_domainday": digest(
         f"SELECT t.day, o.name, t.domain, t.score_sum, t.n FROM dashboards_domainday t "
         f"{prov} ORDER BY 1, 2, 3"),
     "visits": digest(
         f"SELECT s.full_name, t.checked_in_at, t.duration_minutes, t.late, t.checkin_location, "
         f"p.window_start FROM bots_visit t {su} LEFT JOIN bots_plannedvisit p "
-        f"ON p.id = t.planned_visit_id ORDER BY 1, 2"),
+        f"ON p.id = t.planned_visit_id ORDER BY s.id, 2"),
     "observations": digest(
         f"SELECT s.full_name, t.at, t.domain, t.question_key, t.score FROM bots_observation t "
         f"{su} ORDER BY 1, 2, 3, 4, 5"),
@@ -126,7 +131,9 @@ def record(command: str, load: list[float]) -> None:
     rows = "\n".join(
         f"| {label} | {r['scale']} × {r['years']:g} y | {r['seconds']} | "
         f"{r['counts']['bots_visit']:,} / {r['counts']['bots_observation']:,} / "
-        f"{r['counts']['rooms_message']:,} | `{r['rollup_daytotals']}` `{r['rollup_domainday']}` |"
+        f"{r['counts']['rooms_message']:,} | `{r['rollup_visits']}` `{r['rollup_domainday']}` | "
+        f"`{r['rollup_alerts']}` `{r['alerts']}` | `{r['visits']}` `{r['observations']}` "
+        f"`{r['messages']}` |"
         for label, r in runs.items()
     )
     update_section(
@@ -135,12 +142,13 @@ def record(command: str, load: list[float]) -> None:
 
 `build_scale` (what `seed_demo --scale N --years Y` runs after the demo cast) into a fresh
 PostgreSQL database, clock frozen at the same instant for every run, seed 7. Seconds are
-the build alone (demo cast and migrations excluded). The fingerprints are digests of every
-dashboards rollup row (DayTotals, DomainDay): equal fingerprints mean the dashboards show
-the same figures.
+the build alone (demo cast and migrations excluded). The fingerprints are digests of the
+dashboards' daily rollup rows (DayTotals' visit columns, DomainDay; DayTotals' alert
+columns), of the alerts (count, total response time, escalations, concerns) and of every
+synthetic visit (with its planned window), observation and message.
 
-| run | scale | seconds | visits / observations / messages | rollup fingerprints |
-|---|---|---|---|---|
+| run | scale | seconds | visits / observations / messages | visit + domain rollups | alert rollup, alerts | visit, observation, message rows |
+|---|---|---|---|---|---|---|
 {rows}
 """,
     )

@@ -423,7 +423,7 @@ def _synthetic_person(
     _visit_history(su, crew, start, now, rng, visits_per_week, loader)
     # The first 5,000 of the room's entries in seq order, as the query this replaced read.
     msgs = [(r["id"], r["created_at"]) for r in rows[:5000]]
-    _alert_history(su, team, start, now, rng, policy, alerts_per_year, msgs)
+    _alert_history(su, team, start, now, rng, policy, alerts_per_year, msgs, loader)
     return len(rows)
 
 
@@ -454,7 +454,7 @@ def _history_for_demo_cast(start, now, rng, policy, alerts_per_year, loader) -> 
             team = Room.objects.get(service_user=su, kind=Room.Kind.PROFESSIONAL)
             _visit_history(su, crew, start, now, rng, per_week, loader)
             msgs = list(Message.objects.filter(room=team).values_list("id", "created_at")[:5000])
-            _alert_history(su, team, start, now, rng, policy, alerts_per_year, msgs)
+            _alert_history(su, team, start, now, rng, policy, alerts_per_year, msgs, loader)
             loader.flush()
 
 
@@ -518,10 +518,11 @@ CONCERNS = [
 ]
 
 
-def _alert_history(su, team, start, now, rng, policy, per_year, msgs) -> None:
+def _alert_history(su, team, start, now, rng, policy, per_year, msgs, loader) -> None:
     """Resolved alerts with response times: open → acknowledged (median ~12 min, a long
     tail), → resolved; ~1 in 10 escalated to the council. Each has a flag on a team-room
-    message of its time and its timeline events (no message text anywhere)."""
+    message of its time (``msgs``: (id, created_at) in seq order) and its timeline events
+    (no message text anywhere). Rows are buffered in ``loader``."""
     years = (now - start).days / 365
     n = int(round(rng.gauss(per_year * years, 1))) if per_year else 0
     if n <= 0 or not msgs:
@@ -534,49 +535,47 @@ def _alert_history(su, team, start, now, rng, policy, per_year, msgs) -> None:
         ack = opened + dt.timedelta(minutes=min(600, rng.lognormvariate(2.5, 0.9)))
         escalated = severity == "safeguarding" or ack - opened > dt.timedelta(minutes=45)
         alerts.append(
-            Alert(
-                service_user=su,
-                concern=concern,
-                severity=severity,
-                state=Alert.State.RESOLVED,
-                opened_at=opened,
-                acknowledged_at=ack,
-                resolved_at=ack + dt.timedelta(hours=2),
-                outcome="Synthetic history",
-                policy=policy,
-                next_step_at=None,
-                council_notified_at=opened + dt.timedelta(minutes=45) if escalated else None,
-            )
+            {
+                "service_user_id": su.pk,
+                "concern": concern,
+                "severity": severity,
+                "state": Alert.State.RESOLVED,
+                "opened_at": opened,
+                "acknowledged_at": ack,
+                "resolved_at": ack + dt.timedelta(hours=2),
+                "outcome": "Synthetic history",
+                "policy": policy,
+                "next_step_at": None,
+                "council_notified_at": opened + dt.timedelta(minutes=45) if escalated else None,
+            }
         )
         picks.append(mid)
-    alerts = Alert.objects.bulk_create(alerts)
-    Flag.objects.bulk_create(
-        [
-            Flag(
-                service_user=su,
-                message_id=mid,
-                rule="synthetic",
-                concern=a.concern,
-                severity=a.severity,
-                source="synthetic",
-                alert=a,
-                created_at=a.opened_at,
+    flagged: set[int] = set()
+    for a, aid, mid in zip(alerts, loader.ids(Alert, n), picks, strict=True):
+        a["id"] = aid
+        loader.add(Alert, a)
+        # One flag per (message, rule): a second alert drawn on the same message gets none.
+        if mid not in flagged:
+            flagged.add(mid)
+            loader.add(
+                Flag,
+                {
+                    "service_user_id": su.pk,
+                    "message_id": mid,
+                    "rule": "synthetic",
+                    "concern": a["concern"],
+                    "severity": a["severity"],
+                    "source": "synthetic",
+                    "alert_id": aid,
+                    "created_at": a["opened_at"],
+                },
             )
-            for a, mid in zip(alerts, picks, strict=True)
-        ],
-        ignore_conflicts=True,
-    )
-    AlertEvent.objects.bulk_create(
-        [
-            AlertEvent(alert=a, kind=kind, at=at)
-            for a in alerts
-            for kind, at in (
-                ("opened", a.opened_at),
-                ("acknowledged", a.acknowledged_at),
-                ("resolved", a.resolved_at),
-            )
-        ]
-    )
+        for kind, at in (
+            ("opened", a["opened_at"]),
+            ("acknowledged", a["acknowledged_at"]),
+            ("resolved", a["resolved_at"]),
+        ):
+            loader.add(AlertEvent, {"alert_id": aid, "kind": kind, "at": at})
 
 
 def demo_service_user() -> ServiceUser:
