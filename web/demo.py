@@ -539,7 +539,7 @@ def _alert_history(su, team, start, now, rng, policy, per_year, msgs, loader) ->
                 "service_user_id": su.pk,
                 "concern": concern,
                 "severity": severity,
-                "state": Alert.State.RESOLVED,
+                "state": Alert.State.RESOLVED.value,
                 "opened_at": opened,
                 "acknowledged_at": ack,
                 "resolved_at": ack + dt.timedelta(hours=2),
