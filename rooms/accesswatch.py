@@ -53,6 +53,8 @@ INTERVAL = 0.5
 SENTINEL_TTL = 3600
 # Group joins in flight at once while re-joining after a reset.
 REJOIN_CONCURRENCY = 200
+# An unreachable Redis must not hold up the access, head and session checks of the tick.
+LAYER_CHECK_TIMEOUT = 2.0
 
 
 def _decide(
@@ -143,19 +145,9 @@ class AccessWatch:
         shards = getattr(layer, "ring_size", 0)
         if not shards or not hasattr(layer, "connection"):
             return 0
-        key = f"{layer.prefix}:watch-sentinel:{layer.client_prefix}"
-        reset = first = False
-        for index in range(shards):
-            conn = layer.connection(index)
-            if not await conn.expire(key, SENTINEL_TTL):
-                await conn.set(key, "1", ex=SENTINEL_TTL)  # before the re-join: see above
-                reset = True
-                # The first tick cannot tell a reset from a new process: re-join anyway.
-                first = first or index not in self._sentinels
-                self._sentinels.add(index)
-        if not reset and not self._rejoin_pending:
+        first = await asyncio.wait_for(self._probe(layer, shards), LAYER_CHECK_TIMEOUT)
+        if not self._rejoin_pending:
             return 0
-        self._rejoin_pending = True
         joins = [
             (group, channel)
             for channel, (pid, subs) in list(self.sockets.items())
@@ -170,11 +162,27 @@ class AccessWatch:
             log.warning("channel layer was reset: re-joined %d socket groups", len(joins))
         return len(joins)
 
+    async def _probe(self, layer: Any, shards: int) -> bool:
+        """One EXPIRE per shard; a shard whose sentinel is gone marks a re-join pending
+        (before anything else can fail) and gets its sentinel back. Returns whether a
+        shard was new to this process (its first tick: not logged as a reset)."""
+        key = f"{layer.prefix}:watch-sentinel:{layer.client_prefix}"
+        first = False
+        for index in range(shards):
+            conn = layer.connection(index)
+            if not await conn.expire(key, SENTINEL_TTL):
+                self._rejoin_pending = True
+                await conn.set(key, "1", ex=SENTINEL_TTL)  # before the re-join: see above
+                # The first tick cannot tell a reset from a new process: re-join anyway.
+                first = first or index not in self._sentinels
+                self._sentinels.add(index)
+        return first
+
     async def _run(self) -> None:
         while self.sockets:
             try:
                 await self.check_layer()
-            except Exception as exc:  # Redis down: the next tick tries again
+            except Exception as exc:  # Redis down or slow: the next tick tries again
                 log.warning("channel layer check failed: %s", type(exc).__name__)
             try:
                 await self.check_once()
