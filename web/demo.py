@@ -345,7 +345,7 @@ def build_scale(
     weeks = max(1, int(years * 52))
     written = 0
     policy = default_policy().model_dump(mode="json")
-    loader = BulkLoader(flush_rows=flush_rows)
+    loader = BulkLoader(trusted_references=True)
     _history_for_demo_cast(start, now, rng, policy, alerts_per_year, loader)
     i = 0
     while i < service_users:
