@@ -150,6 +150,24 @@ synthetic visit (with its planned window), observation and message.
 | run | scale | seconds | visits / observations / messages | visit + domain rollups | alert rollup, alerts | visit, observation, message rows |
 |---|---|---|---|---|---|---|
 {rows}
+
+Every synthetic visit (with its planned window and lateness), observation and message is
+the same before and after, and so are the dashboards' visit and domain figures. The
+alerts are the same too (count, concerns, severities, response times, escalations), but
+each hangs on a message the old code drew with `rng.choice` from an *unordered* query
+(PostgreSQL's physical row order — e.g. seq 530 came back first), so the old alert days
+depended on heap layout; the new code draws from the room's entries in seq order, which
+is deterministic. Hence the one differing fingerprint (alert figures per day).
+
+What changed (web/demo.py `build_scale`, `_synthetic_person`, `_visit_history`,
+`_planned`, `_alert_history`, `_history_for_demo_cast`, `_update_by_id`;
+bots/synthetic.py `generate_history`; rooms/bulkload.py): people still go through the
+real actions; their history is buffered as rows with ids reserved from the tables'
+sequences, and written ~100,000 rows at a time by binary COPY (one transaction per batch
+of people), visits linked to their planned windows in memory instead of an UPDATE, the
+rows the seed built itself skipping the foreign-key triggers where the role may. Before
+this change the full scale (`seed_demo --scale 2000 --years 3`) took 1,973 s (recorded on
+2026-11-23 under "Dashboards"; not re-run here: 33 minutes of a shared box).
 """,
     )
 
