@@ -124,7 +124,14 @@ class ServiceUser(models.Model):
 
 
 class FamilyBasis(models.Model):
-    """The lawful basis recorded for sharing with family; revoking it ends family access."""
+    """The lawful basis for sharing with one family member (DESIGN.md §4).
+
+    One row per (service user, family member) while active; revoking it ends that member's
+    family access at once and nobody else's. ``consent`` is the person's own agreement
+    (``notes`` say who agreed and how); ``best_interests`` carries the recorded decision;
+    ``lpa`` carries the registration reference. Each has a review date; reviews due are
+    listed for the provider's care managers (``rooms.network.reviews_due``).
+    """
 
     class Basis(models.TextChoices):
         CONSENT = "consent", "The person's consent"
@@ -134,10 +141,16 @@ class FamilyBasis(models.Model):
     service_user = models.ForeignKey(
         ServiceUser, on_delete=models.CASCADE, related_name="family_bases"
     )
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="bases_held")
     basis = models.CharField(max_length=20, choices=Basis.choices)
     recorded_by = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField()
     notes = models.CharField(max_length=500, blank=True)
+    # The best-interests decision as recorded (who decided, what, why); required for that basis.
+    decision = models.TextField(max_length=2000, blank=True)
+    # The LPA's registration reference; required for that basis.
+    lpa_reference = models.CharField(max_length=100, blank=True)
+    review_on = models.DateField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by = models.ForeignKey(
         Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -146,9 +159,9 @@ class FamilyBasis(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["service_user"],
+                fields=["service_user", "person"],
                 condition=Q(revoked_at__isnull=True),
-                name="one_active_family_basis",
+                name="one_active_family_basis_per_member",
             )
         ]
 
@@ -179,6 +192,9 @@ class Membership(models.Model):
     joined_at = models.DateTimeField()
     # History before this seq is hidden (family members who joined late, by default).
     visible_from_seq = models.BigIntegerField(default=0)
+    # The room's head when this membership (re)started: what ``visible_from_seq`` returns
+    # to when the person decides a family member sees only history from joining.
+    joined_seq = models.BigIntegerField(default=0)
     removed_at = models.DateTimeField(null=True, blank=True)
     removed_by = models.ForeignKey(
         Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -22,6 +22,11 @@ urlpatterns = [
         views_manager.member_remove,
         name="member_remove",
     ),
+    path(
+        "people/<id:su_id>/manage/members/<id:person_id>/<str:action>",
+        views_manager.member_basis,
+        name="member_basis",
+    ),
     path("people/<id:su_id>/manage/visits/", views_manager.visits, name="visits"),
     path(
         "people/<id:su_id>/manage/record-reads/",

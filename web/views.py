@@ -7,8 +7,10 @@ alerts); live data arrives over the websocket (docs/protocol.md) in the browser.
 from __future__ import annotations
 
 from django.db import connection
+from django.db.models import Count
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
+from django.utils import timezone
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from bots.models import PlannedVisit
@@ -16,6 +18,7 @@ from cocare_chat import clock
 from rooms import access, audit
 from rooms.errors import NotFound
 from rooms.models import Membership, ReadPosition, Role, Room, ServiceUser
+from rooms.network import reviews_due
 from rooms.wire import person_wire
 from web.pages import page, person_page
 from web.schedule_view import local_day, visit_status
@@ -52,10 +55,21 @@ def home(request):
             .order_by("window_start")
         )
         visits = [{"pv": pv, "status": visit_status(pv, now)} for pv in qs]
+    # Lawful bases whose review date has come, per service user (members page links).
+    due = list(
+        reviews_due(access.managed_service_users(person), timezone.localdate(now))
+        .values("service_user_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in due:
+        if row["service_user_id"] in people:
+            people[row["service_user_id"]]["reviews_due"] = row["n"]
     return page(
         request,
         "web/home.html",
         {
+            "reviews_due": sum(row["n"] for row in due),
             "people": sorted(people.values(), key=lambda e: e["su"].name),
             "visits": visits,
             "today": start,
