@@ -195,6 +195,8 @@ class Membership(models.Model):
     # The room's head when this membership (re)started: what ``visible_from_seq`` returns
     # to when the person decides a family member sees only history from joining.
     joined_seq = models.BigIntegerField(default=0)
+    # The person's decision for a family member: history from before they joined too.
+    history_before_join = models.BooleanField(default=False)
     removed_at = models.DateTimeField(null=True, blank=True)
     removed_by = models.ForeignKey(
         Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -179,12 +179,14 @@ def do_add_member(
                 joined_at=now,
                 visible_from_seq=visible_from,
                 joined_seq=head,
+                history_before_join=person.role == Role.FAMILY and history_before_join,
             )
         else:
             m.removed_at = None
             m.removed_by = None
             m.joined_at = now
             m.joined_seq = head
+            m.history_before_join = person.role == Role.FAMILY and history_before_join
             m.visible_from_seq = visible_from
             m.save()
         audit.record(by, "membership.add", room=room, target=f"person:{person.id}", now=now)
@@ -464,8 +466,9 @@ def do_set_history_before_join(
         )
         if m is None or member.role != Role.FAMILY:
             raise NotFound("That person is not a member of this room.")
+        m.history_before_join = sees_earlier
         m.visible_from_seq = 0 if sees_earlier else m.joined_seq
-        m.save(update_fields=["visible_from_seq"])
+        m.save(update_fields=["visible_from_seq", "history_before_join"])
         audit.record(
             by,
             "family_history.set",

@@ -35,6 +35,7 @@ from rooms.failures import check_review_failure, failures_for
 from rooms.health import Thresholds, consumer_lag
 from rooms.models import FamilyBasis, Membership, Person, Role, Room
 from rooms.network import (
+    access_family_member,
     check_record_family_basis,
     check_remove_member,
     check_review_family_basis,
@@ -303,7 +304,7 @@ def _family_rows(su, family_members: list[Membership], now: dt.datetime) -> list
                 "m": m,
                 "basis": fb,
                 "due": fb is not None and fb.review_on is not None and fb.review_on <= today,
-                "sees_earlier": m.visible_from_seq == 0,
+                "sees_earlier": m.history_before_join,
                 "form": None if fb else BasisFields(prefix=f"b{m.person_id}"),
             }
         )
@@ -389,6 +390,8 @@ def member_basis(request, su_id: int, person_id: int, action: str):
     history choice for them (rooms.network ``check_*``: the one NotFound for refusals)."""
     actor = request.person
     back = reverse("members", args=[su_id])
+    # Authorise before reading the form, so a refusal never depends on what was posted.
+    access_family_member(actor, su_id, person_id)
     try:
         if action == "revoke":
             check_revoke_family_basis(actor, su_id, person_id)

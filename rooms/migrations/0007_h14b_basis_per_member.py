@@ -1,7 +1,8 @@
 """The family lawful basis becomes one per family member (issue 14).
 
 Schema only: ``FamilyBasis.person`` (nullable until the existing rows are split in 0008),
-the best-interests decision, the LPA reference, a review date; ``Membership.joined_seq``.
+the best-interests decision, the LPA reference, a review date; ``Membership.joined_seq`` and
+``Membership.history_before_join``.
 """
 
 import django.db.models.deletion
@@ -39,6 +40,11 @@ class Migration(migrations.Migration):
             model_name="familybasis",
             name="review_on",
             field=models.DateField(blank=True, null=True),
+        ),
+        migrations.AddField(
+            model_name="membership",
+            name="history_before_join",
+            field=models.BooleanField(default=False),
         ),
         migrations.AddField(
             model_name="membership",

@@ -4,7 +4,8 @@ Every family member who held a membership of the service user's family room gets
 of the basis that covered them (type, notes, recorder, dates, revocation), so access is
 unchanged on the day of the upgrade; the review date is a year after it was recorded.
 The old rows (no person) are then deleted. ``Membership.joined_seq`` is filled from the
-room's head at the member's ``joined_at``.
+room's head at the member's ``joined_at``, and ``history_before_join`` is set where
+a member was shown history from before that.
 """
 
 import datetime as dt
@@ -21,10 +22,10 @@ def split(apps, schema_editor):
         head = Message.objects.filter(room_id=m.room_id, created_at__lte=m.joined_at).aggregate(
             s=Max("seq")
         )["s"]
-        joined = max(m.visible_from_seq, head or 0)
-        if joined != m.joined_seq:
-            m.joined_seq = joined
-            m.save(update_fields=["joined_seq"])
+        m.joined_seq = max(m.visible_from_seq, head or 0)
+        # Shown everything although history existed when they joined: the old setting.
+        m.history_before_join = m.visible_from_seq == 0 and m.joined_seq > 0
+        m.save(update_fields=["joined_seq", "history_before_join"])
     for fb in FamilyBasis.objects.filter(person__isnull=True).order_by("id"):
         members = (
             Membership.objects.filter(
