@@ -7,6 +7,7 @@ from careplan.api import router as careplan_router
 from escalation.api import router as alerts_router
 from rooms.api import api
 from rooms.family_api import router as family_router
+from rooms.keyinfo_api import router as keyinfo_router
 from rooms.record_reads_api import router as record_reads_router
 from sensors.api import router as sensors_router
 
@@ -17,6 +18,7 @@ api.add_router("/sensors", sensors_router)
 api.add_router("/", record_reads_router)
 api.add_router("/careplan", careplan_router)
 api.add_router("/", family_router)
+api.add_router("/", keyinfo_router)
 
 urlpatterns = [
     path("admin/", admin.site.urls),

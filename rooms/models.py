@@ -437,3 +437,33 @@ class AssessorAllocation(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["assessor", "service_user"])]
+
+
+class KeyInfoVersion(models.Model):
+    """One version of a service user's key information (``rooms.keyinfo``): the values
+    after a change, who made it and which fields changed. Version 1 is the baseline as
+    it stood before the first edit through the page or API. Append-only by convention:
+    only ``rooms.keyinfo.do_update_key_info`` writes it."""
+
+    service_user = models.ForeignKey(
+        ServiceUser, on_delete=models.CASCADE, related_name="key_info_versions"
+    )
+    version = models.PositiveIntegerField()
+    preferences = models.TextField(blank=True)
+    what_matters = models.TextField(blank=True)
+    communication_needs = models.TextField(blank=True)
+    access_notes = models.TextField(blank=True)
+    # Comma-separated field names that changed from the previous version ("" for v1).
+    changed_fields = models.CharField(max_length=100, blank=True)
+    changed_by = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service_user", "version"], name="one_key_info_version_number"
+            )
+        ]
+        indexes = [models.Index(fields=["service_user", "changed_at"])]

@@ -20,7 +20,16 @@ from rooms.access import Action, access_room, may_join, member_basis_active, rol
 from rooms.bounds import BoundedDate
 from rooms.errors import Conflict, Invalid, NotFound
 from rooms.messages import post_message
-from rooms.models import FamilyBasis, Membership, Organisation, Person, Role, Room, ServiceUser
+from rooms.models import (
+    FamilyBasis,
+    KeyInfoVersion,
+    Membership,
+    Organisation,
+    Person,
+    Role,
+    Room,
+    ServiceUser,
+)
 
 SYSTEM_NAME = "CoCare"
 SYSTEM_KEY = "system"
@@ -112,21 +121,28 @@ def do_update_service_user(
     """Change a service user's details (key information, home, preferences).
 
     Provider, council and own account cannot change here (they decide access). A change
-    to key information moves ``key_info_updated_at`` (the bot tells the next visit).
-    Audited with the changed field names only, never their content.
+    to key information moves ``key_info_updated_at`` (the bot tells the next visit) and
+    appends a ``KeyInfoVersion`` (the values after the change, who, which fields; a
+    baseline version 1 first if none exists), numbered under a lock on the service
+    user's row so two editors never take the same number. Audited with the changed field
+    names only, never their content.
     """
     known = {f.name for f in ServiceUser._meta.concrete_fields}
     bad = sorted((set(fields) & FIXED_FIELDS) | (set(fields) - known))
     if bad:
         raise Invalid(f"{', '.join(bad)} cannot be changed.")
     now = now or clock.now()
-    changed = sorted(f for f, v in fields.items() if getattr(su, f) != v)
-    if not changed:
-        return su
     with transaction.atomic():
+        locked = ServiceUser.objects.select_for_update().get(pk=su.pk)
+        changed = sorted(f for f, v in fields.items() if getattr(locked, f) != v)
+        if not changed:
+            return su
+        key_changed = sorted(KEY_INFO_FIELDS & set(changed))
+        if key_changed:
+            _key_info_version(locked, key_changed, fields, by, now)
         for f in changed:
             setattr(su, f, fields[f])
-        if KEY_INFO_FIELDS & set(changed):
+        if key_changed:
             su.key_info_updated_at = now
         su.save()
         audit.record(
@@ -137,6 +153,28 @@ def do_update_service_user(
             now=now,
         )
     return su
+
+
+def _key_info_version(
+    su: ServiceUser, changed: list[str], fields: dict, by: Person | None, now: dt.datetime
+) -> KeyInfoVersion:
+    """Append the version after this change (the caller holds the service user's lock)."""
+    last = KeyInfoVersion.objects.filter(service_user=su).order_by("-version").first()
+    if last is None:
+        last = KeyInfoVersion.objects.create(
+            service_user=su,
+            version=1,
+            changed_at=su.key_info_updated_at or su.created_at,
+            **{f: getattr(su, f) for f in KEY_INFO_FIELDS},
+        )
+    return KeyInfoVersion.objects.create(
+        service_user=su,
+        version=last.version + 1,
+        changed_fields=",".join(changed),
+        changed_by=by,
+        changed_at=now,
+        **{f: fields.get(f, getattr(su, f)) for f in KEY_INFO_FIELDS},
+    )
 
 
 def do_add_member(

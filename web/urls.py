@@ -1,7 +1,14 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from web import views, views_invite, views_manager, views_matrix, views_record_reads
+from web import (
+    views,
+    views_invite,
+    views_keyinfo,
+    views_manager,
+    views_matrix,
+    views_record_reads,
+)
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="web/login.html"), name="login"),
@@ -10,6 +17,7 @@ urlpatterns = [
     path("dashboards/", include("web.dashboards.urls")),
     path("", views.home, name="home"),
     path("people/<id:su_id>/", views.service_user, name="service_user"),
+    path("people/<id:su_id>/key-info/", views_keyinfo.key_info, name="key_info"),
     path("people/<id:su_id>/<str:tab>/", views.room, name="room"),
     path("people/<id:su_id>/manage/members/", views_manager.members, name="members"),
     path(
