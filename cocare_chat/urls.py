@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from bots.api import router as visits_router
+from bots.goals_api import router as goals_router
 from bridge.api import router as bridge_router
 from careplan.api import router as careplan_router
 from escalation.api import router as alerts_router
@@ -19,6 +20,7 @@ api.add_router("/", record_reads_router)
 api.add_router("/careplan", careplan_router)
 api.add_router("/", family_router)
 api.add_router("/", keyinfo_router)
+api.add_router("/", goals_router)
 
 urlpatterns = [
     path("admin/", admin.site.urls),

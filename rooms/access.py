@@ -283,6 +283,38 @@ def access_service_user(person: Person | None, service_user_id: int) -> ServiceU
     return su
 
 
+def may_write_goals(person: Person | None, su: ServiceUser) -> bool:
+    """Who writes a person's goals and "what matters to me": the provider's care manager,
+    the person themselves, or a family member with access (their own basis) whom the
+    person agreed may (``Membership.may_write_goals``)."""
+    if person is None:
+        return False
+    if is_provider_manager(person, su):
+        return True
+    if person.role == Role.SERVICE_USER:
+        return su.person_id == person.id
+    if person.role != Role.FAMILY:
+        return False
+    room = Room.objects.select_related("service_user").filter(
+        service_user=su, kind=Room.Kind.FAMILY
+    )
+    m = active_membership(person, room.get()) if room.exists() else None
+    return m is not None and m.may_write_goals
+
+
+def access_goals(person: Person | None, service_user_id: int, *, write: bool = False):
+    """A service user whose goals ``person`` may read (``write``: also write); the one
+    NotFound otherwise. Readers: those who see key information, and goal writers."""
+    su = ServiceUser.objects.filter(pk=service_user_id).first()
+    if su is None or person is None:
+        raise NotFound("No such person.")
+    if may_write_goals(person, su):
+        return su
+    if write:
+        raise NotFound("No such person.")
+    return access_service_user(person, service_user_id)
+
+
 def visible_from_seq(membership: Membership) -> int:
     return membership.visible_from_seq
 

@@ -27,6 +27,7 @@ from rooms.network import (
     check_record_family_basis,
     check_review_family_basis,
     check_revoke_family_basis,
+    check_set_goal_writer,
     check_set_history_before_join,
     family_bases,
     reviews_due,
@@ -39,6 +40,12 @@ class ReviewIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     review_on: BoundedDate
+
+
+class GoalWriterIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    may_write_goals: bool
 
 
 class HistoryIn(Schema):
@@ -95,6 +102,7 @@ def family(request, su_id: Id):
                 "person": m.person_id,
                 "name": m.person.display_name,
                 "sees_history_before_join": m.history_before_join,
+                "may_write_goals": m.may_write_goals,
             }
             for m in members
         ],
@@ -135,6 +143,16 @@ def review_basis(request, su_id: Id, person_id: Id, data: ReviewIn):
 def set_history(request, su_id: Id, person_id: Id, data: HistoryIn):
     m = check_set_history_before_join(me(request), su_id, person_id, data.sees_history_before_join)
     return {"person": m.person_id, "sees_history_before_join": m.history_before_join}
+
+
+@router.put(
+    "/service-users/{su_id}/family/{person_id}/goal-writer",
+    response={200: dict, 404: ErrorOut, 422: ErrorOut},
+)
+def set_goal_writer(request, su_id: Id, person_id: Id, data: GoalWriterIn):
+    """The person's agreement that this family member may write goals."""
+    m = check_set_goal_writer(me(request), su_id, person_id, data.may_write_goals)
+    return {"person": m.person_id, "may_write_goals": m.may_write_goals}
 
 
 @router.get("/family-bases/reviews-due", response={200: dict})

@@ -197,6 +197,8 @@ class Membership(models.Model):
     joined_seq = models.BigIntegerField(default=0)
     # The person's decision for a family member: history from before they joined too.
     history_before_join = models.BooleanField(default=False)
+    # The person agrees this family member may write goals and "what matters to me".
+    may_write_goals = models.BooleanField(default=False)
     removed_at = models.DateTimeField(null=True, blank=True)
     removed_by = models.ForeignKey(
         Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -518,6 +518,60 @@ def do_set_history_before_join(
     return m
 
 
+def do_set_goal_writer(
+    service_user: ServiceUser,
+    member: Person,
+    agreed: bool,
+    *,
+    by: Person,
+    now: dt.datetime | None = None,
+) -> Membership:
+    """The person's agreement that one family member may write their goals and "what
+    matters to me" (``Membership.may_write_goals``). Audited ``family_goals.set``.
+    NotFound when the member holds no family-room membership."""
+    now = now or clock.now()
+    with transaction.atomic():
+        m = (
+            Membership.objects.select_for_update()
+            .filter(
+                room__service_user=service_user,
+                room__kind=Room.Kind.FAMILY,
+                person=member,
+                removed_at__isnull=True,
+            )
+            .first()
+        )
+        if m is None or member.role != Role.FAMILY:
+            raise NotFound("That person is not a member of this room.")
+        m.may_write_goals = agreed
+        m.save(update_fields=["may_write_goals"])
+        audit.record(
+            by,
+            "family_goals.set",
+            service_user=service_user,
+            target=f"person:{member.id}:{'yes' if agreed else 'no'}",
+            now=now,
+        )
+    return m
+
+
+def check_set_goal_writer(actor: Person, su_id: int, person_id: int, agreed: bool) -> Membership:
+    """Recorded by the provider's care manager (the person's agreement) or by the service
+    user on their own account; anyone else: the one NotFound."""
+    su = ServiceUser.objects.filter(pk=su_id).first()
+    if su is not None and actor.role == Role.SERVICE_USER and su.person_id == actor.id:
+        member = Person.objects.filter(pk=person_id, role=Role.FAMILY).first()
+        if member is None:
+            raise NotFound(MEMBER_REFUSED)
+    else:
+        room, member = access_family_member(actor, su_id, person_id)
+        su = room.service_user
+    try:
+        return do_set_goal_writer(su, member, agreed, by=actor)
+    except NotFound:
+        raise NotFound(MEMBER_REFUSED) from None
+
+
 def family_bases(service_user: ServiceUser) -> QuerySet[FamilyBasis]:
     """Every basis ever recorded for this person's family, newest first (the record)."""
     return (

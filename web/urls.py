@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from web import (
     views,
+    views_goals,
     views_invite,
     views_keyinfo,
     views_manager,
@@ -18,6 +19,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("people/<id:su_id>/", views.service_user, name="service_user"),
     path("people/<id:su_id>/key-info/", views_keyinfo.key_info, name="key_info"),
+    path("people/<id:su_id>/goals/", views_goals.goals, name="goals"),
     path("people/<id:su_id>/<str:tab>/", views.room, name="room"),
     path("people/<id:su_id>/manage/members/", views_manager.members, name="members"),
     path(

@@ -149,6 +149,9 @@ def room(request, su_id: int, tab: str):
             "key_info": key_info_for(person, su_id),
             "manager": manager,
             "dashboard": person.role in (Role.CARE_MANAGER, Role.NURSE, Role.THERAPIST),
+            # Goals: the team reads them; the person and family they agreed may write.
+            "goals_link": person.role in access.KEY_INFO_ROLES
+            or access.may_write_goals(person, su),
         },
         active="home",
     )

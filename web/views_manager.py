@@ -40,6 +40,7 @@ from rooms.network import (
     check_remove_member,
     check_review_family_basis,
     check_revoke_family_basis,
+    check_set_goal_writer,
     check_set_history_before_join,
     family_bases,
 )
@@ -410,6 +411,9 @@ def member_basis(request, su_id: int, person_id: int, action: str):
                 return redirect(back + "?" + _q(error="Choose the next review date."))
             check_review_family_basis(actor, su_id, person_id, form.cleaned_data["review_on"])
             done = "Review recorded."
+        elif action in ("goals-yes", "goals-no"):
+            check_set_goal_writer(actor, su_id, person_id, action == "goals-yes")
+            done = "Goal writing choice saved."
         elif action in ("history-all", "history-from-join"):
             check_set_history_before_join(actor, su_id, person_id, action == "history-all")
             done = "History choice saved."

@@ -10,6 +10,11 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AddField(
+            model_name="membership",
+            name="may_write_goals",
+            field=models.BooleanField(default=False),
+        ),
         migrations.CreateModel(
             name="KeyInfoVersion",
             fields=[
