@@ -6,6 +6,7 @@ from bots.goals_api import router as goals_router
 from bridge.api import router as bridge_router
 from careplan.api import router as careplan_router
 from escalation.api import router as alerts_router
+from escalation.setup_api import router as escalation_setup_router
 from rooms.api import api
 from rooms.family_api import router as family_router
 from rooms.keyinfo_api import router as keyinfo_router
@@ -21,6 +22,7 @@ api.add_router("/careplan", careplan_router)
 api.add_router("/", family_router)
 api.add_router("/", keyinfo_router)
 api.add_router("/", goals_router)
+api.add_router("/escalation", escalation_setup_router)
 
 urlpatterns = [
     path("admin/", admin.site.urls),

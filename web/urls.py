@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from web import (
     views,
+    views_escalation,
     views_goals,
     views_invite,
     views_keyinfo,
@@ -47,6 +48,13 @@ urlpatterns = [
     path("alerts/<id:alert_id>/", views_manager.alert_page, name="alert"),
     path("alerts/<id:alert_id>/<str:action>", views_manager.alert_action, name="alert_action"),
     path("exceptions/", views_manager.exceptions, name="exceptions"),
+    path("escalation/rota/", views_escalation.rota_page, name="escalation_rota"),
+    path(
+        "escalation/rota/<id:shift_id>/remove",
+        views_escalation.rota_remove,
+        name="escalation_rota_remove",
+    ),
+    path("escalation/policy/", views_escalation.policy_page, name="escalation_policy"),
     path(
         "exceptions/<str:kind>/<id:failure_id>/reviewed",
         views_manager.failure_reviewed,
