@@ -12,6 +12,7 @@ from rooms.family_api import router as family_router
 from rooms.keyinfo_api import router as keyinfo_router
 from rooms.record_reads_api import router as record_reads_router
 from sensors.api import router as sensors_router
+from web.invitations_api import router as invitations_router
 
 api.add_router("/alerts", alerts_router)  # before api.urls is used
 api.add_router("/visits", visits_router)
@@ -23,6 +24,7 @@ api.add_router("/", family_router)
 api.add_router("/", keyinfo_router)
 api.add_router("/", goals_router)
 api.add_router("/escalation", escalation_setup_router)
+api.add_router("/", invitations_router)
 
 urlpatterns = [
     path("admin/", admin.site.urls),

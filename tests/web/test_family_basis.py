@@ -19,6 +19,7 @@ from cocare_chat import clock
 from rooms.models import AuditEvent, FamilyBasis, Membership
 from rooms.network import do_revoke_family_basis
 from tests.support.cast import T0
+from web.models import Invitation
 
 pytestmark = pytest.mark.django_db
 UNKNOWN = 9_000_000
@@ -246,3 +247,68 @@ def test_stop_sharing_and_record_again_on_the_members_page(cast):
     assert "done=" in r["Location"]
     fb = FamilyBasis.objects.get(person=cast.debbie, revoked_at__isnull=True)
     assert (fb.basis, fb.lpa_reference, fb.recorded_by) == ("lpa", "LPA-HW-77", cast.carol)
+
+
+INVITE = {
+    "display_name": "Sam Hughes",
+    "relationship": "grandson",
+    "basis": {"basis": "consent", "notes": "Peggy agreed", "review_on": "2027-03-02"},
+    "history_before_join": True,
+}
+
+
+def _invitations() -> list:
+    return list(Invitation.objects.order_by("id").values_list("id", "cancelled_at"))
+
+
+@pytest.mark.parametrize("who", [*OUTSIDERS, "service_user"])
+def test_only_the_manager_invites_family_through_the_api(cast, who):
+    c = client_for(cast.everyone()[who])
+    before = (_snapshot(), _invitations())
+    for su in (cast.peggy.id, UNKNOWN):
+        r = _post(c, f"/api/service-users/{su}/family/invitations", INVITE)
+        assert (r.status_code, r.json()) == (404, REFUSED)
+    assert (_snapshot(), _invitations()) == before
+
+
+def test_the_manager_invites_with_the_basis_and_the_link_records_it(cast):
+    carol = client_for(cast.carol)
+    r = _post(carol, f"/api/service-users/{cast.peggy.id}/family/invitations", INVITE)
+    assert r.status_code == 201 and r.json()["basis"] == "consent"
+    link = r.json()["link"].removeprefix("http://testserver")
+    accepted = Client().post(
+        link, {"username": "sam", "password": "lilac-harbour-71", "password2": "lilac-harbour-71"}
+    )
+    assert accepted.status_code == 302
+    fb = FamilyBasis.objects.get(person__user__username="sam", revoked_at__isnull=True)
+    assert (fb.basis, fb.notes, str(fb.review_on)) == ("consent", "Peggy agreed", "2027-03-02")
+    assert Membership.objects.get(person=fb.person).history_before_join is True
+    # Another council's manager cannot withdraw Carol's invitation; Carol can.
+    r2 = _post(carol, f"/api/service-users/{cast.peggy.id}/family/invitations", INVITE)
+    inv = r2.json()["id"]
+    far = client_for(cast.far_manager)
+    for su in (cast.peggy.id, cast.reg.id):
+        r = _post(far, f"/api/service-users/{su}/family/invitations/{inv}/cancel")
+        assert (r.status_code, r.json()) == (404, REFUSED)
+    r = _post(carol, f"/api/service-users/{cast.peggy.id}/family/invitations/{inv}/cancel")
+    assert r.json()["status"] == "cancelled"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {**INVITE, "basis": {"basis": "lpa", "review_on": "2027-03-02"}},
+        {**INVITE, "basis": {"basis": "consent"}},
+        {**INVITE, "days": 31},
+        {**INVITE, "display_name": ""},
+        {**INVITE, "surprise": 1},
+        {k: v for k, v in INVITE.items() if k != "basis"},
+    ],
+)
+def test_odd_invitation_bodies_are_422_and_write_nothing(cast, body):
+    before = _invitations()
+    r = _post(
+        client_for(cast.carol), f"/api/service-users/{cast.peggy.id}/family/invitations", body
+    )
+    assert r.status_code == 422
+    assert _invitations() == before
