@@ -621,9 +621,22 @@ def check_record_family_basis(
 
 
 def check_revoke_family_basis(actor: Person, su_id: int, person_id: int) -> FamilyBasis:
-    room, member = access_family_member(actor, su_id, person_id)
+    """The provider's care manager revokes any basis; the person themselves, on their own
+    account, withdraws a *consent* they gave (a best-interests decision or an LPA is not
+    theirs to end here). Anyone else, or anything else: the one NotFound."""
+    su = ServiceUser.objects.filter(pk=su_id).first()
+    if su is not None and actor.role == Role.SERVICE_USER and su.person_id == actor.id:
+        fb = FamilyBasis.objects.filter(
+            service_user=su, person_id=person_id, revoked_at__isnull=True, basis="consent"
+        ).first()
+        if fb is None:
+            raise NotFound(MEMBER_REFUSED)
+        member = fb.person
+    else:
+        room, member = access_family_member(actor, su_id, person_id)
+        su = room.service_user
     try:
-        return do_revoke_family_basis(room.service_user, member, by=actor)
+        return do_revoke_family_basis(su, member, by=actor)
     except NotFound:
         raise NotFound(MEMBER_REFUSED) from None
 

@@ -312,3 +312,21 @@ def test_odd_invitation_bodies_are_422_and_write_nothing(cast, body):
     )
     assert r.status_code == 422
     assert _invitations() == before
+
+
+def test_peggy_withdraws_the_consent_she_gave_but_not_an_lpa(cast):
+    peggy = client_for(cast.margaret)
+    url = f"/api/service-users/{cast.peggy.id}/family/{cast.debbie.id}/basis/revoke"
+    r = _post(peggy, url)
+    assert r.status_code == 200 and r.json()["revoked_by"] == cast.margaret.id
+    assert client_for(cast.debbie).get(f"/api/rooms/{cast.family.id}/messages").status_code == 404
+    # An LPA is not hers to end here; the same refusal as for anything unknown.
+    carol = client_for(cast.carol)
+    lpa = {"basis": "lpa", "lpa_reference": "LPA-1", "review_on": "2027-03-02"}
+    r = _post(carol, f"/api/service-users/{cast.peggy.id}/family/{cast.debbie.id}/basis", lpa)
+    assert r.status_code == 201
+    before = _snapshot()
+    assert (_post(peggy, url).status_code, _post(peggy, url).json()) == (404, REFUSED)
+    # Reg cannot withdraw anything for Peggy's daughter.
+    assert _post(client_for(cast.reg_person), url).json() == REFUSED
+    assert _snapshot() == before
