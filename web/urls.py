@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from web import (
     views,
+    views_concerns,
     views_escalation,
     views_goals,
     views_invite,
@@ -61,6 +62,8 @@ urlpatterns = [
         name="failure_reviewed",
     ),
     path("invite/<str:token>/", views_invite.accept, name="invite"),
+    path("concerns/", views_concerns.my_concerns_page, name="my_concerns"),
+    path("people/<id:su_id>/<str:tab>/search/", views.room_search, name="room_search"),
     path("me/matrix/", views_matrix.my_matrix, name="my_matrix"),
     path(
         "people/<id:su_id>/manage/matrix/<id:person_id>/",
