@@ -12,7 +12,9 @@ from rooms.family_api import router as family_router
 from rooms.keyinfo_api import router as keyinfo_router
 from rooms.record_reads_api import router as record_reads_router
 from sensors.api import router as sensors_router
+from web.apidocs import LocalSwagger
 from web.invitations_api import router as invitations_router
+from web.staff.api import router as org_router
 
 api.add_router("/alerts", alerts_router)  # before api.urls is used
 api.add_router("/visits", visits_router)
@@ -25,6 +27,8 @@ api.add_router("/", keyinfo_router)
 api.add_router("/", goals_router)
 api.add_router("/escalation", escalation_setup_router)
 api.add_router("/", invitations_router)
+api.add_router("/", org_router)
+api.docs = LocalSwagger()  # assets from our own static files, not a CDN
 
 urlpatterns = [
     path("admin/", admin.site.urls),

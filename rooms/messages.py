@@ -36,6 +36,8 @@ AMENDABLE_KINDS = {Message.Kind.TEXT, Message.Kind.NOTE}
 # What the system may redact (retention): everything that reaches screens and Matrix.
 # People are held to AMENDABLE_KINDS by check_post_message.
 REDACTABLE_KINDS = AMENDABLE_KINDS | {Message.Kind.SYSTEM, Message.Kind.CARD, Message.Kind.ANSWER}
+# A person's entry in a room of an archived service user (the record stays, read-only).
+ARCHIVED = "This person's care has ended: their rooms are read-only."
 PERSON_KINDS = {
     Message.Kind.TEXT,
     Message.Kind.NOTE,
@@ -199,11 +201,15 @@ def check_post_message(
 
     - people post text, notes, card answers, edits and redactions — never system
       notices, cards or signals;
+    - nothing in the rooms of a service user whose care has ended (archived);
     - clinical notes only in the professional room;
     - an edit only of one's own message; a redaction of one's own, or by the provider's
       care manager (moderation).
     """
     room, _ = access_room(person, room_id, Action.POST)
+    if room.service_user.archived_at is not None:
+        # Care ended (rooms.network.do_archive_service_user): the record is kept, read-only.
+        raise Forbidden(ARCHIVED, code="archived")
     if kind not in PERSON_KINDS:
         raise Forbidden(f"People cannot post {kind!r} entries.")
     if kind == Message.Kind.NOTE and room.kind != Room.Kind.PROFESSIONAL:

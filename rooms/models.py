@@ -49,6 +49,9 @@ class Role(models.TextChoices):
     COMMISSIONER = "commissioner", "Council commissioner"
     BOT = "bot", "Bot"
     ASSESSOR = "assessor", "Council assessor"
+    # Set-up, staff and audit of their own organisation; never in a room (docs/decisions.md).
+    PROVIDER_ADMIN = "provider_admin", "Provider administrator"
+    COUNCIL_ADMIN = "council_admin", "Council administrator"
 
 
 class Person(models.Model):
@@ -114,6 +117,9 @@ class ServiceUser(models.Model):
     family_history_from_join = models.BooleanField(default=True)
     commissioned_hours_per_week = models.DecimalField(max_digits=5, decimal_places=2, default=0)
     created_at = models.DateTimeField()
+    # Care ended: both rooms are read-only from then on and the retention clock runs from
+    # here (rooms.network.do_archive_service_user). Never cleared.
+    archived_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.full_name

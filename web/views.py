@@ -34,6 +34,8 @@ HISTORY_WINDOW = 150  # entries replayed on open; older ones stay in the record
 @ensure_csrf_cookie
 def home(request):
     person = request.person
+    if person.role in (Role.PROVIDER_ADMIN, Role.COUNCIL_ADMIN):
+        return redirect("admin_staff")  # administrators have no rooms: their start page
     summaries = room_summaries(person)
     rooms = sorted(
         (s.room for s in summaries.values()), key=lambda r: (r.service_user.full_name, r.kind)
