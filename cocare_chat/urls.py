@@ -8,6 +8,7 @@ from careplan.api import router as careplan_router
 from escalation.api import router as alerts_router
 from escalation.setup_api import router as escalation_setup_router
 from rooms.api import api
+from rooms.attachments_api import router as attachments_router
 from rooms.family_api import router as family_router
 from rooms.keyinfo_api import router as keyinfo_router
 from rooms.record_reads_api import router as record_reads_router
@@ -22,6 +23,7 @@ api.add_router("/bridge", bridge_router)
 api.add_router("/sensors", sensors_router)
 api.add_router("/", record_reads_router)
 api.add_router("/careplan", careplan_router)
+api.add_router("/", attachments_router)
 api.add_router("/", family_router)
 api.add_router("/", keyinfo_router)
 api.add_router("/", goals_router)
@@ -34,6 +36,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("careplan/", include("careplan.urls")),
+    path("", include("rooms.attachments_api")),
     path("", include("bridge.urls")),
     path("", include("web.urls")),
 ]

@@ -15,7 +15,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from cocare_chat import clock
-from rooms.errors import NotFound
+from rooms.errors import Forbidden, NotFound
 from rooms.models import (
     AssessorAllocation,
     FamilyBasis,
@@ -228,6 +228,10 @@ def allowed(person: Person | None, room: Room, action: Action) -> bool:
     return True
 
 
+# A person's entry in a room of an archived service user (the record stays, read-only).
+ARCHIVED = "This person's care has ended: their rooms are read-only."
+
+
 def access_room(person: Person | None, room_id: int, action: Action) -> tuple[Room, Membership]:
     """Fetch a room and authorise ``action`` on it; raises NotFound (one text) otherwise.
 
@@ -242,6 +246,10 @@ def access_room(person: Person | None, room_id: int, action: Action) -> tuple[Ro
         raise NotFound("No such room.")
     if action == Action.MANAGE and not is_provider_manager(person, room.service_user):
         raise NotFound("No such room.")
+    if action == Action.POST and room.service_user.archived_at is not None:
+        # Care ended (rooms.network.do_archive_service_user): the record is kept, read-only
+        # for people — messages, attachments and answers alike.
+        raise Forbidden(ARCHIVED, code="archived")
     return room, m
 
 

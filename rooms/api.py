@@ -74,7 +74,7 @@ def _validation_error(request, exc: NinjaValidationError):
     for err in exc.errors[:5]:
         loc = list(err.get("loc", ()))
         # ("body", "data", "client_id") -> "client_id": drop the source and parameter name.
-        if loc and loc[0] in ("body", "query", "path"):
+        if loc and loc[0] in ("body", "query", "path", "form", "file"):
             loc = loc[1:]
             if loc and loc[0] in ("data", "q"):
                 loc = loc[1:]

@@ -35,9 +35,12 @@ BODY_KINDS = {Message.Kind.TEXT, Message.Kind.NOTE, Message.Kind.SYSTEM, Message
 AMENDABLE_KINDS = {Message.Kind.TEXT, Message.Kind.NOTE}
 # What the system may redact (retention): everything that reaches screens and Matrix.
 # People are held to AMENDABLE_KINDS by check_post_message.
-REDACTABLE_KINDS = AMENDABLE_KINDS | {Message.Kind.SYSTEM, Message.Kind.CARD, Message.Kind.ANSWER}
-# A person's entry in a room of an archived service user (the record stays, read-only).
-ARCHIVED = "This person's care has ended: their rooms are read-only."
+REDACTABLE_KINDS = AMENDABLE_KINDS | {
+    Message.Kind.SYSTEM,
+    Message.Kind.CARD,
+    Message.Kind.ANSWER,
+    Message.Kind.ATTACHMENT,
+}
 PERSON_KINDS = {
     Message.Kind.TEXT,
     Message.Kind.NOTE,
@@ -206,10 +209,7 @@ def check_post_message(
     - an edit only of one's own message; a redaction of one's own, or by the provider's
       care manager (moderation).
     """
-    room, _ = access_room(person, room_id, Action.POST)
-    if room.service_user.archived_at is not None:
-        # Care ended (rooms.network.do_archive_service_user): the record is kept, read-only.
-        raise Forbidden(ARCHIVED, code="archived")
+    room, _ = access_room(person, room_id, Action.POST)  # refuses archived rooms too
     if kind not in PERSON_KINDS:
         raise Forbidden(f"People cannot post {kind!r} entries.")
     if kind == Message.Kind.NOTE and room.kind != Room.Kind.PROFESSIONAL:

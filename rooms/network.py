@@ -126,8 +126,8 @@ def do_create_service_user(
 def do_archive_service_user(
     su: ServiceUser, *, by: Person | None, now: dt.datetime | None = None
 ) -> bool:
-    """End a person's care: both rooms become read-only (``check_post_message`` refuses
-    with ``rooms.messages.ARCHIVED``) and the retention clock starts at ``archived_at``.
+    """End a person's care: both rooms become read-only (``access_room`` refuses a POST
+    with ``rooms.access.ARCHIVED``) and the retention clock starts at ``archived_at``.
 
     Idempotent: compare-and-set on ``archived_at IS NULL``; returns False and writes
     nothing when already archived. Audited as ``service_user.archive``; a system notice

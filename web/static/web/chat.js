@@ -16,6 +16,7 @@
 import { Socket, csrfToken, el, newClientId, timeOf } from "./socket.js";
 import { icon, optionIcon } from "./icons.js";
 import { createVisitCards } from "./visitcard.js";
+import { renderAttachment, setupCapture } from "./attachments.js";
 
 const cfg = JSON.parse(document.getElementById("chat-config").textContent);
 const $ = (id) => document.getElementById(id);
@@ -227,6 +228,7 @@ function renderEntry(m) {
   if (m.kind === "card") return renderCard(m);
   if (m.kind === "answer") return renderAnswer(m);
   if (m.kind === "system") return renderNotice(m);
+  if (m.kind === "attachment") return renderAttachment(m, cfg.me.id);
   if (isWords(m)) return renderText(m);
   return null;
 }
@@ -732,4 +734,5 @@ function scrollDown(force) {
 window.addEventListener("storage", (e) => { if (e.key === OUTBOX_KEY) showConn(); });
 
 for (const entry of loadOutbox()) if (entry.frame.room === cfg.room) renderPending(entry);
+setupCapture({ room: cfg.room, composer: $("composer"), body: $("body"), outbox: $("outbox"), note });
 sock.start();
