@@ -144,7 +144,12 @@ def build_demo(now: dt.datetime | None = None) -> dict[str, Person]:
             commissioned_hours_per_week=14,
         )
         do_record_family_basis(
-            margaret, "consent", by=manager, notes="Peggy agreed on 2 Nov.", now=now
+            margaret,
+            people["debbie"],
+            "consent",
+            by=manager,
+            notes="Peggy agreed on 2 Nov.",
+            now=now,
         )
         do_allocate(people["ruth"], margaret, by=people["colin"], now=now)
         for su in (margaret, arthur, edith):

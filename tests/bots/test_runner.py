@@ -115,7 +115,7 @@ def test_exempt_home_is_not_checked_nor_flagged(cast, frozen_clock):
 
 
 def test_no_family_notices_once_the_basis_is_revoked(cast, frozen_clock):
-    do_revoke_family_basis(cast.peggy, by=cast.carol)
+    do_revoke_family_basis(cast.peggy, cast.debbie, by=cast.carol)
     visit_and_checkout(cast, frozen_clock)
     assert [
         m for m in bot_entries(cast.family) if m.payload.get("event", "").startswith("visit.")
