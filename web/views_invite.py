@@ -1,4 +1,10 @@
-"""The invitee's side of a family invitation: a clear page for every state of the link."""
+"""The invitee's side of a family invitation: a clear page for every state of the link.
+
+Every answer carries ``Referrer-Policy: same-origin`` (docs/security.md "Invitation
+links"): the token in the URL is never sent to another site, while the browser still sends
+a real ``Origin`` on the form's own POST. ``no-referrer`` made Chromium send
+``Origin: null``, which Django's CSRF check rightly refused.
+"""
 
 from __future__ import annotations
 
@@ -22,11 +28,15 @@ GONE = {
 }
 
 
+# The token is in the path: it may go back to us, never to anyone else.
+REFERRER_POLICY = "same-origin"
+
+
 def _gone(request, status: str):
     resp = page(
         request, "web/invite_gone.html", {"message": GONE[status], "status": status}, status=410
     )
-    resp["Referrer-Policy"] = "no-referrer"
+    resp["Referrer-Policy"] = REFERRER_POLICY
     return resp
 
 
@@ -43,7 +53,7 @@ def accept(request, token: str):
             },
             status=404,
         )
-        resp["Referrer-Policy"] = "no-referrer"
+        resp["Referrer-Policy"] = REFERRER_POLICY
         return resp
     status = inv.status(clock.now())
     if status != "pending":
@@ -68,5 +78,5 @@ def accept(request, token: str):
     resp = page(
         request, "web/invite_accept.html", {"inv": inv, "name": inv.service_user.name, "form": form}
     )
-    resp["Referrer-Policy"] = "no-referrer"
+    resp["Referrer-Policy"] = REFERRER_POLICY
     return resp

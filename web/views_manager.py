@@ -35,7 +35,12 @@ from rooms.health import Thresholds, consumer_lag
 from rooms.models import FamilyBasis, Membership, Person, Role, Room
 from rooms.network import check_remove_member
 from web.forms import InviteForm, PlannedVisitForm, ReopenForm, ResolveForm
-from web.invitations import access_manage_family, check_cancel_invitation, check_create_invitation
+from web.invitations import (
+    access_manage_family,
+    check_cancel_invitation,
+    check_create_invitation,
+    purge_expired_invitations,
+)
 from web.models import Invitation
 from web.pages import ALERT_ROLES, page, person_page
 from web.schedule_view import visit_status
@@ -283,6 +288,7 @@ def _members_context(person, room: Room) -> dict:
         for kind, r in rooms.items()
     }
     basis = FamilyBasis.objects.filter(service_user=su, revoked_at__isnull=True).first()
+    purge_expired_invitations(person, su.id, now)
     invites = [
         {"inv": i, "status": i.status(now)}
         for i in Invitation.objects.filter(service_user=su).order_by("-created_at")[:50]
