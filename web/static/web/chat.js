@@ -520,10 +520,14 @@ function visitButton(which) {
   const btn = $(which === "in" ? "check-in" : "check-out");
   const body = which === "in" ? "Check in" : "Check out";
   btn.disabled = true;
+  // The tap time goes with the entry: offline, it may reach the server much later, and the
+  // visit keeps this time (bounded by the server, bots/taptime.py).
+  const tappedAt = new Date().toISOString();
   note("Getting your location…");
   const send = (loc) => {
-    const frame = { type: "send", room: cfg.room, client_id: newClientId(), kind: "text", body };
-    if (loc) frame.payload = { location: loc };
+    const frame = { type: "send", room: cfg.room, client_id: newClientId(), kind: "text", body,
+      payload: { tapped_at: tappedAt } };
+    if (loc) frame.payload.location = loc;
     enqueue(frame);
     btn.disabled = false;
     note(loc ? "" : "Location unavailable: sent without it.");
