@@ -1,12 +1,15 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from web import views, views_invite, views_manager, views_matrix, views_record_reads
+from web import pwa, views, views_invite, views_manager, views_matrix, views_record_reads
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="web/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
+    path("sw.js", pwa.service_worker, name="service_worker"),
+    path("manifest.webmanifest", pwa.manifest, name="manifest"),
+    path("favicon.ico", pwa.favicon, name="favicon"),
     path("dashboards/", include("web.dashboards.urls")),
     path("", views.home, name="home"),
     path("people/<id:su_id>/", views.service_user, name="service_user"),

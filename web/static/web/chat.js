@@ -11,6 +11,7 @@
 // - User data is only ever set with textContent (see el() in socket.js), never innerHTML.
 import { Socket, csrfToken, el, newClientId, timeOf } from "./socket.js";
 import { createVisitCards } from "./visitcard.js";
+import { recall, remember } from "./offline-store.js";
 
 const cfg = JSON.parse(document.getElementById("chat-config").textContent);
 const $ = (id) => document.getElementById(id);
@@ -204,6 +205,7 @@ function onMessage(m) {
   else if (m.kind === "system") li = renderNotice(m);
   else if (isWords(m)) li = renderText(m);
   state.bySeq.set(m.seq, { wire: m, li });
+  if (!m.cached) remember(cfg.me.id, m); // for offline reloads (offline-store.js)
   if (li) {
     const nearBottom = isNearBottom();
     $("messages").append(li);
@@ -607,3 +609,16 @@ window.addEventListener("storage", (e) => { if (e.key === OUTBOX_KEY) showConn()
 
 for (const entry of loadOutbox()) if (entry.frame.room === cfg.room) renderPending(entry);
 sock.start();
+
+// Offline (or no answer from the server yet): show the last messages this phone saw here.
+// The subscription then asks only for what came after them (after_seq), so nothing twice.
+function showRemembered() {
+  if (state.subscribed) return;
+  recall(cfg.me.id, cfg.room, state.lastSeq).then((seen) => {
+    if (state.subscribed) return;
+    for (const m of seen) onMessage({ ...m, cached: true });
+    for (const li of document.querySelectorAll("#outbox li")) $("outbox").append(li);
+  });
+}
+if (navigator.onLine === false) showRemembered();
+else setTimeout(showRemembered, 2500);
