@@ -1,7 +1,15 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from web import pwa, views, views_invite, views_manager, views_matrix, views_record_reads
+from web import (
+    pwa,
+    views,
+    views_invite,
+    views_manager,
+    views_matrix,
+    views_push,
+    views_record_reads,
+)
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="web/login.html"), name="login"),
@@ -42,6 +50,7 @@ urlpatterns = [
     ),
     path("invite/<str:token>/", views_invite.accept, name="invite"),
     path("me/matrix/", views_matrix.my_matrix, name="my_matrix"),
+    path("me/notifications/", views_push.notifications, name="notifications"),
     path(
         "people/<id:su_id>/manage/matrix/<id:person_id>/",
         views_matrix.member_matrix,

@@ -96,7 +96,8 @@ self.addEventListener("push", (event) => {
   const n = msg.notification || {};
   const title = String(data.title || n.title || "CoCare").slice(0, 100);
   const body = String(data.body || n.body || "Something new in CoCare").slice(0, 200);
-  const path = safePath(data.url || (msg.fcmOptions && msg.fcmOptions.link));
+  const link = data.url || (msg.fcmOptions && msg.fcmOptions.link) || (data.kind === "alert" ? "/alerts/" : "/");
+  const path = safePath(link);
   event.waitUntil(self.registration.showNotification(title, {
     body, tag: data.tag || path, data: { url: path },
     icon: "/static/web/icons/icon-192.png", badge: "/static/web/icons/favicon-32.png",
