@@ -104,6 +104,19 @@ def test_a_room_reloads_offline_with_its_messages_and_the_outbox_sends_once(brow
         online(anna)
         expect(anna.locator("li.msg", has_text="no signal")).to_have_count(1)
         assert Message.objects.filter(body="Written with no signal").count() == 1
+
+        # Signing out leaves nothing of the room on the phone for the next person.
+        anna.get_by_role("button", name=re.compile("Sign out")).click()
+        expect(anna.get_by_label("Username")).to_be_visible()  # the sign-in page
+        kept = "caches.keys().then((ks) => ks.filter((k) => k.startsWith('cocare-pages-')))"
+        deadline = time.monotonic() + 20
+        while anna.evaluate(kept) and time.monotonic() < deadline:
+            anna.wait_for_load_state()
+        assert anna.evaluate(kept) == []
+        ctx.set_offline(True)
+        anna.goto(f"/people/{cast.peggy.id}/team/")
+        expect(anna.get_by_role("heading", name="You're offline")).to_be_visible()
+        expect(anna.get_by_text("GP rang")).to_have_count(0)
         ctx.close()
     finally:
         server.stop()

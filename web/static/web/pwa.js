@@ -3,7 +3,7 @@
 // when the person reloads or leaves the page (never under a page that is running), or at
 // once when they press "Update" on the banner.
 // On sign-out, the pages and messages kept for offline use are deleted first, so the next
-// person on a shared phone finds nothing.
+// person on a shared phone finds nothing; the sign-in page clears them too.
 import { forgetAll } from "./offline-store.js";
 
 async function register() {
@@ -53,5 +53,9 @@ for (const form of document.querySelectorAll("form.signout")) {
     forgetOffline().finally(() => { form.dataset.cleared = "1"; form.submit(); });
   });
 }
+
+// Whoever signs in next on this phone (a session that expired was never signed out) must
+// not find the last person's pages offline: the sign-in and invitation pages clear them.
+if (/^\/(?:login|invite)\//.test(location.pathname)) forgetOffline();
 
 register();
