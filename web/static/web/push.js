@@ -43,7 +43,8 @@ async function turnOn() {
   try {
     if ((await Notification.requestPermission()) !== "granted") { show(); return; }
     say("Setting up…");
-    const t = await token();
+    // The browser's push service may never answer (no signal): give up after 20 s.
+    const t = await Promise.race([token(), new Promise((_, no) => setTimeout(() => no(new Error("timeout")), 20000))]);
     const r = await fetch("/api/push-devices", {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
@@ -53,7 +54,9 @@ async function turnOn() {
     if (!r.ok) { say(`Could not turn on notifications: ${out.message || r.status}`); return; }
     localStorage.setItem(KEY, String(out.id));
     show();
-  } catch {
+  } catch (err) {
+    // The error's name and code only (e.g. "messaging/token-subscribe-failed").
+    console.warn("push registration failed:", err && (err.code || err.name), err && err.message);
     say("Could not reach the notification service. Try again when you have signal.");
   } finally {
     $("push-on").disabled = false;
