@@ -212,6 +212,7 @@ WORKER_LABELS = {
     "escalation.detect": "Concern detection",
     "escalation.ticker": "Alert escalation steps",
     "escalation.push": "Push notifications",
+    "escalation.message_push": "Message notifications",
     "bridge.outbox": "Matrix bridge",
     "bridge.sender": "Matrix bridge",
 }
