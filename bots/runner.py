@@ -44,7 +44,6 @@ from bots.models import (
 from bots.parse import intent
 from bots.questionbank import load_bank
 from bots.taptime import bounded_tap_time, parse_tapped
-from careplan import botcard
 from cocare_chat.config import get_config
 from rooms.access import family_basis_active
 from rooms.isolation import RowGuard
@@ -311,16 +310,6 @@ def _close_quietly(session: BotSession, now: dt.datetime) -> None:
     session.save(update_fields=["closed", "updated_at"])
 
 
-def _post_tasks_card(session: BotSession, visit: Visit, now: dt.datetime) -> None:
-    """The visit's care-plan tasks as one card after check-in (careplan.botcard); keyed
-    ``bot:<session>:tasks:0`` so a replay posts nothing twice."""
-    card = botcard.tasks_card(visit)
-    if card is not None:
-        Poster(session.service_user, now).post(
-            f"bot:{session.id}:tasks", [Reply(room="professional", kind="card", payload=card)], []
-        )
-
-
 def _locked(session_id: int) -> BotSession:
     return (
         BotSession.objects.select_for_update()
@@ -475,7 +464,6 @@ class BotConsumer(LogConsumer):
         )
         out = flow.start_visit(ev, session_id=session.id, worker_id=worker.id)
         _apply_visit(session, out, msg, "check_in", now)
-        _post_tasks_card(session, visit, now)
         if out.state.late and planned is not None:
             BotFlag.objects.get_or_create(
                 planned_visit=planned, kind="late_visit", defaults={"at": now}
@@ -551,9 +539,8 @@ class BotConsumer(LogConsumer):
 
     def _answer(self, msg: Message, now: dt.datetime) -> None:
         card_id = msg.payload.get("card_id")
-        if botcard.is_tasks_card(card_id):
-            botcard.record_answer(msg)  # the visit record's own card (careplan.botcard)
-            return
+        # Not a bot question (e.g. the visit record's tasks card, followed by the
+        # careplan consumer): nothing for the bots to do.
         bq = BotQuestion.objects.filter(card_id=card_id).first()
         if bq is None or bq.room_id != msg.room_id:
             return

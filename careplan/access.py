@@ -14,6 +14,7 @@ person's team room, being the provider's care manager):
 - **record** task and dose outcomes: the visit's own care worker, still a member of the
   team room, while the visit is open or within ``RECORD_GRACE`` of its check-out (a phone
   that lost signal sends its outbox late);
+- **correct** a recorded dose (a superseding record): the provider's care managers only;
 - **payroll export** for a worker: the care managers of the worker's provider, and the
   worker themselves; **council export**: a provider's care managers, for a council that
   commissions the provider or has people in its care — only their own provider's people;
@@ -27,6 +28,7 @@ import datetime as dt
 from typing import NoReturn
 
 from bots.models import Visit
+from careplan.models import MedicineRecord
 from rooms.access import active_membership, assessor_allocated, is_provider_manager
 from rooms.bounds import BIGINT_MAX
 from rooms.errors import NotFound
@@ -88,6 +90,24 @@ def access_visit(person: Person | None, visit_id: int) -> Visit:
     if visit is None or not can_read(person, visit.service_user):
         refuse()
     return visit
+
+
+def access_dose_for_correction(person: Person | None, record_id: int) -> MedicineRecord:
+    """A dose record a care manager of the person's provider may correct."""
+    record = (
+        MedicineRecord.objects.select_related("medicine__service_user__provider")
+        .filter(pk=_id(record_id))
+        .first()
+    )
+    if record is None or not can_correct(person, record.medicine.service_user):
+        refuse()
+    return record
+
+
+def can_correct(person: Person | None, su: ServiceUser) -> bool:
+    return (
+        person is not None and person.role == Role.CARE_MANAGER and is_provider_manager(person, su)
+    )
 
 
 def may_record(person: Person, visit: Visit, now: dt.datetime) -> bool:

@@ -16,6 +16,8 @@ Guarantees:
   on the client id, and a scheduled dose has one outcome (``(medicine, scheduled_for)``).
 - :func:`do_check_out` (run by ``careplan.consumer`` when the visit bot records a
   check-out) posts the family-safe summary and flags time-critical doses left unrecorded.
+- :func:`do_correct_dose`: a care manager's correction supersedes a dose record (never
+  edits it), under the medicine row lock, idempotent on the manager's client id.
 - Flags (essential task not done, time-critical dose not given) are ``signal`` entries
   in the team room through ``rooms.messages.post_message`` (system sender, client id
   ``cp:task:<record>`` / ``cp:dose:<record>``): the escalation detector turns them into
@@ -413,7 +415,7 @@ def do_record_dose(
         ref = medicine_ref(med)
         if scheduled_for is not None:
             stored = MedicineRecord.objects.filter(
-                medicine=med, scheduled_for=scheduled_for
+                medicine=med, scheduled_for=scheduled_for, superseded_at__isnull=True
             ).first()
             if stored is not None:
                 if (stored.outcome, stored.reason or None) == (rec_in.outcome, rec_in.reason):
@@ -423,9 +425,9 @@ def do_record_dose(
                 )
         elif rec_in.outcome == "given":
             given = list(
-                MedicineRecord.objects.filter(medicine=med, outcome="given").values_list(
-                    "given_at", flat=True
-                )
+                MedicineRecord.objects.filter(
+                    medicine=med, outcome="given", superseded_at__isnull=True
+                ).values_list("given_at", flat=True)
             )
             decision = prn_allowed(ref.spec.prn, given, given_at)
             if not decision.allowed:
@@ -516,6 +518,106 @@ def check_record_dose(
     )
 
 
+# ---- corrections -------------------------------------------------------------------------
+
+
+def do_correct_dose(
+    record: MedicineRecord,
+    rec_in: DoseRecordIn,
+    *,
+    by: Person,
+    why: str,
+    client_id: str,
+    now: dt.datetime,
+) -> Saved[MedicineRecord]:
+    """A care manager's correction of a recorded dose: it supersedes, never edits.
+
+    Locks the medicine row (as :func:`do_record_dose`), then: idempotent on the manager's
+    ``(recorded_by, client_id)`` — a retry returns the correction it made; a record that
+    is already superseded is a conflict (correct the newest one). The new record keeps the
+    dose (medicine, visit, scheduled time, time given) and ``corrects`` the old one, whose
+    ``superseded_at`` is set; who = ``recorded_by``, when = ``recorded_at``, why =
+    ``correction_reason``. An as-needed dose corrected to *given* must still fit the
+    24-hour maximum and the minimum interval (the other current doses). A correction to
+    an outcome that flags posts its own flag (``cp:dose:<new record>``); the old record's
+    flag stands (its alert is resolved in the inbox). Audit event ``medicine.correct``.
+    """
+    with transaction.atomic():
+        med = _locked(record.medicine_id)
+        same_id = MedicineRecord.objects.filter(recorded_by=by, client_id=client_id).first()
+        if same_id is not None:
+            if same_id.corrects_id != record.pk:
+                raise Conflict("client_id was already used for another record.")
+            return Saved(same_id, created=False)
+        old = MedicineRecord.objects.get(pk=record.pk)
+        if old.superseded_at is not None:
+            raise Conflict("This record was already corrected: correct the newest one.")
+        same = (rec_in.outcome, rec_in.reason, rec_in.note)
+        if (old.outcome, old.reason or None, old.note) == same:
+            raise Invalid("The correction records the same outcome: nothing to correct.")
+        ref = medicine_ref(med)
+        if old.scheduled_for is None and rec_in.outcome == "given" and ref.spec.prn is not None:
+            given = list(
+                MedicineRecord.objects.filter(
+                    medicine=med, outcome="given", superseded_at__isnull=True
+                )
+                .exclude(pk=old.pk)
+                .values_list("given_at", flat=True)
+            )
+            decision = prn_allowed(ref.spec.prn, given, old.given_at)
+            if not decision.allowed:
+                raise Conflict(f"Not allowed: {decision.reason}")
+        old.superseded_at = now
+        old.save(update_fields=["superseded_at"])
+        new = MedicineRecord.objects.create(
+            medicine=med,
+            visit_id=old.visit_id,
+            scheduled_for=old.scheduled_for,
+            outcome=rec_in.outcome,
+            reason=rec_in.reason or "",
+            prn_reason=rec_in.prn_reason or old.prn_reason,
+            note=rec_in.note,
+            given_at=old.given_at,
+            recorded_by=by,
+            client_id=client_id,
+            recorded_at=now,
+            corrects=old,
+            correction_reason=why,
+        )
+        flag = dose_flag(
+            ref,
+            rec_in,
+            ref=f"dose:{new.pk}",
+            time=local_hhmm(old.scheduled_for) if old.scheduled_for else None,
+        )
+        if flag is not None:
+            new.flag_message = _post_flag(med.service_user_id, flag, f"cp:dose:{new.pk}", now)
+            new.save(update_fields=["flag_message"])
+        audit.record(
+            by,
+            "medicine.correct",
+            service_user=med.service_user_id,
+            target=f"medicine_record:{old.pk}->{new.pk}",
+            now=now,
+        )
+    return Saved(new, created=True)
+
+
+def check_correct_dose(
+    person: Person | None,
+    record_id: int,
+    rec_in: DoseRecordIn,
+    *,
+    why: str,
+    client_id: str,
+    now: dt.datetime,
+) -> Saved[MedicineRecord]:
+    """Only a care manager of the person's provider corrects a dose (everyone else: the
+    same not-found refusal)."""
+    record = access.access_dose_for_correction(person, record_id)
+    return do_correct_dose(record, rec_in, by=person, why=why, client_id=client_id, now=now)
+
+
 # ---- check-out ---------------------------------------------------------------------------
 
 
@@ -570,6 +672,7 @@ def do_check_out(visit: Visit, now: dt.datetime) -> list[Message]:
         ]
         recorded = set(
             MedicineRecord.objects.filter(
+                superseded_at__isnull=True,
                 medicine_id__in=[d.medicine_id for d in due],
                 scheduled_for__in=[d.scheduled_for for d in due],
             ).values_list("medicine_id", "scheduled_for")

@@ -241,6 +241,28 @@ def record_dose(request, visit_id: Id, data: DoseIn):
     return Status(201 if saved.created else 200, wire.dose_record_wire(saved.obj))
 
 
+class CorrectionIn(DoseRecordIn):
+    client_id: ClientId
+    why: Text = Field(min_length=3, max_length=200)
+
+
+@router.post(
+    "/doses/{record_id}/correction",
+    response={200: dict, 201: dict, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+)
+def correct_dose(request, record_id: Id, data: CorrectionIn):
+    """A care manager corrects a recorded dose (201; 200 for a retry of the same client
+    id): a new record supersedes the old one, with who, when and ``why``; the old one is
+    kept and both show on the MAR chart. 409 when the record was already corrected."""
+    rec = DoseRecordIn(
+        outcome=data.outcome, reason=data.reason, prn_reason=data.prn_reason, note=data.note
+    )
+    saved = actions.check_correct_dose(
+        _me(request), record_id, rec, why=data.why, client_id=data.client_id, now=clock.now()
+    )
+    return Status(201 if saved.created else 200, wire.dose_record_wire(saved.obj))
+
+
 # ---- MAR chart and exports ---------------------------------------------------------------
 
 
@@ -288,7 +310,8 @@ def payroll_csv(request, q: Query[PayrollQuery]):
     worker = access.access_payroll(person, q.worker)
     audit.record(person, "export.payroll", target=f"worker:{worker.pk}")
     return csv_response(
-        exports.payroll_csv(worker, period), f"payroll-{worker.pk}-{period.start}-{period.end}.csv"
+        exports.payroll_csv(worker, period, clock.now()),
+        f"payroll-{worker.pk}-{period.start}-{period.end}.csv",
     )
 
 
@@ -301,6 +324,6 @@ def council_csv(request, q: Query[CouncilQuery]):
     provider, council = access.access_council_export(person, q.council)
     audit.record(person, "export.council", target=f"council:{council.pk}")
     return csv_response(
-        exports.council_csv(provider, council, period),
+        exports.council_csv(provider, council, period, clock.now()),
         f"council-{council.pk}-{period.start}-{period.end}.csv",
     )

@@ -1,6 +1,8 @@
 """The visit's tasks as one bot card, and a tap on it as a task record.
 
-Used by the bot runner (``bots`` may use ``careplan``; DESIGN.md §2):
+Used by the visit record's log consumer (``careplan.consumer``), which follows the visit
+bot's check-in entries and the taps on the card; ``bots`` imports nothing of ``careplan``
+(DESIGN.md §2, docs/decisions.md):
 
 - :func:`tasks_card` — after check-in, the payload of one ``card`` entry listing the
   visit's tasks (at most ten: one screen), essential ones marked; ``card_id`` is

@@ -1,7 +1,9 @@
-"""Pay-period and council-period exports: the pure hours rules over the stored visits.
+"""Pay-period and council-period exports: the stored per-visit figures, summed.
 
-The figures are exactly :func:`careplan.hours.visit_hours` / ``worker_totals`` /
-``person_totals`` for the same period (tests read the CSV back and compare). CSVs are
+Per-visit figures are the rows of ``careplan.delivered`` (the hours rules applied per
+local day, the same rows the dashboards read), synced before reading; totals are
+:func:`careplan.hours.worker_totals` / ``person_totals`` over them (tests read the CSV
+back and compare with the rules and with the dashboards). CSVs are
 UTF-8 with a header row, one record per line, numbers as plain decimals; a text cell a
 spreadsheet would run as a formula (``= + - @``) is prefixed with ``'``.
 
@@ -19,13 +21,12 @@ import csv
 import datetime as dt
 import io
 
-from django.db.models import Q
 from pydantic import model_validator
 
 from bots.models import PlannedVisit, Visit
-from careplan import hours
+from careplan import delivered, hours
 from careplan.common import LOCAL_TZ, Strict
-from careplan.store import planned_facts, visit_facts
+from careplan.store import planned_facts
 from rooms.bounds import BoundedDate, Id
 from rooms.models import Organisation, Person, ServiceUser
 
@@ -106,24 +107,16 @@ PAYROLL_HEADER = [
 
 
 def payroll(
-    worker: Person, period: Period, rules: hours.HoursRules | None = None
+    worker: Person, period: Period, now: dt.datetime
 ) -> tuple[list[hours.VisitHours], hours.WorkerTotals]:
-    """The worker's visits in the period under the hours rules, and their totals.
-
-    Other workers' visits to the same people in the period are read too, so that a
-    two-carer visit is recognised as one.
-    """
-    in_period = Visit.objects.filter(
-        checked_in_at__gte=period.since, checked_in_at__lt=period.until
+    """The worker's visits in the period (stored figures, two-carer groups and travel
+    already formed per day with everyone's visits), and their totals."""
+    rows = delivered.read(
+        Visit.objects.filter(
+            worker=worker, checked_in_at__gte=period.since, checked_in_at__lt=period.until
+        ),
+        now,
     )
-    people = set(in_period.filter(worker=worker).values_list("service_user_id", flat=True))
-    visits = (
-        in_period.filter(Q(worker=worker) | Q(service_user_id__in=people))
-        .select_related("planned_visit")
-        .order_by("checked_in_at", "id")
-    )
-    all_hours = hours.visit_hours(visit_facts(visits), rules)
-    rows = [h for h in all_hours if h.worker_id == worker.pk]
     totals = hours.worker_totals(rows, period.start, period.end).get(
         worker.pk
     ) or hours.WorkerTotals(
@@ -140,8 +133,8 @@ def payroll(
     return rows, totals
 
 
-def payroll_csv(worker: Person, period: Period) -> str:
-    rows, t = payroll(worker, period)
+def payroll_csv(worker: Person, period: Period, now: dt.datetime) -> str:
+    rows, t = payroll(worker, period, now)
     out = [
         [
             worker.pk,
@@ -207,22 +200,15 @@ COUNCIL_HEADER = [
 
 
 def council_totals(
-    provider: Organisation,
-    council: Organisation,
-    period: Period,
-    rules: hours.HoursRules | None = None,
+    provider: Organisation, council: Organisation, period: Period, now: dt.datetime
 ) -> list[tuple[ServiceUser, hours.PersonTotals]]:
     """Per person of ``provider`` funded by ``council``: the period's totals."""
     people = list(
         ServiceUser.objects.filter(provider=provider, council=council).order_by("full_name", "id")
     )
     ids = [p.pk for p in people]
-    visits = (
-        Visit.objects.filter(
-            service_user_id__in=ids, checked_in_at__gte=period.since, checked_in_at__lt=period.until
-        )
-        .select_related("planned_visit")
-        .order_by("checked_in_at", "id")
+    visits = Visit.objects.filter(
+        service_user_id__in=ids, checked_in_at__gte=period.since, checked_in_at__lt=period.until
     )
     planned = PlannedVisit.objects.filter(
         service_user_id__in=ids,
@@ -231,7 +217,7 @@ def council_totals(
         window_start__lt=period.until,
     )
     totals = hours.person_totals(
-        hours.visit_hours(visit_facts(visits), rules),
+        delivered.read(visits, now),
         planned_facts(planned),
         {p.pk: p.commissioned_hours_per_week for p in people},
         period.start,
@@ -240,10 +226,12 @@ def council_totals(
     return [(p, totals[p.pk]) for p in people]
 
 
-def council_csv(provider: Organisation, council: Organisation, period: Period) -> str:
+def council_csv(
+    provider: Organisation, council: Organisation, period: Period, now: dt.datetime
+) -> str:
     rows = []
     sums = dict.fromkeys(("c", "pv", "p", "dv", "d", "cut", "two"), 0)
-    for su, t in council_totals(provider, council, period):
+    for su, t in council_totals(provider, council, period, now):
         rows.append(
             [
                 council.name,

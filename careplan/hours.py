@@ -12,9 +12,10 @@ Rules, in order of application:
 3. **Cut short.** Shorter than planned by more than the tolerance: delivered and paid as
    actually worked, and marked ``cut_short``.
 4. **Two-carer visits.** Visits to the same person by different workers whose times
-   overlap form one group: the person's delivered time is the group's *union* of time
-   (under rules 1–3 against the group's planned length) counted **once**, credited to the
-   group's first visit; each worker is **paid** for their own visit (counted twice).
+   overlap and who checked in on the same local day form one group: the person's
+   delivered time is the group's *union* of time (under rules 1–3 against the group's
+   planned length) counted **once**, credited to the group's first visit; each worker is
+   **paid** for their own visit (counted twice).
 5. **Travel.** For each visit, the time and straight-line (haversine) distance from the
    same worker's previous check-out on the same local day, if that was at most
    ``max_travel_gap_minutes`` (default 240, the bots' own rule) earlier — by the check-out
@@ -130,7 +131,8 @@ def _union_minutes(spans: list[tuple[dt.datetime, dt.datetime]]) -> int:
 
 
 def _groups(visits: list[VisitFacts]) -> dict[int, list[VisitFacts]]:
-    """Two-carer groups: closed visits to one person by different workers that overlap.
+    """Two-carer groups: closed visits to one person by different workers that overlap
+    (checked in on the same local day: a day is the unit ``careplan.delivered`` stores).
 
     Keyed by the leader's visit id (earliest check-in, then lowest id). Open visits and
     visits alone are groups of one.
@@ -155,7 +157,11 @@ def _groups(visits: list[VisitFacts]) -> dict[int, list[VisitFacts]]:
             for b, b_out in vs[i + 1 :]:
                 if b.checked_in_at >= a_out:
                     break  # sorted by check-in: no later visit overlaps ``a`` either
-                if a.worker_id != b.worker_id and b_out > a.checked_in_at:
+                if (
+                    a.worker_id != b.worker_id
+                    and b_out > a.checked_in_at
+                    and local_date(a.checked_in_at) == local_date(b.checked_in_at)
+                ):
                     ra, rb = sorted((root(a.visit_id), root(b.visit_id)), key=lambda x: order[x])
                     parent[rb] = ra
     groups: dict[int, list[VisitFacts]] = {}

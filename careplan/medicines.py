@@ -63,6 +63,7 @@ DOSE_REASONS: dict[str, str] = {
 # MAR chart codes (the legend is printed with the chart).
 CODES: dict[str, str] = {"given": "G", "refused": "R", "not_given": "N", "missed": "M"}
 NOT_ACTIVE = "-"  # the medicine was not prescribed on that day
+CORRECTED = "*"  # appended to a cell whose record a care manager corrected
 
 TOLERANCE = dt.timedelta(minutes=60)
 TIME_CRITICAL_TOLERANCE = dt.timedelta(minutes=30)
@@ -263,6 +264,7 @@ class DoseRecord(Strict):
     scheduled_for: dt.datetime | None  # None: an as-needed dose
     outcome: DoseOutcome
     at: dt.datetime  # when given / recorded
+    corrected: bool = False  # a care manager's correction superseded an earlier record
 
 
 class MarRow(Strict):
@@ -291,9 +293,11 @@ def _days_in(year: int, month: int) -> int:
 def mar_chart(
     meds: list[MedicineRef], records: list[DoseRecord], year: int, month: int
 ) -> MarChart:
-    """The month's chart in local days. Scheduled rows: the outcome code of that dose, ""
-    when nothing was recorded, ``-`` on days the medicine was not prescribed. As-needed
-    rows: the number of doses given that day (``R`` if only refusals)."""
+    """The month's chart in local days, from the *current* records (a superseded record
+    is not passed). Scheduled rows: the outcome code of that dose, "" when nothing was
+    recorded, ``-`` on days the medicine was not prescribed. As-needed rows: the number
+    of doses given that day (``R`` if only refusals). A cell whose record is a manager's
+    correction ends with ``*``."""
     days = _days_in(year, month)
     by_dose: dict[tuple[int, dt.date, str], str] = {}
     prn_given: dict[tuple[int, dt.date], int] = {}
@@ -308,6 +312,13 @@ def mar_chart(
                 prn_given[(r.medicine_id, day)] = prn_given.get((r.medicine_id, day), 0) + 1
             else:
                 prn_refused.add((r.medicine_id, day))
+    corrected_days: set[tuple[int, dt.date]] = set()
+    for r in records:
+        if r.corrected and r.scheduled_for is not None:
+            key = (r.medicine_id, local_date(r.scheduled_for), local_hhmm(r.scheduled_for))
+            by_dose[key] += CORRECTED
+        elif r.corrected:
+            corrected_days.add((r.medicine_id, local_date(r.at)))
     rows: list[MarRow] = []
     month_days = [dt.date(year, month, d) for d in range(1, days + 1)]
     for m in sorted(meds, key=lambda m: (m.spec.name.lower(), m.id)):
@@ -322,13 +333,14 @@ def mar_chart(
             cells = []
             for d in month_days:
                 n = prn_given.get((m.id, d), 0)
-                cells.append(
+                cell = (
                     str(n)
                     if n
                     else (
                         "R" if (m.id, d) in prn_refused else ("" if m.active_on(d) else NOT_ACTIVE)
                     )
                 )
+                cells.append(cell + CORRECTED if (m.id, d) in corrected_days else cell)
             rows.append(MarRow(time="PRN", cells=cells, **base))
             continue
         for hhmm in m.spec.times:
@@ -345,6 +357,7 @@ def mar_chart(
         "N": "Not given (reason recorded)",
         "M": "Missed (reason recorded)",
         "1, 2 …": "As-needed doses given",
+        CORRECTED: "Corrected by a care manager (see Corrections: who, when, why)",
         NOT_ACTIVE: "Not prescribed that day",
         "(blank)": "Nothing recorded",
     }

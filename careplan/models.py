@@ -189,9 +189,15 @@ class MedicineChange(models.Model):
 
 
 class MedicineRecord(models.Model):
-    """One dose outcome. Scheduled doses: one per ``(medicine, scheduled_for)``, whoever
-    records it (two carers cannot both give the 08:00 dose). As-needed doses have no
-    ``scheduled_for``; ``given_at`` is when it was given."""
+    """One dose outcome. Scheduled doses: one *current* record per ``(medicine,
+    scheduled_for)``, whoever records it (two carers cannot both give the 08:00 dose).
+    As-needed doses have no ``scheduled_for``; ``given_at`` is when it was given.
+
+    A care manager's correction never edits a record: it sets the old one's
+    ``superseded_at`` and adds a new record that ``corrects`` it, recorded by the manager
+    with ``correction_reason`` (who, when, why — the MAR chart lists them). Only current
+    records (``superseded_at`` null) count anywhere.
+    """
 
     class Outcome(models.TextChoices):
         GIVEN = "given", "Given"
@@ -215,13 +221,18 @@ class MedicineRecord(models.Model):
     flag_message = models.ForeignKey(
         Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    corrects = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrected_by"
+    )
+    correction_reason = models.CharField(max_length=200, blank=True)
+    superseded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
                 fields=["medicine", "scheduled_for"],
-                condition=Q(scheduled_for__isnull=False),
-                name="one_record_per_scheduled_dose",
+                condition=Q(scheduled_for__isnull=False, superseded_at__isnull=True),
+                name="one_current_record_per_scheduled_dose",
             ),
             models.UniqueConstraint(
                 fields=["recorded_by", "client_id"], name="idempotent_medicine_record_client_id"
@@ -231,3 +242,70 @@ class MedicineRecord(models.Model):
 
     def __str__(self) -> str:
         return f"medicine record {self.pk}"
+
+
+class VisitMinutes(models.Model):
+    """The hours rules' figures for one visit (``careplan.hours.visit_hours``), stored.
+
+    Derived, recomputable and keyed by the visit (one row each): written only by
+    ``careplan.delivered`` — on the visit bot's check-in/check-out entries (the
+    ``careplan`` log consumer) and by any reader that finds a visit without a current row.
+    The payroll and council exports and the dashboards (live and rolled up) all read
+    these rows, so delivered time has one computation. ``checked_in_at``,
+    ``checked_out_at``, ``worker`` and ``planned_minutes`` are the inputs the row was
+    computed from: a visit whose inputs differ is recomputed before it is read.
+    """
+
+    visit = models.OneToOneField("bots.Visit", on_delete=models.CASCADE, related_name="minutes")
+    worker = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()  # local (Europe/London) day of check-in
+    checked_in_at = models.DateTimeField()
+    checked_out_at = models.DateTimeField(null=True, blank=True)
+    planned_minutes = models.PositiveIntegerField(null=True, blank=True)
+    actual_minutes = models.PositiveIntegerField()
+    pay_minutes = models.PositiveIntegerField()
+    delivered_minutes = models.PositiveIntegerField()  # 0 for the second carer of a group
+    cut_short = models.BooleanField()
+    open = models.BooleanField()
+    two_carer = models.BooleanField()
+    group_visit_id = models.BigIntegerField()  # the visit the group's delivered time is on
+    travel_minutes = models.PositiveIntegerField(null=True, blank=True)
+    travel_km = models.FloatField(null=True, blank=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["worker", "day"])]
+
+    def __str__(self) -> str:
+        return f"minutes of visit {self.visit_id}"
+
+
+class DosePrompt(models.Model):
+    """A prompt due during a visit: the scheduled doses at one time that fall due after
+    check-in. Made when the visit starts (``careplan.prompts``); ``due_at`` is the timer
+    column a ticker claims (compare-and-set on ``state``), so each prompt is posted at
+    most once — also across restarts and racing workers. The posted notice is generic
+    (a time and a count, never a medicine name: notices reach Matrix)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        POSTED = "posted", "Posted"
+        SKIPPED = "skipped", "Skipped (visit over or doses recorded)"
+
+    visit = models.ForeignKey("bots.Visit", on_delete=models.CASCADE, related_name="dose_prompts")
+    due_at = models.DateTimeField()
+    doses = models.JSONField(default=list)  # [[medicine id, scheduled_for iso], ...]
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["visit", "due_at"], name="one_dose_prompt_per_time"),
+        ]
+        indexes = [models.Index(fields=["state", "due_at"])]
+
+    def __str__(self) -> str:
+        return f"dose prompt {self.pk}"

@@ -116,6 +116,7 @@ def dose_records(rows: Iterable[MedicineRecord]) -> list[DoseRecord]:
             scheduled_for=r.scheduled_for,
             outcome=r.outcome,
             at=r.given_at,
+            corrected=r.corrects_id is not None,
         )
         for r in rows
     ]

@@ -11,22 +11,25 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import uuid
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from pydantic import ValidationError
+from django.views.decorators.http import require_POST
+from pydantic import Field, ValidationError, field_validator
 
-from careplan import access, exports, wire
-from careplan.common import LOCAL_TZ
-from careplan.medicines import CODES
+from careplan import access, actions, exports, wire
+from careplan.common import LOCAL_TZ, Text
+from careplan.medicines import CODES, DOSE_REASONS, DoseRecordIn
 from cocare_chat import clock
 from rooms import audit
-from rooms.errors import NotFound
+from rooms.errors import Conflict, Invalid, NotFound
 from rooms.models import Person
 
 NAV = [{"href": "/", "label": "Home", "key": "home"}]
+OUTCOMES = {"given": "Given", "refused": "Refused", "not_given": "Not given", "missed": "Missed"}
 
 
 def careplan_page(view):
@@ -44,8 +47,10 @@ def careplan_page(view):
     return wrapper
 
 
-def _render(request, person: Person, template: str, ctx: dict) -> HttpResponse:
-    return render(request, template, {"person": person, "nav": NAV, "active": "", **ctx})
+def _render(request, person: Person, template: str, ctx: dict, status: int = 200) -> HttpResponse:
+    return render(
+        request, template, {"person": person, "nav": NAV, "active": "", **ctx}, status=status
+    )
 
 
 def _bad(exc: ValidationError) -> HttpResponseBadRequest:
@@ -82,7 +87,22 @@ def mar_page(request, person, su_id: int):
             "Bad request: month must be YYYY-MM (2000-2099).", content_type="text/plain"
         )
     year, month = ym
+    return _mar(request, person, su, year, month)
+
+
+def _mar(
+    request, person: Person, su, year: int, month: int, *, error: str = "", status: int = 200
+) -> HttpResponse:
     chart = wire.mar_wire(su, year, month)
+    for c in chart["corrections"]:
+        c["was_label"] = _outcome_label(c["was"], c["was_reason"])
+        c["now_label"] = _outcome_label(c["now"], c["now_reason"])
+        c["at_local"] = (
+            dt.datetime.fromisoformat(c["at"]).astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+        )
+    for r in chart["records"]:
+        r["label"] = _outcome_label(r["outcome"], r["reason"])
+        r["client_id"] = uuid.uuid4().hex  # one per form: a resubmitted form saves once
     audit.record(person, "mar.read", service_user=su, target=f"mar:{year:04d}-{month:02d}")
     first = dt.date(year, month, 1)
     days = [first + dt.timedelta(days=i) for i in range(chart["days"])]
@@ -101,8 +121,56 @@ def mar_page(request, person, su_id: int):
             "prev_url": f"{base}?month={_shift(year, month, -1)}",
             "next_url": f"{base}?month={_shift(year, month, 1)}",
             "json_url": f"/api/careplan/service-users/{su.pk}/mar?month={year:04d}-{month:02d}",
+            "can_correct": access.can_correct(person, su),
+            "outcomes": OUTCOMES,
+            "dose_reasons": DOSE_REASONS,
+            "month_key": f"{year:04d}-{month:02d}",
+            "error": error,
         },
+        status=status,
     )
+
+
+def _outcome_label(outcome: str, reason: str | None) -> str:
+    label = OUTCOMES.get(outcome, outcome)
+    return f"{label} ({DOSE_REASONS.get(reason, reason)})" if reason else label
+
+
+class CorrectionForm(DoseRecordIn):
+    client_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    why: Text = Field(min_length=3, max_length=200)
+    month: str = Field(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$")
+
+    @field_validator("reason", mode="before")
+    @classmethod
+    def _blank_is_none(cls, v: object) -> object:
+        return None if v == "" else v
+
+
+@require_POST
+@careplan_page
+def mar_correct(request, person, su_id: int, record_id: int):
+    """A care manager's correction from the MAR page (the API's ``correction``): the old
+    record is superseded, never edited; back to the chart, which lists the correction."""
+    su = access.access_record(person, su_id)
+    fields = {k: v for k, v in request.POST.items() if k != "csrfmiddlewaretoken"}
+    try:
+        form = CorrectionForm.model_validate(fields)
+    except ValidationError as exc:
+        return _bad(exc)
+    year, month = int(form.month[:4]), int(form.month[5:])
+    rec = DoseRecordIn(outcome=form.outcome, reason=form.reason, note=form.note)
+    try:
+        record = access.access_dose_for_correction(person, record_id)
+        if record.medicine.service_user_id != su.pk:
+            access.refuse()
+        actions.do_correct_dose(
+            record, rec, by=person, why=form.why, client_id=form.client_id, now=clock.now()
+        )
+    except (Conflict, Invalid) as exc:
+        return _mar(request, person, su, year, month, error=str(exc), status=409)
+    base = reverse("careplan:mar", args=[su.pk])
+    return HttpResponseRedirect(f"{base}?month={form.month}#corrections")
 
 
 @careplan_page
@@ -158,7 +226,8 @@ def payroll_download(request, person):
     worker = access.access_payroll(person, worker_id)
     audit.record(person, "export.payroll", target=f"worker:{worker.pk}")
     return _csv(
-        exports.payroll_csv(worker, period), f"payroll-{worker.pk}-{period.start}-{period.end}.csv"
+        exports.payroll_csv(worker, period, clock.now()),
+        f"payroll-{worker.pk}-{period.start}-{period.end}.csv",
     )
 
 
@@ -171,6 +240,6 @@ def council_download(request, person):
     provider, council = access.access_council_export(person, council_id)
     audit.record(person, "export.council", target=f"council:{council.pk}")
     return _csv(
-        exports.council_csv(provider, council, period),
+        exports.council_csv(provider, council, period, clock.now()),
         f"council-{council.pk}-{period.start}-{period.end}.csv",
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from bots.models import Visit
-from careplan.common import LOCAL_TZ
+from careplan.common import LOCAL_TZ, local_date, local_hhmm
 from careplan.medicines import DOSE_REASONS, TOLERANCE, doses_due, mar_chart
 from careplan.models import CarePlanVersion, Medicine, MedicineRecord, TaskRecord
 from careplan.rules import NOT_DONE_REASONS
@@ -84,6 +84,9 @@ def dose_record_wire(r: MedicineRecord) -> dict:
         "given_at": _iso(r.given_at),
         "recorded_by": r.recorded_by_id,
         "flagged": r.flag_message_id is not None,
+        "corrects": r.corrects_id,
+        "correction_reason": r.correction_reason,
+        "superseded_at": _iso(r.superseded_at),
     }
 
 
@@ -96,7 +99,7 @@ def visit_record_wire(visit: Visit, now: dt.datetime, end: dt.datetime) -> dict:
     )
     refs = {m.pk: medicine_ref(m) for m in meds}
     due = doses_due(list(refs.values()), visit.checked_in_at, end)
-    doses = MedicineRecord.objects.filter(medicine_id__in=list(refs))
+    doses = MedicineRecord.objects.filter(medicine_id__in=list(refs), superseded_at__isnull=True)
     scheduled = {
         (r.medicine_id, r.scheduled_for): r
         for r in doses.filter(scheduled_for__in=[d.scheduled_for for d in due])
@@ -169,5 +172,49 @@ def mar_wire(su: ServiceUser, year: int, month: int) -> dict:
     records = MedicineRecord.objects.filter(medicine__in=meds).filter(
         given_at__gte=start - dt.timedelta(days=1), given_at__lt=end + dt.timedelta(days=1)
     )
-    chart = mar_chart([medicine_ref(m) for m in meds], dose_records(records), year, month)
-    return {"service_user": su.pk, **chart.model_dump()}
+    current = records.filter(superseded_at__isnull=True)
+    chart = mar_chart([medicine_ref(m) for m in meds], dose_records(current), year, month)
+    corrections = (
+        records.filter(corrects__isnull=False)
+        .select_related("corrects", "recorded_by", "medicine")
+        .order_by("recorded_at", "id")
+    )
+    return {
+        "service_user": su.pk,
+        **chart.model_dump(),
+        "corrections": [correction_wire(c) for c in corrections],
+        "records": [
+            {
+                **dose_record_wire(r),
+                "name": r.medicine.name,
+                "time": local_hhmm(r.scheduled_for)
+                if r.scheduled_for
+                else f"PRN {local_hhmm(r.given_at)}",
+                "day": local_date(r.scheduled_for or r.given_at).isoformat(),
+            }
+            for r in current.select_related("medicine").order_by("given_at", "id")
+            if start <= (r.scheduled_for or r.given_at) < end
+        ],
+    }
+
+
+def correction_wire(c: MedicineRecord) -> dict:
+    """A manager's correction as the MAR chart lists it: the dose, was / now, who, when, why."""
+    old = c.corrects
+    assert old is not None
+    return {
+        "record": c.pk,
+        "corrects": old.pk,
+        "medicine": c.medicine_id,
+        "name": c.medicine.name,
+        "day": local_date(c.scheduled_for or c.given_at).isoformat(),
+        "time": local_hhmm(c.scheduled_for) if c.scheduled_for else f"PRN {local_hhmm(c.given_at)}",
+        "was": old.outcome,
+        "was_reason": old.reason or None,
+        "now": c.outcome,
+        "now_reason": c.reason or None,
+        "by": c.recorded_by.display_name,
+        "by_id": c.recorded_by_id,
+        "at": _iso(c.recorded_at),
+        "why": c.correction_reason,
+    }

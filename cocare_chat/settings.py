@@ -252,4 +252,5 @@ COCARE_HEALTH_CHECKS: dict[str, str] = {
     "escalation": "escalation.health.checks",
     "bridge": "bridge.health.checks",
     "dashboards": "web.dashboards.health.checks",
+    "careplan": "careplan.health.checks",
 }

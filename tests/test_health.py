@@ -16,7 +16,7 @@ from django.core.management import call_command
 from bots.models import PlannedVisit
 from bots.runner import BotConsumer, BotTicker
 from bots.schedule import PlannedVisitIn, do_create_planned_visit
-from careplan.consumer import CheckoutConsumer
+from careplan.consumer import VisitRecordConsumer
 from cocare_chat import clock
 from escalation.detector import Detector
 from escalation.message_push import MessagePush
@@ -42,7 +42,7 @@ def health(capsys, *args) -> tuple[int, str]:
 
 
 def consumers():
-    return [BotConsumer(), Detector(), MessagePush(), CheckoutConsumer()]
+    return [BotConsumer(), Detector(), MessagePush(), VisitRecordConsumer()]
 
 
 def _skip_in_detector(cast, monkeypatch) -> ConsumerFailure:

@@ -105,6 +105,16 @@ def test_two_carer_visit_counts_once_for_the_person_and_twice_for_pay():
     assert (totals[1].visits, totals[1].delivered_minutes, totals[1].two_carer_visits) == (1, 30, 1)
 
 
+def test_visits_that_overlap_across_local_midnight_are_not_one_group():
+    # 23:50-00:20 and 00:05-00:35 (GMT): overlapping, but checked in on different local
+    # days — each day is computed (and stored) on its own, so they stay apart.
+    a = visit(1, worker=1, start=15 * 60 + 50, minutes=30)
+    b = visit(2, worker=2, start=16 * 60 + 5, minutes=30)
+    ha, hb = visit_hours([a, b])
+    assert (ha.two_carer, hb.two_carer) == (False, False)
+    assert (ha.delivered_minutes, hb.delivered_minutes) == (30, 30)
+
+
 def test_the_same_worker_twice_or_visits_that_do_not_overlap_are_not_two_carer():
     hs = visit_hours([visit(1, worker=1), visit(2, worker=2, start=30)])
     assert [h.two_carer for h in hs] == [False, False]

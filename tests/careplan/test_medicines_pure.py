@@ -230,3 +230,34 @@ def test_mar_chart_rows_are_medicine_by_time_with_a_code_per_day():
     assert rows[("Paracetamol", "08:00")][:6] == ["-", "-", "-", "", "R", ""]
     assert rows[("Paracetamol", "22:00")][:6] == ["-", "-", "", "G", "M", ""]
     assert rows[("Oramorph", "PRN")][1:4] == ["2", "R", ""]
+
+
+def test_a_managers_correction_is_marked_on_the_chart():
+    para = med(1)
+    prn = med(
+        3,
+        name="Oramorph",
+        dose="5 ml",
+        times=[],
+        prn={"max_doses_24h": 4, "min_interval_minutes": 240},
+    )
+    records = [  # current records only: the corrected ones carry ``corrected``
+        DoseRecord(medicine_id=1, scheduled_for=T0 + 8 * H, outcome="given", at=T0 + 8 * H),
+        DoseRecord(
+            medicine_id=1,
+            scheduled_for=T0 + 22 * H,
+            outcome="not_given",
+            at=T0 + 22 * H,
+            corrected=True,
+        ),
+        DoseRecord(medicine_id=3, scheduled_for=None, outcome="given", at=T0 + 10 * H),
+        DoseRecord(
+            medicine_id=3, scheduled_for=None, outcome="given", at=T0 + 15 * H, corrected=True
+        ),
+    ]
+    rows = {(r.name, r.time): r.cells for r in mar_chart([para, prn], records, 2026, 3).rows}
+    day = T0.day - 1
+    assert rows[("Paracetamol", "08:00")][day] == "G"
+    assert rows[("Paracetamol", "22:00")][day] == "N*"
+    assert rows[("Oramorph", "PRN")][day] == "2*"
+    assert "*" in mar_chart([para], records, 2026, 3).legend

@@ -1,9 +1,11 @@
 """Done means 2 (issue 16), on a phone at 390×844 through a real Daphne with its workers:
 the care worker signs in on the login page, checks in, ticks the visit's tasks on the
 card (one not done, with a reason), records a refused time-critical medicine with a
-reason and checks out. Then the care manager's inbox shows the medication alert, the
-daughter's family room shows the summary without any medicine name, and the MAR chart
-shows the refusal."""
+reason, gives an as-needed dose with its reason (a second one too soon is refused on the
+card) and checks out. Then the care manager's inbox shows the medication alert, the
+daughter's family room shows the summary without any medicine name, the MAR chart shows
+the refusal — and the manager corrects a dose on the MAR page, which lists who, when and
+why."""
 
 from __future__ import annotations
 
@@ -55,6 +57,7 @@ PLAN = {
 }
 CRITICAL = "Co-beneldopa 62.5 mg"
 OTHER = "Senna 7.5 mg"
+PRN = "Paracetamol 500 mg"
 
 
 def fits_the_phone(page) -> None:
@@ -86,6 +89,17 @@ def test_visit_card_tasks_refused_medicine_alert_family_summary_and_mar(browser)
             },
             now=now - dt.timedelta(days=1),
         )
+    add_medicine(
+        cast.peggy,
+        cast.carol,
+        {
+            "name": PRN,
+            "dose": "2 tablets",
+            "route": "oral",
+            "prn": {"max_doses_24h": 4, "min_interval_minutes": 240},
+        },
+        now=now - dt.timedelta(days=1),
+    )
     server = start_server()
     try:
         # Debbie (daughter) and Carol (care manager) have their pages open.
@@ -107,7 +121,7 @@ def test_visit_card_tasks_refused_medicine_alert_family_summary_and_mar(browser)
 
         card = anna.locator("li.visit-card")
         expect(card).to_have_count(1)
-        expect(card.locator("li.vc-task:not(.vc-dose)")).to_have_count(3)
+        expect(card.locator("li.vc-task:not(.vc-dose):not(.vc-prn)")).to_have_count(3)
         doses = card.locator("li.vc-dose")
         expect(doses).to_have_count(2)
         expect(card.locator("li.vc-dose", has_text=CRITICAL)).to_contain_text("time-critical")
@@ -135,6 +149,22 @@ def test_visit_card_tasks_refused_medicine_alert_family_summary_and_mar(browser)
         senna.get_by_role("button", name="Given", exact=True).click()
         expect(senna.locator(".vc-status")).to_have_text("Given")
         shot(anna, "visit-03-recorded")
+
+        # An as-needed dose: "Give…" asks why before Given; a second one at once is
+        # refused on the card with when the next is possible (the minimum interval).
+        prn = card.locator("li.vc-prn", has_text=PRN)
+        prn.get_by_role("button", name="Give…").click()
+        prn.get_by_label(f"Why was {PRN} needed?").fill("Headache")
+        prn.get_by_role("button", name="Given", exact=True).click()
+        expect(prn.locator(".vc-status")).to_have_text("Given — Headache")
+        prn.get_by_role("button", name="Give…").click()
+        prn.get_by_label(f"Why was {PRN} needed?").fill("Still sore")
+        prn.get_by_role("button", name="Given", exact=True).click()
+        expect(prn.locator(".vc-status")).to_contain_text(
+            "Not recorded: Not allowed now: At least 240 minutes between doses."
+        )
+        fits_the_phone(anna)
+        shot(anna, "visit-03b-as-needed-refused")
 
         # A reload draws the card from the record: every tick is still shown.
         anna.reload()
@@ -173,6 +203,24 @@ def test_visit_card_tasks_refused_medicine_alert_family_summary_and_mar(browser)
         expect(other.locator("td.mar-cell").nth(local_now.day - 1)).to_have_text("G")
         shot(carol, "visit-06-mar-chart")
 
+        # The manager corrects the other dose (recorded as given by mistake): a new record
+        # supersedes it; the chart marks the cell and lists who, when and why.
+        record = carol.locator("li.mar-record", has_text=OTHER)
+        record.locator("summary").click()
+        record.get_by_label("Outcome").select_option("not_given")
+        record.get_by_label("Reason").select_option("asleep")
+        record.get_by_label("Why the correction").fill("Given by mistake on the phone")
+        record.get_by_role("button", name="Save correction").click()
+        other = carol.locator("tr", has_text=OTHER).first
+        expect(other.locator("td.mar-cell").nth(local_now.day - 1)).to_have_text("N*")
+        correction = carol.locator("li.mar-correction")
+        expect(correction).to_have_count(1)
+        expect(correction).to_contain_text("Given")
+        expect(correction).to_contain_text("Not given (Asleep)")
+        expect(correction).to_contain_text(cast.carol.display_name)
+        expect(correction).to_contain_text("Given by mistake on the phone")
+        shot(carol, "visit-07-mar-correction")
+
         # What the taps wrote: one record each (the reload re-sent nothing).
         tasks = {
             r.task.label: (r.done, r.reason) for r in TaskRecord.objects.select_related("task")
@@ -184,9 +232,21 @@ def test_visit_card_tasks_refused_medicine_alert_family_summary_and_mar(browser)
         }
         doses = {
             r.medicine.name: (r.outcome, r.reason)
-            for r in MedicineRecord.objects.select_related("medicine")
+            for r in MedicineRecord.objects.select_related("medicine").filter(
+                superseded_at__isnull=True
+            )
         }
-        assert doses == {CRITICAL: ("refused", "unwell"), OTHER: ("given", "")}
+        assert doses == {
+            CRITICAL: ("refused", "unwell"),
+            OTHER: ("not_given", "asleep"),
+            PRN: ("given", ""),
+        }
+        [old] = MedicineRecord.objects.filter(superseded_at__isnull=False)
+        assert (old.medicine.name, old.outcome, old.corrected_by.recorded_by_id) == (
+            OTHER,
+            "given",
+            cast.carol.id,
+        )
         assert not Message.objects.filter(room=cast.family, body__contains="Co-beneldopa").exists()
         actx.close()
         cctx.close()

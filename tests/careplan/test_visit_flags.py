@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 
 from bots.models import Visit
-from careplan.consumer import CheckoutConsumer
+from careplan.consumer import VisitRecordConsumer
 from escalation.detector import Detector
 from escalation.models import Alert, AlertEvent, Flag, Notification
 from rooms.models import Message
@@ -102,7 +102,7 @@ def test_a_refused_time_critical_dose_raises_one_high_alert_for_the_manager(
     assert snapshot() == before
     # At check-out the refused dose counts as recorded: no "not recorded" flag.
     check_out(cast, frozen_clock)
-    drain(CheckoutConsumer())
+    drain(VisitRecordConsumer())
     drain()
     assert Flag.objects.count() == 1
 
@@ -139,7 +139,7 @@ def test_an_essential_task_not_done_raises_an_alert_and_the_family_gets_a_safe_s
         },
     )
     check_out(cast, frozen_clock)
-    drain(CheckoutConsumer())
+    drain(VisitRecordConsumer())
     drain()
     alert = Alert.objects.get()
     assert (alert.concern, alert.severity) == ("care_task", "high")
@@ -150,9 +150,9 @@ def test_an_essential_task_not_done_raises_an_alert_and_the_family_gets_a_safe_s
     for secret in ("atheter", "unable", "beneldopa", "Paracetamol", "heels"):
         assert secret not in family_text
     before = snapshot()
-    CheckoutConsumer().reset()
+    VisitRecordConsumer().reset()
     Detector().reset()
-    drain(CheckoutConsumer())
+    drain(VisitRecordConsumer())
     drain()
     assert snapshot() == before
 
@@ -162,14 +162,14 @@ def test_a_time_critical_dose_left_unrecorded_at_check_out_raises_an_alert_once(
 ):
     check_in(cast)
     check_out(cast, frozen_clock, minutes=20)
-    drain(CheckoutConsumer())
+    drain(VisitRecordConsumer())
     drain()
     alert = Alert.objects.get()
     assert (alert.concern, alert.severity) == ("medication", "high")
     assert "not recorded by check-out: the 09:00 dose" in Flag.objects.get().reason
     before = snapshot()
-    CheckoutConsumer().reset()
-    drain(CheckoutConsumer())
+    VisitRecordConsumer().reset()
+    drain(VisitRecordConsumer())
     Detector().reset()
     drain()
     assert snapshot() == before

@@ -142,6 +142,8 @@ def service_user(grant: Grant, w: Window, now: dt.datetime) -> dict:
             out["charts"].append(_alert_chart(out["alerts"], "su-alerts"))
     if grant.shows("visit_log"):
         out["visit_log"] = q.visit_log(scope, w)
+        # Delivered time under the hours rules, as the council export has it (staff only).
+        out["hours"] = q.hours(scope, w)["totals"]
     return out
 
 

@@ -35,6 +35,8 @@ def service_user_rows(data: dict) -> list[list]:
         _series("visits", data["visits"], rows)
     if "domains" in data:
         _series("domains", data["domains"], rows)
+    for name, value in data.get("hours", {}).items():  # the person's totals (no buckets)
+        rows.append(["hours", "total", name, value])
     for g in data.get("goals", []):
         for label, value in zip(
             data["domains"]["labels"] if "domains" in data else [], g["series"], strict=False
@@ -87,7 +89,7 @@ def council_rows(data: dict) -> list[list]:
         ):
             rows.append(["provider:" + p["provider"], "period", key, p[key]])
     for p in data["hours"]["providers"]:
-        for key in ("commissioned", "delivered", "delivered_pct"):
+        for key in ("commissioned", "delivered", "delivered_minutes", "delivered_pct"):
             rows.append([f"hours:provider:{p['provider_id']}", "period", key, p[key]])
     return rows
 

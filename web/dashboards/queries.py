@@ -10,7 +10,9 @@ Definitions (docs/dashboards.md):
   own ``late`` rule); *minutes late*: check-in minus window end, for late visits;
 - *continuity*: distinct care workers who visited a person in the period;
 - *response time*: alert opened -> acknowledged;
-- *hours delivered*: sum of visit durations (check-in to check-out); *commissioned*:
+- *hours delivered*: the visits' delivered minutes under the hours rules (rounding,
+  tolerance, cut short, a two-carer visit once), read from ``careplan.delivered``'s
+  per-visit rows — the same rows the council export sums; *commissioned*:
   ``ServiceUser.commissioned_hours_per_week`` x weeks (today's commissioning: there is no
   history of it yet).
 """
@@ -34,6 +36,8 @@ from django.db.models import (
 from django.db.models.functions import Trunc, TruncDay, TruncMonth, TruncWeek
 
 from bots.models import Goal, Observation, PlannedVisit, Visit
+from careplan import delivered
+from cocare_chat import clock
 from escalation.models import Alert
 from rooms.models import Organisation, ServiceUser
 from web.dashboards.models import DayTotals, DomainDay, RollupMark
@@ -200,13 +204,16 @@ def live_visit_sums(scope: Scope, w: Window) -> dict[Key, dict]:
         .order_by()
     ):
         _add(out, (_key(r["b"], w), r[su[0]], r[su[1]]), r, VISIT_KEYS)
+    visits = _visits(scope, w)
+    # Delivered minutes are the stored rules' figures; bring any missing or outdated
+    # rows of these visits up to date first (careplan.delivered: one computation).
+    delivered.sync(visits, clock.now())
     for r in (
-        _visits(scope, w)
-        .annotate(b=_b("checked_in_at", w))
+        visits.annotate(b=_b("checked_in_at", w))
         .values("b", *su)
         .annotate(
             unplanned=Count("id", filter=Q(planned_visit__isnull=True)),
-            visit_minutes=Sum("duration_minutes"),
+            visit_minutes=Sum("minutes__delivered_minutes"),
         )
         .order_by()
     ):
@@ -568,11 +575,13 @@ def hours(scope: Scope, w: Window, sums: dict | None = None) -> dict:
                 "commissioned_per_week": commissioned.get(pid, 0),
                 "commissioned": round(want, 1),
                 "delivered": round(got, 1),
+                "delivered_minutes": per_provider.get(pid, {"visit_minutes": 0})["visit_minutes"],
                 "delivered_pct": _pct(got, want) if want else None,
             }
         )
     total_want = weekly * w.weeks
-    total_got = sum(v["visit_minutes"] for v in per_bucket.values()) / 60
+    total_minutes = sum(v["visit_minutes"] for v in per_bucket.values())
+    total_got = total_minutes / 60
     return {
         "labels": labels,
         "series": series,
@@ -580,6 +589,7 @@ def hours(scope: Scope, w: Window, sums: dict | None = None) -> dict:
         "totals": {
             "commissioned": round(total_want, 1),
             "delivered": round(total_got, 1),
+            "delivered_minutes": total_minutes,
             "commissioned_per_week": round(weekly, 1),
             "delivered_pct": _pct(total_got, total_want) if total_want else None,
         },

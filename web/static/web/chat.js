@@ -322,6 +322,7 @@ function renderRemoved(m) {
 
 function renderNotice(m) {
   const ev = (m.payload && m.payload.event) || "";
+  if (ev === "visit.dose_due") visitCards.onDosePrompt(m); // redraw the visit card's medicines
   const icon = ev === "visit.arrived" ? "🏠 " : ev === "visit.left" ? "👋 " : ev.startsWith("alert.") ? "🔔 " : "";
   const cls = ev.startsWith("visit.") ? "notice visit" : ev.startsWith("alert.") ? "notice alert" : "notice";
   return el("li", { class: cls, dataset: { seq: m.seq, event: ev }, title: timeOf(m.created_at) },

@@ -9,6 +9,9 @@
 // - Every tap is a POST to /api/careplan/visits/<id>/{tasks,doses} with a client id made
 //   once per tap and kept in a localStorage queue until the server answers; a retry after a
 //   lost connection sends the same client id, so the server stores it once.
+// - As-needed doses: "Give…" asks why (required) before Given; the server enforces the
+//   24-hour maximum and the minimum interval and the refusal is shown on the row.
+// - A `visit.dose_due` notice (a dose falling due later in the visit) redraws the card.
 // - Medicines are only ever fetched and drawn in the team room: the card is posted there
 //   only, and this module refuses to draw medicines in any other room (`teamRoom`).
 // - What is shown comes from the server's answers (the record, then each POST's reply);
@@ -36,7 +39,7 @@ export function createVisitCards({ me, teamRoom, canRecord, note }) {
     const hid = `vc-${m.seq}`;
     li.append(el("h3", { id: hid, text: p.title || "Visit tasks" }));
     const list = el("ul", { class: "vc-tasks", "aria-labelledby": hid });
-    const card = { li, visit: data.visit, tasks: new Map(), doses: null, reasons: data.not_done_reasons || {}, doseReasons: {} };
+    const card = { li, visit: data.visit, tasks: new Map(), doses: null, reasons: data.not_done_reasons || {}, doseReasons: {}, prnRefused: new Map() };
     for (const t of data.tasks || []) {
       const row = taskRow(card, t, labels.get(t.value) || `Task ${t.value + 1}`);
       list.append(row.li);
@@ -83,7 +86,62 @@ export function createVisitCards({ me, teamRoom, canRecord, note }) {
   function drawDoses(card, rec) {
     card.doseReasons = rec.dose_reasons || {};
     card.doses.replaceChildren();
-    if (!teamRoom || !(rec.doses_due || []).length) return;
+    card.rows = new Map();
+    if (!teamRoom) return;
+    drawDue(card, rec);
+    drawPrn(card, rec);
+  }
+
+  // As-needed medicines: "Give…" opens one line for why it was needed (required), then
+  // Given. The server keeps the 24-hour maximum and the minimum interval (a refusal says
+  // when the next dose is possible); the doses given in this visit are listed.
+  function drawPrn(card, rec) {
+    const meds = rec.as_needed || [];
+    if (!meds.length || !rec.open) return;
+    const hid = `vcp-${card.visit}`;
+    card.doses.append(el("h4", { id: hid, text: "As needed" }));
+    const list = el("ul", { class: "vc-tasks", "aria-labelledby": hid });
+    const given = rec.as_needed_records || [];
+    for (const m of meds) {
+      const label = `${m.name} — ${m.dose}`;
+      const li = el("li", { class: "vc-task vc-prn", dataset: { medicine: m.medicine } });
+      const status = el("span", { class: "vc-status small", role: "status" });
+      const why = el("input", { type: "text", class: "vc-prn-why", maxlength: "200", required: true,
+        "aria-label": `Why was ${m.name} needed?`, placeholder: "Why was it needed?" });
+      const form = el("form", { class: "vc-prn-form", hidden: true },
+        why, el("button", { type: "submit", class: "vc-prn-given", text: "Given" }));
+      const open = el("button", { type: "button", class: "vc-prn-open", "aria-expanded": "false",
+        disabled: !canRecord, text: "Give…" });
+      open.addEventListener("click", () => {
+        form.hidden = !form.hidden;
+        open.setAttribute("aria-expanded", String(!form.hidden));
+        if (!form.hidden) why.focus();
+      });
+      const row = { li, status, label, show(r, pending = false) {
+        status.textContent = r ? `Given${r.prn_reason ? ` — ${r.prn_reason}` : ""}${pending ? " (saving…)" : ""}` : "";
+        if (r && !pending) { form.hidden = true; why.value = ""; open.setAttribute("aria-expanded", "false"); }
+      } };
+      form.addEventListener("submit", (e) => {
+        e.preventDefault();
+        const reason = why.value.trim();
+        if (!reason) { why.reportValidity(); return; }
+        record(card, "doses", { medicine: m.medicine, outcome: "given", prn_reason: reason }, row);
+      });
+      const rule = `at most ${m.max_doses_24h} in 24 h, ${m.min_interval_minutes} min apart`;
+      const mine = given.filter((r) => r.medicine === m.medicine);
+      li.append(el("span", { class: "vc-label" }, label, el("span", { class: "small muted", text: ` (${rule})` })),
+        el("div", { class: "vc-buttons", role: "group", "aria-label": label }, open), form, status);
+      if (mine.length) row.show(mine[mine.length - 1]);
+      const refused = card.prnRefused.get(m.medicine);
+      if (refused) status.textContent = refused; // kept across the redraw that follows it
+      list.append(li);
+      card.rows.set(`prn:${m.medicine}`, row);
+    }
+    card.doses.append(list);
+  }
+
+  function drawDue(card, rec) {
+    if (!(rec.doses_due || []).length) return;
     const hid = `vcd-${card.visit}`;
     card.doses.append(el("h4", { id: hid, text: "Medicines due" }));
     const list = el("ul", { class: "vc-tasks", "aria-labelledby": hid });
@@ -129,7 +187,6 @@ export function createVisitCards({ me, teamRoom, canRecord, note }) {
       buttons, reasons, status);
       if (d.record) row.show(d.record);
       list.append(li);
-      card.rows = card.rows || new Map();
       card.rows.set(`${d.medicine}@${d.scheduled_for}`, row);
     }
     card.doses.append(list);
@@ -156,14 +213,15 @@ export function createVisitCards({ me, teamRoom, canRecord, note }) {
     const card = [...cards.values()].find((c) => c.visit === q.visit);
     if (!card) return null;
     if (q.what === "tasks") return card.tasks.get(q.body.task) || null;
-    return (card.rows && card.rows.get(`${q.body.medicine}@${q.body.scheduled_for}`)) || null;
+    const k = q.body.scheduled_for ? `${q.body.medicine}@${q.body.scheduled_for}` : `prn:${q.body.medicine}`;
+    return (card.rows && card.rows.get(k)) || null;
   }
 
   function showPending(q) {
     const row = rowFor(q);
     if (!row) return;
     if (q.what === "tasks") row.show({ done: q.body.done, reason: q.body.reason }, true);
-    else row.show({ outcome: q.body.outcome, reason: q.body.reason }, true);
+    else row.show({ outcome: q.body.outcome, reason: q.body.reason, prn_reason: q.body.prn_reason }, true);
   }
 
   function record(card, what, body, row) {
@@ -173,7 +231,8 @@ export function createVisitCards({ me, teamRoom, canRecord, note }) {
       && JSON.stringify(key(o)) === JSON.stringify(key(q))));
     queue.push(q);
     saveQueue(queue);
-    row.show(what === "tasks" ? { done: body.done, reason: body.reason } : { outcome: body.outcome, reason: body.reason }, true);
+    row.show(what === "tasks" ? { done: body.done, reason: body.reason }
+      : { outcome: body.outcome, reason: body.reason, prn_reason: body.prn_reason }, true);
     flush();
   }
 
@@ -198,11 +257,19 @@ export function createVisitCards({ me, teamRoom, canRecord, note }) {
         const out = await r.json().catch(() => ({}));
         saveQueue(loadQueue().filter((o) => o.cid !== q.cid));
         const row = rowFor(q);
-        if (r.ok) { if (row) row.show(out); continue; }
-        // Refused for good (404 after the visit, 409 already recorded, 422): say so.
-        if (row) row.status.textContent = `Not recorded: ${out.message || "refused"}`;
-        note(`Not recorded: ${out.message || "refused"}`);
         const card = [...cards.values()].find((c) => c.visit === q.visit);
+        const prn = q.what === "doses" && !q.body.scheduled_for;
+        if (r.ok) {
+          if (card && prn) card.prnRefused.delete(q.body.medicine);
+          if (row) row.show(out);
+          continue;
+        }
+        // Refused for good (404 after the visit, 409 already recorded or an as-needed
+        // dose over its limits, 422): say so on the row and in the page's note.
+        const why = `Not recorded: ${out.message || "refused"}`;
+        if (row) row.status.textContent = why;
+        if (card && prn) card.prnRefused.set(q.body.medicine, why);
+        note(why);
         if (card) refresh(card);
       }
     } finally {
@@ -221,7 +288,14 @@ export function createVisitCards({ me, teamRoom, canRecord, note }) {
     return true;
   }
 
+  // A dose falling due later in the visit (careplan/prompts.py posts a generic notice):
+  // redraw that visit's medicines so the due dose can be recorded.
+  function onDosePrompt(m) {
+    const visit = ((m.payload || {}).data || {}).visit;
+    for (const card of cards.values()) if (card.visit === visit) refresh(card);
+  }
+
   window.addEventListener("online", flush);
   if (loadQueue().length) flush();
-  return { render, onAnswer, has: (cardId) => cards.has(cardId) };
+  return { render, onAnswer, onDosePrompt, has: (cardId) => cards.has(cardId) };
 }
