@@ -153,6 +153,20 @@ class TextPayload(Strict):
     tapped_at: TapTime | None = None
 
 
+class AttachmentPayload(Strict):
+    """An ``attachment`` entry: the stored object it carries (``rooms.models.Attachment``).
+
+    The caption is the entry's body (searchable like any text); the bytes never are.
+    """
+
+    attachment: Id
+    content_type: Literal["image/jpeg", "image/png", "application/pdf"]
+    size: int = Field(ge=1, le=2**40)
+    width: int | None = Field(default=None, ge=1, le=1_000_000)
+    height: int | None = Field(default=None, ge=1, le=1_000_000)
+    thumb: bool = False
+
+
 PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     "text": TextPayload,
     "note": TextPayload,
@@ -162,6 +176,7 @@ PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     "edit": Empty,
     "redaction": Empty,
     "signal": SignalPayload,
+    "attachment": AttachmentPayload,
 }
 
 

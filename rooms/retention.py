@@ -11,7 +11,10 @@ entirely. For each expired entry, in one transaction:
   event and the Matrix events of its edits (docs/matrix.md);
 - then its ``body``, ``edited_body`` and ``payload`` are emptied, as are the bodies of the
   ``edit`` entries that amended it; signals, which never leave CoCare, are emptied in
-  place.
+  place;
+- an ``attachment`` entry's stored photo or file (and thumbnail) is deleted from storage
+  after the purge commits (``rooms.attachments.delete_purged_objects``, retried on the
+  next run if the storage is down).
 
 Idempotent: the redaction is keyed on its client id, and an already-empty entry is not
 selected again. The sequence, senders and times stay: the log keeps its shape, without the
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Q
 
+from rooms.attachments import delete_purged_objects, mark_purged
 from rooms.messages import REDACTABLE_KINDS, post_message
 from rooms.models import LegalHold, Message, RetentionPolicy
 from rooms.network import system_person
@@ -39,6 +43,7 @@ class RetentionResult:
     purged: int = 0
     redactions: int = 0
     held: int = 0  # service users skipped under legal hold
+    objects_deleted: int = 0  # attachments whose stored objects were deleted
 
 
 def cutoff(policy: RetentionPolicy, now: dt.datetime) -> dt.datetime | None:
@@ -83,6 +88,7 @@ def purge_one(msg: Message, now: dt.datetime) -> bool:
             )
             redacted = True
         Message.objects.filter(pk=msg.pk).update(body="", edited_body=None, payload={})
+        mark_purged(msg, now)  # its stored photo or file goes too (delete_purged_objects)
         Message.objects.filter(target=msg, kind=Message.Kind.EDIT).update(body="")
     return redacted
 
@@ -95,6 +101,8 @@ def apply_retention(now: dt.datetime, limit: int = 10_000) -> RetentionResult:
     for msg in expired(now)[:limit]:
         result.redactions += purge_one(msg, now)
         result.purged += 1
+    # After the purge transactions committed; a failed delete is retried next run.
+    result.objects_deleted = delete_purged_objects(now)
     log.info("retention: purged %s entries (%s redactions)", result.purged, result.redactions)
     return result
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from functools import lru_cache
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
@@ -21,19 +22,21 @@ from django.templatetags.static import static
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
-SHELL_FILES = [
-    "web/app.css",
-    "web/socket.js",
-    "web/chat.js",
-    "web/visitcard.js",
-    "web/inbox.js",
-    "web/pwa.js",
-    "web/push.js",
-    "web/offline-store.js",
-    "web/icons/icon.svg",
-    "web/icons/icon-192.png",
-    "web/icons/favicon-32.png",
-]
+# Everything under web/static/web/ except the worker itself: every module chat.js imports
+# must be cached, or the room cannot start offline — listing the folder cannot forget one.
+SHELL_DIR = Path(__file__).resolve().parent / "static"
+SHELL_SUFFIXES = {".js", ".css", ".svg", ".png"}
+
+
+def shell_files() -> list[str]:
+    root = SHELL_DIR / "web"
+    return sorted(
+        p.relative_to(SHELL_DIR).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and p.suffix in SHELL_SUFFIXES and p.name != "sw.js"
+    )
+
+
 THEME = "#005ea5"
 
 
@@ -50,12 +53,14 @@ def _worker() -> tuple[str, str]:
     """(version, script). Cached per process unless DEBUG (files change while developing)."""
     source = _read("web/sw.js")
     digest = hashlib.sha256(source)
-    for path in SHELL_FILES:
+    files = shell_files()
+    for path in files:
+        digest.update(path.encode())
         digest.update(_read(path))
     version = digest.hexdigest()[:16]
     head = (
         f"const VERSION = {json.dumps(version)};\n"
-        f"const SHELL = {json.dumps([static(p) for p in SHELL_FILES])};\n"
+        f"const SHELL = {json.dumps([static(p) for p in files])};\n"
     )
     return version, head + source.decode("utf-8")
 

@@ -33,6 +33,21 @@ def test_changing_a_shell_file_changes_the_worker_version(monkeypatch, settings)
 def test_the_worker_lists_every_shell_file_and_caches_no_api():
     pwa._worker.cache_clear()
     _, script = pwa._worker()
-    for path in pwa.SHELL_FILES:
+    files = pwa.shell_files()
+    # Every module the room page imports is there, so the room starts offline.
+    for needed in ("web/chat.js", "web/socket.js", "web/visitcard.js", "web/offline-store.js"):
+        assert needed in files
+    assert "web/sw.js" not in files
+    for path in files:
         assert f'"/static/{path}"' in script
     assert "/api/" not in script.split("const SHELL")[1].split("\n")[0]
+
+
+def test_every_module_a_cached_script_imports_is_cached_too():
+    files = set(pwa.shell_files())
+    for path in files:
+        if not path.endswith(".js"):
+            continue
+        text = (pwa.SHELL_DIR / path).read_text(encoding="utf-8")
+        for name in re.findall(r'from "\./([\w./-]+\.js)"', text):
+            assert f"web/{name}" in files, f"{path} imports {name}, which is not cached"
