@@ -49,6 +49,10 @@ def planned_wire(pv: PlannedVisit) -> dict:
     }
 
 
+def _iso(t) -> str | None:
+    return t.isoformat() if t is not None else None
+
+
 def visit_wire(v: Visit) -> dict:
     return {
         "id": v.id,
@@ -57,6 +61,9 @@ def visit_wire(v: Visit) -> dict:
         "planned_visit": v.planned_visit_id,
         "checked_in_at": v.checked_in_at.isoformat(),
         "checked_out_at": v.checked_out_at.isoformat() if v.checked_out_at else None,
+        # When the entries reached the server (an offline tap arrives later; bots/taptime.py).
+        "checkin_received_at": _iso(v.checkin_received_at),
+        "checkout_received_at": _iso(v.checkout_received_at),
         "checkin_location": v.checkin_location,
         "checkout_location": v.checkout_location,
         "duration_minutes": v.duration_minutes,

@@ -78,13 +78,16 @@ class Visit(models.Model):
     checkin_message = models.OneToOneField(
         Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The bounded tap time (bots/taptime.py); when the entry reached the server is kept too.
     checked_in_at = models.DateTimeField()
+    checkin_received_at = models.DateTimeField(null=True, blank=True)
     checkin_lat = models.FloatField(null=True, blank=True)
     checkin_lon = models.FloatField(null=True, blank=True)
     checkin_accuracy_m = models.FloatField(null=True, blank=True)
     checkin_distance_m = models.FloatField(null=True, blank=True)
     checkin_location = models.CharField(max_length=16, choices=Location.choices)
     checked_out_at = models.DateTimeField(null=True, blank=True)
+    checkout_received_at = models.DateTimeField(null=True, blank=True)
     checkout_lat = models.FloatField(null=True, blank=True)
     checkout_lon = models.FloatField(null=True, blank=True)
     checkout_accuracy_m = models.FloatField(null=True, blank=True)

@@ -24,6 +24,7 @@ import logging
 from functools import partial
 
 from django.db import transaction
+from django.db.models import Max
 
 from bots import context
 from bots.flows import checkin as flow
@@ -42,6 +43,7 @@ from bots.models import (
 )
 from bots.parse import intent
 from bots.questionbank import load_bank
+from bots.taptime import bounded_tap_time, parse_tapped
 from cocare_chat.config import get_config
 from rooms.access import family_basis_active
 from rooms.isolation import RowGuard
@@ -214,6 +216,25 @@ def _record_step(
     session.save()
     if session.visit_id is not None and isinstance(state, flow.VisitState):
         _sync_visit(Visit.objects.get(pk=session.visit_id), state)
+
+
+def tap_time(msg: Message, *, not_before: dt.datetime | None) -> dt.datetime:
+    """The check-in/out time of ``msg``: its bounded tap time (bots/taptime.py)."""
+    return bounded_tap_time(
+        parse_tapped(msg.payload),
+        msg.created_at,
+        not_before=not_before,
+        max_age=dt.timedelta(minutes=get_config().bots_tap_max_age_minutes),
+    )
+
+
+def last_visit_event(worker: Person) -> dt.datetime | None:
+    """The worker's latest recorded check-in or check-out, at any service user."""
+    got = Visit.objects.filter(worker=worker).aggregate(
+        i=Max("checked_in_at"), o=Max("checked_out_at")
+    )
+    times = [t for t in (got["i"], got["o"]) if t is not None]
+    return max(times) if times else None
 
 
 def _sync_visit(v: Visit, s: flow.VisitState) -> None:
@@ -412,7 +433,7 @@ class BotConsumer(LogConsumer):
     def _start_visit(
         self, su: ServiceUser, worker: Person, msg: Message, position, now: dt.datetime
     ) -> None:
-        at = msg.created_at
+        at = tap_time(msg, not_before=last_visit_event(worker))
         key_info = context.key_info_for(su, worker, at)
         planned = context.match_planned(su, worker, at)
         visit = Visit.objects.create(
@@ -421,6 +442,7 @@ class BotConsumer(LogConsumer):
             planned_visit=planned,
             checkin_message=msg,
             checked_in_at=at,
+            checkin_received_at=msg.created_at,
             checkin_location=Visit.Location.NO_LOCATION,
         )
         session = BotSession.objects.create(
@@ -463,7 +485,7 @@ class BotConsumer(LogConsumer):
         cards = context.cards_for_visit(bank, su) if state.phase == "visiting" else []
         travel = context.travel_minutes(session.worker, session.visit_id, state.checked_in_at)
         ev = flow.CheckOut(
-            at=msg.created_at,
+            at=tap_time(msg, not_before=state.checked_in_at),
             message_id=msg.id,
             position=position,
             home=context.home_of(su),
@@ -475,6 +497,7 @@ class BotConsumer(LogConsumer):
         out = flow.step(state, ev, now)
         _apply_visit(session, out, msg, "check_out", now)
         if out.changed and state.phase == "visiting":
+            Visit.objects.filter(pk=session.visit_id).update(checkout_received_at=msg.created_at)
             self._maybe_family_voice(su, now)
 
     # -- family voice --------------------------------------------------------------------

@@ -121,6 +121,9 @@ class Config(BaseSettings):
     bots_family_voice_ttl_hours: int = 72
     # A planned visit with no check-in by window end + grace is flagged as missed.
     bots_missed_visit_grace_minutes: int = 30
+    # An offline check-in/out keeps the phone's tap time if it is at most this old when it
+    # arrives (bots/taptime.py); an older claim falls back to the arrival time.
+    bots_tap_max_age_minutes: int = Field(default=240, ge=1, le=24 * 60)
 
     # Attachments (rooms/attachments.py, docs/attachments.md). Local files under
     # attachments_dir unless s3_endpoint_url is set (SeaweedFS or any S3 API).
@@ -145,6 +148,12 @@ class Config(BaseSettings):
     fcm_project_id: str | None = None
     # Overrides the FCM endpoint (tests point it at a loopback stub).
     fcm_endpoint: str | None = None
+    # The browser's Firebase web config (public values from the Firebase console) and the
+    # VAPID key for web push. Unset: pages say push is not set up and register nothing.
+    fcm_web_api_key: str | None = None
+    fcm_web_app_id: str | None = None
+    fcm_web_sender_id: str | None = None
+    fcm_web_vapid_key: str | None = None
 
 
 @lru_cache(maxsize=1)

@@ -6,6 +6,7 @@ from bots.goals_api import router as goals_router
 from bridge.api import router as bridge_router
 from careplan.api import router as careplan_router
 from escalation.api import router as alerts_router
+from escalation.api_push import router as push_router
 from escalation.setup_api import router as escalation_setup_router
 from rooms.api import api
 from rooms.attachments_api import router as attachments_router
@@ -30,6 +31,7 @@ api.add_router("/", goals_router)
 api.add_router("/escalation", escalation_setup_router)
 api.add_router("/", invitations_router)
 api.add_router("/", org_router)
+api.add_router("/push", push_router)
 api.docs = LocalSwagger()  # assets from our own static files, not a CDN
 
 urlpatterns = [

@@ -156,7 +156,11 @@ class StepRun(models.Model):
 
 
 class Notification(models.Model):
-    """The outbox. In-app rows are delivered live on commit; push rows by the push sender."""
+    """The outbox. In-app rows are delivered live on commit; push rows by the push sender.
+
+    A row is about an ``alert`` (a step of its escalation) or, for push only, a new
+    ``message`` in one of the recipient's rooms (``escalation.message_push``): never both.
+    """
 
     class Channel(models.TextChoices):
         INAPP = "inapp", "In-app"
@@ -169,8 +173,13 @@ class Notification(models.Model):
         FAILED = "failed", "Failed (gave up)"
         DEVICE_DISABLED = "device_disabled", "Device disabled"
 
-    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notifications")
-    step_seq = models.PositiveIntegerField()
+    alert = models.ForeignKey(
+        Alert, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    step_seq = models.PositiveIntegerField(default=0)
     recipient = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
     device = models.ForeignKey(
         PushDevice, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -196,6 +205,16 @@ class Notification(models.Model):
                 fields=["alert", "step_seq", "recipient"],
                 condition=Q(device__isnull=True),
                 name="one_inapp_per_step_recipient",
+            ),
+            models.UniqueConstraint(
+                fields=["message", "recipient", "device"],
+                condition=Q(message__isnull=False),
+                name="one_push_per_message_recipient_device",
+            ),
+            models.CheckConstraint(
+                condition=(Q(alert__isnull=False) & Q(message__isnull=True))
+                | (Q(alert__isnull=True) & Q(message__isnull=False) & Q(device__isnull=False)),
+                name="notification_about_an_alert_or_a_message",
             ),
         ]
         indexes = [models.Index(fields=["status", "next_attempt_at"])]
@@ -241,3 +260,31 @@ class ProviderPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"policy of provider {self.provider_id}"
+
+
+class PushPreference(models.Model):
+    """A person's own choice about pushes for new messages (the notifications page).
+
+    ``messages_muted``: no pushes for new messages at all. ``quiet_from``/``quiet_until``
+    (local wall time, Europe/London; may wrap midnight): no message pushes then. Alerts
+    are not affected — they follow the provider's escalation policy and on-call rota.
+    No row means the defaults (not muted, no quiet hours).
+    """
+
+    person = models.OneToOneField(Person, on_delete=models.CASCADE, related_name="+")
+    messages_muted = models.BooleanField(default=False)
+    quiet_from = models.TimeField(null=True, blank=True)
+    quiet_until = models.TimeField(null=True, blank=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(quiet_from__isnull=True) & Q(quiet_until__isnull=True))
+                | (Q(quiet_from__isnull=False) & Q(quiet_until__isnull=False)),
+                name="quiet_hours_have_both_ends",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"push preference of person {self.person_id}"

@@ -9,8 +9,9 @@
 The library's own in-call retries are turned off for the FCM endpoint: retries belong to
 the outbox (backoff in columns), so a slow FCM never blocks the worker for seconds.
 
-The payload is always an opaque notification id and generic text — never the concern,
-the service user or any message content.
+The payload is always an opaque notification id and generic text — never the concern or
+any message content. A message push names only the room ("New message in Peggy's family
+room", :class:`RoomPush`); an alert push names nothing.
 """
 
 from __future__ import annotations
@@ -43,17 +44,48 @@ class PushResult:
     provider_id: str = ""
 
 
-def payload_for(notification_id: int) -> dict[str, str]:
-    """The data fields of a push: an opaque id, nothing else."""
-    return {"notification": str(notification_id), "kind": "alert"}
+@dataclass(frozen=True)
+class RoomPush:
+    """A push about a new message: the room it is in, never what was said or by whom."""
+
+    service_user_id: int
+    service_user_name: str
+    family: bool
+
+    @property
+    def body(self) -> str:
+        return (
+            f"New message in {self.service_user_name}'s {'family' if self.family else 'team'} room"
+        )
+
+    @property
+    def url(self) -> str:
+        return f"/people/{self.service_user_id}/{'family' if self.family else 'team'}/"
 
 
-def send(token: str, notification_id: int) -> PushResult:
+def payload_for(notification_id: int, room: RoomPush | None = None) -> dict[str, str]:
+    """The data fields of a push: an opaque id, and for a message the room's generic line.
+
+    The service worker (web/static/web/sw.js) shows ``title``/``body`` and opens ``url``.
+    """
+    if room is None:
+        return {"notification": str(notification_id), "kind": "alert"}
+    return {
+        "notification": str(notification_id),
+        "kind": "message",
+        "title": GENERIC_TITLE,
+        "body": room.body,
+        "url": room.url,
+        "tag": room.url,
+    }
+
+
+def send(token: str, notification_id: int, room: RoomPush | None = None) -> PushResult:
     backend = get_config().push_backend
     if backend == "outbox":
         return PushResult(ok=True, code="recorded")
     if backend == "fcm":
-        return _send_fcm(token, notification_id)
+        return _send_fcm(token, notification_id, room)
     return PushResult(ok=False, code="unknown_backend")
 
 
@@ -97,15 +129,17 @@ def _point_at(app: firebase_admin.App, endpoint: str) -> None:
 PERMANENT = (messaging.UnregisteredError, messaging.SenderIdMismatchError)
 
 
-def _send_fcm(token: str, notification_id: int) -> PushResult:
+def _send_fcm(token: str, notification_id: int, room: RoomPush | None = None) -> PushResult:
     with warnings.catch_warnings():
         # Devices register FCM registration tokens (the v1 API's ``token`` target); the
         # library's suggested ``fid`` is a different identifier (installation ids).
         warnings.simplefilter("ignore", DeprecationWarning)
         message = messaging.Message(
             token=token,
-            data=payload_for(notification_id),
-            notification=messaging.Notification(title=GENERIC_TITLE, body=GENERIC_BODY),
+            data=payload_for(notification_id, room),
+            notification=messaging.Notification(
+                title=GENERIC_TITLE, body=room.body if room else GENERIC_BODY
+            ),
         )
     try:
         name = messaging.send(message, app=_fcm_app())

@@ -20,11 +20,12 @@ from functools import partial
 
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Coalesce
 
 from escalation import push
 from escalation.models import Notification
 from rooms.isolation import RowGuard
-from rooms.models import PushDevice
+from rooms.models import PushDevice, Room
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,8 @@ class PushSender:
         due = list(
             guard.due(due_qs)
             .order_by("next_attempt_at", "id")
-            .values_list("id", "alert__service_user_id")[: self.batch_size]
+            .annotate(su=Coalesce("alert__service_user_id", "message__room__service_user_id"))
+            .values_list("id", "su")[: self.batch_size]
         )
         done = 0
         for nid, su_id in due:
@@ -76,7 +78,19 @@ class PushSender:
         claimed = self._claim(nid, now)
         if claimed is None:
             return 0
-        result = push.send(claimed.device.token, claimed.id)
+        if claimed.message_id is None:
+            result = push.send(claimed.device.token, claimed.id)
+        else:
+            room = claimed.message.room
+            result = push.send(
+                claimed.device.token,
+                claimed.id,
+                push.RoomPush(
+                    service_user_id=room.service_user_id,
+                    service_user_name=room.service_user.name,
+                    family=room.kind == Room.Kind.FAMILY,
+                ),
+            )
         self._store(claimed, result, now)
         return 1
 
@@ -90,7 +104,7 @@ class PushSender:
         with transaction.atomic():
             row = (
                 Notification.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("device")
+                .select_related("device", "message__room__service_user")
                 .filter(pk=nid, status=Notification.Status.PENDING, next_attempt_at__lte=now)
                 .first()
             )

@@ -19,7 +19,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -130,11 +132,25 @@ class Location(Strict):
     accuracy: FiniteFloat = Field(ge=0, le=20_000_000)
 
 
+def _iso_text(value: object) -> object:
+    """Only an ISO 8601 string: not a number of seconds, not a boolean."""
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date and time with its UTC offset")
+    return value
+
+
+# The moment a button was tapped on the phone (its own clock, with a UTC offset). Kept as
+# the sender's claim; consumers bound it against the arrival time (bots/taptime.py).
+TapTime = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(in_range)]
+
+
 class TextPayload(Strict):
     # Where a care worker's message was also shared to the family room, its twin's id.
     shared_from: Id | None = None
     # The position a check-in/out button sent (lat, lon, accuracy in metres).
     location: Location | None = None
+    # When the check-in/out button was tapped (it may arrive much later from an outbox).
+    tapped_at: TapTime | None = None
 
 
 class AttachmentPayload(Strict):

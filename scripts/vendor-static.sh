@@ -26,3 +26,23 @@ for f in swagger-ui-bundle.js swagger-ui.css LICENSE NOTICE; do
 done
 node -e 'process.stdout.write(require("./node_modules/swagger-ui-dist/package.json").version)' \
   > "$VENDOR/swagger-ui/VERSION"
+
+# Firebase JS SDK (push registration on the phone): the browser ES-module builds, with
+# their CDN import of firebase-app.js rewritten to our own copy, so nothing is loaded from
+# gstatic.com.
+if [ ! -f node_modules/firebase/firebase-messaging.js ]; then
+  echo "vendor-static: node_modules/firebase missing; run 'npm install' (./dev setup does)" >&2
+  exit 1
+fi
+mkdir -p "$VENDOR/firebase"
+for f in firebase-app.js firebase-messaging.js; do
+  sed -E 's#https://www\.gstatic\.com/firebasejs/[0-9.]+/firebase-app\.js#./firebase-app.js#g' \
+    "node_modules/firebase/$f" > "$VENDOR/firebase/$f"
+done
+cp node_modules/firebase/LICENSE "$VENDOR/firebase/LICENSE" 2>/dev/null || true
+node -e 'process.stdout.write(require("./node_modules/firebase/package.json").version)' \
+  > "$VENDOR/firebase/VERSION"
+if grep -q 'gstatic.com' "$VENDOR/firebase/firebase-messaging.js" "$VENDOR/firebase/firebase-app.js"; then
+  echo "vendor-static: firebase still imports from gstatic.com" >&2
+  exit 1
+fi

@@ -19,6 +19,7 @@ from bots.schedule import PlannedVisitIn, do_create_planned_visit
 from careplan.consumer import VisitRecordConsumer
 from cocare_chat import clock
 from escalation.detector import Detector
+from escalation.message_push import MessagePush
 from escalation.models import Alert
 from rooms.messages import check_post_message
 from rooms.models import AuditEvent, ConsumerFailure, WorkerFailure
@@ -41,7 +42,7 @@ def health(capsys, *args) -> tuple[int, str]:
 
 
 def consumers():
-    return [BotConsumer(), Detector(), VisitRecordConsumer()]
+    return [BotConsumer(), Detector(), MessagePush(), VisitRecordConsumer()]
 
 
 def _skip_in_detector(cast, monkeypatch) -> ConsumerFailure:
@@ -100,7 +101,12 @@ def test_a_lagging_cursor_makes_health_fail(cast, frozen_clock, capsys):
         for f in json.loads(out)["findings"]
         if f["check"] == "consumer.lag" and f["problem"]
     }
-    assert lagging == {"bots", "escalation.detect", "careplan.checkout"}
+    assert lagging == {
+        "bots",
+        "escalation.detect",
+        "escalation.message_push",
+        "careplan.checkout",
+    }
     drain(load_workers())
     assert health(capsys)[0] == 0
 

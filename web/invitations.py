@@ -212,3 +212,44 @@ def redeem_invitation(
             now=now,
         )
     return person
+
+
+# An expired link stays listed (as "expired") this long so the manager sees what happened,
+# then it is deleted: a pending invitation holds a name and relationship nobody needs.
+EXPIRED_KEPT = dt.timedelta(days=7)
+
+
+def purge_expired_invitations(
+    actor: Person | None, su_id: int, now: dt.datetime | None = None
+) -> int:
+    """Delete ``su_id``'s never-used invitations that expired over ``EXPIRED_KEPT`` ago.
+
+    Idempotent (a second run finds nothing); used and withdrawn invitations are kept as
+    the record of who joined or was withdrawn. Each deletion writes an
+    ``invitation.purge`` audit event (who ran it, which invitation — no name) in the same
+    transaction. Called when a manager lists the invitations.
+    """
+    now = now or clock.now()
+    with transaction.atomic():
+        ids = list(
+            Invitation.objects.select_for_update()
+            .filter(
+                service_user_id=su_id,
+                used_at__isnull=True,
+                cancelled_at__isnull=True,
+                expires_at__lte=now - EXPIRED_KEPT,
+            )
+            .values_list("id", flat=True)
+        )
+        if not ids:
+            return 0
+        Invitation.objects.filter(pk__in=ids, used_at__isnull=True).delete()
+        for inv_id in ids:
+            audit.record(
+                actor,
+                "invitation.purge",
+                service_user=su_id,
+                target=f"invitation:{inv_id}",
+                now=now,
+            )
+    return len(ids)

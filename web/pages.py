@@ -48,6 +48,7 @@ def nav(person: Person | None) -> list[dict]:
                 "key": "dashboards",
             }
         )
+    links.append({"href": "/me/notifications/", "label": "Notifications", "key": "notifications"})
     return links
 
 

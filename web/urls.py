@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from web import (
+    pwa,
     views,
     views_concerns,
     views_escalation,
@@ -10,6 +11,7 @@ from web import (
     views_keyinfo,
     views_manager,
     views_matrix,
+    views_push,
     views_record_reads,
 )
 from web.staff import views as staff_views
@@ -18,6 +20,9 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="web/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
+    path("sw.js", pwa.service_worker, name="service_worker"),
+    path("manifest.webmanifest", pwa.manifest, name="manifest"),
+    path("favicon.ico", pwa.favicon, name="favicon"),
     path("dashboards/", include("web.dashboards.urls")),
     path("", views.home, name="home"),
     path("people/<id:su_id>/", views.service_user, name="service_user"),
@@ -66,6 +71,7 @@ urlpatterns = [
     path("concerns/", views_concerns.my_concerns_page, name="my_concerns"),
     path("people/<id:su_id>/<str:tab>/search/", views.room_search, name="room_search"),
     path("me/matrix/", views_matrix.my_matrix, name="my_matrix"),
+    path("me/notifications/", views_push.notifications, name="notifications"),
     path(
         "people/<id:su_id>/manage/matrix/<id:person_id>/",
         views_matrix.member_matrix,

@@ -1,4 +1,10 @@
-"""The invitee's side of a family invitation: a clear page for every state of the link."""
+"""The invitee's side of a family invitation: a clear page for every state of the link.
+
+Every answer carries ``Referrer-Policy: same-origin`` (docs/security.md "Invitation
+links"): the token in the URL is never sent to another site, while the browser still sends
+a real ``Origin`` on the form's own POST. ``no-referrer`` made Chromium send
+``Origin: null``, which Django's CSRF check rightly refused.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +32,10 @@ GONE = {
     "withdrawn": "Sharing with family is not currently recorded for this person, so the "
     "invitation cannot be used. Ask the care manager.",
 }
+
+
+# The token is in the path: it may go back to us, never to anyone else.
+REFERRER_POLICY = "same-origin"
 
 
 def _gone(request, status: str):

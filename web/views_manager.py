@@ -52,7 +52,12 @@ from web.forms import (
     ResolveForm,
     ReviewForm,
 )
-from web.invitations import access_manage_family, check_cancel_invitation, check_create_invitation
+from web.invitations import (
+    access_manage_family,
+    check_cancel_invitation,
+    check_create_invitation,
+    purge_expired_invitations,
+)
 from web.models import Invitation
 from web.pages import ALERT_ROLES, page, person_page
 from web.schedule_view import visit_status
@@ -230,6 +235,7 @@ WORKER_LABELS = {
     "escalation.detect": "Concern detection",
     "escalation.ticker": "Alert escalation steps",
     "escalation.push": "Push notifications",
+    "escalation.message_push": "Message notifications",
     "bridge.outbox": "Matrix bridge",
     "bridge.sender": "Matrix bridge",
 }
@@ -330,6 +336,7 @@ def _members_context(person, room: Room) -> dict:
         )
         for kind, r in rooms.items()
     }
+    purge_expired_invitations(person, su.id, now)
     invites = [
         {"inv": i, "status": i.status(now)}
         for i in Invitation.objects.filter(service_user=su).order_by("-created_at")[:50]

@@ -17,6 +17,7 @@ import { Socket, csrfToken, el, newClientId, timeOf } from "./socket.js";
 import { icon, optionIcon } from "./icons.js";
 import { createVisitCards } from "./visitcard.js";
 import { renderAttachment, setupCapture } from "./attachments.js";
+import { recall, remember } from "./offline-store.js";
 
 const cfg = JSON.parse(document.getElementById("chat-config").textContent);
 const $ = (id) => document.getElementById(id);
@@ -214,6 +215,7 @@ function onMessage(m) {
   else if (m.kind === "redaction") applyRedaction(m);
   else li = renderEntry(m);
   state.bySeq.set(m.seq, { wire: m, li });
+  if (!m.cached) remember(cfg.me.id, m); // for offline reloads (offline-store.js)
   if (li) {
     const nearBottom = isNearBottom();
     $("messages").append(li);
@@ -602,10 +604,14 @@ function visitButton(which) {
   const btn = $(which === "in" ? "check-in" : "check-out");
   const body = which === "in" ? "Check in" : "Check out";
   btn.disabled = true;
+  // The tap time goes with the entry: offline, it may reach the server much later, and the
+  // visit keeps this time (bounded by the server, bots/taptime.py).
+  const tappedAt = new Date().toISOString();
   note("Getting your location…");
   const send = (loc) => {
-    const frame = { type: "send", room: cfg.room, client_id: newClientId(), kind: "text", body };
-    if (loc) frame.payload = { location: loc };
+    const frame = { type: "send", room: cfg.room, client_id: newClientId(), kind: "text", body,
+      payload: { tapped_at: tappedAt } };
+    if (loc) frame.payload.location = loc;
     enqueue(frame);
     btn.disabled = false;
     showVisitState(which === "in");
@@ -736,3 +742,16 @@ window.addEventListener("storage", (e) => { if (e.key === OUTBOX_KEY) showConn()
 for (const entry of loadOutbox()) if (entry.frame.room === cfg.room) renderPending(entry);
 setupCapture({ room: cfg.room, composer: $("composer"), body: $("body"), outbox: $("outbox"), note });
 sock.start();
+
+// Offline (or no answer from the server yet): show the last messages this phone saw here.
+// The subscription then asks only for what came after them (after_seq), so nothing twice.
+function showRemembered() {
+  if (state.subscribed) return;
+  recall(cfg.me.id, cfg.room, state.lastSeq).then((seen) => {
+    if (state.subscribed) return;
+    for (const m of seen) onMessage({ ...m, cached: true });
+    for (const li of document.querySelectorAll("#outbox li")) $("outbox").append(li);
+  });
+}
+if (navigator.onLine === false) showRemembered();
+else setTimeout(showRemembered, 2500);
