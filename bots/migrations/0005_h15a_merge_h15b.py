@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('bots', '0004_h15a_received_at'),
-        ('bots', '0004_h15b_checkout_reason'),
+        ("bots", "0004_h15a_received_at"),
+        ("bots", "0004_h15b_checkout_reason"),
     ]
 
-    operations = [
-    ]
+    operations = []

@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('escalation', '0003_h15a_message_push'),
-        ('escalation', '0003_h15b_raiser_outcome'),
+        ("escalation", "0003_h15a_message_push"),
+        ("escalation", "0003_h15b_raiser_outcome"),
     ]
 
-    operations = [
-    ]
+    operations = []
