@@ -91,6 +91,18 @@ class Visit(models.Model):
     checkout_distance_m = models.FloatField(null=True, blank=True)
     checkout_location = models.CharField(max_length=16, choices=Location.choices, blank=True)
     exception_reason = models.CharField(max_length=300, blank=True)
+    # A care manager's review of a location exception (bots/exceptions.py): accepted or
+    # disputed, with a note; who and when are shown on the exceptions page and audited.
+    exception_review = models.CharField(
+        max_length=10,
+        blank=True,
+        choices=[("accepted", "Accepted"), ("disputed", "Disputed")],
+    )
+    exception_review_note = models.CharField(max_length=300, blank=True)
+    exception_reviewed_by = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    exception_reviewed_at = models.DateTimeField(null=True, blank=True)
     duration_minutes = models.PositiveIntegerField(null=True, blank=True)
     travel_minutes = models.PositiveIntegerField(null=True, blank=True)
     late = models.BooleanField(default=False)

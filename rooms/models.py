@@ -110,10 +110,22 @@ class ServiceUser(models.Model):
         default=False, help_text="Rural or no-signal home: location is not checked."
     )
     location_exempt_reason = models.CharField(max_length=200, blank=True)
+    # The provider's own reference for the person (natural key of the planned-visit CSV,
+    # bots/import_csv.py); unique within the provider when set.
+    reference = models.CharField(max_length=40, blank=True, default="")
     # The person's choice: family members see family-room history from when they joined.
     family_history_from_join = models.BooleanField(default=True)
     commissioned_hours_per_week = models.DecimalField(max_digits=5, decimal_places=2, default=0)
     created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "reference"],
+                condition=~Q(reference=""),
+                name="one_reference_per_provider",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.full_name
