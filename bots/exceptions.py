@@ -54,10 +54,10 @@ def check_review_location_exception(
     with transaction.atomic():
         v = Visit.objects.select_for_update().filter(pk=visit_id).first()
         if v is None or not is_location_exception(v):
-            raise NotFound("No such exception.")
+            raise NotFound("Not found.")
         su = ServiceUser.objects.get(pk=v.service_user_id)
         if not is_provider_manager(actor, su):
-            raise NotFound("No such exception.")
+            raise NotFound("Not found.")
         v.exception_review = data.decision
         v.exception_review_note = data.note
         v.exception_reviewed_by = actor
@@ -88,7 +88,7 @@ def check_set_location_exemption(
     Through ``rooms.network.do_update_service_user`` (audited with the field names)."""
     su = ServiceUser.objects.filter(pk=su_id).first()
     if su is None or not is_provider_manager(actor, su):
-        raise NotFound("No such person.")
+        raise NotFound("Not found.")
     if data.exempt and len(data.reason) < 3:
         raise Invalid("Say why this home is exempt (for example: no mobile signal).")
     return do_update_service_user(

@@ -349,7 +349,7 @@ def check_set_reference(
     Written through ``rooms.network.do_update_service_user`` (audited, field names only)."""
     su = ServiceUser.objects.filter(pk=su_id).first()
     if su is None or not is_provider_manager(actor, su):
-        raise NotFound("No such person.")
+        raise NotFound("Not found.")
     clash = (
         ServiceUser.objects.filter(provider_id=su.provider_id, reference__iexact=data.reference)
         .exclude(pk=su.pk)

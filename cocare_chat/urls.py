@@ -2,10 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 
 from bots.api import router as visits_router
+from bots.planning_api import router as planning_router
 from bridge.api import router as bridge_router
 from careplan.api import router as careplan_router
 from escalation.api import router as alerts_router
 from rooms.api import api
+from rooms.audit_api import router as audit_router
 from rooms.record_reads_api import router as record_reads_router
 from sensors.api import router as sensors_router
 
@@ -15,6 +17,8 @@ api.add_router("/bridge", bridge_router)
 api.add_router("/sensors", sensors_router)
 api.add_router("/", record_reads_router)
 api.add_router("/careplan", careplan_router)
+api.add_router("/planning", planning_router)
+api.add_router("/audit", audit_router)
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -29,8 +29,12 @@ def nav(person: Person | None) -> list[dict]:
         links.append({"href": "/exceptions/", "label": "Exceptions", "key": "exceptions"})
         links.append({"href": "/dashboards/provider/", "label": "Dashboards", "key": "dashboards"})
         links.append({"href": "/bridge/", "label": "Matrix", "key": "bridge"})
+        links.append({"href": "/planning/import/", "label": "Import visits", "key": "planning"})
+        links.append({"href": "/retention/", "label": "Retention", "key": "retention"})
+        links.append({"href": "/audit/", "label": "Audit", "key": "audit"})
     elif person.role == Role.COMMISSIONER:
         links.append({"href": "/dashboards/council/", "label": "Dashboards", "key": "dashboards"})
+        links.append({"href": "/audit/", "label": "Audit", "key": "audit"})
     elif person.role == Role.ASSESSOR:
         links.append({"href": "/dashboards/", "label": "My cases", "key": "dashboards"})
     elif person.role == Role.SERVICE_USER and hasattr(person, "service_user_record"):

@@ -1,7 +1,16 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from web import views, views_invite, views_manager, views_matrix, views_record_reads
+from web import (
+    views,
+    views_audit,
+    views_exceptions,
+    views_invite,
+    views_manager,
+    views_matrix,
+    views_planning,
+    views_record_reads,
+)
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="web/login.html"), name="login"),
@@ -37,6 +46,20 @@ urlpatterns = [
         views_manager.failure_reviewed,
         name="failure_reviewed",
     ),
+    path(
+        "exceptions/visits/<id:visit_id>/location-review",
+        views_exceptions.review_location,
+        name="review_location",
+    ),
+    path(
+        "people/<id:su_id>/manage/location-exemption",
+        views_exceptions.location_exemption,
+        name="location_exemption",
+    ),
+    path("planning/import/", views_planning.planned_import, name="planned_import"),
+    path("people/<id:su_id>/manage/reference", views_planning.set_reference, name="set_reference"),
+    path("audit/", views_audit.audit_page, name="audit"),
+    path("audit/export.csv", views_audit.audit_export, name="audit_export"),
     path("invite/<str:token>/", views_invite.accept, name="invite"),
     path("me/matrix/", views_matrix.my_matrix, name="my_matrix"),
     path(

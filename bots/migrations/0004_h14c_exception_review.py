@@ -5,31 +5,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('bots', '0003_key_visit_bots'),
-        ('rooms', '0007_h14c_service_user_reference'),
+        ("bots", "0003_key_visit_bots"),
+        ("rooms", "0007_h14c_service_user_reference"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='visit',
-            name='exception_review',
-            field=models.CharField(blank=True, choices=[('accepted', 'Accepted'), ('disputed', 'Disputed')], max_length=10),
+            model_name="visit",
+            name="exception_review",
+            field=models.CharField(
+                blank=True,
+                choices=[("accepted", "Accepted"), ("disputed", "Disputed")],
+                max_length=10,
+            ),
         ),
         migrations.AddField(
-            model_name='visit',
-            name='exception_review_note',
+            model_name="visit",
+            name="exception_review_note",
             field=models.CharField(blank=True, max_length=300),
         ),
         migrations.AddField(
-            model_name='visit',
-            name='exception_reviewed_at',
+            model_name="visit",
+            name="exception_reviewed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='visit',
-            name='exception_reviewed_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rooms.person'),
+            model_name="visit",
+            name="exception_reviewed_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="rooms.person",
+            ),
         ),
     ]

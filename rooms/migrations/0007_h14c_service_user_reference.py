@@ -4,19 +4,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('rooms', '0006_participant_keys_and_health_partners'),
+        ("rooms", "0006_participant_keys_and_health_partners"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='serviceuser',
-            name='reference',
-            field=models.CharField(blank=True, default='', max_length=40),
+            model_name="serviceuser",
+            name="reference",
+            field=models.CharField(blank=True, default="", max_length=40),
         ),
         migrations.AddConstraint(
-            model_name='serviceuser',
-            constraint=models.UniqueConstraint(condition=models.Q(('reference', ''), _negated=True), fields=('provider', 'reference'), name='one_reference_per_provider'),
+            model_name="serviceuser",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("reference", ""), _negated=True),
+                fields=("provider", "reference"),
+                name="one_reference_per_provider",
+            ),
         ),
     ]
