@@ -7,7 +7,7 @@ managers of the person's provider); every refusal is the same 404 body.
 
 from __future__ import annotations
 
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field
 
 from bots.exceptions import (
@@ -57,12 +57,15 @@ def csv_commit(request, data: CsvIn):
     try:
         res = commit(data.csv, by=me(request))
     except CsvRowsInvalid as exc:
-        return 422, {
-            "error": "invalid_rows",
-            "message": exc.message,
-            "errors": [e.model_dump() for e in exc.errors],
-        }
-    return 201, res.model_dump()
+        return Status(
+            422,
+            {
+                "error": "invalid_rows",
+                "message": exc.message,
+                "errors": [e.model_dump() for e in exc.errors],
+            },
+        )
+    return Status(201, res.model_dump())
 
 
 @router.put(

@@ -9,6 +9,7 @@ from escalation.api import router as alerts_router
 from rooms.api import api
 from rooms.audit_api import router as audit_router
 from rooms.record_reads_api import router as record_reads_router
+from rooms.retention_api import router as retention_router
 from sensors.api import router as sensors_router
 
 api.add_router("/alerts", alerts_router)  # before api.urls is used
@@ -19,6 +20,7 @@ api.add_router("/", record_reads_router)
 api.add_router("/careplan", careplan_router)
 api.add_router("/planning", planning_router)
 api.add_router("/audit", audit_router)
+api.add_router("/retention", retention_router)
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -376,7 +376,12 @@ class RetentionPolicy(models.Model):
         Organisation, on_delete=models.CASCADE, related_name="retention_policy"
     )
     message_days = models.PositiveIntegerField(null=True, blank=True)
+    # Check-in/out positions are kept for a shorter period when set (null: message_days).
+    position_days = models.PositiveIntegerField(null=True, blank=True)
     updated_at = models.DateTimeField()
+    # Timer (DESIGN.md §3.5): when the retention worker next runs this provider's policy
+    # (rooms.retention.RetentionTicker claims due rows with skip_locked, moves it a day on).
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
 
 class LegalHold(models.Model):

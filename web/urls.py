@@ -10,6 +10,7 @@ from web import (
     views_matrix,
     views_planning,
     views_record_reads,
+    views_retention,
 )
 
 urlpatterns = [
@@ -58,6 +59,13 @@ urlpatterns = [
     ),
     path("planning/import/", views_planning.planned_import, name="planned_import"),
     path("people/<id:su_id>/manage/reference", views_planning.set_reference, name="set_reference"),
+    path("retention/", views_retention.retention_page, name="retention"),
+    path("retention/policy", views_retention.retention_policy, name="retention_policy"),
+    path(
+        "retention/holds/<id:su_id>/<str:action>",
+        views_retention.legal_hold,
+        name="legal_hold",
+    ),
     path("audit/", views_audit.audit_page, name="audit"),
     path("audit/export.csv", views_audit.audit_export, name="audit_export"),
     path("invite/<str:token>/", views_invite.accept, name="invite"),
