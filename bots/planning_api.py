@@ -1,8 +1,8 @@
-"""Planning API (mounted at ``/api/planning``): planned visits by CSV, people's references,
-location-exception reviews and exemptions.
+"""Planning API (mounted at ``/api/planning``): planned visits by CSV, weekly patterns,
+people's references, location-exception reviews and exemptions.
 
-Thin adapters over ``bots.import_csv`` and ``bots.exceptions``, which authorise (care
-managers of the person's provider); every refusal is the same 404 body.
+Thin adapters over ``bots.import_csv``, ``bots.patterns`` and ``bots.exceptions``, which
+authorise (care managers of the person's provider); every refusal is the same 404 body.
 """
 
 from __future__ import annotations
@@ -22,6 +22,14 @@ from bots.import_csv import (
     check_set_reference,
     commit,
     preview,
+)
+from bots.models import VisitPattern
+from bots.patterns import (
+    PatternIn,
+    check_create_pattern,
+    check_end_pattern,
+    check_replace_pattern,
+    patterns_for,
 )
 from rooms.api import ErrorOut, me
 from rooms.bounds import Id
@@ -99,3 +107,44 @@ def review_location(request, visit_id: Id, data: ReviewIn):
 def location_exemption(request, su_id: Id, data: ExemptionIn):
     su = check_set_location_exemption(me(request), su_id, data)
     return {"id": su.id, "exempt": su.location_exempt, "reason": su.location_exempt_reason}
+
+
+def pattern_wire(p: VisitPattern) -> dict:
+    return {
+        "id": p.id,
+        "service_user": p.service_user_id,
+        "worker": p.worker_id,
+        "weekdays": [int(c) for c in p.weekdays],
+        "start_time": p.start_time.strftime("%H:%M"),
+        "minutes": p.minutes,
+        "visit_type": p.visit_type,
+        "starts_on": p.starts_on.isoformat(),
+        "ends_on": p.ends_on.isoformat() if p.ends_on else None,
+        "generated_until": p.generated_until.isoformat(),
+        "ended": p.ended_at is not None,
+    }
+
+
+@router.get("/service-users/{su_id}/patterns", response={200: list[dict], 404: ErrorOut})
+def list_patterns(request, su_id: Id):
+    _, patterns = patterns_for(me(request), su_id)
+    return [pattern_wire(p) for p in patterns]
+
+
+@router.post("/service-users/{su_id}/patterns", response={201: dict, 404: ErrorOut, 422: ErrorOut})
+def create_pattern(request, su_id: Id, data: PatternIn):
+    """A weekly pattern; visits are planned from it up to two weeks ahead by the worker."""
+    return Status(201, pattern_wire(check_create_pattern(me(request), su_id, data)))
+
+
+@router.put("/patterns/{pattern_id}", response={201: dict, 404: ErrorOut, 422: ErrorOut})
+def replace_pattern(request, pattern_id: Id, data: PatternIn):
+    """Change a pattern: it ends now (its future visits are cancelled) and a successor
+    with these details starts; the successor is returned."""
+    return Status(201, pattern_wire(check_replace_pattern(me(request), pattern_id, data)))
+
+
+@router.post("/patterns/{pattern_id}/end", response={200: dict, 404: ErrorOut})
+def end_pattern(request, pattern_id: Id):
+    """End a pattern now (idempotent); its visits that have not started are cancelled."""
+    return {"id": pattern_id, "cancelled": check_end_pattern(me(request), pattern_id)}

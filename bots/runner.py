@@ -41,6 +41,7 @@ from bots.models import (
     Visit,
 )
 from bots.parse import intent
+from bots.patterns import PatternTicker
 from bots.questionbank import load_bank
 from cocare_chat.config import get_config
 from rooms.access import family_basis_active
@@ -680,5 +681,6 @@ class BotTicker:
 
 
 def make_workers() -> list:
-    """Registered as ``bots`` in ``COCARE_WORKERS``: the consumer first, then the ticker."""
-    return [BotConsumer(), BotTicker()]
+    """Registered as ``bots`` in ``COCARE_WORKERS``: the consumer first, then the tickers
+    (bot timers; visits planned from weekly patterns)."""
+    return [BotConsumer(), BotTicker(), PatternTicker()]
