@@ -40,7 +40,10 @@ router = Router(tags=["planning"])
 class CsvIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    csv: str = Field(max_length=1_000_000)
+    # At most 200k characters (about 3,000 rows): even if every one is an escaped surrogate
+    # pair (12 bytes) the body stays under Django's 2.5 MB request limit, so an oversize
+    # file is a JSON 422, never an HTML 400. Larger files: split, or use the upload page.
+    csv: str = Field(max_length=200_000)
 
 
 def _preview_wire(p) -> dict:
