@@ -121,6 +121,24 @@ def actions(w):
                 {"exempt": "on", "reason": "no signal"},
             ),
         ),
+        "import_commit_page": (
+            {"care_manager", "other_provider_manager", "other_council_manager"},
+            lambda c: c.post("/planning/import/", {"csv": CSV, "action": "commit"}),
+        ),
+        "reference_page": (
+            {"care_manager"},
+            lambda c: c.post(f"/people/{w.peggy.id}/manage/reference", {"reference": "BW-001"}),
+        ),
+        "audit_export_page": (
+            {
+                "care_manager",
+                "commissioner",
+                "other_provider_manager",
+                "other_council_manager",
+                "other_council_commissioner",
+            },
+            lambda c: c.get("/audit/export.csv"),
+        ),
         "audit_page": (
             {
                 "care_manager",
@@ -295,3 +313,12 @@ def test_the_admin_cannot_add_change_or_delete_audit_rows(world, admin_client):
         base, {"action": "delete_selected", "_selected_action": [ev.id], "post": "yes"}
     )
     assert AuditEvent.objects.filter(pk=ev.id).exists()
+
+
+def test_the_csv_export_defuses_spreadsheet_formulas(world):
+    audit.record(world.carol, "room.read", room=world.team, target="=HYPERLINK(1)", now=T0)
+    got = list(
+        csv.reader(io.StringIO(client(world.carol).get("/audit/export.csv").content.decode()))
+    )
+    targets = [row[6] for row in got[1:]]
+    assert "'=HYPERLINK(1)" in targets and "=HYPERLINK(1)" not in targets
