@@ -16,6 +16,7 @@ date already planned for that worker at that time (by hand or CSV) is left as it
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -30,6 +31,7 @@ from rooms.bounds import BoundedDate, Id
 from rooms.errors import Conflict, Invalid, NotFound
 from rooms.models import Person, ServiceUser
 
+log = logging.getLogger(__name__)
 HORIZON_DAYS = 14
 WEEKDAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
@@ -69,7 +71,7 @@ class PatternIn(BaseModel):
         return self
 
 
-def _local_today(now: dt.datetime) -> dt.date:
+def local_today(now: dt.datetime) -> dt.date:
     return now.astimezone(LOCAL_TZ).date()
 
 
@@ -102,7 +104,7 @@ def check_create_pattern(
     su = _managed(actor, su_id)
     now = now or clock.now()
     worker = _worker_for(su, data.worker_id)
-    today = _local_today(now)
+    today = local_today(now)
     with transaction.atomic():
         p = VisitPattern.objects.create(
             service_user=su,
@@ -126,7 +128,7 @@ def check_create_pattern(
 
 def _end(p: VisitPattern, actor: Person, now: dt.datetime) -> int:
     """End ``p`` today: visits it planned that have not started are cancelled."""
-    today = _local_today(now)
+    today = local_today(now)
     p.ends_on = today if p.ends_on is None or p.ends_on > today else p.ends_on
     p.ended_at = now
     p.save(update_fields=["ends_on", "ended_at"])
@@ -189,7 +191,7 @@ class PatternTicker:
     batch_size = 50
 
     def run_once(self, now: dt.datetime) -> int:
-        horizon = _local_today(now) + dt.timedelta(days=HORIZON_DAYS)
+        horizon = local_today(now) + dt.timedelta(days=HORIZON_DAYS)
         done = 0
         with transaction.atomic():
             due = list(
@@ -200,10 +202,17 @@ class PatternTicker:
                 .order_by("generated_until", "id")[: self.batch_size]
             )
             for p in due:
-                for day in dates_to_plan(p, horizon):
-                    done += self._plan(p, day, now)
-                p.generated_until = horizon
-                p.save(update_fields=["generated_until"])
+                try:
+                    with transaction.atomic():
+                        n = sum(self._plan(p, day, now) for day in dates_to_plan(p, horizon))
+                        p.generated_until = horizon
+                        p.save(update_fields=["generated_until"])
+                except Exception as exc:
+                    # One broken pattern must not stop the others; it stays due (and shows
+                    # in `manage.py health` as not planned ahead). The type only, no text.
+                    log.error("pattern %s failed: %s", p.pk, type(exc).__name__)
+                    continue
+                done += n
         return done
 
     def _plan(self, p: VisitPattern, day: dt.date, now: dt.datetime) -> int:

@@ -26,7 +26,13 @@ from django.utils.module_loading import import_string
 
 from rooms.isolation import RUN
 from rooms.logconsumer import LogConsumer
-from rooms.models import ConsumerCursor, ConsumerFailure, Message, WorkerFailure
+from rooms.models import (
+    ConsumerCursor,
+    ConsumerFailure,
+    Message,
+    RetentionPolicy,
+    WorkerFailure,
+)
 from rooms.workers import load_workers
 
 
@@ -269,3 +275,9 @@ def core_checks(now: dt.datetime, thresholds: Thresholds) -> Iterable[Finding]:
     """Registered as ``rooms`` in ``COCARE_HEALTH_CHECKS``."""
     yield from consumer_checks(now, thresholds)
     yield from worker_failure_checks(now, thresholds)
+    yield from overdue(
+        "retention runs",
+        "provider polic(ies)",
+        RetentionPolicy.objects.filter(next_run_at__lt=now - thresholds.grace),
+        thresholds.grace,
+    )

@@ -10,6 +10,7 @@ import json
 import pytest
 from django.test import Client
 
+from bots.health import overdue_patterns
 from bots.models import PlannedVisit, VisitPattern
 from bots.patterns import (
     HORIZON_DAYS,
@@ -21,6 +22,7 @@ from bots.patterns import (
 )
 from bots.runner import make_workers
 from bots.schedule import PlannedVisitIn, do_create_planned_visit
+from rooms.health import Thresholds
 from rooms.models import AuditEvent
 from tests.support.cast import T0
 
@@ -222,3 +224,13 @@ def test_the_page_creates_and_ends_a_pattern(cast, frozen_clock):
     c.post(f"{url}{p.id}/end")
     p.refresh_from_db()
     assert p.ended_at is not None
+
+
+def test_health_reports_a_pattern_not_planned_ahead(cast):
+    p = check_create_pattern(cast.carol, cast.peggy.id, pin(cast), now=T0)
+    grace = Thresholds().grace
+    assert list(overdue_patterns(T0 + grace * 2, grace)) == [p]  # the ticker has not run
+    PatternTicker().run_once(T0)
+    assert list(overdue_patterns(T0 + grace * 2, grace)) == []
+    # a day later without a tick: behind again
+    assert list(overdue_patterns(T0 + dt.timedelta(days=1) + grace * 2, grace)) == [p]

@@ -14,6 +14,7 @@ from django.test import Client
 from bots.models import Observation, Visit
 from escalation.alerts import do_flag, do_resolve
 from escalation.models import Alert, AlertEvent
+from rooms.health import Thresholds, core_checks
 from rooms.messages import check_post_message
 from rooms.models import AuditEvent, LegalHold, RetentionPolicy
 from rooms.retention import RetentionTicker, apply_retention, set_policy
@@ -139,6 +140,13 @@ def test_the_retention_worker_runs_each_policy_once_a_day_on_its_timer(cast):
     pol.refresh_from_db()
     assert pol.next_run_at == T0 + 41 * DAY
     assert t.run_once(T0 + 40 * DAY + dt.timedelta(hours=23)) == 0  # ran today already
+    # `manage.py health` finds a run more than the grace past due (the worker is down)
+    th = Thresholds()
+    assert not [f for f in core_checks(T0 + 41 * DAY, th) if f.subject == "retention runs"]
+    late = [
+        f for f in core_checks(T0 + 41 * DAY + th.grace * 2, th) if f.subject == "retention runs"
+    ]
+    assert len(late) == 1
     assert t.run_once(T0 + 41 * DAY) == 1
 
 
