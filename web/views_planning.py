@@ -7,6 +7,8 @@ preview form so the commit re-checks exactly what was previewed.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -80,7 +82,7 @@ def planned_import(request):
                     ctx["error"] = exc.message
                 else:
                     done = f"{res.created} visit(s) planned; {res.existing} were already planned."
-                    return redirect(reverse("planned_import") + "?done=" + done)
+                    return redirect(reverse("planned_import") + "?" + urlencode({"done": done}))
             else:
                 ctx["preview"] = preview(text, by=person)
     return page(request, "web/planned_import.html", ctx, active="planning")
@@ -95,9 +97,10 @@ def set_reference(request, su_id: int):
         data = ReferenceIn(reference=request.POST.get("reference", ""))
         check_set_reference(person, su_id, data)
     except ValidationError:
-        return redirect(back + "?error=A reference is letters, digits and . _ / - (at most 40).")
+        msg = "A reference is letters, digits and . _ / - (at most 40)."
+        return redirect(back + "?" + urlencode({"error": msg}))
     except CoCareError as exc:
         if isinstance(exc, NotFound):
             raise
-        return redirect(back + "?error=" + exc.message)
+        return redirect(back + "?" + urlencode({"error": exc.message}))
     return redirect(back)

@@ -322,3 +322,17 @@ def test_the_csv_export_defuses_spreadsheet_formulas(world):
     )
     targets = [row[6] for row in got[1:]]
     assert "'=HYPERLINK(1)" in targets and "=HYPERLINK(1)" not in targets
+
+
+def test_a_bad_or_taken_reference_is_a_clear_message_and_changes_nothing(world):
+    c = client(world.carol)
+    other = ServiceUser.objects.create(
+        full_name="Albert Moss",
+        provider=world.provider,
+        council=world.council,
+        created_at=world.peggy.created_at,
+    )
+    for value, words in (("bad ref!", "letters, digits"), ("bw-001", "already has the reference")):
+        r = c.post(f"/people/{other.id}/manage/reference", {"reference": value}, follow=True)
+        assert words in r.content.decode(), value
+        assert ServiceUser.objects.get(pk=other.id).reference == ""
