@@ -3,6 +3,8 @@
 # Browser libraries (Chart.js) come from npm, pinned by package-lock.json.
 FROM node:20-slim AS vendor
 WORKDIR /src
+# swagger-ui-dist depends on @scarf/scarf, whose install script reports downloads home.
+ENV SCARF_ANALYTICS=false
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY scripts scripts
@@ -13,7 +15,7 @@ FROM python:3.11-slim
 # COCARE_SECRET_KEY (given at run time, never baked in; docs/security.md).
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 COCARE_PRODUCTION=true
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE NOTICE ./
 COPY cocare_chat cocare_chat
 COPY rooms rooms
 COPY bots bots

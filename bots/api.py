@@ -63,6 +63,8 @@ def visit_wire(v: Visit) -> dict:
         "travel_minutes": v.travel_minutes,
         "late": v.late,
         "exception_reason": v.exception_reason,
+        "checkin_reason": v.exception_reason,
+        "checkout_reason": v.checkout_reason,
     }
 
 

@@ -130,7 +130,10 @@ class Visit(models.Model):
     checkout_accuracy_m = models.FloatField(null=True, blank=True)
     checkout_distance_m = models.FloatField(null=True, blank=True)
     checkout_location = models.CharField(max_length=16, choices=Location.choices, blank=True)
+    # The worker's reasons for a location exception: at check-in (this field's original
+    # name) and at check-out. Both are kept; the exceptions page shows both.
     exception_reason = models.CharField(max_length=300, blank=True)
+    checkout_reason = models.CharField(max_length=300, blank=True)
     # A care manager's review of a location exception (bots/exceptions.py): accepted or
     # disputed, with a note; who and when are shown on the exceptions page and audited.
     exception_review = models.CharField(

@@ -2,7 +2,7 @@
 ``settings.COCARE_RETENTION_PURGERS``; rooms.retention runs it per provider policy).
 
 - Visits: positions (latitude, longitude, accuracy) are blanked after the policy's
-  position period; free text (the worker's exception reason, the manager's review note)
+  position period; free text (the worker's check-in/check-out reasons, the manager's review note)
   after its content period. What dashboards and payroll count stays: times, durations,
   lateness, the in-range/out-of-range outcome and the distance.
 - Observations are scores in a domain (no text) and are the dashboards' series; they stay,
@@ -28,7 +28,7 @@ POSITION_FIELDS = {
     "checkout_lon": None,
     "checkout_accuracy_m": None,
 }
-TEXT_FIELDS = {"exception_reason": "", "exception_review_note": ""}
+TEXT_FIELDS = {"exception_reason": "", "checkout_reason": "", "exception_review_note": ""}
 
 
 def purge(
@@ -51,7 +51,7 @@ def purge(
     done += Visit.objects.filter(id__in=ids).update(**POSITION_FIELDS)
     ids = list(
         Visit.objects.filter(mine, checked_in_at__lt=content_before)
-        .filter(~Q(exception_reason="") | ~Q(exception_review_note=""))
+        .filter(~Q(exception_reason="") | ~Q(checkout_reason="") | ~Q(exception_review_note=""))
         .values_list("id", flat=True)[:limit]
     )
     done += Visit.objects.filter(id__in=ids).update(**TEXT_FIELDS)

@@ -233,6 +233,7 @@ def _sync_visit(v: Visit, s: flow.VisitState) -> None:
     v.duration_minutes = s.duration_minutes
     v.travel_minutes = s.travel_minutes
     v.exception_reason = s.reason
+    v.checkout_reason = s.checkout_reason
     v.late = s.late
     v.save()
 

@@ -12,8 +12,10 @@ Guarantees:
   notice from the bridge bot (queued as a ``BridgeAction``) and nothing is written;
 - a Matrix user who joins (or is invited to) a bridged room without CoCare access is
   queued for a kick;
+- a photo or file (``m.image``/``m.file``) from such a member is queued here and fetched
+  and stored by ``bridge.media.MediaFetcher`` (no network inside this transaction);
 - nothing is dropped silently: an event from a linked member that is not recorded (a
-  photo or file, an over-long or refused message, an unknown poll) gets a notice from the
+  video, an over-long or refused message, an unknown poll) gets a notice from the
   bridge bot, in reply to it, saying what was not recorded and why; a card answer that
   landed is confirmed ("Recorded: ...").
 
@@ -41,6 +43,7 @@ from bridge.events import (
     PollResponseContent,
     RedactionContent,
 )
+from bridge.media import media_content, queue_inbound
 from bridge.models import (
     AppserviceTransaction,
     BridgeAction,
@@ -65,10 +68,11 @@ POLL_RESPONSE_TYPES = {"m.poll.response", "org.matrix.msc3381.poll.response"}
 POLL_START_TYPES = {"m.poll.start", "org.matrix.msc3381.poll.start"}
 # What the bridge bot says about content it did not record (never the content itself).
 NOT_RECORDED = "Not added to the CoCare record: {why}"
-WHY_MEDIA = "photos and files from Matrix are not kept in the CoCare record yet."
+WHY_MEDIA = "only photos and PDF files are kept in the CoCare record (not videos or audio)."
 WHY = {
     "media": WHY_MEDIA,
-    "sticker": WHY_MEDIA,
+    "encrypted_media": "encrypted files cannot be read by the bridge.",
+    "sticker": "stickers are not kept in the CoCare record.",
     "msgtype": "this kind of message ({what}) cannot be recorded in CoCare.",
     "too_long": "the message is {length} characters long; CoCare keeps messages of up "
     "to {limit}. Please send it in shorter parts.",
@@ -179,6 +183,8 @@ def _process(
         return Outcome.REFUSED, "not_linked_member", None
     try:
         msg = _post(ev, bridged, person, now)
+    except MediaQueued:  # fetched and recorded by bridge.media.MediaFetcher
+        return Outcome.POSTED, "media_queued", None
     except NotRecorded as exc:
         key = (
             f"drop:reaction:{ev.room_id}:{ev.sender}"
@@ -238,7 +244,7 @@ def _post(
         raise NotRecorded(DROPPED_TYPES[ev.type])
     content = MessageContent.model_validate(ev.content)
     if content.msgtype in MEDIA_MSGTYPES:
-        raise NotRecorded("media")
+        _queue_media(ev, bridged, person, now)  # raises MediaQueued or NotRecorded
     if content.msgtype not in TEXT_MSGTYPES:
         raise NotRecorded("msgtype", what=content.msgtype[:40])
     rel = content.relates_to
@@ -259,6 +265,31 @@ def _post(
         reply_to_seq=reply.seq if reply else None,
         **common,
     ).message
+
+
+class MediaQueued(Exception):
+    """A member's photo or file was queued for ``bridge.media.MediaFetcher``."""
+
+
+def _queue_media(ev: MatrixEvent, bridged: BridgedRoom, person: Person, now: dt.datetime) -> None:
+    """Queue an ``m.image``/``m.file`` (no network in this transaction); anything else a
+    media event can be is refused with a notice saying why."""
+    if "file" in ev.content and "url" not in ev.content:
+        raise NotRecorded("encrypted_media")
+    media = media_content(ev.content)
+    if media is None:
+        raise NotRecorded("media")
+    queue_inbound(
+        event_id=ev.event_id,
+        matrix_room_id=ev.room_id,
+        sender=ev.sender,
+        room_id=bridged.room_id,
+        person_id=person.id,
+        client_id=client_id_for(ev.event_id),
+        media=media,
+        now=now,
+    )
+    raise MediaQueued
 
 
 def _text(content: MessageContent | NewContent, person: Person) -> str:

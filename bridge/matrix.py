@@ -10,6 +10,7 @@ retry later, nothing is lost) and *refused* (other 4xx: the homeserver said no).
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -215,3 +216,55 @@ class MatrixClient:
         method, path = Api.room_messages("", room_id, start=start, limit=limit)
         data = self.call(method, path)
         return data.get("chunk", []), data.get("end")
+
+    # --- media (bridge.media) ---
+
+    def upload(
+        self, data: bytes, content_type: str, filename: str, as_user: str | None = None
+    ) -> str:
+        """Upload to the media repository; returns the ``mxc://`` URI."""
+        url = _masquerade(f"/_matrix/media/v3/upload?{urlencode({'filename': filename})}", as_user)
+        try:
+            r = self.http.post(url, content=data, headers={"Content-Type": content_type})
+        except httpx.HTTPError as exc:
+            raise MatrixUnavailable(type(exc).__name__) from None
+        return str(self._answer(r)["content_uri"])
+
+    def download(self, mxc_uri: str, max_bytes: int) -> bytes:
+        """Fetch a ``mxc://server/media_id`` through the authenticated media endpoint
+        (Synapse >= 1.120 refuses unauthenticated downloads of new media). Refuses, without
+        reading on, anything larger than ``max_bytes`` (``MatrixRefused`` M_TOO_LARGE)."""
+        m = re.fullmatch(r"mxc://([A-Za-z0-9.:\-\[\]]+)/([A-Za-z0-9_\-]+)", mxc_uri)
+        if m is None:
+            raise MatrixRefused(400, "M_INVALID_PARAM", "not an mxc URI")
+        path = f"/_matrix/client/v1/media/download/{m.group(1)}/{m.group(2)}"
+        try:
+            with self.http.stream("GET", path) as r:
+                if r.status_code >= 400:
+                    r.read()
+                    self._answer(r)
+                chunks, size = [], 0
+                for chunk in r.iter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise MatrixRefused(413, "M_TOO_LARGE", f"over {max_bytes} bytes")
+                    chunks.append(chunk)
+                return b"".join(chunks)
+        except httpx.HTTPError as exc:
+            raise MatrixUnavailable(type(exc).__name__) from None
+
+    @staticmethod
+    def _answer(r: httpx.Response) -> dict[str, Any]:
+        if r.status_code >= 500 or r.status_code == 429:
+            raise MatrixUnavailable(f"HTTP {r.status_code}", status=r.status_code)
+        try:
+            data = r.json()
+        except ValueError:
+            data = {}
+        if r.status_code >= 400:
+            raise MatrixRefused(
+                r.status_code,
+                str(data.get("errcode", "M_UNKNOWN"))[:60],
+                str(data.get("error", ""))[:200],
+            )
+        return data

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from rooms.models import Message, Person, Room
+from rooms.models import Attachment, Message, Person, Room
 
 
 class BridgedRoom(models.Model):
@@ -257,3 +257,46 @@ class MatrixLinkCode(models.Model):
 
     def __str__(self) -> str:
         return f"link code {self.pk} {self.state}"
+
+
+class MediaUpload(models.Model):
+    """A CoCare attachment uploaded to the homeserver's media repository (bridge.media).
+
+    One upload per attachment: a retried send of its entry reuses ``mxc_uri``. An upload
+    whose answer was lost leaves an unreferenced file on the homeserver, never a second
+    event.
+    """
+
+    attachment = models.OneToOneField(Attachment, on_delete=models.CASCADE, related_name="+")
+    mxc_uri = models.CharField(max_length=255)
+    uploaded_at = models.DateTimeField()
+
+
+class InboundMedia(models.Model):
+    """A photo or file a linked Matrix member sent, fetched by ``bridge.media.MediaFetcher``
+    outside the appservice transaction and stored through ``rooms.attachments``."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DONE = "done"
+        REFUSED = "refused"  # not a file CoCare keeps, or no longer allowed to post
+        FAILED = "failed"  # the homeserver kept refusing the download
+
+    event_id = models.CharField(max_length=255, unique=True)
+    matrix_room_id = models.CharField(max_length=255)
+    sender = models.CharField(max_length=255)
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    mxc_uri = models.CharField(max_length=255)
+    # The CoCare client id of the entry it becomes (bridge.inbound.client_id_for).
+    client_id = models.CharField(max_length=64)
+    caption = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=100, blank=True)
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    done_at = models.DateTimeField(null=True, blank=True)

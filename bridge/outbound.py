@@ -19,7 +19,7 @@ from bridge.reconcile import forget_leaves, mark_rooms
 from rooms.logconsumer import LogConsumer
 from rooms.models import Message, Person
 
-BRIDGED_KINDS = ("text", "note", "system", "card", "answer", "edit", "redaction")
+BRIDGED_KINDS = ("text", "note", "system", "card", "answer", "edit", "redaction", "attachment")
 MEMBER_EVENTS = ("member.joined", "member.left")
 
 

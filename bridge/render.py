@@ -127,6 +127,27 @@ def _card(
     return POLL_START, content
 
 
+ATTACHMENT_EXT = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}
+
+
+def attachment_content(caption: str, payload: dict[str, Any], media_uri: str) -> dict[str, Any]:
+    """``m.image`` for a photo, ``m.file`` for a document; the caption (if any) is the
+    ``body`` beside a ``filename`` (Matrix 1.10 captions), else the file name is."""
+    mimetype = str(payload.get("content_type", "application/octet-stream"))
+    image = mimetype.startswith("image/")
+    filename = f"{'photo' if image else 'document'}.{ATTACHMENT_EXT.get(mimetype, 'bin')}"
+    info: dict[str, Any] = {"mimetype": mimetype, "size": payload.get("size")}
+    if image and payload.get("width") and payload.get("height"):
+        info |= {"w": payload["width"], "h": payload["height"]}
+    return {
+        "msgtype": "m.image" if image else "m.file",
+        "body": caption or filename,
+        "filename": filename,
+        "url": media_uri,
+        "info": info,
+    }
+
+
 def render(
     *,
     kind: str,
@@ -139,11 +160,13 @@ def render(
     room_kind: str = "professional",
     answerer: Answerer | None = None,
     target_from_matrix: bool = False,
+    media_uri: str | None = None,
 ) -> Rendered | None:
     """The Matrix form of one entry, or None when it does not cross (signals, or an
     amendment whose target never reached Matrix).
 
     ``target_from_matrix``: the amended entry was written in Matrix by a real user.
+    ``media_uri``: for an attachment, its ``mxc://`` (uploaded by ``bridge.media``).
     """
     content: dict[str, Any]
     event_type = MESSAGE
@@ -179,6 +202,10 @@ def render(
         if target_event_id is None:
             return None
         return Rendered("redact", {}, target_event_id)
+    elif kind == "attachment":
+        if media_uri is None:
+            return None
+        content = attachment_content(body, payload, media_uri)
     else:
         return None
     if reply_event_id and kind != "edit":

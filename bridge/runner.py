@@ -1,8 +1,10 @@
-"""Worker factory for ``COCARE_WORKERS["bridge"]``: the outbox consumer and the sender."""
+"""Worker factory for ``COCARE_WORKERS["bridge"]``: the outbox consumer, the sender and
+the fetcher of photos and files sent from Matrix."""
 
 from __future__ import annotations
 
 from bridge import conf
+from bridge.media import MediaFetcher
 from bridge.outbound import OutboxConsumer
 from bridge.sender import MatrixSender
 
@@ -12,4 +14,4 @@ def make_workers() -> list:
     cfg = conf.load()
     if cfg is None:
         return []
-    return [OutboxConsumer(), MatrixSender(cfg)]
+    return [OutboxConsumer(), MatrixSender(cfg), MediaFetcher(cfg)]

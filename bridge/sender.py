@@ -34,6 +34,7 @@ from django.db.models import F, Q
 
 from bridge.conf import BridgeConfig
 from bridge.matrix import MatrixClient, MatrixRefused, MatrixUnavailable
+from bridge.media import media_uri_for
 from bridge.models import BridgeAction, BridgedRoom, EventLink, MatrixMember, OutboxEntry, Puppet
 from bridge.reconcile import MembershipReconciler, backoff_seconds, mark_rooms
 from bridge.render import MESSAGE, TXN_KEY, Answerer, render
@@ -192,6 +193,9 @@ class MatrixSender:
         target_link = (
             EventLink.objects.filter(message_id=msg.target_id).first() if msg.target_id else None
         )
+        media_uri = (
+            media_uri_for(self.client, msg, now) if msg.kind == Message.Kind.ATTACHMENT else None
+        )
         rendered = render(
             kind=msg.kind,
             body=msg.body,
@@ -205,6 +209,7 @@ class MatrixSender:
             target_from_matrix=bool(
                 target_link and target_link.direction == EventLink.Direction.INBOUND
             ),
+            media_uri=media_uri,
         )
         if rendered is None:
             OutboxEntry.objects.filter(pk=entry.pk).update(status=Status.SKIPPED)

@@ -120,6 +120,23 @@ class Config(BaseSettings):
     # A planned visit with no check-in by window end + grace is flagged as missed.
     bots_missed_visit_grace_minutes: int = 30
 
+    # Attachments (rooms/attachments.py, docs/attachments.md). Local files under
+    # attachments_dir unless s3_endpoint_url is set (SeaweedFS or any S3 API).
+    attachment_max_bytes: int = Field(default=15 * 1024 * 1024, ge=1)
+    # Decoded size limit: a small file that expands to more pixels than this is refused.
+    attachment_max_pixels: int = Field(default=60_000_000, ge=1)
+    # Lifetime of the signed URL an access-checked request is redirected to.
+    attachment_url_seconds: int = Field(default=120, ge=1, le=3600)
+    attachments_dir: str = str(BASE_DIR / "var" / "attachments")
+    s3_endpoint_url: str | None = None
+    s3_bucket: str = "cocare-attachments"
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_region: str = "us-east-1"
+    # The S3 address browsers reach (presigned URLs are signed for it), when it is not the
+    # one the servers use (e.g. http://seaweedfs:8333 inside compose).
+    s3_public_endpoint_url: str | None = None
+
     # Push notifications
     push_backend: str = "outbox"  # "outbox" (record only) or "fcm"
     fcm_credentials_file: str | None = None

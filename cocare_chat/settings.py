@@ -183,6 +183,35 @@ with contextlib.suppress(OSError):  # read-only image: the build step provides i
     VENDOR_DIR.mkdir(exist_ok=True)
 STATICFILES_DIRS = [VENDOR_DIR]
 
+# Attachments (rooms/attachments.py): local files by default, S3 (SeaweedFS in
+# docker-compose and the services-phase tests) when COCARE_S3_ENDPOINT_URL is set.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "attachments": (
+        {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "endpoint_url": CFG.s3_endpoint_url,
+                "bucket_name": CFG.s3_bucket,
+                "access_key": CFG.s3_access_key,
+                "secret_key": CFG.s3_secret_key,
+                "region_name": CFG.s3_region,
+                "addressing_style": "path",
+                "signature_version": "s3v4",
+                "querystring_expire": CFG.attachment_url_seconds,
+                "file_overwrite": True,
+                "default_acl": None,
+            },
+        }
+        if CFG.s3_endpoint_url
+        else {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": CFG.attachments_dir},
+        }
+    ),
+}
+
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"

@@ -194,10 +194,20 @@ def do_acknowledge(
     return True
 
 
-def do_resolve(alert: Alert, by: Person, outcome: str, now: dt.datetime) -> Alert:
+RAISER_OUTCOME_MAX = 1000
+
+
+def do_resolve(
+    alert: Alert, by: Person, outcome: str, now: dt.datetime, *, raiser_outcome: str = ""
+) -> Alert:
+    """Resolve with the staff ``outcome`` and, optionally, the family-safe words shown to
+    whoever raised a concern on it (``raiser_outcome``; see ``escalation.concerns``)."""
     outcome = (outcome or "").strip()
+    raiser_outcome = (raiser_outcome or "").strip()
     if not outcome:
         raise Invalid("Write the outcome before resolving.")
+    if len(raiser_outcome) > RAISER_OUTCOME_MAX:
+        raise Invalid(f"Keep what the family is told under {RAISER_OUTCOME_MAX} characters.")
     with transaction.atomic():
         alert = _lock(alert)
         if alert.state == Alert.State.RESOLVED:
@@ -209,6 +219,7 @@ def do_resolve(alert: Alert, by: Person, outcome: str, now: dt.datetime) -> Aler
         alert.resolved_at = now
         alert.resolved_by = by
         alert.outcome = outcome
+        alert.raiser_outcome = raiser_outcome
         alert.next_step_at = None
         alert.save()
         timeline.transition(

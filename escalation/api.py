@@ -19,6 +19,7 @@ from escalation.alerts import (
     do_resolve,
     do_tell_family,
 )
+from escalation.concerns import my_concerns
 from escalation.models import Alert, Flag
 from escalation.schemas import Concern, Severity
 from rooms import audit
@@ -147,6 +148,13 @@ def raise_concern(request, data: ConcernIn):
     )
 
 
+@router.get("/mine", response={200: list[dict]})
+def mine(request):
+    """Concerns I raised, each with its alert's state and, once resolved, the family-safe
+    outcome the manager wrote (escalation/concerns.py)."""
+    return my_concerns(me(request))
+
+
 @router.post("/{int:alert_id}/ack", response={200: dict, 404: ErrorOut})
 def acknowledge(request, alert_id: Id):
     person = me(request)
@@ -158,6 +166,8 @@ def acknowledge(request, alert_id: Id):
 
 class ResolveIn(Body):
     outcome: str = Field(min_length=1, max_length=4000)
+    # Family-safe words for whoever raised a concern on the alert (no clinical detail).
+    raiser_outcome: str = Field("", max_length=1000)
 
 
 @router.post(
@@ -166,7 +176,8 @@ class ResolveIn(Body):
 def resolve(request, alert_id: Id, data: ResolveIn):
     person = me(request)
     alert = access.access_alert(person, alert_id, manage=True)
-    return {"alert": alert_wire(do_resolve(alert, person, data.outcome, clock.now()))}
+    done = do_resolve(alert, person, data.outcome, clock.now(), raiser_outcome=data.raiser_outcome)
+    return {"alert": alert_wire(done)}
 
 
 class ReopenIn(Body):

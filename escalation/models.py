@@ -40,6 +40,9 @@ class Alert(models.Model):
         Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     outcome = models.TextField(blank=True)
+    # What whoever raised a concern on this alert is told when it is resolved: written by
+    # the manager for the family (no clinical detail); ``outcome`` stays for staff.
+    raiser_outcome = models.TextField(blank=True)
     # The provider's policy as it was when the alert (re)opened; steps run from this.
     policy = models.JSONField()
     step_index = models.PositiveIntegerField(default=0)

@@ -15,7 +15,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from cocare_chat import clock
-from rooms.errors import NotFound
+from rooms.errors import Forbidden, NotFound
 from rooms.models import (
     AssessorAllocation,
     FamilyBasis,
@@ -213,6 +213,10 @@ def allowed(person: Person | None, room: Room, action: Action) -> bool:
     return True
 
 
+# A person's entry in a room of an archived service user (the record stays, read-only).
+ARCHIVED = "This person's care has ended: their rooms are read-only."
+
+
 def access_room(person: Person | None, room_id: int, action: Action) -> tuple[Room, Membership]:
     """Fetch a room and authorise ``action`` on it; raises NotFound (one text) otherwise.
 
@@ -227,6 +231,10 @@ def access_room(person: Person | None, room_id: int, action: Action) -> tuple[Ro
         raise NotFound("No such room.")
     if action == Action.MANAGE and not is_provider_manager(person, room.service_user):
         raise NotFound("No such room.")
+    if action == Action.POST and room.service_user.archived_at is not None:
+        # Care ended (rooms.network.do_archive_service_user): the record is kept, read-only
+        # for people — messages, attachments and answers alike.
+        raise Forbidden(ARCHIVED, code="archived")
     return room, m
 
 
@@ -365,5 +373,95 @@ def access_record_reads(person: Person | None, service_user_id: int) -> ServiceU
     """Who read this person's record: for the provider's care managers only."""
     su = ServiceUser.objects.filter(pk=service_user_id).first()
     if su is None or person is None or not is_provider_manager(person, su):
+        raise NotFound("No such person.")
+    return su
+
+
+# ---- organisation administrators (docs/decisions.md "Administrators") -------------------
+#
+# A provider administrator runs their provider's staff and service users; a council
+# administrator runs their council's staff. Neither is in any room (``ROOM_ROLES`` has no
+# administrator, so every room check above refuses them). Each acts only inside their own
+# organisation, and every refusal of a person or service user outside it is the same
+# NotFound as one that does not exist.
+
+ADMIN_ORG_KIND: dict[str, str] = {
+    Role.PROVIDER_ADMIN: Organisation.Kind.PROVIDER,
+    Role.COUNCIL_ADMIN: Organisation.Kind.COUNCIL,
+}
+# Roles an administrator may invite staff with, or change a member of staff to. Care
+# managers invite nobody: staff accounts are the administrator's (docs/decisions.md).
+GRANTABLE: dict[str, frozenset[str]] = {
+    Role.PROVIDER_ADMIN: frozenset(
+        {Role.PROVIDER_ADMIN, Role.CARE_MANAGER, Role.CARE_WORKER, Role.NURSE, Role.THERAPIST}
+    ),
+    Role.COUNCIL_ADMIN: frozenset({Role.COUNCIL_ADMIN, Role.COMMISSIONER, Role.ASSESSOR}),
+}
+# Who creates, edits and archives a provider's service users.
+SERVICE_USER_SETUP_ROLES = frozenset({Role.PROVIDER_ADMIN, Role.CARE_MANAGER})
+STAFF_GONE = "No such person."
+
+
+def _org_kind(person: Person) -> str | None:
+    if person.organisation_id is None:
+        return None
+    return (
+        Organisation.objects.filter(pk=person.organisation_id)
+        .values_list("kind", flat=True)
+        .first()
+    )
+
+
+def is_org_admin(person: Person | None) -> bool:
+    """An administrator whose organisation is of the kind their role administers."""
+    if person is None or person.role not in ADMIN_ORG_KIND:
+        return False
+    return _org_kind(person) == ADMIN_ORG_KIND[person.role]
+
+
+def grantable_roles(person: Person | None) -> frozenset[str]:
+    """The roles ``person`` may grant; empty for anyone who is not an administrator."""
+    if not is_org_admin(person):
+        return frozenset()
+    assert person is not None
+    return GRANTABLE[person.role]
+
+
+def staff_of(admin: Person | None) -> QuerySet[Person]:
+    """Staff the administrator manages: people of their organisation in a grantable role."""
+    roles = grantable_roles(admin)
+    if not roles or admin is None:
+        return Person.objects.none()
+    return Person.objects.filter(organisation_id=admin.organisation_id, role__in=roles)
+
+
+def access_staff(admin: Person | None, person_id: int) -> Person:
+    """A member of the administrator's staff (with an account); NotFound otherwise, one
+    answer whether the person does not exist, has no account, or is someone else's."""
+    found = staff_of(admin).filter(pk=person_id, user__isnull=False).select_related("user").first()
+    if found is None:
+        raise NotFound(STAFF_GONE)
+    return found
+
+
+def sets_up_service_users(person: Person | None) -> bool:
+    """A provider administrator or care manager, of a provider."""
+    if person is None or person.role not in SERVICE_USER_SETUP_ROLES:
+        return False
+    return _org_kind(person) == Organisation.Kind.PROVIDER
+
+
+def setup_service_users(person: Person | None) -> QuerySet[ServiceUser]:
+    """The service users whose details this person may create, edit and archive."""
+    if not sets_up_service_users(person):
+        return ServiceUser.objects.none()
+    assert person is not None
+    return ServiceUser.objects.filter(provider_id=person.organisation_id)
+
+
+def access_setup_service_user(person: Person | None, service_user_id: int) -> ServiceUser:
+    """A service user of the person's provider, for set-up; NotFound otherwise."""
+    su = setup_service_users(person).filter(pk=service_user_id).first()
+    if su is None:
         raise NotFound("No such person.")
     return su

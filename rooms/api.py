@@ -23,14 +23,15 @@ from ninja.security import django_auth
 from pydantic import ConfigDict
 
 from cocare_chat import clock
-from rooms import access, audit, bounds, ratelimit
+from rooms import access, audit, bounds, ratelimit, search
 from rooms.bounds import Id
-from rooms.errors import CoCareError, NotFound
+from rooms.errors import CoCareError, Invalid, NotFound
 from rooms.frames import ClientId
 from rooms.messages import check_post_message, history
 from rooms.models import Membership, Person, PushDevice
 from rooms.network import check_add_member, check_remove_member
-from rooms.wire import message_wire, person_wire, rooms_wire
+from rooms.summaries import receipts, room_summaries, summary_wire
+from rooms.wire import for_member, message_wire, person_wire, rooms_wire
 
 
 class StrictJSON(Parser):
@@ -73,7 +74,7 @@ def _validation_error(request, exc: NinjaValidationError):
     for err in exc.errors[:5]:
         loc = list(err.get("loc", ()))
         # ("body", "data", "client_id") -> "client_id": drop the source and parameter name.
-        if loc and loc[0] in ("body", "query", "path"):
+        if loc and loc[0] in ("body", "query", "path", "form", "file"):
             loc = loc[1:]
             if loc and loc[0] in ("data", "q"):
                 loc = loc[1:]
@@ -124,23 +125,75 @@ def my_rooms(request):
     return rooms_wire(me(request))
 
 
+@router.get("/rooms/summary", response={200: list[dict]})
+def my_rooms_summary(request):
+    """Each room I may read with its unread count and last-message preview (home page)."""
+    person = me(request)
+    found = room_summaries(person)
+    audit.record_rooms(person, "room.preview", [s.room for s in found.values()])
+    return [summary_wire(s) for s in sorted(found.values(), key=lambda s: s.room.id)]
+
+
 class HistoryQuery(Schema):
     after_seq: int = Field(0, ge=0, le=bounds.BIGINT_MAX)
+    before_seq: int | None = Field(None, ge=1, le=bounds.BIGINT_MAX)
     limit: int = Field(100, ge=1, le=500)
 
 
-@router.get("/rooms/{room_id}/messages", response={200: dict, 404: ErrorOut})
+@router.get("/rooms/{room_id}/messages", response={200: dict, 404: ErrorOut, 422: ErrorOut})
 def room_history(request, room_id: Id, q: Query[HistoryQuery]):
+    """Entries after ``after_seq`` (oldest first), or with ``before_seq`` the page just
+    before it (older history, for scrolling up); never at or before the member's
+    ``visible_from``. ``more``: older (with before_seq) or newer entries remain."""
     person = me(request)
     room, m = access.access_room(person, room_id, access.Action.READ)
-    rows = history(room, after_seq=q.after_seq, visible_from=m.visible_from_seq, limit=q.limit)
+    if q.before_seq is not None and q.after_seq:
+        raise Invalid("Give after_seq or before_seq, not both.")
+    rows = history(
+        room,
+        after_seq=q.after_seq,
+        visible_from=m.visible_from_seq,
+        limit=q.limit,
+        before_seq=q.before_seq,
+    )
     audit.record(person, "room.read", room=room)
+    if q.before_seq is not None:
+        more = bool(rows) and rows[0].seq > m.visible_from_seq + 1
+    else:
+        more = bool(rows) and rows[-1].seq < room.last_seq
     return {
         "room": room.id,
         "head_seq": room.last_seq,
-        "messages": [message_wire(x) for x in rows],
-        "more": bool(rows) and rows[-1].seq < room.last_seq,
+        "visible_from": m.visible_from_seq,
+        "messages": [for_member(message_wire(x), m.visible_from_seq) for x in rows],
+        "more": more,
     }
+
+
+class SearchParams(Schema):
+    q: str = Field(min_length=1, max_length=search.QUERY_MAX)
+    limit: int = Field(30, ge=1, le=100)
+
+
+@router.get("/rooms/{room_id}/search", response={200: dict, 404: ErrorOut, 422: ErrorOut})
+def room_search(request, room_id: Id, q: Query[SearchParams]):
+    """Messages and notes of the room matching ``q`` by their current text, newest first;
+    never before my ``visible_from``, never a deleted one (rooms/search.py)."""
+    person = me(request)
+    found = search.search_room(person, room_id, q.q, limit=q.limit)
+    audit.record(person, "room.search", room=found.room)
+    return {
+        "room": found.room.id,
+        "query": found.query,
+        "messages": [message_wire(x) for x in found.messages],
+    }
+
+
+@router.get("/rooms/{room_id}/receipts", response={200: list[dict], 404: ErrorOut})
+def room_receipts(request, room_id: Id):
+    """Who counts for a message's ticks and how far each has read (rooms/summaries.py)."""
+    room, _ = access.access_room(me(request), room_id, access.Action.READ)
+    return receipts(room)
 
 
 class PostIn(Body):

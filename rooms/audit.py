@@ -28,3 +28,16 @@ def record(
         target=target,
         at=now or clock.now(),
     )
+
+
+def record_rooms(
+    actor: Person | None, action: str, rooms: list[Room], *, now: dt.datetime | None = None
+) -> None:
+    """One event per room in a single insert (a home page previews many rooms at once)."""
+    at = now or clock.now()
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(actor=actor, action=action, service_user_id=r.service_user_id, room=r, at=at)
+            for r in rooms
+        ]
+    )

@@ -1,9 +1,9 @@
 """The audit viewer for an organisation's data-protection lead: who opened or changed
 which person's rooms or record, when — filterable and exportable as CSV.
 
-Who the lead is (docs/security.md "Audit viewer"): until organisations have their own
-administrator role, a provider's **care managers** are its data-protection leads and a
-council's **commissioners** are the council's. Scope:
+Who the lead is (docs/security.md "Audit viewer"): a provider's **administrators and
+care managers** are its data-protection leads; a council's **administrators and
+commissioners** are the council's. Scope:
 
 - a provider's lead sees every event about the provider's service users, and events
   about nobody in particular (imports, sign-in links) by the provider's own staff;
@@ -32,7 +32,12 @@ from rooms.errors import NotFound
 from rooms.models import AuditEvent, Person, Role
 
 LOCAL_TZ = ZoneInfo("Europe/London")
-LEAD_ROLES = {Role.CARE_MANAGER: "provider", Role.COMMISSIONER: "council"}
+LEAD_ROLES = {
+    Role.PROVIDER_ADMIN: "provider",
+    Role.CARE_MANAGER: "provider",
+    Role.COUNCIL_ADMIN: "council",
+    Role.COMMISSIONER: "council",
+}
 # Kinds a lead filters by: a name and the audit actions it covers (prefix match).
 KINDS: dict[str, tuple[str, ...]] = {
     "reads": (
@@ -81,7 +86,10 @@ def require_lead(person: Person | None) -> str:
     """``"provider"`` or ``"council"`` for a data-protection lead; NotFound otherwise."""
     if person is None or person.organisation_id is None or person.role not in LEAD_ROLES:
         raise NotFound("Not found.")
-    return LEAD_ROLES[Role(person.role)]
+    kind = LEAD_ROLES[Role(person.role)]
+    if person.organisation is None or person.organisation.kind != kind:
+        raise NotFound("Not found.")  # a role in the wrong kind of organisation
+    return kind
 
 
 def scoped(lead: Person) -> QuerySet[AuditEvent]:

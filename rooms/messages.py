@@ -35,7 +35,12 @@ BODY_KINDS = {Message.Kind.TEXT, Message.Kind.NOTE, Message.Kind.SYSTEM, Message
 AMENDABLE_KINDS = {Message.Kind.TEXT, Message.Kind.NOTE}
 # What the system may redact (retention): everything that reaches screens and Matrix.
 # People are held to AMENDABLE_KINDS by check_post_message.
-REDACTABLE_KINDS = AMENDABLE_KINDS | {Message.Kind.SYSTEM, Message.Kind.CARD, Message.Kind.ANSWER}
+REDACTABLE_KINDS = AMENDABLE_KINDS | {
+    Message.Kind.SYSTEM,
+    Message.Kind.CARD,
+    Message.Kind.ANSWER,
+    Message.Kind.ATTACHMENT,
+}
 PERSON_KINDS = {
     Message.Kind.TEXT,
     Message.Kind.NOTE,
@@ -199,11 +204,12 @@ def check_post_message(
 
     - people post text, notes, card answers, edits and redactions — never system
       notices, cards or signals;
+    - nothing in the rooms of a service user whose care has ended (archived);
     - clinical notes only in the professional room;
     - an edit only of one's own message; a redaction of one's own, or by the provider's
       care manager (moderation).
     """
-    room, _ = access_room(person, room_id, Action.POST)
+    room, _ = access_room(person, room_id, Action.POST)  # refuses archived rooms too
     if kind not in PERSON_KINDS:
         raise Forbidden(f"People cannot post {kind!r} entries.")
     if kind == Message.Kind.NOTE and room.kind != Room.Kind.PROFESSIONAL:
@@ -235,8 +241,18 @@ def check_post_message(
     )
 
 
-def history(room: Room, *, after_seq: int = 0, visible_from: int = 0, limit: int = 100):
+def history(
+    room: Room,
+    *,
+    after_seq: int = 0,
+    visible_from: int = 0,
+    limit: int = 100,
+    before_seq: int | None = None,
+):
     """Entries after ``after_seq`` in seq order, never at or before ``visible_from``.
+
+    With ``before_seq``: the ``limit`` entries just before it (older history, read by
+    scrolling up), still in seq order and still never at or before ``visible_from``.
 
     An edit or redaction (after ``visible_from``) of an entry at or before it comes back
     concealed — body, payload and target cleared, as ``wire.for_member`` does for live
@@ -244,11 +260,13 @@ def history(room: Room, *, after_seq: int = 0, visible_from: int = 0, limit: int
     in memory only: these rows are for reading, never save them.
     """
     start = max(after_seq, visible_from)
-    rows = list(
-        Message.objects.filter(room=room, seq__gt=start)
-        .select_related("sender", "reply_to", "target")
-        .order_by("seq")[:limit]
+    qs = Message.objects.filter(room=room, seq__gt=start).select_related(
+        "sender", "reply_to", "target"
     )
+    if before_seq is None:
+        rows = list(qs.order_by("seq")[:limit])
+    else:
+        rows = list(qs.filter(seq__lt=before_seq).order_by("-seq")[:limit])[::-1]
     for m in rows:
         if m.target_id is not None and amends_hidden(m.target.seq, visible_from):
             m.body, m.edited_body, m.payload, m.target = "", None, {}, None

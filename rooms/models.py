@@ -49,6 +49,9 @@ class Role(models.TextChoices):
     COMMISSIONER = "commissioner", "Council commissioner"
     BOT = "bot", "Bot"
     ASSESSOR = "assessor", "Council assessor"
+    # Set-up, staff and audit of their own organisation; never in a room (docs/decisions.md).
+    PROVIDER_ADMIN = "provider_admin", "Provider administrator"
+    COUNCIL_ADMIN = "council_admin", "Council administrator"
 
 
 class Person(models.Model):
@@ -117,6 +120,9 @@ class ServiceUser(models.Model):
     family_history_from_join = models.BooleanField(default=True)
     commissioned_hours_per_week = models.DecimalField(max_digits=5, decimal_places=2, default=0)
     created_at = models.DateTimeField()
+    # Care ended: both rooms are read-only from then on and the retention clock runs from
+    # here (rooms.network.do_archive_service_user). Never cleared.
+    archived_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -213,6 +219,7 @@ class Message(models.Model):
         EDIT = "edit", "Edit"
         REDACTION = "redaction", "Redaction"
         SIGNAL = "signal", "Structured signal"
+        ATTACHMENT = "attachment", "Photo or file"
 
     room = models.ForeignKey(Room, on_delete=models.PROTECT, related_name="messages")
     seq = models.BigIntegerField()
@@ -436,3 +443,42 @@ class AssessorAllocation(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["assessor", "service_user"])]
+
+
+class Attachment(models.Model):
+    """A stored photo or file and the log entry that carries it (rooms/attachments.py).
+
+    Unique on ``(uploader, client_id)``: a retried upload finds this row and stores nothing
+    new. ``key`` is derived from that pair, so even a retry racing the first upload writes
+    the same object. ``purged_at``: retention emptied the entry; ``deleted_at``: the stored
+    objects are gone (set after the storage delete succeeded).
+    """
+
+    class Type(models.TextChoices):
+        JPEG = "image/jpeg", "JPEG photo"
+        PNG = "image/png", "PNG image"
+        PDF = "application/pdf", "PDF document"
+
+    room = models.ForeignKey(Room, on_delete=models.PROTECT, related_name="attachments")
+    uploader = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="attachments")
+    client_id = models.CharField(max_length=64)
+    message = models.OneToOneField(
+        Message, null=True, blank=True, on_delete=models.PROTECT, related_name="attachment"
+    )
+    content_type = models.CharField(max_length=40, choices=Type.choices)
+    key = models.CharField(max_length=200, unique=True)
+    thumb_key = models.CharField(max_length=200, blank=True)
+    size = models.PositiveBigIntegerField()
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    purged_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["uploader", "client_id"], name="one_upload_per_client_id"
+            )
+        ]

@@ -7,6 +7,7 @@ live effects (access changes, notices) are published on commit.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 from django.db import transaction
 
@@ -69,9 +70,15 @@ def do_create_service_user(
     council: Organisation,
     created_by: Person | None = None,
     now: dt.datetime | None = None,
+    members: Iterable[Person] = (),
     **fields,
 ) -> ServiceUser:
-    """Create a service user with both rooms, atomically (one_room_per_kind holds)."""
+    """Create a service user with both rooms, atomically (one_room_per_kind holds).
+
+    ``members`` (the provider's visit bot, the care managers chosen) join every room their
+    role allows, in the same transaction, without notices: all of it or nothing.
+    Audited as ``service_user.create``.
+    """
     if provider.kind != Organisation.Kind.PROVIDER:
         raise Invalid("provider must be a care provider organisation.")
     if council.kind != Organisation.Kind.COUNCIL:
@@ -86,10 +93,61 @@ def do_create_service_user(
             key_info_updated_at=now,
             **fields,
         )
-        for kind in (Room.Kind.PROFESSIONAL, Room.Kind.FAMILY):
+        rooms = [
             Room.objects.create(service_user=su, kind=kind, created_at=now)
+            for kind in (Room.Kind.PROFESSIONAL, Room.Kind.FAMILY)
+        ]
         audit.record(created_by, "service_user.create", service_user=su, now=now)
+        for person in members:
+            for room in rooms:
+                if role_allowed(person.role, room.kind):
+                    if not may_join(person, room):
+                        raise Invalid(f"{person.display_name} cannot join this care network.")
+                    do_add_member(room, person, by=created_by, now=now, notify=False)
     return su
+
+
+def do_archive_service_user(
+    su: ServiceUser, *, by: Person | None, now: dt.datetime | None = None
+) -> bool:
+    """End a person's care: both rooms become read-only (``access_room`` refuses a POST
+    with ``rooms.access.ARCHIVED``) and the retention clock starts at ``archived_at``.
+
+    Idempotent: compare-and-set on ``archived_at IS NULL``; returns False and writes
+    nothing when already archived. Audited as ``service_user.archive``; a system notice
+    in each room says the care has ended, and every member's sockets re-check on commit.
+    """
+    now = now or clock.now()
+    with transaction.atomic():
+        if not ServiceUser.objects.filter(pk=su.pk, archived_at__isnull=True).update(
+            archived_at=now
+        ):
+            return False
+        su.archived_at = now
+        audit.record(by, "service_user.archive", service_user=su, now=now)
+        for room in Room.objects.filter(service_user=su):
+            notice(room, "Care has ended; this room is now read-only.", "care.ended", now)
+    return True
+
+
+def do_link_own_account(
+    su: ServiceUser, person: Person, *, by: Person | None, now: dt.datetime | None = None
+) -> None:
+    """Give the service user their own account: ``su.person`` is set (compare-and-set on
+    it being empty) and the person joins the family room. Raises Conflict when an account
+    is already linked; nothing is written then."""
+    if person.role != Role.SERVICE_USER:
+        raise Invalid("Only a service user's account can be linked to them.")
+    now = now or clock.now()
+    with transaction.atomic():
+        if not ServiceUser.objects.filter(pk=su.pk, person__isnull=True).update(person=person):
+            raise Conflict("This person already has their own account.")
+        su.person = person
+        audit.record(by, "service_user.own_account", service_user=su, now=now)
+        room = Room.objects.select_related("service_user").get(
+            service_user=su, kind=Room.Kind.FAMILY
+        )
+        do_add_member(room, person, by=by, now=now)
 
 
 KEY_INFO_FIELDS = frozenset({"preferences", "what_matters", "communication_needs", "access_notes"})

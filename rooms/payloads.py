@@ -137,6 +137,20 @@ class TextPayload(Strict):
     location: Location | None = None
 
 
+class AttachmentPayload(Strict):
+    """An ``attachment`` entry: the stored object it carries (``rooms.models.Attachment``).
+
+    The caption is the entry's body (searchable like any text); the bytes never are.
+    """
+
+    attachment: Id
+    content_type: Literal["image/jpeg", "image/png", "application/pdf"]
+    size: int = Field(ge=1, le=2**40)
+    width: int | None = Field(default=None, ge=1, le=1_000_000)
+    height: int | None = Field(default=None, ge=1, le=1_000_000)
+    thumb: bool = False
+
+
 PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     "text": TextPayload,
     "note": TextPayload,
@@ -146,6 +160,7 @@ PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     "edit": Empty,
     "redaction": Empty,
     "signal": SignalPayload,
+    "attachment": AttachmentPayload,
 }
 
 

@@ -11,7 +11,10 @@ entirely. For each expired entry, in one transaction:
   event and the Matrix events of its edits (docs/matrix.md);
 - then its ``body``, ``edited_body`` and ``payload`` are emptied, as are the bodies of the
   ``edit`` entries that amended it; signals, which never leave CoCare, are emptied in
-  place.
+  place;
+- an ``attachment`` entry's stored photo or file (and thumbnail) is deleted from storage
+  after the purge commits (``rooms.attachments.delete_purged_objects``, retried on the
+  next run if the storage is down).
 
 Idempotent: the redaction is keyed on its client id, and an already-empty entry is not
 selected again. The sequence, senders and times stay: the log keeps its shape, without the
@@ -37,6 +40,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.module_loading import import_string
 
+from rooms.attachments import delete_purged_objects, mark_purged
 from rooms.messages import REDACTABLE_KINDS, post_message
 from rooms.models import LegalHold, Message, RetentionPolicy
 from rooms.network import system_person
@@ -49,6 +53,7 @@ class RetentionResult:
     purged: int = 0
     redactions: int = 0
     held: int = 0  # service users skipped under legal hold
+    objects_deleted: int = 0  # attachments whose stored objects were deleted
     records: int = 0  # other apps' rows blanked (visits, alerts, observations)
 
 
@@ -106,6 +111,7 @@ def purge_one(msg: Message, now: dt.datetime) -> bool:
             )
             redacted = True
         Message.objects.filter(pk=msg.pk).update(body="", edited_body=None, payload={})
+        mark_purged(msg, now)  # its stored photo or file goes too (delete_purged_objects)
         Message.objects.filter(target=msg, kind=Message.Kind.EDIT).update(body="")
     return redacted
 
@@ -125,6 +131,8 @@ def apply_retention(
     for msg in expired(now, provider_id)[:limit]:
         result.redactions += purge_one(msg, now)
         result.purged += 1
+    # After the purge transactions committed; a failed delete is retried next run.
+    result.objects_deleted = delete_purged_objects(now)
     policies = RetentionPolicy.objects.exclude(message_days__isnull=True)
     if provider_id is not None:
         policies = policies.filter(provider_id=provider_id)

@@ -14,3 +14,15 @@ cp node_modules/chart.js/dist/chart.umd.min.js "$VENDOR/chartjs/chart.umd.min.js
 cp node_modules/chart.js/LICENSE.md "$VENDOR/chartjs/LICENSE.md"
 node -e 'process.stdout.write(require("./node_modules/chart.js/package.json").version)' \
   > "$VENDOR/chartjs/VERSION"
+
+# Swagger UI for the API docs page (/api/docs, web/apidocs.py): served from here, no CDN.
+if [ ! -f node_modules/swagger-ui-dist/swagger-ui-bundle.js ]; then
+  echo "vendor-static: node_modules/swagger-ui-dist missing; run 'npm install' (./dev setup does)" >&2
+  exit 1
+fi
+mkdir -p "$VENDOR/swagger-ui"
+for f in swagger-ui-bundle.js swagger-ui.css LICENSE NOTICE; do
+  cp "node_modules/swagger-ui-dist/$f" "$VENDOR/swagger-ui/$f"
+done
+node -e 'process.stdout.write(require("./node_modules/swagger-ui-dist/package.json").version)' \
+  > "$VENDOR/swagger-ui/VERSION"

@@ -87,6 +87,12 @@ class ResolveForm(forms.Form):
     outcome = forms.CharField(
         label="Outcome", max_length=4000, widget=forms.Textarea(attrs={"rows": 3})
     )
+    raiser_outcome = forms.CharField(
+        label="What the person who raised it is told (no clinical detail)",
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
 
 
 class ReopenForm(forms.Form):

@@ -148,7 +148,11 @@ def redeem_invitation(
     now = now or clock.now()
     User = get_user_model()
     with transaction.atomic():
-        inv = Invitation.objects.select_for_update().filter(token_hash=token_hash(token)).first()
+        inv = (
+            Invitation.objects.select_for_update()
+            .filter(token_hash=token_hash(token), kind=Invitation.Kind.FAMILY)
+            .first()
+        )
         if inv is None:
             raise NotFound("This invitation link is not valid.")
         status = inv.status(now)

@@ -1,27 +1,50 @@
-"""Family invitations: a single-use link with an expiry, stored only as a hash."""
+"""Invitations: a single-use link with an expiry, stored only as a hash.
+
+Three kinds share the machinery (``web.invitations`` for family, ``web.staff.invites``
+for staff and the service user's own account): family members join a family room; staff
+join an organisation with a role; a service user gets their own account.
+"""
 
 from __future__ import annotations
 
 from django.db import models
 
-from rooms.models import Person, ServiceUser
+from rooms.models import Organisation, Person, Role, ServiceUser
 
 
 class Invitation(models.Model):
-    """An invite for a family member or friend to join a service user's family room.
+    """An invite: a family member or friend to a service user's family room (``family``),
+    a member of staff to an organisation with a role (``staff``), or the service user to
+    their own account (``service_user``).
 
     The token itself is shown once to the care manager who created it; only its SHA-256
     is stored (``token_hash``, unique), so a database read never yields a working link.
     Single use: ``used_at`` is set by a compare-and-set update when it is redeemed.
     """
 
+    class Kind(models.TextChoices):
+        FAMILY = "family", "Family member"
+        STAFF = "staff", "Staff"
+        SERVICE_USER = "service_user", "Service user's own account"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.FAMILY)
     service_user = models.ForeignKey(
-        ServiceUser, on_delete=models.CASCADE, related_name="invitations"
+        ServiceUser, null=True, blank=True, on_delete=models.CASCADE, related_name="invitations"
     )
+    # Staff invitations: the organisation joined and the role held (both fixed at issue).
+    organisation = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices, blank=True)
+    # Shown on the page and offered as the username; never used to send anything.
+    email = models.EmailField(max_length=254, blank=True)
     display_name = models.CharField(max_length=120)
     relationship = models.CharField(max_length=60, blank=True)
     token_hash = models.CharField(max_length=64, unique=True)
-    created_by = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    # Null only for the first administrator's link, printed by ``manage.py bootstrap``.
+    created_by = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
@@ -35,6 +58,14 @@ class Invitation(models.Model):
             models.CheckConstraint(
                 condition=models.Q(expires_at__gt=models.F("created_at")),
                 name="invitation_expires_after_creation",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind="staff", organisation__isnull=False, service_user__isnull=True)
+                    & ~models.Q(role="")
+                )
+                | models.Q(kind__in=["family", "service_user"], service_user__isnull=False),
+                name="invitation_kind_target",
             ),
         ]
 

@@ -23,6 +23,13 @@ def nav(person: Person | None) -> list[dict]:
     if person is None:
         return []
     links = [{"href": "/", "label": "Home", "key": "home"}]
+    if person.role in (Role.PROVIDER_ADMIN, Role.COUNCIL_ADMIN):
+        links.append({"href": "/org/staff/", "label": "Staff", "key": "staff"})
+        links.append({"href": "/audit/", "label": "Audit", "key": "audit"})
+    if person.role in (Role.PROVIDER_ADMIN, Role.CARE_MANAGER):
+        links.append(
+            {"href": "/org/service-users/", "label": "Service users", "key": "service_users"}
+        )
     if person.role in ALERT_ROLES:
         links.append({"href": "/alerts/", "label": "Alerts", "key": "alerts"})
     if person.role == Role.CARE_MANAGER:

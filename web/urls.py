@@ -4,6 +4,7 @@ from django.urls import include, path
 from web import (
     views,
     views_audit,
+    views_concerns,
     views_exceptions,
     views_invite,
     views_manager,
@@ -13,6 +14,7 @@ from web import (
     views_record_reads,
     views_retention,
 )
+from web.staff import views as staff_views
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="web/login.html"), name="login"),
@@ -76,6 +78,8 @@ urlpatterns = [
     path("audit/", views_audit.audit_page, name="audit"),
     path("audit/export.csv", views_audit.audit_export, name="audit_export"),
     path("invite/<str:token>/", views_invite.accept, name="invite"),
+    path("concerns/", views_concerns.my_concerns_page, name="my_concerns"),
+    path("people/<id:su_id>/<str:tab>/search/", views.room_search, name="room_search"),
     path("me/matrix/", views_matrix.my_matrix, name="my_matrix"),
     path(
         "people/<id:su_id>/manage/matrix/<id:person_id>/",
@@ -83,4 +87,35 @@ urlpatterns = [
         name="member_matrix",
     ),
     path("bridge/", views_matrix.bridge_status, name="bridge_status"),
+    # Organisation set-up (web/staff): staff for administrators, service users for a
+    # provider's administrator or care managers.
+    path("org/staff/", staff_views.staff, name="admin_staff"),
+    path("org/staff/<id:person_id>/role", staff_views.staff_role, name="admin_staff_role"),
+    path(
+        "org/staff/<id:person_id>/deactivate",
+        staff_views.staff_deactivate,
+        name="admin_staff_deactivate",
+    ),
+    path(
+        "org/staff/invitations/<id:invitation_id>/cancel",
+        staff_views.staff_invitation_cancel,
+        name="admin_staff_invitation_cancel",
+    ),
+    path("org/service-users/", staff_views.service_users, name="admin_service_users"),
+    path("org/service-users/<id:su_id>/", staff_views.service_user, name="admin_service_user"),
+    path(
+        "org/service-users/<id:su_id>/archive",
+        staff_views.service_user_archive,
+        name="admin_service_user_archive",
+    ),
+    path(
+        "org/service-users/<id:su_id>/team",
+        staff_views.service_user_team,
+        name="admin_service_user_team",
+    ),
+    path(
+        "org/service-users/<id:su_id>/account",
+        staff_views.service_user_account,
+        name="admin_service_user_account",
+    ),
 ]

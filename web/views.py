@@ -9,13 +9,16 @@ from __future__ import annotations
 from django.db import connection
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from bots.models import PlannedVisit
+from bots.models import BotSession, PlannedVisit
 from cocare_chat import clock
-from rooms import access, audit
-from rooms.errors import NotFound
+from escalation.concerns import my_concerns
+from rooms import access, audit, search
+from rooms.errors import Invalid, NotFound
 from rooms.models import Membership, ReadPosition, Role, Room, ServiceUser
+from rooms.summaries import room_summaries
 from rooms.wire import person_wire
 from web.pages import page, person_page
 from web.schedule_view import local_day, visit_status
@@ -28,13 +31,23 @@ HISTORY_WINDOW = 150  # entries replayed on open; older ones stay in the record
 @ensure_csrf_cookie
 def home(request):
     person = request.person
-    rooms = access.visible_rooms(person).order_by("service_user__full_name", "kind")
+    if person.role in (Role.PROVIDER_ADMIN, Role.COUNCIL_ADMIN):
+        return redirect("admin_staff")  # administrators have no rooms: their start page
+    summaries = room_summaries(person)
+    rooms = sorted(
+        (s.room for s in summaries.values()), key=lambda r: (r.service_user.full_name, r.kind)
+    )
     people: dict[int, dict] = {}
     for r in rooms:
-        entry = people.setdefault(r.service_user_id, {"su": r.service_user, "tabs": []})
-        entry["tabs"].append("team" if r.kind == Room.Kind.PROFESSIONAL else "family")
+        entry = people.setdefault(
+            r.service_user_id, {"su": r.service_user, "tabs": [], "rooms": []}
+        )
+        tab = "team" if r.kind == Room.Kind.PROFESSIONAL else "family"
+        entry["tabs"].append(tab)
+        entry["rooms"].append({"tab": tab, "s": summaries[r.id]})
+    audit.record_rooms(person, "room.preview", rooms)
     for su in access.managed_service_users(person).order_by("full_name"):
-        people.setdefault(su.id, {"su": su, "tabs": []})
+        people.setdefault(su.id, {"su": su, "tabs": [], "rooms": []})
     for entry in people.values():
         entry["dashboard"] = person.role in (Role.CARE_MANAGER, Role.NURSE, Role.THERAPIST)
     now = clock.now()
@@ -107,6 +120,7 @@ def room(request, su_id: int, tab: str):
     )
     reads = dict(ReadPosition.objects.filter(room=room_obj).values_list("person_id", "seq"))
     manager = access.is_provider_manager(person, su)
+    can_check_in = person.role == Role.CARE_WORKER and tab == "team"
     share_room = None
     if tab == "team" and person.role == Role.CARE_WORKER and "family" in tabs:
         share_room = tabs["family"].id
@@ -118,11 +132,20 @@ def room(request, su_id: int, tab: str):
         "name": su.name,
         "start_seq": max(membership.visible_from_seq, room_obj.last_seq - HISTORY_WINDOW),
         "share_room": share_room,
-        "can_check_in": person.role == Role.CARE_WORKER and tab == "team",
+        "can_check_in": can_check_in,
         "can_note": tab == "team",
         "can_moderate": manager,
         "members": {str(m.person_id): m.person.display_name for m in members},
         "reads": {str(k): v for k, v in reads.items()},
+        "visible_from": membership.visible_from_seq,
+        "head_seq": room_obj.last_seq,
+        # Who counts for ticks: people (not bots) with the seq their history starts after.
+        "receipts": {
+            str(m.person_id): m.visible_from_seq for m in members if m.person.role != Role.BOT
+        },
+        "visit_open": can_check_in and open_visit(person, su),
+        "concerns_url": reverse("my_concerns"),
+        "search_url": reverse("room_search", args=[su.id, tab]),
     }
     return page(
         request,
@@ -135,8 +158,52 @@ def room(request, su_id: int, tab: str):
             "key_info": key_info_for(person, su_id),
             "manager": manager,
             "dashboard": person.role in (Role.CARE_MANAGER, Role.NURSE, Role.THERAPIST),
+            "my_concerns": len(my_concerns(person, service_user_id=su.id)),
         },
         active="home",
+    )
+
+
+def open_visit(worker, su: ServiceUser) -> bool:
+    """Whether ``worker`` is checked in at ``su`` now (their visit session is open and not
+    yet checked out): the room page shows "Check out" instead of "Check in"."""
+    session = BotSession.objects.filter(
+        kind=BotSession.Kind.VISIT, service_user=su, worker=worker, closed=False
+    ).first()
+    return session is not None and (session.state or {}).get("phase") == "visiting"
+
+
+@person_page
+def room_search(request, su_id: int, tab: str):
+    """Search within one room (rooms/search.py); the API twin is
+    ``GET /api/rooms/{id}/search``. Works without JavaScript."""
+    person = request.person
+    tabs = tabs_for(person, su_id)
+    if tab not in tabs:
+        raise Http404("Not found")
+    room_obj, _ = access.access_room(person, tabs[tab].id, access.Action.READ)
+    raw = request.GET.get("q", "")
+    results, error = None, ""
+    if raw.strip():
+        try:
+            found = search.search_room(person, room_obj.id, raw)
+        except Invalid as exc:
+            error = exc.message
+        else:
+            audit.record(person, "room.search", room=room_obj)
+            results = found.messages
+    return page(
+        request,
+        "web/room_search.html",
+        {
+            "su": room_obj.service_user,
+            "tab": tab,
+            "q": raw[: search.QUERY_MAX],
+            "results": results,
+            "error": error,
+        },
+        active="home",
+        status=422 if error else 200,
     )
 
 

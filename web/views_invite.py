@@ -10,8 +10,14 @@ from cocare_chat import clock
 from rooms.errors import Invalid, NotFound
 from web.forms import AcceptInviteForm
 from web.invitations import InvitationUnusable, find_invitation, redeem_invitation
+from web.models import Invitation
 from web.pages import page
+from web.staff.views import accept_account
 
+# The link carries the token: no other site may see it in a Referer. Not "no-referrer":
+# with it Chromium sends the form's POST with ``Origin: null``, which Django's CSRF check
+# refuses ("This page had gone stale"), so nobody could accept an invitation.
+REFERRER_POLICY = "same-origin"
 GONE = {
     "used": "This invitation has already been used. If that was you, sign in instead.",
     "expired": "This invitation has expired. Ask the care manager for a new link.",
@@ -26,7 +32,7 @@ def _gone(request, status: str):
     resp = page(
         request, "web/invite_gone.html", {"message": GONE[status], "status": status}, status=410
     )
-    resp["Referrer-Policy"] = "no-referrer"
+    resp["Referrer-Policy"] = REFERRER_POLICY
     return resp
 
 
@@ -43,11 +49,13 @@ def accept(request, token: str):
             },
             status=404,
         )
-        resp["Referrer-Policy"] = "no-referrer"
+        resp["Referrer-Policy"] = REFERRER_POLICY
         return resp
     status = inv.status(clock.now())
     if status != "pending":
         return _gone(request, status)
+    if inv.kind != Invitation.Kind.FAMILY:  # staff or the service user's own account
+        return accept_account(request, token, inv, _gone)
     form = AcceptInviteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -68,5 +76,5 @@ def accept(request, token: str):
     resp = page(
         request, "web/invite_accept.html", {"inv": inv, "name": inv.service_user.name, "form": form}
     )
-    resp["Referrer-Policy"] = "no-referrer"
+    resp["Referrer-Policy"] = REFERRER_POLICY
     return resp

@@ -128,7 +128,13 @@ def alert_action(request, alert_id: int, action: str):
             form = ResolveForm(request.POST, prefix="resolve")
             if not form.is_valid():
                 return redirect(detail + "?error=Write+the+outcome+before+resolving.")
-            do_resolve(alert, person, form.cleaned_data["outcome"], now)
+            do_resolve(
+                alert,
+                person,
+                form.cleaned_data["outcome"],
+                now,
+                raiser_outcome=form.cleaned_data["raiser_outcome"],
+            )
         elif action == "reopen":
             form = ReopenForm(request.POST, prefix="reopen")
             if not form.is_valid():

@@ -6,8 +6,13 @@ event and returns an ``Outcome`` (new state, replies, flags, observations, asked
 
 Location is read only from the check-in and check-out events. Out of range or no
 location is recorded and flagged, never blocked; the worker is asked for a short reason,
-and the next text they send in the session is taken as that reason. An exempt home is
-not checked at all (and no position is kept).
+and the next text they send in the session is taken as that reason. Both reasons are
+kept (``reason`` for the check-in, ``checkout_reason`` for the check-out); a check-out
+while the check-in's reason is still outstanding asks once for both. After a far
+check-out the reason is asked first and the wellbeing questions wait for it (they are
+held in ``questions.pending`` and asked when the reason arrives), so the worker is never
+asked two things at the same moment. An exempt home is not checked at all (and no
+position is kept).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from bots.flows.common import (
     hhmm,
 )
 from bots.geo import Home, LocationCheck, Position, check_location
+from bots.selection import MAX_PER_VISIT
 
 Phase = Literal["visiting", "asking", "done"]
 REASON_MAX = 300
@@ -112,8 +118,10 @@ class VisitState(Strict):
     checkout: LocationCheck | None = None
     duration_minutes: int | None = None
     travel_minutes: int | None = None
-    awaiting_reason: Literal["check_in", "check_out"] | None = None
-    reason: str = ""
+    # "both": a far check-out while the check-in's reason was still outstanding.
+    awaiting_reason: Literal["check_in", "check_out", "both"] | None = None
+    reason: str = ""  # the check-in's reason (the name it has always had in stored states)
+    checkout_reason: str = ""
     late: bool = False
     questions: q.QuestionsState | None = None
 
@@ -172,15 +180,22 @@ def _key_info_reply(ev: CheckIn, session_id: int) -> Reply | None:
 
 
 def _location_exception(
-    check: LocationCheck, when: str, session_id: int, message_id: int | None, name: str
+    check: LocationCheck,
+    when: str,
+    session_id: int,
+    message_id: int | None,
+    name: str,
+    *,
+    both: bool = False,
 ) -> tuple[Reply, Flag]:
+    what = "reason for the check-in and the check-out" if both else "reason"
     ask = _notice(
         "professional",
         f"I couldn't confirm the {when.replace('_', '-')} at {name}'s home "
-        f"({check.describe()}). That's fine — please send a short reason.",
+        f"({check.describe()}). That's fine — please send a short {what}.",
         "visit.reason_requested",
         session=session_id,
-        at=when,
+        at="both" if both else when,
     )
     flag = Flag(
         concern="location_exception",
@@ -205,6 +220,7 @@ def start_visit(ev: CheckIn, *, session_id: int, worker_id: int) -> Outcome:
             "visit.checked_in",
             session=session_id,
             location=check.status,
+            worker=worker_id,
         )
     ]
     flags: list[Flag] = []
@@ -274,22 +290,39 @@ def _check_out(s: VisitState, ev: CheckOut, now: dt.datetime) -> Outcome:
             session=s.session_id,
             location=check.status,
             minutes=minutes,
+            worker=s.worker_id,
         )
     ]
     flags: list[Flag] = []
     awaiting = s.awaiting_reason
     if check.is_exception:
+        both = s.awaiting_reason is not None
         ask, flag = _location_exception(
-            check, "check_out", s.session_id, ev.message_id, s.service_user_name
+            check, "check_out", s.session_id, ev.message_id, s.service_user_name, both=both
         )
         replies.append(ask)
         flags.append(flag)
-        awaiting = "check_out"
+        awaiting = "both" if both else "check_out"
     if ev.family_notices:
         replies.append(_notice("family", f"{first} left {at}", "visit.left", worker=s.worker_id))
-    qo = q.start(
-        "professional", ev.cards, ev.question_ttl_minutes, s.session_id, now, answerer=s.worker_id
-    )
+    if check.is_exception:
+        # The reason first: the questions are held until it arrives (see ``step``).
+        held = q.QuestionsState(
+            room="professional",
+            ttl_minutes=ev.question_ttl_minutes,
+            pending=ev.cards[:MAX_PER_VISIT],
+            answerer=s.worker_id,
+        )
+        qo = q.QOutcome(state=held)
+    else:
+        qo = q.start(
+            "professional",
+            ev.cards,
+            ev.question_ttl_minutes,
+            s.session_id,
+            now,
+            answerer=s.worker_id,
+        )
     phase: Phase = "done" if qo.state.finished else "asking"
     new = s.model_copy(
         update={
@@ -328,22 +361,30 @@ def step(s: VisitState, ev: VisitEvent, now: dt.datetime) -> Outcome:
     if isinstance(ev, Text):
         if s.awaiting_reason is None or not ev.body.strip():
             return Outcome(state=s, changed=False)
-        done = s.model_copy(
-            update={"awaiting_reason": None, "reason": ev.body.strip()[:REASON_MAX]}
+        text = ev.body.strip()[:REASON_MAX]
+        update: dict[str, object] = {"awaiting_reason": None}
+        if s.awaiting_reason in ("check_in", "both"):
+            update["reason"] = text
+        if s.awaiting_reason in ("check_out", "both"):
+            update["checkout_reason"] = text
+        done = s.model_copy(update=update)
+        thanks = _notice(
+            "professional",
+            "Thanks — reason noted for the care manager.",
+            "visit.reason_noted",
+            session=s.session_id,
         )
+        if done.questions is not None and not done.questions.finished:
+            # Questions held back by a far check-out: asked now, after the reason.
+            qo = q.ask_next(done.questions, s.session_id, now)
+            if qo.changed:
+                done = done.model_copy(update={"questions": qo.state})
+                if qo.state.finished:
+                    done = done.model_copy(update={"phase": "done"})
+                return Outcome(state=done, replies=[thanks, *qo.replies], asked=qo.asked)
         if done.phase == "asking" and done.questions and done.questions.finished:
             done = done.model_copy(update={"phase": "done"})
-        return Outcome(
-            state=done,
-            replies=[
-                _notice(
-                    "professional",
-                    "Thanks — reason noted for the care manager.",
-                    "visit.reason_noted",
-                    session=s.session_id,
-                )
-            ],
-        )
+        return Outcome(state=done, replies=[thanks])
     if isinstance(ev, Answer):
         if s.questions is None:
             return Outcome(state=s, changed=False)

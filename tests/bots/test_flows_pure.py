@@ -310,17 +310,62 @@ def test_expiry_is_quiet_and_drops_the_remaining_questions():
     assert not flow.step(s, flow.Expire(card_id=f"s{SID}q2"), T).changed
 
 
-def test_reason_at_check_out_can_follow_the_questions():
+def test_a_far_check_out_asks_the_reason_first_and_the_questions_after_it():
+    """Issue 15: the reason and question 1 never arrive at the same moment."""
     s = flow.start_visit(checkin(), session_id=SID, worker_id=3).state
-    out = checkout(s, position=None, cards=specs(1))
+    out = checkout(s, position=None, cards=specs(2))
     assert out.state.awaiting_reason == "check_out"
     assert len(out.flags) == 1
-    s = answer(out.state, 1).state
-    assert s.phase == "done"
-    assert not s.closed
-    s = flow.step(s, flow.Text(at=T, body="No signal in the flats", message_id=9), T).state
+    assert [r.kind for r in out.replies if r.room == "professional"] == ["system", "system"]
+    assert "short reason" in bodies(out, "professional")[-1]
+    assert out.asked == [] and out.state.phase == "asking"
+    # A number before the reason answers nothing (no card is open yet).
+    assert not answer(out.state, 1).changed
+    out = flow.step(out.state, flow.Text(at=T, body="No signal in the flats", message_id=9), T)
+    assert out.state.checkout_reason == "No signal in the flats"
+    assert out.state.reason == ""  # the check-in was in range: no check-in reason
+    assert bodies(out)[0].startswith("Thanks — reason noted")
+    assert [r.kind for r in out.replies] == ["system", "card"]
+    assert [a.card_id for a in out.asked] == [f"s{SID}q1"]
+    s = answer(out.state, 1, card_id=f"s{SID}q1").state
+    s = answer(s, 1, card_id=f"s{SID}q2").state
+    assert s.phase == "done" and s.closed
+
+
+def test_both_reasons_are_kept():
+    out = flow.start_visit(checkin(position=FAR), session_id=SID, worker_id=3)
+    s = flow.step(out.state, flow.Text(at=T, body="Parked round the corner", message_id=5), T).state
+    out = checkout(s, position=FAR, cards=[])
+    assert out.state.awaiting_reason == "check_out"
+    s = flow.step(out.state, flow.Text(at=T, body="Walked to the bus stop", message_id=9), T).state
+    assert (s.reason, s.checkout_reason) == ("Parked round the corner", "Walked to the bus stop")
     assert s.closed
-    assert s.reason == "No signal in the flats"
+
+
+def test_a_far_check_out_before_the_check_in_reason_asks_once_for_both():
+    s = flow.start_visit(checkin(position=FAR), session_id=SID, worker_id=3).state
+    out = checkout(s, position=None, cards=[])
+    assert out.state.awaiting_reason == "both"
+    assert "check-in and the check-out" in bodies(out, "professional")[-1]
+    s = flow.step(out.state, flow.Text(at=T, body="GPS broken all day", message_id=9), T).state
+    assert (s.reason, s.checkout_reason) == ("GPS broken all day", "GPS broken all day")
+    assert s.closed
+
+
+def test_visit_notices_name_the_worker_so_buttons_can_follow_the_state():
+    out = flow.start_visit(checkin(), session_id=SID, worker_id=3)
+    [notice] = [r for r in out.replies if r.payload.get("event") == "visit.checked_in"]
+    assert notice.payload["data"]["worker"] == 3
+    out = checkout(out.state)
+    [notice] = [r for r in out.replies if r.payload.get("event") == "visit.checked_out"]
+    assert notice.payload["data"]["worker"] == 3
+
+
+def test_states_stored_before_checkout_reason_existed_still_load():
+    s = flow.start_visit(checkin(position=FAR), session_id=SID, worker_id=3).state
+    raw = s.model_dump(mode="json")
+    raw.pop("checkout_reason")
+    assert flow.VisitState.model_validate(raw).checkout_reason == ""
 
 
 def test_the_questions_state_never_posts_a_fourth_card():

@@ -189,7 +189,7 @@ def test_every_variable_is_read_by_the_code_or_set_by_the_operator_as_documented
         unknown = {k for k in env if k.startswith("COCARE_")} - fields
         assert not unknown, f"{name}: {unknown}"
     readme = (ROOT / "deploy" / "README.md").read_text()
-    for var in set(re.findall(r"\$\{([A-Z_]+)", COMPOSE.read_text())):
+    for var in set(re.findall(r"\$\{([A-Z0-9_]+)", COMPOSE.read_text())):
         assert f"{var}=" in readme, f"deploy/README.md does not say how to set {var}"
 
 

@@ -178,12 +178,12 @@ def notices():
     ("content", "why"),
     [
         (
-            {"msgtype": "m.image", "body": "IMG_1.jpg", "url": "mxc://x/y"},
-            "photos and files from Matrix are not kept in the CoCare record yet.",
+            {"msgtype": "m.video", "body": "walk.mp4", "url": "mxc://x/y"},
+            "only photos and PDF files are kept in the CoCare record (not videos or audio).",
         ),
         (
-            {"msgtype": "m.file", "body": "care-plan.pdf", "url": "mxc://x/z"},
-            "photos and files from Matrix are not kept in the CoCare record yet.",
+            {"msgtype": "m.image", "body": "IMG_1.jpg", "file": {"url": "mxc://x/z"}},
+            "encrypted files cannot be read by the bridge.",
         ),
         (
             {"msgtype": "m.location", "body": "here", "geo_uri": "geo:1,2"},

@@ -95,7 +95,7 @@ def test_content_cocare_does_not_record_gets_a_notice_in_matrix_and_emotes_are_k
         nurse.room_send(
             room_id,
             "m.room.message",
-            {"msgtype": "m.image", "body": "wound.jpg", "url": "mxc://cocare.test/abc"},
+            {"msgtype": "m.video", "body": "wound.mp4", "url": "mxc://cocare.test/abc"},
         )
     ).event_id
     wait_until(
@@ -124,8 +124,8 @@ def test_content_cocare_does_not_record_gets_a_notice_in_matrix_and_emotes_are_k
     )
     assert notice["content"]["msgtype"] == "m.notice"
     assert notice["content"]["body"] == (
-        "Not added to the CoCare record: photos and files "
-        "from Matrix are not kept in the CoCare record yet."
+        "Not added to the CoCare record: only photos and PDF files "
+        "are kept in the CoCare record (not videos or audio)."
     )
     assert notice["content"]["m.mentions"] == {"user_ids": [nurse.user_id]}
     assert not Message.objects.filter(body__contains="wound").exists()

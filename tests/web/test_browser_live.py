@@ -95,8 +95,9 @@ def test_messages_typed_offline_are_delivered_once_when_back(browser, live):
     expect(anna.locator("#conn")).to_have_text("")
     send(anna, "On my way to Peggy now")
     expect(debbie.locator("li.msg", has_text="On my way")).to_have_count(1)
-    # Read state and typing, live both ways.
-    expect(anna.locator("#seen")).to_have_text("Seen by Debbie Hughes")
+    # Read state (ticks: Debbie of Debbie, Margaret and Carol) and typing, live both ways.
+    ticks = anna.locator("li.msg.mine", has_text="On my way").locator(".ticks")
+    expect(ticks).to_have_attribute("title", "Read by 1 of 3")
     debbie.get_by_role("textbox", name="Message").press_sequentially("Tha")
     expect(anna.locator("#typing")).to_have_text("Debbie Hughes is typing…")
     debbie.get_by_role("textbox", name="Message").fill("")

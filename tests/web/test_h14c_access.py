@@ -18,8 +18,8 @@ from django.test import Client
 from bots.import_csv import ReferenceIn, check_set_reference
 from bots.models import PlannedVisit, Visit
 from rooms import audit
-from rooms.models import AuditEvent, ServiceUser
-from tests.support.cast import T0
+from rooms.models import AuditEvent, Role, ServiceUser
+from tests.support.cast import T0, person
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +62,26 @@ def world(cast):
 
 
 def people(cast) -> dict:
-    return {k: v for k, v in cast.everyone().items() if v.user_id is not None}
+    """Everyone with a login, plus each organisation kind's administrator (and one
+    administrator role placed in the wrong kind of organisation)."""
+    out = {k: v for k, v in cast.everyone().items() if v.user_id is not None}
+    out["provider_admin"] = person("pam", "Pam Admin", Role.PROVIDER_ADMIN, cast.provider)
+    out["council_admin"] = person("cal", "Cal Admin", Role.COUNCIL_ADMIN, cast.council)
+    out["other_council_admin"] = person("sam", "Sam Admin", Role.COUNCIL_ADMIN, cast.other_council)
+    out["misplaced_admin"] = person("max", "Max Admin", Role.PROVIDER_ADMIN, cast.council)
+    return out
+
+
+LEADS = {
+    "care_manager",
+    "commissioner",
+    "other_provider_manager",
+    "other_council_manager",
+    "other_council_commissioner",
+    "provider_admin",
+    "council_admin",
+    "other_council_admin",
+}
 
 
 def _api(c: Client, method: str, url: str, body: dict | None = None):
@@ -130,33 +149,15 @@ def actions(w):
             lambda c: c.post(f"/people/{w.peggy.id}/manage/reference", {"reference": "BW-001"}),
         ),
         "audit_export_page": (
-            {
-                "care_manager",
-                "commissioner",
-                "other_provider_manager",
-                "other_council_manager",
-                "other_council_commissioner",
-            },
+            LEADS,
             lambda c: c.get("/audit/export.csv"),
         ),
         "audit_page": (
-            {
-                "care_manager",
-                "commissioner",
-                "other_provider_manager",
-                "other_council_manager",
-                "other_council_commissioner",
-            },
+            LEADS,
             lambda c: c.get("/audit/"),
         ),
         "audit_api": (
-            {
-                "care_manager",
-                "commissioner",
-                "other_provider_manager",
-                "other_council_manager",
-                "other_council_commissioner",
-            },
+            LEADS,
             lambda c: c.get("/api/audit/events"),
         ),
     }
@@ -164,8 +165,9 @@ def actions(w):
 
 def test_every_new_page_and_endpoint_refuses_everyone_else_with_the_same_404(world):
     bodies: dict[str, set[bytes]] = {"page": set(), "api": set()}
+    cast = people(world)
     for name, (allowed, call) in actions(world).items():
-        for role, p in people(world).items():
+        for role, p in cast.items():
             before = (
                 AuditEvent.objects.exclude(action__startswith="audit.").count(),
                 PlannedVisit.objects.count(),
@@ -260,6 +262,12 @@ def test_the_audit_viewer_is_scoped_to_the_leads_organisation(world):
     assert people_in(world.colin) >= {world.peggy.id} and world.reg.id not in people_in(world.colin)
     assert world.reg.id in people_in(world.far_commissioner)
     assert world.peggy.id not in people_in(world.far_commissioner)
+    cal = person("cal", "Cal Admin", Role.COUNCIL_ADMIN, world.council)
+    pam = person("pam", "Pam Admin", Role.PROVIDER_ADMIN, world.provider)
+    sam = person("sam", "Sam Admin", Role.COUNCIL_ADMIN, world.other_council)
+    assert world.peggy.id in people_in(cal) and world.reg.id not in people_in(cal)
+    assert world.peggy.id in people_in(pam) and world.reg.id not in people_in(pam)
+    assert world.reg.id in people_in(sam) and world.peggy.id not in people_in(sam)
 
 
 def test_the_audit_viewer_filters_and_exports_csv(world):

@@ -9,14 +9,24 @@
 // - A resumed subscription asks for entries after the last seq shown (after_seq), so
 //   nothing missed while disconnected is skipped and nothing is shown twice.
 // - User data is only ever set with textContent (see el() in socket.js), never innerHTML.
+// - Older history is fetched by scrolling up (GET .../messages?before_seq=), never before
+//   this member's visible_from; ticks on my messages come from read positions of the
+//   people who can see each message (a late joiner whose history starts after it does
+//   not count).
 import { Socket, csrfToken, el, newClientId, timeOf } from "./socket.js";
+import { icon, optionIcon } from "./icons.js";
 import { createVisitCards } from "./visitcard.js";
+import { renderAttachment, setupCapture } from "./attachments.js";
 
 const cfg = JSON.parse(document.getElementById("chat-config").textContent);
 const $ = (id) => document.getElementById(id);
 const OUTBOX_KEY = `cocare.outbox.${cfg.me.id}`;
 const RETRYABLE = new Set(["server_error", "rate_limited"]);
 const members = new Map(Object.entries(cfg.members).map(([k, v]) => [Number(k), v]));
+// People who count for ticks, with the seq their history starts after (visible_from).
+const receipts = new Map(Object.entries(cfg.receipts || {}).map(([k, v]) => [Number(k), v]));
+const OLDER_PAGE = 50;
+const POSITION_MAX_AGE_MS = 10000;
 
 const state = {
   lastSeq: cfg.start_seq,
@@ -31,6 +41,9 @@ const state = {
   typingClear: null,
   typingSent: 0,
   conn: "connecting",
+  oldest: cfg.start_seq + 1, // the oldest seq this page has asked for
+  loadingOlder: false,
+  visitOpen: Boolean(cfg.visit_open),
 };
 
 // ---- outbox ----------------------------------------------------------------------------
@@ -82,7 +95,7 @@ function onAck(f) {
   if (li) {
     if (state.bySeq.has(f.seq) && f.room === cfg.room) li.remove();
     else if (entry && entry.frame.type !== "send") li.remove();
-    else { li.classList.add("sent"); li.querySelector(".state").textContent = "Sent"; }
+    else { li.classList.add("sent"); li.querySelector(".state").replaceChildren(icon("check", { size: 16 }), "Sent"); }
   }
   flush();
 }
@@ -116,7 +129,7 @@ function renderPending(entry) {
   if (pendingLi(entry.cid)) return;
   const li = el("li", { class: "msg mine pending", dataset: { cid: entry.cid } },
     el("p", { class: "text", text: fr.body }),
-    el("span", { class: "state small", text: "Waiting to send" }));
+    el("span", { class: "state small" }, icon("clock", { size: 16 }), "Waiting to send"));
   $("outbox").append(li);
   scrollDown(true);
 }
@@ -195,14 +208,11 @@ function onMessage(m) {
     const p = pendingLi(m.client_id);
     if (p) p.remove();
   }
+  if (m.kind === "system") followVisit(m);
   let li = null;
   if (m.kind === "edit") applyEdit(m);
   else if (m.kind === "redaction") applyRedaction(m);
-  else if (m.redacted && !isWords(m)) li = renderRemoved(m);
-  else if (m.kind === "card") li = renderCard(m);
-  else if (m.kind === "answer") li = renderAnswer(m);
-  else if (m.kind === "system") li = renderNotice(m);
-  else if (isWords(m)) li = renderText(m);
+  else li = renderEntry(m);
   state.bySeq.set(m.seq, { wire: m, li });
   if (li) {
     const nearBottom = isNearBottom();
@@ -213,6 +223,53 @@ function onMessage(m) {
   updateSeen();
 }
 
+function renderEntry(m) {
+  if (m.redacted && !isWords(m)) return renderRemoved(m);
+  if (m.kind === "card") return renderCard(m);
+  if (m.kind === "answer") return renderAnswer(m);
+  if (m.kind === "system") return renderNotice(m);
+  if (m.kind === "attachment") return renderAttachment(m, cfg.me.id);
+  if (isWords(m)) return renderText(m);
+  return null;
+}
+
+// ---- older history (scroll up) ----------------------------------------------------------
+
+async function loadOlder() {
+  if (state.loadingOlder || state.oldest <= cfg.visible_from + 1) return;
+  state.loadingOlder = true;
+  $("older").textContent = "Loading earlier messages…";
+  try {
+    const r = await fetch(`/api/rooms/${cfg.room}/messages?before_seq=${state.oldest}&limit=${OLDER_PAGE}`,
+      { credentials: "same-origin" });
+    if (!r.ok) { $("older").textContent = "Earlier messages could not be loaded."; return; }
+    const page = await r.json();
+    const log = $("log");
+    const fromBottom = log.scrollHeight - log.scrollTop;
+    const frag = document.createDocumentFragment();
+    for (const m of page.messages) {
+      if (state.bySeq.has(m.seq)) continue;
+      // History rows already carry an entry's current text, so older edits and
+      // redactions need not be applied again: they only keep their place.
+      const li = m.kind === "edit" || m.kind === "redaction" ? null : renderEntry(m);
+      state.bySeq.set(m.seq, { wire: m, li });
+      if (li) frag.append(li);
+    }
+    $("messages").prepend(frag);
+    state.oldest = page.messages.length ? page.messages[0].seq : cfg.visible_from + 1;
+    if (!page.more) state.oldest = Math.min(state.oldest, cfg.visible_from + 1);
+    log.scrollTop = log.scrollHeight - fromBottom; // keep what the person was reading in place
+    $("older").textContent = state.oldest <= cfg.visible_from + 1 ? "Start of the conversation" : "";
+    updateSeen();
+  } catch {
+    $("older").textContent = "Earlier messages could not be loaded (no connection).";
+  } finally {
+    state.loadingOlder = false;
+  }
+}
+
+$("log").addEventListener("scroll", () => { if ($("log").scrollTop < 80) loadOlder(); }, { passive: true });
+
 function renderText(m) {
   const mine = m.sender.id === cfg.me.id;
   const li = el("li", {
@@ -222,16 +279,17 @@ function renderText(m) {
   li.append(el("div", { class: "meta" },
     el("span", { class: "who", text: mine ? "You" : m.sender.name }),
     m.kind === "note" ? el("span", { class: "badge", text: "Clinical note" }) : null,
-    el("time", { datetime: m.created_at, text: timeOf(m.created_at) })));
+    el("time", { datetime: m.created_at, text: timeOf(m.created_at) }),
+    mine && !m.redacted ? el("span", { class: "ticks", dataset: { tick: "sent" } }) : null));
   if (m.reply_to) {
     const orig = state.bySeq.get(m.reply_to);
     const quoted = orig ? `${orig.wire.sender.name}: ${orig.wire.body || "(deleted)"}` : "an earlier message";
-    li.append(el("blockquote", { class: "quote", text: `↩ ${quoted}` }));
+    li.append(el("blockquote", { class: "quote" }, icon("reply", { size: 16 }), ` ${quoted}`));
   }
   li.append(el("p", { class: "text", text: m.redacted ? "This message was deleted." : m.body }));
   const extras = [];
   if (m.edited && !m.redacted) extras.push("edited");
-  if (m.payload && m.payload.location) extras.push("📍 location shared");
+  if (m.payload && m.payload.location) extras.push(`location shared (±${Math.round(m.payload.location.accuracy)} m)`);
   if (m.payload && m.payload.shared_from) extras.push("shared from the team");
   li.append(el("span", { class: "extras small", text: extras.join(" · ") }));
   if (!m.redacted) li.append(actionsFor(m, li));
@@ -244,7 +302,7 @@ function actionsFor(m, li) {
   const menu = el("div", { class: "menu", id: menuId, hidden: true });
   const toggle = el("button", {
     type: "button", class: "more", "aria-expanded": "false", "aria-controls": menuId,
-    "aria-label": `Actions for ${mine ? "your" : `${m.sender.name}'s`} message`, text: "⋯",
+    "aria-label": `Actions for ${mine ? "your" : `${m.sender.name}'s`} message`,
     onclick: () => {
       const open = menu.hidden;
       document.querySelectorAll(".menu:not([hidden])").forEach((x) => { x.hidden = true; });
@@ -253,6 +311,7 @@ function actionsFor(m, li) {
       toggle.setAttribute("aria-expanded", String(open));
     },
   });
+  toggle.append(icon("more"));
   const close = () => { menu.hidden = true; toggle.setAttribute("aria-expanded", "false"); };
   menu.append(el("button", { type: "button", text: "Reply", onclick: () => { close(); startReply(m); } }));
   if (mine && isWords(m)) {
@@ -304,6 +363,8 @@ function applyRedaction(m) {
     t.li.querySelector(".text").textContent = "This message was deleted.";
     const a = t.li.querySelector(".actions");
     if (a) a.remove();
+    const tk = t.li.querySelector(".ticks");
+    if (tk) tk.remove();
   }
 }
 
@@ -321,10 +382,10 @@ function renderRemoved(m) {
 function renderNotice(m) {
   const ev = (m.payload && m.payload.event) || "";
   if (ev === "visit.dose_due") visitCards.onDosePrompt(m); // redraw the visit card's medicines
-  const icon = ev === "visit.arrived" ? "🏠 " : ev === "visit.left" ? "👋 " : ev.startsWith("alert.") ? "🔔 " : "";
+  const name = ev === "visit.arrived" ? "home" : ev === "visit.left" ? "leave" : ev.startsWith("alert.") ? "bell" : null;
   const cls = ev.startsWith("visit.") ? "notice visit" : ev.startsWith("alert.") ? "notice alert" : "notice";
   return el("li", { class: cls, dataset: { seq: m.seq, event: ev }, title: timeOf(m.created_at) },
-    el("span", { text: icon + m.body }));
+    name ? icon(name, { size: 20 }) : null, el("span", { text: m.body }));
 }
 
 function canAnswer() {
@@ -356,7 +417,7 @@ function renderCard(m) {
   const allowed = canAnswer();
   for (const o of p.options || []) {
     const b = el("button", { type: "button", class: "option", "aria-pressed": "false", disabled: !allowed },
-      el("span", { class: "emoji", "aria-hidden": "true", text: o.emoji || "" }),
+      el("span", { class: "emoji", "aria-hidden": "true" }, optionIcon(o.emoji || "")),
       el("span", { class: "label", text: o.label }));
     if (o.colour) b.style.setProperty("--opt", o.colour);
     b.addEventListener("click", () => answer(p.card_id, o.value));
@@ -395,7 +456,7 @@ function renderAnswer(m) {
   const card = state.cards.get(p.card_id);
   const opt = card && card.options.get(p.value);
   const who = m.sender.id === cfg.me.id ? "You" : m.sender.name;
-  const what = opt ? `${opt.emoji} ${opt.label}`.trim() : `option ${p.value}`;
+  const what = opt ? opt.label : `option ${p.value}`;
   const li = el("li", { class: "answer small", dataset: { seq: m.seq, id: m.id } },
     el("span", { text: `${who} answered: ${what}` }));
   if (m.redacted) return li;
@@ -443,11 +504,14 @@ $("composer").addEventListener("submit", (e) => {
     enqueue({ type: "edit", room: cfg.room, client_id: newClientId(), target: state.editing, body });
   } else {
     const cid = newClientId();
-    const frame = { type: "send", room: cfg.room, client_id: cid, kind: "text", body };
+    const asNote = $("as-note");
+    const kind = cfg.can_note && asNote && asNote.checked ? "note" : "text";
+    const frame = { type: "send", room: cfg.room, client_id: cid, kind, body };
     if (state.replyTo) frame.reply_to = state.replyTo;
     enqueue(frame);
+    if (asNote) asNote.checked = false;
     const share = $("share");
-    if (cfg.share_room && share && share.checked) {
+    if (cfg.share_room && share && share.checked && kind === "text") {
       // The family twin: sent once the team message is acked, carrying its id.
       enqueue({ type: "send", room: cfg.share_room, client_id: `${cid}.f`, kind: "text", body,
         payload: {} }, cid);
@@ -502,17 +566,34 @@ function scheduleRead() {
 }
 document.addEventListener("visibilitychange", scheduleRead);
 
+// Ticks on my messages, from read positions: "sent" (stored), "some" (read by some of
+// the people who can see it), "all" (read by all of them). Who can see a message: the
+// members in cfg.receipts whose history starts before it (visible_from < seq).
+function tickFor(seq) {
+  let eligible = 0;
+  let read = 0;
+  for (const [pid, from] of receipts) {
+    if (pid === cfg.me.id || from >= seq) continue;
+    eligible += 1;
+    if ((state.reads.get(pid) || 0) >= seq) read += 1;
+  }
+  if (eligible === 0 || read === 0) return { tick: "sent", text: "Sent" };
+  if (read === eligible) return { tick: "all", text: "Read by all" };
+  return { tick: "some", text: `Read by ${read} of ${eligible}` };
+}
+
 function updateSeen() {
-  let mine = 0;
-  for (const [seq, { wire }] of state.bySeq) {
-    if (wire.sender.id === cfg.me.id && isWords(wire)) mine = Math.max(mine, seq);
+  for (const [seq, { wire, li }] of state.bySeq) {
+    if (!li || wire.sender.id !== cfg.me.id || !isWords(wire)) continue;
+    const span = li.querySelector(".ticks");
+    if (!span) continue;
+    const t = tickFor(seq);
+    if (span.dataset.tick === t.tick && span.title === t.text) continue;
+    span.dataset.tick = t.tick;
+    span.title = t.text;
+    span.replaceChildren(icon(t.tick === "sent" ? "check" : "checks", { size: 18 }),
+      el("span", { class: "sr-only", text: t.text }));
   }
-  if (!mine) { $("seen").textContent = ""; return; }
-  const names = [];
-  for (const [pid, seq] of state.reads) {
-    if (pid !== cfg.me.id && seq >= mine && members.has(pid)) names.push(members.get(pid));
-  }
-  $("seen").textContent = names.length ? `Seen by ${names.sort().join(", ")}` : "";
 }
 
 // ---- check in / check out -------------------------------------------------------------
@@ -527,14 +608,41 @@ function visitButton(which) {
     if (loc) frame.payload = { location: loc };
     enqueue(frame);
     btn.disabled = false;
-    note(loc ? "" : "Location unavailable: sent without it.");
+    showVisitState(which === "in");
+    note(loc ? `${body}: location sent (accurate to ±${Math.round(loc.accuracy)} m).`
+      : "Location unavailable: sent without it.");
   };
   if (!navigator.geolocation) { send(null); return; }
+  // A fresh position only (at most ~10 s old): a cached fix from the street outside the
+  // previous visit would put the worker in the wrong place.
   navigator.geolocation.getCurrentPosition(
-    (pos) => send({ lat: pos.coords.latitude, lon: pos.coords.longitude,
-      accuracy: Math.round(pos.coords.accuracy * 10) / 10 }),
+    (pos) => {
+      const age = Date.now() - pos.timestamp;
+      if (age > POSITION_MAX_AGE_MS + 5000) { send(null); return; }
+      send({ lat: pos.coords.latitude, lon: pos.coords.longitude,
+        accuracy: Math.round(pos.coords.accuracy * 10) / 10 });
+    },
     () => send(null),
-    { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
+    { enableHighAccuracy: true, timeout: 15000, maximumAge: POSITION_MAX_AGE_MS });
+}
+
+// Check-in/out buttons follow the visit: checked in shows "Check out", otherwise "Check in".
+// The page starts from the server's answer (cfg.visit_open), my own tap switches at once,
+// and the bot's notices naming me (data.worker) confirm it — also from another device.
+function showVisitState(open) {
+  if (!cfg.can_check_in) return;
+  state.visitOpen = open;
+  $("check-in").hidden = open;
+  $("check-out").hidden = !open;
+  $("check-in").closest(".visit-buttons").dataset.visit = open ? "in" : "out";
+}
+
+function followVisit(m) {
+  const ev = (m.payload && m.payload.event) || "";
+  const data = (m.payload && m.payload.data) || {};
+  if (data.worker !== cfg.me.id || m.seq <= cfg.head_seq) return; // older: cfg.visit_open says
+  if (ev === "visit.checked_in") showVisitState(true);
+  else if (ev === "visit.checked_out") showVisitState(false);
 }
 
 if (cfg.can_check_in) {
@@ -549,9 +657,32 @@ function openConcern(m) {
   concernFor = m;
   $("concern-error").textContent = "";
   $("concern-reason").value = "";
+  const about = m ? `${m.sender.id === cfg.me.id ? "You" : m.sender.name}: ${m.body || ""}`.slice(0, 140) : "";
+  $("concern-about").textContent = about ? `About: ${about}` : "";
   $("concern-dialog").showModal();
   $("concern-reason").focus();
 }
+
+// The visible "Raise a concern" in the room's header: about the latest entry on screen
+// (a person's words or a notice); the ⋯ menu raises it about one chosen message.
+function latestEntry() {
+  let best = null;
+  for (const [seq, { wire, li }] of state.bySeq) {
+    if (!li || wire.redacted || !wire.id) continue;
+    if (!["text", "note", "system", "answer", "card"].includes(wire.kind)) continue;
+    if (!best || seq > best.seq) best = wire;
+  }
+  return best;
+}
+
+$("raise-concern").addEventListener("click", () => {
+  const m = latestEntry();
+  if (!m) { note("There is nothing in this room yet to raise a concern about."); return; }
+  openConcern(m);
+});
+
+const keyInfo = $("key-info-open");
+if (keyInfo) keyInfo.addEventListener("click", () => $("key-info-dialog").showModal());
 
 $("concern-cancel").addEventListener("click", () => $("concern-dialog").close());
 $("concern-form").addEventListener("submit", async (e) => {
@@ -568,7 +699,7 @@ $("concern-form").addEventListener("submit", async (e) => {
     const out = await r.json().catch(() => ({}));
     if (r.ok) {
       $("concern-dialog").close();
-      note("Concern raised. The care manager has been alerted.");
+      note("Concern raised. The care manager has been alerted — see Your concerns for the outcome.");
     } else {
       $("concern-error").textContent = out.message || "That did not work; try again.";
     }
@@ -603,4 +734,5 @@ function scrollDown(force) {
 window.addEventListener("storage", (e) => { if (e.key === OUTBOX_KEY) showConn(); });
 
 for (const entry of loadOutbox()) if (entry.frame.room === cfg.room) renderPending(entry);
+setupCapture({ room: cfg.room, composer: $("composer"), body: $("body"), outbox: $("outbox"), note });
 sock.start();

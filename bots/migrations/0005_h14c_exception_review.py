@@ -6,8 +6,8 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("bots", "0003_key_visit_bots"),
-        ("rooms", "0007_h14c_service_user_reference"),
+        ("bots", "0004_h15b_checkout_reason"),
+        ("rooms", "0010_h14c_service_user_reference"),
     ]
 
     operations = [

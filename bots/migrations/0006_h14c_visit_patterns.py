@@ -6,8 +6,8 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("bots", "0004_h14c_exception_review"),
-        ("rooms", "0008_h14c_retention_timer"),
+        ("bots", "0005_h14c_exception_review"),
+        ("rooms", "0011_h14c_retention_timer"),
     ]
 
     operations = [

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("rooms", "0006_participant_keys_and_health_partners"),
+        ("rooms", "0009_merge_20261201_2005"),
     ]
 
     operations = [
