@@ -1,7 +1,7 @@
 """Write-path probe: what one ``check_post_message`` costs on PostgreSQL, serially.
 
-Explains the fan-out knee: every post takes the global log lock (rooms/loglock.py) until
-its commit, so posts/s across all processes is bounded by the time the lock is held. Runs
+The cost of one post, serially (issue 12 lifted the global log lock: posts of different
+rooms now commit side by side, see bench/concurrent_posts.py and docs/log-contract.md). Runs
 in-process against the bench database with live fan-out disabled (only the database part
 is timed), like the websocket consumer does it: ``close_old_connections()`` around each
 post, so ``COCARE_DB_CONN_MAX_AGE`` decides whether each post opens a new connection.
@@ -117,10 +117,9 @@ def main(argv=None) -> dict:
             + "\n\n"
             + "\n".join(rows)
             + (
-                "\n\nOne `check_post_message` on PostgreSQL, serially, live fan-out disabled. The "
-                "global log lock is held from `pg_advisory_xact_lock` to COMMIT, so the rate of "
-                "posts across *all* Daphne processes cannot exceed roughly 1 / (time the lock is "
-                "held); see the fan-out analysis."
+                "\n\nOne `check_post_message` on PostgreSQL, serially, live fan-out disabled. "
+                "Only the room's row is held to COMMIT (no global lock since issue 12), so "
+                "posts of different rooms run side by side; see `bench/concurrent_posts.py`."
             ),
         )
     print(json.dumps(out, indent=1))

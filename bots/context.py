@@ -13,6 +13,7 @@ from bots.geo import Home
 from bots.models import BotQuestion, Goal, Observation, PlannedVisit, Visit
 from bots.questionbank import QuestionBank
 from bots.selection import Asked, GoalRef, select_questions
+from rooms import keyinfo
 from rooms.models import Person, ServiceUser
 
 # A check-in matches a planned visit from this long before its window opens ...
@@ -41,11 +42,14 @@ def key_info_for(su: ServiceUser, worker: Person, before: dt.datetime) -> KeyInf
         .first()
     )
     changed = None
+    fields: list[str] = []
     if last is not None and su.key_info_updated_at and su.key_info_updated_at > last.checked_in_at:
         changed = su.key_info_updated_at
+        fields = keyinfo.changed_since(su, last.checked_in_at)[1]
     return KeyInfo(
         first_visit=last is None,
         changed_since_last=changed,
+        changed_fields=fields,
         preferences=su.preferences,
         what_matters=su.what_matters,
         communication_needs=su.communication_needs,

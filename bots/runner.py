@@ -47,6 +47,7 @@ from cocare_chat.config import get_config
 from rooms.access import family_basis_active
 from rooms.isolation import RowGuard
 from rooms.logconsumer import LogConsumer
+from rooms.logorder import START, LogPos, after
 from rooms.messages import post_message
 from rooms.models import ConsumerCursor, Message, Organisation, Person, Role, Room, ServiceUser
 from rooms.network import do_join_unless_removed, keyed_participant, system_person
@@ -594,11 +595,12 @@ class BotTicker:
             if not due:
                 guard.settle(due_qs, now)
                 return 0
-            cursor = (
+            row = (
                 ConsumerCursor.objects.filter(name=CONSUMER_NAME)
-                .values_list("position", flat=True)
+                .values_list("txid", "position")
                 .first()
-            ) or 0
+            )
+            cursor = LogPos(*row) if row else START
             for pk, su_id in due:
                 if guard.run(
                     pk, partial(self._expire_one, pk, cursor, now), now, service_user_id=su_id
@@ -607,11 +609,11 @@ class BotTicker:
         guard.settle(due_qs, now)
         return done
 
-    def _expire_one(self, pk: int, cursor: int, now: dt.datetime) -> bool:
+    def _expire_one(self, pk: int, cursor: LogPos, now: dt.datetime) -> bool:
         bq = BotQuestion.objects.get(pk=pk)
         # An answer already in the log but not yet read by the consumer wins.
         if Message.objects.filter(
-            room_id=bq.room_id, id__gt=cursor, created_at__lte=bq.expires_at
+            after(cursor), room_id=bq.room_id, created_at__lte=bq.expires_at
         ).exists():
             return False
         session = _locked(bq.session_id)

@@ -5,7 +5,9 @@ bot sessions, no flags — history is not news. Scores follow a slow per-person 
 walk per domain, so dashboards show plausible series rather than noise.
 
 Cost: about ``visits_per_week * weeks`` visits and ``3 * question_rate`` observations per
-visit, in a few ``bulk_create`` calls per person; no per-row queries.
+visit, buffered in a ``rooms.bulkload.BulkLoader`` (COPY on PostgreSQL): no per-row and
+no per-person queries beyond the goal, so a caller seeding many people writes them in a
+few large batches.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 from django.db import transaction
 
 from bots.models import Goal, Observation, Visit
-from bots.questionbank import ROTATION_DOMAINS, load_bank
+from bots.questionbank import ROTATION_DOMAINS, QuestionBank, load_bank
+from rooms.bulkload import BulkLoader
 from rooms.models import Person, ServiceUser
 
 VISIT_HOURS = (8, 12, 17, 20)  # morning, lunch, tea, bed
@@ -27,6 +32,15 @@ VISIT_HOURS = (8, 12, 17, 20)  # morning, lunch, tea, bed
 class Generated:
     visits: int
     observations: int
+    # The buffered visit rows (id, worker_id, checked_in_at, ...), in generation order:
+    # the caller may amend them (planned_visit_id, late) until the loader flushes.
+    visit_rows: list[dict[str, Any]] | None = None
+
+
+@cache
+def _bank() -> QuestionBank:
+    # Parsed once per process: a seed of thousands of people would parse it per person.
+    return load_bank()
 
 
 def _walk(level: float, rng: random.Random) -> float:
@@ -45,14 +59,18 @@ def generate_history(
     visits_per_week: int = 5,
     question_rate: float = 0.6,
     with_goal: bool | None = None,
+    loader: BulkLoader | None = None,
 ) -> Generated:
     """Write ``service_user``'s visits and observations between ``start`` and ``end``.
 
-    Idempotence is the caller's: call once per person (the demo builds fresh people).
+    With ``loader`` the rows are only buffered there (the caller flushes and commits);
+    without, they are written before returning. The same ``rng`` state gives the same
+    rows either way. Idempotence is the caller's: call once per person (the demo builds
+    fresh people).
     """
     if not workers or end <= start:
-        return Generated(0, 0)
-    bank = load_bank()
+        return Generated(0, 0, [])
+    bank = _bank()
     by_domain = {
         d: [q for q in bank.questions if q.kind == "question" and q.domain == d]
         for d in ROTATION_DOMAINS
@@ -68,7 +86,7 @@ def generate_history(
     level = {d: rng.uniform(0, 1.2) for d in ROTATION_DOMAINS}
     days = (end - start).days
     per_day = visits_per_week / 7
-    visits: list[Visit] = []
+    visits: list[dict[str, Any]] = []
     plans: list[list[tuple]] = []
     turn = 0
     home_lat, _home_lon = service_user.home_lat, service_user.home_lon
@@ -85,22 +103,24 @@ def generate_history(
             location = Visit.Location.OUT_OF_RANGE if out_of_range else Visit.Location.IN_RANGE
             if home_lat is None:
                 location = Visit.Location.NO_HOME
+            # Keys in the order of the rng calls they make (the generator's contract: the
+            # same seed gives the same history).
             visits.append(
-                Visit(
-                    service_user=service_user,
-                    worker=rng.choice(workers),
-                    checked_in_at=cin,
-                    checkin_location=location,
-                    checked_out_at=cin + dt.timedelta(minutes=minutes),
-                    checkout_location=location,
-                    duration_minutes=minutes,
-                    checkin_distance_m=rng.uniform(300, 2000)
+                {
+                    "service_user_id": service_user.pk,
+                    "worker_id": rng.choice(workers).pk,
+                    "checked_in_at": cin,
+                    "checkin_location": location.value,
+                    "checked_out_at": cin + dt.timedelta(minutes=minutes),
+                    "checkout_location": location.value,
+                    "duration_minutes": minutes,
+                    "checkin_distance_m": rng.uniform(300, 2000)
                     if out_of_range
                     else rng.uniform(0, 60),
-                    exception_reason="Phone GPS off" if out_of_range else "",
-                    travel_minutes=rng.randint(5, 30),
-                    late=rng.random() < 0.05,
-                )
+                    "exception_reason": "Phone GPS off" if out_of_range else "",
+                    "travel_minutes": rng.randint(5, 30),
+                    "late": rng.random() < 0.05,
+                }
             )
             asks: list[tuple] = []
             if rng.random() < question_rate:
@@ -119,25 +139,33 @@ def generate_history(
                         asks.append((q, d, None, _score(q, level[d])))
                 turn += 2
             plans.append(asks)
-    with transaction.atomic():
-        Visit.objects.bulk_create(visits, batch_size=2000)
-        obs = [
-            Observation(
-                service_user=service_user,
-                domain=d,
-                question_key=q.key,
-                question_version=q.version,
-                score=score,
-                visit_id=v.id,
-                goal=g,
-                answered_by=v.worker,
-                at=v.checked_out_at,
+    own = loader is None
+    sink = BulkLoader() if loader is None else loader
+    observations = 0
+    for v, vid in zip(visits, sink.ids(Visit, len(visits)), strict=True):
+        v["id"] = vid
+        sink.add(Visit, v)
+    for v, asks in zip(visits, plans, strict=True):
+        for q, d, g, score in asks:
+            observations += 1
+            sink.add(
+                Observation,
+                {
+                    "service_user_id": service_user.pk,
+                    "domain": d,
+                    "question_key": q.key,
+                    "question_version": q.version,
+                    "score": score,
+                    "visit_id": v["id"],
+                    "goal_id": g.pk if g is not None else None,
+                    "answered_by_id": v["worker_id"],
+                    "at": v["checked_out_at"],
+                },
             )
-            for v, asks in zip(visits, plans, strict=True)
-            for q, d, g, score in asks
-        ]
-        Observation.objects.bulk_create(obs, batch_size=5000)
-    return Generated(len(visits), len(obs))
+    if own:
+        with transaction.atomic():
+            sink.flush()
+    return Generated(len(visits), observations, visits)
 
 
 def _score(q, level: float) -> int:

@@ -114,17 +114,25 @@ def strip_reply_fallback(body: str) -> str:
 def process_transaction(
     txn_id: str, events: list[dict[str, Any]], cfg: BridgeConfig, now: dt.datetime
 ) -> int:
-    """Apply one appservice transaction atomically; returns the number of new events."""
-    with transaction.atomic():
-        done = 0
-        for raw in events:
+    """Apply one appservice transaction, one committed event at a time; returns the number
+    of new events.
+
+    Each event commits on its own (its entry, its ``InboundEvent`` row): a transaction
+    of up to 10,000 events holds no lock and no transaction id across the batch (which
+    would hold back every log reader's watermark, docs/log-contract.md). Homeserver
+    retries are safe because ``InboundEvent.event_id`` is unique: events committed before
+    a crash are skipped on the retry. The caller acknowledges only after this returns.
+    """
+    done = 0
+    for raw in events:
+        with transaction.atomic():
             done += _process_safely(raw, cfg, now)
-        # Kept for the operator only. The id is NOT a dedupe key: it restarts at 1 when
-        # Synapse (on SQLite) restarts, and its events are new (issue 13).
-        AppserviceTransaction.objects.update_or_create(
-            txn_id=txn_id, defaults={"events": len(events), "received_at": now}
-        )
-        return done
+    # Kept for the operator only. The id is NOT a dedupe key: it restarts at 1 when
+    # Synapse (on SQLite) restarts, and its events are new (issue 13).
+    AppserviceTransaction.objects.update_or_create(
+        txn_id=txn_id, defaults={"events": len(events), "received_at": now}
+    )
+    return done
 
 
 def _process_safely(raw: dict[str, Any], cfg: BridgeConfig, now: dt.datetime) -> int:

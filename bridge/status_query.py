@@ -18,6 +18,7 @@ from bridge.outbound import BRIDGED_KINDS, OutboxConsumer
 from bridge.status import BridgeFacts, BridgeStatus, RoomFacts, Thresholds, assess
 from rooms import access
 from rooms.errors import NotFound
+from rooms.logorder import START, LogPos, after
 from rooms.models import ConsumerCursor, Message, Person, Role, Room
 
 Status = OutboxEntry.Status
@@ -70,12 +71,13 @@ def gather(
                 last_sent_at=r.get("last_sent"),
             )
         )
-    position = (
+    row = (
         ConsumerCursor.objects.filter(name=OutboxConsumer.name)
-        .values_list("position", flat=True)
+        .values_list("txid", "position")
         .first()
-    ) or 0
-    lag = log.filter(id__gt=position).aggregate(n=Count("id"), oldest=Min("created_at"))
+    )
+    position = LogPos(*row) if row else START
+    lag = log.filter(after(position)).aggregate(n=Count("id"), oldest=Min("created_at"))
     matrix_rooms = bridged.values_list("matrix_room_id", flat=True)
     actions = BridgeAction.objects.filter(done_at__isnull=True)
     inbound = InboundEvent.objects.filter(

@@ -72,6 +72,8 @@ class Config(BaseSettings):
     # Origins allowed to open websockets / post forms (scheme://host[:port]).
     trusted_origins: list[str] = Field(default_factory=list)
     database_url: str = f"sqlite:///{BASE_DIR / 'var' / 'cocare.sqlite3'}"
+    # A read replica for the dashboards' figures (web/dashboards/replica.py); unset: none.
+    replica_database_url: str = ""
     # Unset: in-memory channel layer (single process, the demo default).
     redis_url: str | None = None
     # Key prefix on Redis: separate deployments (or concurrent test runs) sharing one Redis.

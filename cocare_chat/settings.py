@@ -99,6 +99,16 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
 else:
     _db["TEST"] = {"NAME": f"test_cocare_{CFG.test_db}"}
 DATABASES = {"default": _db}
+# Dashboards' figures on a read replica (web/dashboards/replica.py): only set when
+# COCARE_REPLICA_DATABASE_URL is; in tests the replica mirrors the test database.
+if CFG.replica_database_url:
+    DATABASES["replica"] = dj_database_url.parse(
+        CFG.replica_database_url,
+        conn_max_age=CFG.db_conn_max_age,
+        conn_health_checks=CFG.db_conn_max_age > 0,
+    )
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["web.dashboards.replica.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if CFG.redis_url:

@@ -32,7 +32,7 @@ from rooms.access import (
     is_provider_manager,
 )
 from rooms.errors import NotFound
-from rooms.models import Message, Person, Role
+from rooms.models import Message, Organisation, Person, Role
 
 CONTEXT = 2
 CONTEXT_KINDS = (Message.Kind.TEXT, Message.Kind.NOTE)
@@ -119,3 +119,17 @@ def flagged_context(person: Person, alert: Alert, message: Message) -> list[Mess
     after = list(base.filter(seq__gt=message.seq).order_by("seq")[:CONTEXT])
     audit.record(person, "alert.context_read", room=message.room, target=f"message:{message.id}")
     return [*reversed(before), message, *after]
+
+
+def access_provider_setup(person: Person | None) -> Organisation:
+    """The provider whose escalation set-up (on-call rota, policy) ``person`` manages:
+    a care manager's own provider. Anyone else: NotFound (the set-up pages and API
+    answer like a missing page)."""
+    if (
+        person is None
+        or person.role != Role.CARE_MANAGER
+        or person.organisation is None
+        or person.organisation.kind != Organisation.Kind.PROVIDER
+    ):
+        raise NotFound("Not found.")
+    return person.organisation

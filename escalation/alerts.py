@@ -58,7 +58,30 @@ class Flagged:
 
 
 def _lock(alert: Alert) -> Alert:
-    return Alert.objects.select_for_update().select_related("service_user").get(pk=alert.pk)
+    # FOR NO KEY UPDATE of the alert row alone (docs/log-contract.md, lock order): a plain
+    # FOR UPDATE with select_related would also lock the service user's row, and every
+    # flag or alert inserted for that person checks its foreign key against it at commit.
+    return (
+        Alert.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("service_user")
+        .get(pk=alert.pk)
+    )
+
+
+def lock_open_alerts(su: ServiceUser, concerns: list[str]) -> None:
+    """Lock the person's unresolved alerts of ``concerns`` in id order, before any write.
+
+    For one entry that flags several concerns: the first may open an alert and write a
+    notice into the team room (its row lock), and a later one would then lock an alert
+    after the room — the reverse of every other path (alert, then room).
+    """
+    list(
+        Alert.objects.select_for_update(no_key=True, of=("self",))
+        .filter(service_user=su, concern__in=concerns)
+        .exclude(state=Alert.State.RESOLVED)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
 
 
 def _open_alert(su: ServiceUser, concern: str, severity: str, now: dt.datetime) -> Alert | None:
@@ -108,7 +131,7 @@ def do_flag(
         alert = None
         for _ in range(3):
             alert = (
-                Alert.objects.select_for_update()
+                Alert.objects.select_for_update(no_key=True, of=("self",))
                 .select_related("service_user")
                 .filter(service_user=su, concern=concern)
                 .exclude(state=Alert.State.RESOLVED)

@@ -23,7 +23,7 @@ import re
 
 from pydantic import ValidationError
 
-from escalation.alerts import LABELS, do_acknowledge, do_flag
+from escalation.alerts import LABELS, do_acknowledge, do_flag, lock_open_alerts
 from escalation.models import Alert, AlertEvent
 from escalation.rules import detect
 from escalation.schemas import FlagSignal
@@ -87,7 +87,10 @@ class Detector(LogConsumer):
             reading = SensorReading.model_validate(message.payload.get("data") or {})
         except ValidationError as exc:
             raise ValueError(f"invalid sensor signal: {exc.error_count()} errors") from None
-        for hit in evaluate(reading):
+        hits = evaluate(reading)
+        if len(hits) > 1:
+            lock_open_alerts(message.room.service_user, [h.concern for h in hits])
+        for hit in hits:
             do_flag(
                 message=message,
                 rule=f"sensor:{hit.rule}",
@@ -119,7 +122,10 @@ class Detector(LogConsumer):
         ):
             self._ack(message, int(ack.group(1)) if ack.group(1) else None, now)
             return
-        for hit in detect(text):
+        hits = detect(text)
+        if len(hits) > 1:
+            lock_open_alerts(room.service_user, [h.concern for h in hits])
+        for hit in hits:
             do_flag(
                 message=subject,
                 rule=f"rule:{hit.rule}",

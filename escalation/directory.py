@@ -16,7 +16,10 @@ def policy_for(provider: Organisation | int) -> Policy:
     return parse_policy(row.config) if row else default_policy()
 
 
-def directory_for(su: ServiceUser, now: dt.datetime) -> Directory:
+def directory_for(su: ServiceUser, now: dt.datetime, until: dt.datetime | None = None) -> Directory:
+    """Who the steps can reach for ``su``: the rota covering ``now`` — or, with ``until``,
+    every shift overlapping [now, until) (the set-up preview runs the engine over a
+    window; ``Directory.on_call`` picks the shifts covering each step's own time)."""
     assigned = Membership.objects.filter(
         room__service_user=su,
         room__kind=Room.Kind.PROFESSIONAL,
@@ -31,7 +34,7 @@ def directory_for(su: ServiceUser, now: dt.datetime) -> Directory:
         role=Role.COMMISSIONER, organisation_id=su.council_id
     ).values_list("id", flat=True)
     shifts = OnCallShift.objects.filter(
-        provider_id=su.provider_id, starts_at__lte=now, ends_at__gt=now
+        provider_id=su.provider_id, starts_at__lte=until or now, ends_at__gt=now
     )
     return Directory(
         assigned_managers=sorted(assigned),

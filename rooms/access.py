@@ -2,7 +2,7 @@
 
 Every read, send, subscribe, fan-out and membership change calls these functions. The
 rules are data (``ROOM_ROLES``) plus three facts from the database: an active
-membership, the person's role, and for family members an unrevoked lawful basis.
+membership, the person's role, and for family members their own unrevoked lawful basis.
 Who may *become* a member is :func:`may_join` (the tenancy rule, docs/security.md).
 """
 
@@ -63,8 +63,17 @@ def role_allowed(role: str, room_kind: str) -> bool:
 
 
 def family_basis_active(service_user_id: int) -> bool:
+    """Whether any family member of this service user has an active lawful basis (the
+    bots' family notices are worth posting). Access itself is :func:`member_basis_active`."""
     return FamilyBasis.objects.filter(
         service_user_id=service_user_id, revoked_at__isnull=True
+    ).exists()
+
+
+def member_basis_active(service_user_id: int, person_id: int) -> bool:
+    """Whether this family member has their own unrevoked lawful basis for this person."""
+    return FamilyBasis.objects.filter(
+        service_user_id=service_user_id, person_id=person_id, revoked_at__isnull=True
     ).exists()
 
 
@@ -138,7 +147,7 @@ def may_join(person: Person, room: Room, *, invited_for: int | None = None) -> b
         partner_clinician=partner,
         own_service_user=su.person_id is not None and su.person_id == person.id,
         family_link=family_link,
-        basis_active=person.role == Role.FAMILY and family_basis_active(su.id),
+        basis_active=person.role == Role.FAMILY and member_basis_active(su.id, person.id),
     )
 
 
@@ -153,7 +162,8 @@ def active_membership(person: Person, room: Room) -> Membership | None:
         person.role,
         room.kind,
         is_own_service_user=room.service_user.person_id == person.id,
-        basis_active=person.role != Role.FAMILY or family_basis_active(room.service_user_id),
+        basis_active=person.role != Role.FAMILY
+        or member_basis_active(room.service_user_id, person.id),
     )
     return m if ok else None
 
@@ -179,21 +189,26 @@ def allowed_pairs(pairs: set[tuple[int, int]]) -> set[tuple[int, int]]:
         "room__service_user__person_id",
     )
     rows = [r for r in rows if (r[0], r[1]) in pairs]
+    family = [r for r in rows if r[2] == Role.FAMILY]
     with_basis = (
         set(
             FamilyBasis.objects.filter(
-                service_user_id__in={r[4] for r in rows if r[2] == Role.FAMILY},
+                service_user_id__in={r[4] for r in family},
+                person_id__in={r[0] for r in family},
                 revoked_at__isnull=True,
-            ).values_list("service_user_id", flat=True)
+            ).values_list("service_user_id", "person_id")
         )
-        if any(r[2] == Role.FAMILY for r in rows)
+        if family
         else set()
     )
     return {
         (pid, rid)
         for pid, rid, role, kind, su_id, su_person in rows
         if grants(
-            role, kind, is_own_service_user=su_person == pid, basis_active=su_id in with_basis
+            role,
+            kind,
+            is_own_service_user=su_person == pid,
+            basis_active=(su_id, pid) in with_basis,
         )
     }
 
@@ -251,7 +266,7 @@ def visible_rooms(person: Person) -> QuerySet[Room]:
         qs = qs.filter(
             Exists(
                 FamilyBasis.objects.filter(
-                    service_user=OuterRef("service_user"), revoked_at__isnull=True
+                    service_user=OuterRef("service_user"), person=person, revoked_at__isnull=True
                 )
             )
         )
@@ -274,6 +289,38 @@ def access_service_user(person: Person | None, service_user_id: int) -> ServiceU
     ).exists():
         raise NotFound("No such person.")
     return su
+
+
+def may_write_goals(person: Person | None, su: ServiceUser) -> bool:
+    """Who writes a person's goals and "what matters to me": the provider's care manager,
+    the person themselves, or a family member with access (their own basis) whom the
+    person agreed may (``Membership.may_write_goals``)."""
+    if person is None:
+        return False
+    if is_provider_manager(person, su):
+        return True
+    if person.role == Role.SERVICE_USER:
+        return su.person_id == person.id
+    if person.role != Role.FAMILY:
+        return False
+    room = Room.objects.select_related("service_user").filter(
+        service_user=su, kind=Room.Kind.FAMILY
+    )
+    m = active_membership(person, room.get()) if room.exists() else None
+    return m is not None and m.may_write_goals
+
+
+def access_goals(person: Person | None, service_user_id: int, *, write: bool = False):
+    """A service user whose goals ``person`` may read (``write``: also write); the one
+    NotFound otherwise. Readers: those who see key information, and goal writers."""
+    su = ServiceUser.objects.filter(pk=service_user_id).first()
+    if su is None or person is None:
+        raise NotFound("No such person.")
+    if may_write_goals(person, su):
+        return su
+    if write:
+        raise NotFound("No such person.")
+    return access_service_user(person, service_user_id)
 
 
 def visible_from_seq(membership: Membership) -> int:

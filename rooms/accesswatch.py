@@ -17,6 +17,18 @@ And it checks every socket's session (``rooms.sessions.ended``: still there, not
 user active, auth hash current — two queries for all sockets). A socket whose session
 ended gets ``session.ended`` naming its own session and closes: the backstop for a lost
 sign-out hint, an expiry, or a password change or deactivation made in another process.
+
+And it notices when the channel layer lost its state (a ``FLUSHDB``, or a restart of a
+Redis without persistence: every group membership is gone, so live hints would reach no
+socket and every entry would arrive through the watch, ~1 s late, until clients
+reconnected). Each process keeps one sentinel key per Redis shard, named for the process's
+layer and refreshed every tick with ``EXPIRE`` (one round trip per shard per tick). When
+``EXPIRE`` finds no key, that shard was reset: the sentinel is set again first, then every
+group of every registered socket (its person group, its room groups) is joined again, so a
+reset during the re-join is seen at the next tick; a re-join that fails part-way (the
+restarted server's first commands on stale connections) is repeated at the next tick.
+Entries published meanwhile reach the sockets through the head check above; nothing is
+lost or doubled (sockets de-duplicate by seq).
 """
 
 from __future__ import annotations
@@ -29,7 +41,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
-from rooms import sessions
+from rooms import publish, sessions
 from rooms.access import allowed_pairs
 from rooms.models import Room
 from rooms.sessions import SessionRef
@@ -37,6 +49,12 @@ from rooms.sessions import SessionRef
 log = logging.getLogger(__name__)
 
 INTERVAL = 0.5
+# The sentinel outlives a stalled process for this long; refreshed every tick.
+SENTINEL_TTL = 3600
+# Group joins in flight at once while re-joining after a reset.
+REJOIN_CONCURRENCY = 200
+# An unreachable Redis must not hold up the access, head and session checks of the tick.
+LAYER_CHECK_TIMEOUT = 2.0
 
 
 def _decide(
@@ -59,6 +77,9 @@ class AccessWatch:
         # (channel name, room id) -> the head that socket was behind at the last tick
         self.behind: dict[tuple[str, int], int] = {}
         self._task: asyncio.Task | None = None
+        self.rejoins = 0  # layer resets seen (and repaired) by this process
+        self._sentinels: set[int] = set()  # shards whose sentinel this process has set
+        self._rejoin_pending = False  # a reset was seen and the re-join has not completed
 
     def register(
         self,
@@ -114,8 +135,55 @@ class AccessWatch:
         self.behind = behind
         return lost
 
+    async def check_layer(self) -> int:
+        """Re-join every registered socket's groups on each layer shard found reset.
+
+        Returns how many group joins were made (0 when no shard lost its state). A layer
+        without shards of its own (the in-memory layer) never loses its state: nothing to do.
+        """
+        layer = get_channel_layer()
+        shards = getattr(layer, "ring_size", 0)
+        if not shards or not hasattr(layer, "connection"):
+            return 0
+        first = await asyncio.wait_for(self._probe(layer, shards), LAYER_CHECK_TIMEOUT)
+        if not self._rejoin_pending:
+            return 0
+        joins = [
+            (group, channel)
+            for channel, (pid, subs) in list(self.sockets.items())
+            for group in [publish.person_group(pid), *map(publish.room_group, list(subs))]
+        ]
+        for start in range(0, len(joins), REJOIN_CONCURRENCY):
+            batch = joins[start : start + REJOIN_CONCURRENCY]
+            await asyncio.gather(*(layer.group_add(g, ch) for g, ch in batch))
+        self._rejoin_pending = False
+        if not first:
+            self.rejoins += 1
+            log.warning("channel layer was reset: re-joined %d socket groups", len(joins))
+        return len(joins)
+
+    async def _probe(self, layer: Any, shards: int) -> bool:
+        """One EXPIRE per shard; a shard whose sentinel is gone marks a re-join pending
+        (before anything else can fail) and gets its sentinel back. Returns whether a
+        shard was new to this process (its first tick: not logged as a reset)."""
+        key = f"{layer.prefix}:watch-sentinel:{layer.client_prefix}"
+        first = False
+        for index in range(shards):
+            conn = layer.connection(index)
+            if not await conn.expire(key, SENTINEL_TTL):
+                self._rejoin_pending = True
+                await conn.set(key, "1", ex=SENTINEL_TTL)  # before the re-join: see above
+                # The first tick cannot tell a reset from a new process: re-join anyway.
+                first = first or index not in self._sentinels
+                self._sentinels.add(index)
+        return first
+
     async def _run(self) -> None:
         while self.sockets:
+            try:
+                await self.check_layer()
+            except Exception as exc:  # Redis down or slow: the next tick tries again
+                log.warning("channel layer check failed: %s", type(exc).__name__)
             try:
                 await self.check_once()
             except Exception as exc:  # sockets fall back to their own checks meanwhile

@@ -103,7 +103,16 @@ class PersonAdmin(admin.ModelAdmin):
 class FamilyBasisInline(ReadOnlyInline):
     model = FamilyBasis
     fk_name = "service_user"
-    fields = ("basis", "recorded_by", "recorded_at", "notes", "revoked_at", "revoked_by")
+    fields = (
+        "person",
+        "basis",
+        "recorded_by",
+        "recorded_at",
+        "review_on",
+        "notes",
+        "revoked_at",
+        "revoked_by",
+    )
     readonly_fields = fields
 
 
@@ -163,7 +172,7 @@ class ServiceUserAdmin(admin.ModelAdmin):
 
 @admin.register(FamilyBasis)
 class FamilyBasisAdmin(ReadOnlyAdmin):
-    list_display = ("service_user", "basis", "recorded_at", "revoked_at")
+    list_display = ("service_user", "person", "basis", "recorded_at", "review_on", "revoked_at")
     list_filter = ("basis",)
     actions = ["revoke"]
 
@@ -171,14 +180,15 @@ class FamilyBasisAdmin(ReadOnlyAdmin):
         return request.user.has_perm("rooms.change_familybasis")
 
     @admin.action(
-        description="Revoke the lawful basis (family lose access now)", permissions=["revoke"]
+        description="Revoke the lawful basis (that family member loses access now)",
+        permissions=["revoke"],
     )
     def revoke(self, request: HttpRequest, queryset: QuerySet[FamilyBasis]) -> None:
         by = acting_person(request)
         done = 0
-        for fb in queryset.filter(revoked_at__isnull=True).select_related("service_user"):
+        for fb in queryset.filter(revoked_at__isnull=True).select_related("service_user", "person"):
             try:
-                do_revoke_family_basis(fb.service_user, by=by)
+                do_revoke_family_basis(fb.service_user, fb.person, by=by)
             except CoCareError as exc:
                 self.message_user(request, exc.message, messages.WARNING)
             else:

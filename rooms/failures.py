@@ -20,6 +20,7 @@ from django.db.models import Q
 from cocare_chat import clock
 from rooms import access, audit
 from rooms.errors import Invalid, NotFound
+from rooms.logorder import START, LogPos, position_of
 from rooms.models import (
     ConsumerCursor,
     ConsumerFailure,
@@ -58,7 +59,10 @@ def failures_for(person: Person, reviewed_since: dt.datetime) -> list[FailureVie
     """
     sus = access.managed_service_users(person)
     recent = Q(reviewed_at__isnull=True) | Q(reviewed_at__gte=reviewed_since)
-    positions = dict(ConsumerCursor.objects.values_list("name", "position"))
+    positions = {
+        name: LogPos(txid, pos)
+        for name, txid, pos in ConsumerCursor.objects.values_list("name", "txid", "position")
+    }
     entries = [
         f
         for f in ConsumerFailure.objects.filter(recent, message__room__service_user__in=sus)
@@ -66,7 +70,7 @@ def failures_for(person: Person, reviewed_since: dt.datetime) -> list[FailureVie
         .defer("message__body", "message__edited_body", "message__payload")  # never shown
         .order_by("-last_at")[:SHOWN]
         # not skipped and behind the cursor: it succeeded on a later attempt
-        if f.skipped or f.message_id > positions.get(f.consumer, 0)
+        if f.skipped or position_of(f.message) > positions.get(f.consumer, START)
     ]
     rows = (
         WorkerFailure.objects.filter(recent, service_user__in=sus, resolved_at__isnull=True)

@@ -26,6 +26,7 @@ from django.utils.module_loading import import_string
 
 from rooms.isolation import RUN
 from rooms.logconsumer import LogConsumer
+from rooms.logorder import START, LogPos, after
 from rooms.models import (
     ConsumerCursor,
     ConsumerFailure,
@@ -159,26 +160,23 @@ class Lag:
 
 def consumer_lag(names: Iterable[str] | None = None) -> list[Lag]:
     """Each consumer's cursor against the log head, and its oldest unread entry's time."""
-    positions = dict(ConsumerCursor.objects.values_list("name", "position"))
+    positions = {
+        name: LogPos(txid, pos)
+        for name, txid, pos in ConsumerCursor.objects.values_list("name", "txid", "position")
+    }
     head = Message.objects.order_by("-id").values_list("id", flat=True).first() or 0
     out = []
     for name in names if names is not None else consumer_names():
-        pos = positions.get(name, 0)
-        oldest = None
+        pos = positions.get(name, START)
+        unread = Message.objects.filter(after(pos))
+        # The first unread entry in log order (txid, id): not always the smallest id.
+        oldest = unread.order_by("txid", "id").values_list("created_at", flat=True).first()
         behind = 0
-        if pos < head:
-            oldest = (
-                Message.objects.filter(id__gt=pos)
-                .order_by("id")
-                .values_list("created_at", flat=True)
-                .first()
-            )
+        if oldest is not None:
             # Counted up to a cap: a consumer far behind on a big log must not make
             # every check (and the exceptions page) scan it.
-            behind = len(
-                Message.objects.filter(id__gt=pos).values_list("id", flat=True)[:BEHIND_CAP]
-            )
-        out.append(Lag(name, pos, head, behind, oldest))
+            behind = len(unread.values_list("id", flat=True)[:BEHIND_CAP])
+        out.append(Lag(name, pos.id, head, behind, oldest))
     return out
 
 
@@ -195,12 +193,16 @@ def consumer_checks(now: dt.datetime, thresholds: Thresholds) -> Iterable[Findin
             problem=lagging,
             since=lag.oldest_unread_at if lagging else None,
         )
-    positions = {lag.consumer: lag.position for lag in lags}
+    positions = {
+        name: LogPos(txid, pos)
+        for name, txid, pos in ConsumerCursor.objects.values_list("name", "txid", "position")
+    }
     rows = (
         ConsumerFailure.objects.filter(reviewed_at__isnull=True)
         .values_list(
             "id",
             "consumer",
+            "message__txid",
             "message_id",
             "message__room_id",
             "message__seq",
@@ -212,7 +214,7 @@ def consumer_checks(now: dt.datetime, thresholds: Thresholds) -> Iterable[Findin
         )
         .order_by("id")
     )
-    for fid, consumer, mid, room, seq, su, attempts, error, skipped, first in rows:
+    for fid, consumer, mtx, mid, room, seq, su, attempts, error, skipped, first in rows:
         if skipped:
             yield Finding(
                 "consumer.skipped",
@@ -222,7 +224,7 @@ def consumer_checks(now: dt.datetime, thresholds: Thresholds) -> Iterable[Findin
                 service_user=su,
                 since=first,
             )
-        elif mid > positions.get(consumer, 0):  # the cursor waits at it: retrying now
+        elif LogPos(mtx, mid) > positions.get(consumer, START):  # the cursor waits at it
             yield Finding(
                 "consumer.failing",
                 f"{consumer} message {mid}",

@@ -7,14 +7,17 @@ or redact what).
 
 Guarantees of ``post_message``:
 - idempotent on ``(sender, client_id)``: a retry returns the stored entry, unchanged;
-- gap-free per-room ``seq``, assigned under the log lock (see ``rooms.loglock``) by one
-  ``UPDATE ... RETURNING`` on the room row;
+- gap-free per-room ``seq``, from the room row bumped in the insert's own statement
+  (PostgreSQL; ``UPDATE ... RETURNING`` then insert on SQLite), its lock held to commit;
+- no global lock: rooms commit side by side; cursor readers see entries in a safe order
+  through the visibility watermark (``rooms.logorder``, docs/log-contract.md);
 - persisted first; live fan-out and the worker poke are scheduled with ``on_commit``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +29,6 @@ from cocare_chat.config import get_config
 from rooms import publish
 from rooms.access import Action, access_room, is_provider_manager
 from rooms.errors import Conflict, Forbidden, Invalid
-from rooms.loglock import lock_log
 from rooms.models import Message, Person, Room
 from rooms.payloads import validate_payload
 from rooms.wire import amends_hidden, message_wire
@@ -79,7 +81,8 @@ def post_message(
     """Append one entry to ``room``'s log. Structural validation only — no access check.
 
     Raises Invalid (nothing written) or Conflict (client id reused for another room).
-    Locks: the log lock, then the room row (both held to commit).
+    Locks: the room row only (held to commit); an edit or redaction takes it before
+    checking its target.
     """
     if kind not in Message.Kind.values:
         raise Invalid(f"Unknown message kind {kind!r}.")
@@ -102,9 +105,9 @@ def post_message(
     now = now or clock.now()
 
     with transaction.atomic():
-        # Everything that only reads runs before the log lock, so the serialised section
-        # is just: lock, bump the room's seq, insert, commit. A repeated client id is
-        # found by the unique constraint at insert (no look-up on the common path).
+        # Everything that only reads runs before the room row is locked, so the section
+        # held to commit is just: bump the room's seq, insert, commit. A repeated client
+        # id is found by the unique constraint at insert (no look-up on the common path).
         reply_to = _entry_at(room, reply_to_seq, "reply_to") if reply_to_seq else None
         target = _entry_at(room, target_seq, "target") if target_seq else None
         if target is not None and kind == Message.Kind.EDIT and target.kind not in AMENDABLE_KINDS:
@@ -115,37 +118,36 @@ def post_message(
             and target.kind not in REDACTABLE_KINDS
         ):
             raise Invalid(f"A {target.kind} entry cannot be redacted.")
-        lock_log()
-        if (
-            target is not None
-            and Message.objects.filter(pk=target.pk, redacted_at__isnull=False).exists()
-        ):
-            retried = _existing(sender, client_id, room) if client_id else None
-            if retried is not None:  # a retry of the redaction that deleted it
-                return Posted(retried, created=False)
-            raise Invalid("That message was already deleted.")
-        try:
-            with transaction.atomic():  # savepoint: a lost race on client_id undoes the seq
-                seq = _next_seq(room.pk)
-                msg = Message.objects.create(
-                    room_id=room.pk,
-                    seq=seq,
-                    sender=sender,
-                    client_id=client_id,
-                    kind=kind,
-                    body=body,
-                    payload=clean_payload,
-                    reply_to=reply_to,
-                    target=target,
-                    created_at=now,
-                )
-        except IntegrityError:
+        if target is not None:
+            # Amendments of one room serialise on its row (taken here, before the
+            # check, and kept by the seq bump): two redactions of one entry cannot both
+            # pass the check.
+            Room.objects.select_for_update(no_key=True).filter(pk=room.pk).values_list("pk").get()
+            if Message.objects.filter(pk=target.pk, redacted_at__isnull=False).exists():
+                retried = _existing(sender, client_id, room) if client_id else None
+                if retried is not None:  # a retry of the redaction that deleted it
+                    return Posted(retried, created=False)
+                raise Invalid("That message was already deleted.")
+        msg = _append(
+            Message(
+                room_id=room.pk,
+                sender=sender,
+                client_id=client_id,
+                kind=kind,
+                body=body,
+                payload=clean_payload,
+                reply_to=reply_to,
+                target=target,
+                created_at=now,
+            )
+        )
+        if msg is None:
             # (sender, client_id) is already stored: a retry. Return the stored entry.
             existing = _existing(sender, client_id, room) if client_id else None
-            if existing is None:
-                raise
+            if existing is None:  # pragma: no cover - the conflict needs a client id
+                raise Invalid("The entry could not be stored.")
             return Posted(existing, created=False)
-        room.last_seq = seq
+        room.last_seq = msg.seq
         if target is not None:
             if kind == Message.Kind.EDIT:
                 target.edited_body = body
@@ -154,7 +156,6 @@ def post_message(
             else:
                 target.redacted_at = now
                 target.save(update_fields=["redacted_at"])
-        msg.sender = sender
         publish.message_on_commit(room.pk, message_wire(msg))
         publish.poke_workers_on_commit()
     return Posted(msg, created=True)
@@ -169,6 +170,67 @@ def _existing(sender: Person, client_id: str, room: Room) -> Message | None:
     if existing is not None and existing.room_id != room.pk:
         raise Conflict("client_id was already used for another room.")
     return existing
+
+
+# One statement on PostgreSQL: bump the room's seq (the row lock lasts to commit, so seq
+# is gap-free and commits in order within the room) and insert with it. A client id
+# already stored inserts nothing (ON CONFLICT), and the bump is undone under the same row
+# lock. ``txid`` is filled by the column default (rooms.models.CurrentTxid).
+_PG_APPEND = """
+WITH r AS (
+  UPDATE rooms_room SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq
+)
+INSERT INTO rooms_message
+  (room_id, seq, sender_id, client_id, kind, body, payload, reply_to_id, target_id,
+   created_at)
+SELECT %s, r.last_seq, %s, %s, %s, %s, %s::jsonb, %s, %s, %s FROM r
+ON CONFLICT (sender_id, client_id) WHERE client_id IS NOT NULL DO NOTHING
+RETURNING id, seq, txid
+"""
+
+
+def _append(msg: Message) -> Message | None:
+    """Give ``msg`` the room's next seq and insert it; None if its client id is taken.
+
+    Locks: the room row (to commit). Nothing global: other rooms commit side by side,
+    and readers follow the visibility watermark (``rooms.logorder``).
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(
+                _PG_APPEND,
+                [
+                    msg.room_id,
+                    msg.room_id,
+                    msg.sender_id,
+                    msg.client_id,
+                    msg.kind,
+                    msg.body,
+                    json.dumps(msg.payload),
+                    msg.reply_to_id,
+                    msg.target_id,
+                    msg.created_at,
+                ],
+            )
+            row = cur.fetchone()
+            if row is None:
+                cur.execute(
+                    "UPDATE rooms_room SET last_seq = last_seq - 1 WHERE id = %s", [msg.room_id]
+                )
+                return None
+        msg.id, msg.seq, msg.txid = row
+        msg._state.adding = False
+        msg._state.db = connection.alias
+        return msg
+    try:
+        with transaction.atomic():  # savepoint: a lost race on client_id undoes the seq
+            msg.seq = _next_seq(msg.room_id)
+            msg.save(force_insert=True)
+    except IntegrityError:
+        if msg.client_id is None:
+            raise
+        return None
+    return msg
 
 
 def _next_seq(room_id: int) -> int:

@@ -142,7 +142,14 @@ class ServiceUser(models.Model):
 
 
 class FamilyBasis(models.Model):
-    """The lawful basis recorded for sharing with family; revoking it ends family access."""
+    """The lawful basis for sharing with one family member (DESIGN.md §4).
+
+    One row per (service user, family member) while active; revoking it ends that member's
+    family access at once and nobody else's. ``consent`` is the person's own agreement
+    (``notes`` say who agreed and how); ``best_interests`` carries the recorded decision;
+    ``lpa`` carries the registration reference. Each has a review date; reviews due are
+    listed for the provider's care managers (``rooms.network.reviews_due``).
+    """
 
     class Basis(models.TextChoices):
         CONSENT = "consent", "The person's consent"
@@ -152,10 +159,16 @@ class FamilyBasis(models.Model):
     service_user = models.ForeignKey(
         ServiceUser, on_delete=models.CASCADE, related_name="family_bases"
     )
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="bases_held")
     basis = models.CharField(max_length=20, choices=Basis.choices)
     recorded_by = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField()
     notes = models.CharField(max_length=500, blank=True)
+    # The best-interests decision as recorded (who decided, what, why); required for that basis.
+    decision = models.TextField(max_length=2000, blank=True)
+    # The LPA's registration reference; required for that basis.
+    lpa_reference = models.CharField(max_length=100, blank=True)
+    review_on = models.DateField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by = models.ForeignKey(
         Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -164,9 +177,9 @@ class FamilyBasis(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["service_user"],
+                fields=["service_user", "person"],
                 condition=Q(revoked_at__isnull=True),
-                name="one_active_family_basis",
+                name="one_active_family_basis_per_member",
             )
         ]
 
@@ -197,6 +210,13 @@ class Membership(models.Model):
     joined_at = models.DateTimeField()
     # History before this seq is hidden (family members who joined late, by default).
     visible_from_seq = models.BigIntegerField(default=0)
+    # The room's head when this membership (re)started: what ``visible_from_seq`` returns
+    # to when the person decides a family member sees only history from joining.
+    joined_seq = models.BigIntegerField(default=0)
+    # The person's decision for a family member: history from before they joined too.
+    history_before_join = models.BooleanField(default=False)
+    # The person agrees this family member may write goals and "what matters to me".
+    may_write_goals = models.BooleanField(default=False)
     removed_at = models.DateTimeField(null=True, blank=True)
     removed_by = models.ForeignKey(
         Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -207,8 +227,27 @@ class Membership(models.Model):
         indexes = [models.Index(fields=["person", "removed_at"])]
 
 
+class CurrentTxid(models.Func):
+    """The writing transaction's id: ``pg_current_xact_id()`` on PostgreSQL, 0 on SQLite.
+
+    The column default of ``Message.txid``, so every row gets it whatever writes it (the
+    write path, bulk seeding, COPY). SQLite writers are serialised, so 0 everywhere keeps
+    the log order ``(txid, id)`` equal to id order there (see ``rooms.logorder``).
+    """
+
+    output_field = models.BigIntegerField()
+
+    def as_sql(self, compiler, connection, **extra_context):  # type: ignore[override]
+        return "0", []
+
+    def as_postgresql(self, compiler, connection, **extra_context):  # type: ignore[override]
+        # xid8 (64 bits, never wraps) -> bigint; top-level id even inside a savepoint.
+        return "(pg_current_xact_id()::text::bigint)", []
+
+
 class Message(models.Model):
-    """One entry of the log. ``id`` is the global log position consumers follow."""
+    """One entry of the log. ``(txid, id)`` is the global log position consumers follow
+    (``rooms.logorder``); ``seq`` is the gap-free position within the room."""
 
     class Kind(models.TextChoices):
         TEXT = "text", "Message"
@@ -240,8 +279,12 @@ class Message(models.Model):
     edited_body = models.TextField(null=True, blank=True)
     edited_at = models.DateTimeField(null=True, blank=True)
     redacted_at = models.DateTimeField(null=True, blank=True)
+    # The writing transaction's id (PostgreSQL); readers follow (txid, id) below the
+    # visibility watermark instead of a global lock (docs/log-contract.md).
+    txid = models.BigIntegerField(db_default=CurrentTxid(), editable=False)
 
     class Meta:
+        indexes = [models.Index(fields=["txid", "id"], name="log_order")]
         constraints = [
             models.UniqueConstraint(fields=["room", "seq"], name="gap_free_room_seq"),
             models.UniqueConstraint(
@@ -309,7 +352,9 @@ class ConsumerCursor(models.Model):
     """Position of a durable log consumer; advanced in the consumer's own transaction."""
 
     name = models.CharField(max_length=60, unique=True)
+    # The last entry read, in log order (txid, id): ``position`` is its id.
     position = models.BigIntegerField(default=0)
+    txid = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(null=True, blank=True)
 
 
@@ -482,3 +527,33 @@ class Attachment(models.Model):
                 fields=["uploader", "client_id"], name="one_upload_per_client_id"
             )
         ]
+
+
+class KeyInfoVersion(models.Model):
+    """One version of a service user's key information (``rooms.keyinfo``): the values
+    after a change, who made it and which fields changed. Version 1 is the baseline as
+    it stood before the first edit through the page or API. Append-only by convention:
+    only ``rooms.keyinfo.do_update_key_info`` writes it."""
+
+    service_user = models.ForeignKey(
+        ServiceUser, on_delete=models.CASCADE, related_name="key_info_versions"
+    )
+    version = models.PositiveIntegerField()
+    preferences = models.TextField(blank=True)
+    what_matters = models.TextField(blank=True)
+    communication_needs = models.TextField(blank=True)
+    access_notes = models.TextField(blank=True)
+    # Comma-separated field names that changed from the previous version ("" for v1).
+    changed_fields = models.CharField(max_length=100, blank=True)
+    changed_by = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service_user", "version"], name="one_key_info_version_number"
+            )
+        ]
+        indexes = [models.Index(fields=["service_user", "changed_at"])]

@@ -8,15 +8,29 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Literal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from cocare_chat import clock
 from rooms import audit, publish
-from rooms.access import Action, access_room, family_basis_active, may_join, role_allowed
+from rooms.access import Action, access_room, may_join, member_basis_active, role_allowed
+from rooms.bounds import BoundedDate
 from rooms.errors import Conflict, Invalid, NotFound
 from rooms.messages import post_message
-from rooms.models import FamilyBasis, Membership, Organisation, Person, Role, Room, ServiceUser
+from rooms.models import (
+    FamilyBasis,
+    KeyInfoVersion,
+    Membership,
+    Organisation,
+    Person,
+    Role,
+    Room,
+    ServiceUser,
+)
 
 SYSTEM_NAME = "CoCare"
 SYSTEM_KEY = "system"
@@ -24,6 +38,8 @@ SYSTEM_KEY = "system"
 # (unknown room or person, no right to manage, another tenant, wrong role, no basis):
 # ids and roles cannot be probed (docs/security.md "Adding members").
 MEMBER_REFUSED = "No such room or person."
+# A basis recorded without an explicit review date is reviewed a year later.
+BASIS_REVIEW_DAYS = 365
 
 
 def keyed_participant(
@@ -163,21 +179,28 @@ def do_update_service_user(
     """Change a service user's details (key information, home, preferences).
 
     Provider, council and own account cannot change here (they decide access). A change
-    to key information moves ``key_info_updated_at`` (the bot tells the next visit).
-    Audited with the changed field names only, never their content.
+    to key information moves ``key_info_updated_at`` (the bot tells the next visit) and
+    appends a ``KeyInfoVersion`` (the values after the change, who, which fields; a
+    baseline version 1 first if none exists), numbered under a lock on the service
+    user's row so two editors never take the same number. Audited with the changed field
+    names only, never their content.
     """
     known = {f.name for f in ServiceUser._meta.concrete_fields}
     bad = sorted((set(fields) & FIXED_FIELDS) | (set(fields) - known))
     if bad:
         raise Invalid(f"{', '.join(bad)} cannot be changed.")
     now = now or clock.now()
-    changed = sorted(f for f, v in fields.items() if getattr(su, f) != v)
-    if not changed:
-        return su
     with transaction.atomic():
+        locked = ServiceUser.objects.select_for_update().get(pk=su.pk)
+        changed = sorted(f for f, v in fields.items() if getattr(locked, f) != v)
+        if not changed:
+            return su
+        key_changed = sorted(KEY_INFO_FIELDS & set(changed))
+        if key_changed:
+            _key_info_version(locked, key_changed, fields, by, now)
         for f in changed:
             setattr(su, f, fields[f])
-        if KEY_INFO_FIELDS & set(changed):
+        if key_changed:
             su.key_info_updated_at = now
         su.save()
         audit.record(
@@ -190,6 +213,28 @@ def do_update_service_user(
     return su
 
 
+def _key_info_version(
+    su: ServiceUser, changed: list[str], fields: dict, by: Person | None, now: dt.datetime
+) -> KeyInfoVersion:
+    """Append the version after this change (the caller holds the service user's lock)."""
+    last = KeyInfoVersion.objects.filter(service_user=su).order_by("-version").first()
+    if last is None:
+        last = KeyInfoVersion.objects.create(
+            service_user=su,
+            version=1,
+            changed_at=su.key_info_updated_at or su.created_at,
+            **{f: getattr(su, f) for f in KEY_INFO_FIELDS},
+        )
+    return KeyInfoVersion.objects.create(
+        service_user=su,
+        version=last.version + 1,
+        changed_fields=",".join(changed),
+        changed_by=by,
+        changed_at=now,
+        **{f: fields.get(f, getattr(su, f)) for f in KEY_INFO_FIELDS},
+    )
+
+
 def do_add_member(
     room: Room,
     person: Person,
@@ -197,33 +242,47 @@ def do_add_member(
     by: Person | None = None,
     now: dt.datetime | None = None,
     notify: bool = True,
+    history_before_join: bool | None = None,
 ) -> Membership:
     """Add (or re-add) a member. Idempotent on (room, person): an active member is kept.
 
-    Structural checks only (the role fits the room, the service user is themselves, a
-    family basis is recorded); who may add whom is ``check_add_member`` / ``may_join``.
+    Structural checks only (the role fits the room, the service user is themselves, the
+    family member's own basis is recorded); who may add whom is ``check_add_member`` /
+    ``may_join``. A family member sees history from joining unless
+    ``history_before_join`` (the person's choice for this member; by default the service
+    user's ``family_history_from_join`` setting).
     """
     if not role_allowed(person.role, room.kind):
         raise Invalid(f"A {person.get_role_display()} cannot join the {room.kind} room.")
     if person.role == Role.SERVICE_USER and room.service_user.person_id != person.id:
         raise Invalid("Only the service user themselves can join as service user.")
-    if person.role == Role.FAMILY and not family_basis_active(room.service_user_id):
+    if person.role == Role.FAMILY and not member_basis_active(room.service_user_id, person.id):
         raise Invalid("Record a lawful basis for family sharing first.")
     now = now or clock.now()
     with transaction.atomic():
         m = Membership.objects.select_for_update().filter(room=room, person=person).first()
         if m is not None and m.removed_at is None:
             return m
-        hide_history = person.role == Role.FAMILY and room.service_user.family_history_from_join
-        visible_from = Room.objects.get(pk=room.pk).last_seq if hide_history else 0
+        if history_before_join is None:
+            history_before_join = not room.service_user.family_history_from_join
+        hide_history = person.role == Role.FAMILY and not history_before_join
+        head = Room.objects.get(pk=room.pk).last_seq
+        visible_from = head if hide_history else 0
         if m is None:
             m = Membership.objects.create(
-                room=room, person=person, joined_at=now, visible_from_seq=visible_from
+                room=room,
+                person=person,
+                joined_at=now,
+                visible_from_seq=visible_from,
+                joined_seq=head,
+                history_before_join=person.role == Role.FAMILY and history_before_join,
             )
         else:
             m.removed_at = None
             m.removed_by = None
             m.joined_at = now
+            m.joined_seq = head
+            m.history_before_join = person.role == Role.FAMILY and history_before_join
             m.visible_from_seq = visible_from
             m.save()
         audit.record(by, "membership.add", room=room, target=f"person:{person.id}", now=now)
@@ -300,45 +359,370 @@ def check_remove_member(actor: Person, room_id: int, person_id: int) -> None:
         raise NotFound(MEMBER_REFUSED) from None
 
 
+class FamilyBasisIn(BaseModel):
+    """A lawful basis as a manager records it (page form, API body, invitation).
+
+    ``consent`` is the person's own agreement (``notes``: who agreed and how);
+    ``best_interests`` needs the ``decision`` as recorded; ``lpa`` needs the
+    registration ``lpa_reference``. ``review_on`` is when it must be looked at again.
+    """
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    basis: Literal["consent", "best_interests", "lpa"]
+    notes: str = Field(default="", max_length=500)
+    decision: str = Field(default="", max_length=2000)
+    lpa_reference: str = Field(default="", max_length=100)
+    review_on: BoundedDate
+
+    @model_validator(mode="after")
+    def _evidence(self) -> FamilyBasisIn:
+        if self.basis == "best_interests" and not self.decision:
+            raise ValueError("a best-interests basis needs the decision as recorded")
+        if self.basis == "lpa" and not self.lpa_reference:
+            raise ValueError("a lasting power of attorney needs its reference")
+        return self
+
+
+def default_review_on(now: dt.datetime) -> dt.date:
+    return timezone.localdate(now) + dt.timedelta(days=BASIS_REVIEW_DAYS)
+
+
 def do_record_family_basis(
     service_user: ServiceUser,
-    basis: str,
+    member: Person,
+    basis: str | FamilyBasisIn,
     *,
     by: Person,
     notes: str = "",
+    decision: str = "",
+    lpa_reference: str = "",
+    review_on: dt.date | None = None,
     now: dt.datetime | None = None,
 ) -> FamilyBasis:
-    if basis not in FamilyBasis.Basis.values:
-        raise Invalid(f"basis must be one of {', '.join(FamilyBasis.Basis.values)}.")
+    """Record ``member``'s lawful basis for ``service_user``'s family room.
+
+    One active basis per (service user, member): unique constraint
+    ``one_active_family_basis_per_member``; a second is a Conflict (revoke, then record).
+    A plain basis name (tests, the demo) is checked through :class:`FamilyBasisIn` with
+    the keyword evidence, reviewed a year ahead unless ``review_on``. Audited
+    ``family_basis.record``; the member's open sockets are told to re-check on commit (a
+    re-recorded basis gives the room back).
+    """
+    if member.role != Role.FAMILY:
+        raise Invalid("A lawful basis is recorded for a family member or friend.")
     now = now or clock.now()
+    if isinstance(basis, str):
+        try:
+            data = FamilyBasisIn(
+                basis=basis,  # type: ignore[arg-type]
+                notes=notes,
+                decision=decision,
+                lpa_reference=lpa_reference,
+                review_on=review_on or default_review_on(now),
+            )
+        except ValidationError as exc:
+            raise Invalid(
+                "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+            ) from None
+    else:
+        data = basis
     with transaction.atomic():
-        if FamilyBasis.objects.filter(service_user=service_user, revoked_at__isnull=True).exists():
+        if FamilyBasis.objects.filter(
+            service_user=service_user, person=member, revoked_at__isnull=True
+        ).exists():
             raise Conflict("A lawful basis is already recorded; revoke it first to change it.")
-        fb = FamilyBasis.objects.create(
-            service_user=service_user, basis=basis, recorded_by=by, recorded_at=now, notes=notes
+        try:
+            with transaction.atomic():
+                fb = FamilyBasis.objects.create(
+                    service_user=service_user,
+                    person=member,
+                    basis=data.basis,
+                    recorded_by=by,
+                    recorded_at=now,
+                    notes=data.notes,
+                    decision=data.decision,
+                    lpa_reference=data.lpa_reference,
+                    review_on=data.review_on,
+                )
+        except IntegrityError:
+            raise Conflict(
+                "A lawful basis is already recorded; revoke it first to change it."
+            ) from None
+        audit.record(
+            by,
+            "family_basis.record",
+            service_user=service_user,
+            target=f"person:{member.id}",
+            now=now,
         )
-        audit.record(by, "family_basis.record", service_user=service_user, now=now)
+        room = Room.objects.filter(service_user=service_user, kind=Room.Kind.FAMILY).first()
+        if room is not None:
+            publish.access_changed_on_commit(member.id, room.id)
     return fb
 
 
 def do_revoke_family_basis(
-    service_user: ServiceUser, *, by: Person, now: dt.datetime | None = None
-) -> None:
-    """Revoke the lawful basis: every family member loses access at once.
+    service_user: ServiceUser,
+    member: Person,
+    *,
+    by: Person,
+    now: dt.datetime | None = None,
+) -> FamilyBasis:
+    """Revoke one family member's lawful basis: that member loses access at once.
 
-    Access checks read the basis on every read and fan-out, so this takes effect at
-    commit; open sockets of family members are also told to re-check immediately.
+    Other family members keep theirs. Access checks read the member's basis on every
+    read, send and fan-out, so this takes effect at commit; the member's open sockets are
+    also told to re-check on commit (``access.changed``), and the per-process access
+    watch (rooms.accesswatch) is the backstop within its interval. Audited
+    ``family_basis.revoke``. NotFound when the member has no active basis.
     """
     now = now or clock.now()
     with transaction.atomic():
-        n = FamilyBasis.objects.filter(service_user=service_user, revoked_at__isnull=True).update(
-            revoked_at=now, revoked_by=by
+        fb = (
+            FamilyBasis.objects.select_for_update()
+            .filter(service_user=service_user, person=member, revoked_at__isnull=True)
+            .first()
         )
-        if not n:
+        if fb is None:
             raise NotFound("No lawful basis is recorded.")
-        audit.record(by, "family_basis.revoke", service_user=service_user, now=now)
-        family_room = Room.objects.get(service_user=service_user, kind=Room.Kind.FAMILY)
-        for m in Membership.objects.filter(
-            room=family_room, removed_at__isnull=True, person__role=Role.FAMILY
-        ):
-            publish.access_changed_on_commit(m.person_id, family_room.id)
+        fb.revoked_at = now
+        fb.revoked_by = by
+        fb.save(update_fields=["revoked_at", "revoked_by"])
+        audit.record(
+            by,
+            "family_basis.revoke",
+            service_user=service_user,
+            target=f"person:{member.id}",
+            now=now,
+        )
+        room = Room.objects.filter(service_user=service_user, kind=Room.Kind.FAMILY).first()
+        if room is not None:
+            publish.access_changed_on_commit(member.id, room.id)
+    return fb
+
+
+def do_review_family_basis(
+    service_user: ServiceUser,
+    member: Person,
+    review_on: dt.date,
+    *,
+    by: Person,
+    now: dt.datetime | None = None,
+) -> FamilyBasis:
+    """The basis was reviewed and still holds: move its review date. Audited."""
+    now = now or clock.now()
+    if review_on <= timezone.localdate(now):
+        raise Invalid("The next review must be after today.")
+    with transaction.atomic():
+        fb = (
+            FamilyBasis.objects.select_for_update()
+            .filter(service_user=service_user, person=member, revoked_at__isnull=True)
+            .first()
+        )
+        if fb is None:
+            raise NotFound("No lawful basis is recorded.")
+        fb.review_on = review_on
+        fb.save(update_fields=["review_on"])
+        audit.record(
+            by,
+            "family_basis.review",
+            service_user=service_user,
+            target=f"person:{member.id}",
+            now=now,
+        )
+    return fb
+
+
+def do_set_history_before_join(
+    service_user: ServiceUser,
+    member: Person,
+    sees_earlier: bool,
+    *,
+    by: Person,
+    now: dt.datetime | None = None,
+) -> Membership:
+    """The person's choice for one family member: family-room history from before they
+    joined, or only from joining (``Membership.visible_from_seq`` is 0 or ``joined_seq``).
+
+    Audited ``family_history.set``; the member's open sockets re-check on commit.
+    NotFound when the member holds no family-room membership.
+    """
+    now = now or clock.now()
+    with transaction.atomic():
+        m = (
+            Membership.objects.select_for_update()
+            .filter(
+                room__service_user=service_user,
+                room__kind=Room.Kind.FAMILY,
+                person=member,
+                removed_at__isnull=True,
+            )
+            .first()
+        )
+        if m is None or member.role != Role.FAMILY:
+            raise NotFound("That person is not a member of this room.")
+        m.history_before_join = sees_earlier
+        m.visible_from_seq = 0 if sees_earlier else m.joined_seq
+        m.save(update_fields=["visible_from_seq", "history_before_join"])
+        audit.record(
+            by,
+            "family_history.set",
+            service_user=service_user,
+            target=f"person:{member.id}:{'all' if sees_earlier else 'from_join'}",
+            now=now,
+        )
+        publish.access_changed_on_commit(member.id, m.room_id)
+    return m
+
+
+def do_set_goal_writer(
+    service_user: ServiceUser,
+    member: Person,
+    agreed: bool,
+    *,
+    by: Person,
+    now: dt.datetime | None = None,
+) -> Membership:
+    """The person's agreement that one family member may write their goals and "what
+    matters to me" (``Membership.may_write_goals``). Audited ``family_goals.set``.
+    NotFound when the member holds no family-room membership."""
+    now = now or clock.now()
+    with transaction.atomic():
+        m = (
+            Membership.objects.select_for_update()
+            .filter(
+                room__service_user=service_user,
+                room__kind=Room.Kind.FAMILY,
+                person=member,
+                removed_at__isnull=True,
+            )
+            .first()
+        )
+        if m is None or member.role != Role.FAMILY:
+            raise NotFound("That person is not a member of this room.")
+        m.may_write_goals = agreed
+        m.save(update_fields=["may_write_goals"])
+        audit.record(
+            by,
+            "family_goals.set",
+            service_user=service_user,
+            target=f"person:{member.id}:{'yes' if agreed else 'no'}",
+            now=now,
+        )
+    return m
+
+
+def check_set_goal_writer(actor: Person, su_id: int, person_id: int, agreed: bool) -> Membership:
+    """Recorded by the provider's care manager (the person's agreement) or by the service
+    user on their own account; anyone else: the one NotFound."""
+    su = ServiceUser.objects.filter(pk=su_id).first()
+    if su is not None and actor.role == Role.SERVICE_USER and su.person_id == actor.id:
+        member = Person.objects.filter(pk=person_id, role=Role.FAMILY).first()
+        if member is None:
+            raise NotFound(MEMBER_REFUSED)
+    else:
+        room, member = access_family_member(actor, su_id, person_id)
+        su = room.service_user
+    try:
+        return do_set_goal_writer(su, member, agreed, by=actor)
+    except NotFound:
+        raise NotFound(MEMBER_REFUSED) from None
+
+
+def family_bases(service_user: ServiceUser) -> QuerySet[FamilyBasis]:
+    """Every basis ever recorded for this person's family, newest first (the record)."""
+    return (
+        FamilyBasis.objects.filter(service_user=service_user)
+        .select_related("person", "recorded_by", "revoked_by")
+        .order_by("-recorded_at", "-id")
+    )
+
+
+def reviews_due(service_users: QuerySet[ServiceUser], today: dt.date) -> QuerySet[FamilyBasis]:
+    """Active bases whose review date is today or past, for these service users."""
+    return (
+        FamilyBasis.objects.filter(
+            service_user__in=service_users, revoked_at__isnull=True, review_on__lte=today
+        )
+        .select_related("person", "service_user")
+        .order_by("review_on", "id")
+    )
+
+
+def access_family_member(actor: Person | None, su_id: int, person_id: int) -> tuple[Room, Person]:
+    """The family room of ``su_id`` and a family member linked to it (a membership of
+    that room, current or past), if ``actor`` may manage its members; one NotFound
+    (:data:`MEMBER_REFUSED`) whatever the reason."""
+    room = Room.objects.filter(service_user_id=su_id, kind=Room.Kind.FAMILY).first()
+    if room is None:
+        raise NotFound(MEMBER_REFUSED)
+    try:
+        room, _ = access_room(actor, room.id, Action.MANAGE)
+    except NotFound:
+        raise NotFound(MEMBER_REFUSED) from None
+    member = (
+        Person.objects.filter(pk=person_id, role=Role.FAMILY, memberships__room=room)
+        .distinct()
+        .first()
+    )
+    if member is None:
+        raise NotFound(MEMBER_REFUSED)
+    return room, member
+
+
+def check_record_family_basis(
+    actor: Person, su_id: int, person_id: int, data: FamilyBasisIn
+) -> FamilyBasis:
+    room, member = access_family_member(actor, su_id, person_id)
+    return do_record_family_basis(room.service_user, member, data, by=actor)
+
+
+def check_revoke_family_basis(actor: Person, su_id: int, person_id: int) -> FamilyBasis:
+    """The provider's care manager revokes any basis; the person themselves, on their own
+    account, withdraws a *consent* they gave (a best-interests decision or an LPA is not
+    theirs to end here). Anyone else, or anything else: the one NotFound."""
+    su = ServiceUser.objects.filter(pk=su_id).first()
+    if su is not None and actor.role == Role.SERVICE_USER and su.person_id == actor.id:
+        fb = FamilyBasis.objects.filter(
+            service_user=su, person_id=person_id, revoked_at__isnull=True, basis="consent"
+        ).first()
+        if fb is None:
+            raise NotFound(MEMBER_REFUSED)
+        member = fb.person
+    else:
+        room, member = access_family_member(actor, su_id, person_id)
+        su = room.service_user
+    try:
+        return do_revoke_family_basis(su, member, by=actor)
+    except NotFound:
+        raise NotFound(MEMBER_REFUSED) from None
+
+
+def check_review_family_basis(
+    actor: Person, su_id: int, person_id: int, review_on: dt.date
+) -> FamilyBasis:
+    room, member = access_family_member(actor, su_id, person_id)
+    try:
+        return do_review_family_basis(room.service_user, member, review_on, by=actor)
+    except NotFound:
+        raise NotFound(MEMBER_REFUSED) from None
+
+
+def check_set_history_before_join(
+    actor: Person, su_id: int, person_id: int, sees_earlier: bool
+) -> Membership:
+    """Recorded by the provider's care manager (the person's decision) or by the service
+    user themselves on their own account; anyone else: the one NotFound."""
+    su = ServiceUser.objects.filter(pk=su_id).first()
+    if su is not None and actor.role == Role.SERVICE_USER and su.person_id == actor.id:
+        member = Person.objects.filter(pk=person_id, role=Role.FAMILY).first()
+        if member is None:
+            raise NotFound(MEMBER_REFUSED)
+    else:
+        room, member = access_family_member(actor, su_id, person_id)
+        su = room.service_user
+    try:
+        return do_set_history_before_join(su, member, sees_earlier, by=actor)
+    except NotFound:
+        raise NotFound(MEMBER_REFUSED) from None

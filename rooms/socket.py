@@ -12,14 +12,19 @@ thread hop before its work, so it is refused even before the close.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from cocare_chat.config import get_config
 from rooms import access, audit, bounds, publish, ratelimit, sessions
@@ -50,6 +55,11 @@ REPLAY_PAGE = 200
 # Subscribes per socket (rooms/throttle.py): a burst, then one every 3 seconds.
 SUBSCRIBE_BURST = 20
 SUBSCRIBE_PER_SECOND = 1 / 3
+# While the channel layer is unreachable (a Redis restart), a socket's channel receive
+# retries with this back-off instead of closing the socket.
+LAYER_RETRY_FIRST = 0.05
+LAYER_RETRY_MAX = 1.0
+_LAYER_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 
 
 @dataclass
@@ -102,7 +112,41 @@ def _page(room_id: int, after_seq: int, visible_from: int, upto: int | None = No
     return [message_wire(m) for m in rows if upto is None or m.seq < upto]
 
 
+def _surviving(receive: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[Any]]:
+    """A channel receive that outlives an unreachable channel layer.
+
+    channels-redis raises from ``receive`` while its Redis is down; channels then ends the
+    consumer and Daphne closes the socket, so a Redis restart would make every client
+    reconnect. Here the receive waits (with back-off) and resumes on the restarted server.
+    Nothing is lost meanwhile: hints are not the record (DESIGN.md §3.3), the process's
+    watch re-joins this socket's groups once it sees the layer was reset
+    (rooms/accesswatch.py) and fills any gap from the database.
+    """
+
+    async def surviving() -> Any:
+        pause = LAYER_RETRY_FIRST
+        while True:
+            try:
+                return await receive()
+            except _LAYER_DOWN as exc:
+                log.warning("channel layer receive failed, retrying: %s", type(exc).__name__)
+                await asyncio.sleep(pause)  # back-off while the layer is down
+                pause = min(pause * 2, LAYER_RETRY_MAX)
+
+    return surviving
+
+
 class RoomsSocket(AsyncWebsocketConsumer):
+    # channels' AsyncConsumer.__call__ assigns the layer receive here just before it
+    # starts dispatching: wrap it so a Redis restart does not end the socket.
+    @property
+    def channel_receive(self) -> Callable[[], Awaitable[Any]]:
+        return self._channel_receive
+
+    @channel_receive.setter
+    def channel_receive(self, receive: Callable[[], Awaitable[Any]]) -> None:
+        self._channel_receive = _surviving(receive)
+
     async def connect(self):
         self.person: Person | None = await _load_person(self.scope.get("user"))
         self.subs: dict[int, Sub] = {}

@@ -118,7 +118,7 @@ def test_revoking_the_family_basis_ends_family_access_at_once(cast):
 
     debbie = _client(cast.debbie)
     assert debbie.get(f"/api/rooms/{cast.family.id}/messages").status_code == 200
-    do_revoke_family_basis(cast.peggy, by=cast.carol)
+    do_revoke_family_basis(cast.peggy, cast.debbie, by=cast.carol)
     assert debbie.get(f"/api/rooms/{cast.family.id}/messages").status_code == 404
     r = debbie.post(
         f"/api/rooms/{cast.family.id}/messages",
@@ -135,7 +135,7 @@ def test_revoking_the_family_basis_ends_family_access_at_once(cast):
 def test_family_members_see_history_from_when_they_joined(cast):
     from rooms.messages import check_post_message
     from rooms.models import Person, Role
-    from rooms.network import do_add_member
+    from rooms.network import do_add_member, do_record_family_basis
 
     check_post_message(person=cast.anna, room_id=cast.family.id, body="before Sam joined")
     sam = Person.objects.create(user=None, display_name="Sam", role=Role.FAMILY)
@@ -143,6 +143,7 @@ def test_family_members_see_history_from_when_they_joined(cast):
 
     sam.user = get_user_model().objects.create(username="sam")
     sam.save()
+    do_record_family_basis(cast.peggy, sam, "consent", by=cast.carol)
     do_add_member(cast.family, sam, by=cast.carol)
     check_post_message(person=cast.anna, room_id=cast.family.id, body="after Sam joined")
     bodies = [

@@ -17,7 +17,7 @@ import pytest
 from django.db import connection
 
 from rooms.models import Membership, Role
-from rooms.network import do_add_member
+from rooms.network import do_add_member, do_record_family_basis
 from tests.support.cast import PASSWORD, build_cast, person
 from tests.support.live import ServerProcess, WsClient, login_cookies
 from tests.support.services import port_open, subprocess_env
@@ -60,6 +60,7 @@ def test_a_late_joiner_never_gets_old_text_edited_after_she_joined_but_sees_late
 
         old_seq = asyncio.run(before_she_joins())
         dora = person("dora", "Dora Hughes", Role.FAMILY, None)
+        do_record_family_basis(cast.peggy, dora, "consent", by=cast.carol)
         do_add_member(cast.family, dora, by=cast.carol, notify=False)
         assert Membership.objects.get(room=cast.family, person=dora).visible_from_seq == old_seq
         dora_cookies = login_cookies(srv.url, "dora", PASSWORD)

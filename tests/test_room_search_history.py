@@ -15,7 +15,7 @@ from rooms import search
 from rooms.errors import Invalid, NotFound
 from rooms.messages import check_post_message, post_message
 from rooms.models import AuditEvent, Membership, Role
-from rooms.network import do_add_member
+from rooms.network import do_add_member, do_record_family_basis
 from rooms.reads import check_mark_read
 from rooms.summaries import receipts, room_summaries
 from tests.support.cast import person
@@ -74,6 +74,7 @@ def test_search_finds_words_by_their_current_text_never_deleted_ones(cast):
 def test_search_never_reaches_before_visible_from_or_another_room(cast):
     say(cast, cast.anna, "Old news about the new diagnosis")
     dora = person("dora", "Dora Hughes", Role.FAMILY, None)
+    do_record_family_basis(cast.peggy, dora, "consent", by=cast.carol)
     do_add_member(cast.family, dora, by=cast.carol, notify=False)
     assert Membership.objects.get(room=cast.family, person=dora).visible_from_seq > 0
     say(cast, cast.anna, "Fresh news: the diagnosis letter came")
@@ -141,6 +142,7 @@ def test_older_history_by_before_seq_stops_at_visible_from(cast):
     for i in range(3):
         say(cast, cast.anna, f"before {i}")
     dora = person("dora", "Dora Hughes", Role.FAMILY, None)
+    do_record_family_basis(cast.peggy, dora, "consent", by=cast.carol)
     do_add_member(cast.family, dora, by=cast.carol, notify=False)
     start = Membership.objects.get(room=cast.family, person=dora).visible_from_seq
     for i in range(5):
@@ -202,6 +204,7 @@ def test_unread_counts_and_previews_follow_reads_on_any_device(cast):
 def test_receipts_list_humans_with_their_visible_from(cast):
     say(cast, cast.anna, "Before Dora")
     dora = person("dora", "Dora Hughes", Role.FAMILY, None)
+    do_record_family_basis(cast.peggy, dora, "consent", by=cast.carol)
     do_add_member(cast.family, dora, by=cast.carol, notify=False)
     rows = {r["name"]: r for r in receipts(cast.family)}
     assert "Dora Hughes" in rows and rows["Dora Hughes"]["visible_from"] >= 1

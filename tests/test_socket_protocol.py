@@ -174,7 +174,7 @@ async def test_revoked_family_member_is_cut_off_even_if_the_hint_is_lost(acast, 
     await expect(comm, "subscribed")
     # Drop the access-changed hint: the per-delivery re-check must still cut her off.
     monkeypatch.setattr(publish, "access_changed_on_commit", lambda *a, **k: None)
-    await sync_to_async(do_revoke_family_basis)(acast.peggy, by=acast.carol)
+    await sync_to_async(do_revoke_family_basis)(acast.peggy, acast.debbie, by=acast.carol)
     # Stand in for the 1 s access TTL having lapsed, without sleeping.
     monkeypatch.setattr(socket, "ACCESS_TTL", 0.0)
     await post(person=acast.anna, room_id=acast.family.id, body="private now")

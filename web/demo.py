@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Max
 
 from bots.models import PlannedVisit, Visit
 from bots.synthetic import generate_history
@@ -25,7 +24,9 @@ from careplan.rules import PlanSpec
 from cocare_chat import clock
 from escalation.models import Alert, AlertEvent, Flag
 from escalation.policy import default_policy
+from rooms import logorder
 from rooms.assessors import do_allocate
+from rooms.bulkload import BulkLoader
 from rooms.messages import post_message
 from rooms.models import ConsumerCursor, Message, Organisation, Person, Role, Room, ServiceUser
 from rooms.network import do_add_member, do_create_service_user, do_record_family_basis
@@ -143,7 +144,12 @@ def build_demo(now: dt.datetime | None = None) -> dict[str, Person]:
             commissioned_hours_per_week=14,
         )
         do_record_family_basis(
-            margaret, "consent", by=manager, notes="Peggy agreed on 2 Nov.", now=now
+            margaret,
+            people["debbie"],
+            "consent",
+            by=manager,
+            notes="Peggy agreed on 2 Nov.",
+            now=now,
         )
         do_allocate(people["ruth"], margaret, by=people["colin"], now=now)
         for su in (margaret, arthur, edith):
@@ -301,6 +307,7 @@ def build_scale(
     progress=None,
     visits_per_week: int = 5,
     alerts_per_year: float = 3.0,
+    flush_rows: int = 100_000,
 ) -> int:
     """Add ``service_users`` synthetic people, each with ``years`` of history.
 
@@ -310,7 +317,11 @@ def build_scale(
     history once (when they have none), so their dashboards are not empty.
     Returns the number of messages written. Providers are spread 1 per 250 people so the
     council dashboards have several to compare. Bounded: about ``visits_per_week * 52 *
-    years`` visits per person, written with ``bulk_create`` (a handful of queries each).
+    years`` visits per person. People are created through the real actions; their history
+    rows are buffered in a ``rooms.bulkload.BulkLoader`` and written about ``flush_rows``
+    at a time (COPY on PostgreSQL), one transaction per batch of people. ``progress`` is
+    called with the number of people of each committed batch. The same ``seed`` and
+    ``now`` give the same rows (docs/performance.md, "Seeding at scale").
     """
     rng = random.Random(seed)
     now = now or clock.now()
@@ -339,60 +350,102 @@ def build_scale(
     weeks = max(1, int(years * 52))
     written = 0
     policy = default_policy().model_dump(mode="json")
-    _history_for_demo_cast(start, now, rng, policy, alerts_per_year)
-    for i in range(service_users):
-        prov = providers[i % n_providers]
+    loader = BulkLoader(trusted_references=True)
+    _history_for_demo_cast(start, now, rng, policy, alerts_per_year, loader)
+    i = 0
+    while i < service_users:
+        # One transaction per batch of people: their rooms, memberships and history are
+        # committed together (COPY of about ``flush_rows`` rows), or not at all.
+        heads: list[tuple[int, int]] = []
+        batch = 0
         with transaction.atomic():
-            su = do_create_service_user(
-                full_name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
-                provider=prov,
-                council=council,
-                now=start,
-                home_lat=53.4 + rng.random() * 0.3,
-                home_lon=-2.3 + rng.random() * 0.3,
-                # Commissioned close to what the synthetic visits deliver (~32 min each),
-                # so hours delivered vs commissioned reads like a real contract.
-                commissioned_hours_per_week=round(
-                    visits_per_week * 32 / 60 * rng.uniform(0.95, 1.2) * 2
-                )
-                / 2,
-            )
-            team = Room.objects.get(service_user=su, kind=Room.Kind.PROFESSIONAL)
-            crew = rng.sample(workers[prov.id], k=min(3, len(workers[prov.id])))
-            for w in crew:
-                do_add_member(team, w, now=start, notify=False)
-            rows = []
-            seq = 0
-            for week in range(weeks):
-                base = start + dt.timedelta(weeks=week)
-                for _ in range(messages_per_week):
-                    seq += 1
-                    rows.append(
-                        Message(
-                            room=team,
-                            seq=seq,
-                            sender=rng.choice(crew),
-                            kind="text",
-                            body=rng.choice(LINES),
-                            payload={},
-                            created_at=base + dt.timedelta(minutes=rng.randrange(7 * 24 * 60)),
-                        )
-                    )
-            Message.objects.bulk_create(rows, batch_size=2000)
-            Room.objects.filter(pk=team.pk).update(last_seq=seq)
-            written += len(rows)
-            _visit_history(su, crew, start, now, rng, visits_per_week)
-            _alert_history(su, team, start, now, rng, policy, alerts_per_year)
+            while i < service_users and (batch == 0 or loader.pending() < flush_rows):
+                prov = providers[i % n_providers]
+                written += _synthetic_person(
+                    prov, council, workers[prov.id], start, now, weeks, rng, policy, loader,
+                    heads, messages_per_week, visits_per_week, alerts_per_year,
+                )  # fmt: skip
+                i += 1
+                batch += 1
+            loader.flush()
+            _update_by_id(Room._meta.db_table, "last_seq", heads)
         if progress is not None:
-            progress(1)
+            progress(batch)
     # Synthetic history is not news: move every worker cursor past it.
-    head = Message.objects.aggregate(m=Max("id"))["m"] or 0
-    ConsumerCursor.objects.update(position=head)
+    head = logorder.head()
+    ConsumerCursor.objects.update(txid=head.txid, position=head.id)
     refresh_all(now)  # the dashboards' daily rollups over the new history
     return written
 
 
-def _history_for_demo_cast(start, now, rng, policy, alerts_per_year) -> None:
+def _synthetic_person(
+    prov, council, workers, start, now, weeks, rng, policy, loader, heads,
+    messages_per_week, visits_per_week, alerts_per_year,
+) -> int:  # fmt: skip
+    """One synthetic person through the real actions, their history into ``loader``.
+
+    The rng is drawn in the same order as before the loader existed (name, place, hours,
+    crew, messages, visits, alerts), so a seed gives the same people and the same figures.
+    Returns the number of messages buffered; appends (room id, last seq) to ``heads``.
+    """
+    su = do_create_service_user(
+        full_name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+        provider=prov,
+        council=council,
+        now=start,
+        home_lat=53.4 + rng.random() * 0.3,
+        home_lon=-2.3 + rng.random() * 0.3,
+        # Commissioned close to what the synthetic visits deliver (~32 min each),
+        # so hours delivered vs commissioned reads like a real contract.
+        commissioned_hours_per_week=round(visits_per_week * 32 / 60 * rng.uniform(0.95, 1.2) * 2)
+        / 2,
+    )
+    team = Room.objects.get(service_user=su, kind=Room.Kind.PROFESSIONAL)
+    crew = rng.sample(workers, k=min(3, len(workers)))
+    for w in crew:
+        do_add_member(team, w, now=start, notify=False)
+    rows = []
+    seq = 0
+    for week in range(weeks):
+        base = start + dt.timedelta(weeks=week)
+        for _ in range(messages_per_week):
+            seq += 1
+            rows.append(
+                {
+                    "room_id": team.pk,
+                    "seq": seq,
+                    "sender_id": rng.choice(crew).pk,
+                    "kind": "text",
+                    "body": rng.choice(LINES),
+                    "payload": {},
+                    "created_at": base + dt.timedelta(minutes=rng.randrange(7 * 24 * 60)),
+                }
+            )
+    for row, mid in zip(rows, loader.ids(Message, len(rows)), strict=True):
+        row["id"] = mid
+        loader.add(Message, row)
+    heads.append((team.pk, seq))
+    _visit_history(su, crew, start, now, rng, visits_per_week, loader)
+    # The first 5,000 of the room's entries in seq order, as the query this replaced read.
+    msgs = [(r["id"], r["created_at"]) for r in rows[:5000]]
+    _alert_history(su, team, start, now, rng, policy, alerts_per_year, msgs, loader)
+    return len(rows)
+
+
+def _update_by_id(table: str, column: str, rows: list[tuple[int, object]], batch: int = 2000):
+    """``UPDATE table SET column = value WHERE id = ...`` for many rows, a statement a batch."""
+    with connection.cursor() as cur:
+        for i in range(0, len(rows), batch):
+            chunk = rows[i : i + batch]
+            values = ", ".join(["(%s, %s)"] * len(chunk))
+            cur.execute(
+                f"UPDATE {table} SET {column} = v.column2 "  # noqa: S608
+                f"FROM (VALUES {values}) AS v WHERE {table}.id = v.column1",
+                [x for row in chunk for x in row],
+            )
+
+
+def _history_for_demo_cast(start, now, rng, policy, alerts_per_year, loader) -> None:
     """Visit and alert history for the demo cast's service users, once."""
     crew = list(Person.objects.filter(user__username__in=["anna", "ben"]))
     if not crew:
@@ -404,23 +457,31 @@ def _history_for_demo_cast(start, now, rng, policy, alerts_per_year) -> None:
         per_week = min(28, max(1, round(float(su.commissioned_hours_per_week) * 60 / 32)))
         with transaction.atomic():
             team = Room.objects.get(service_user=su, kind=Room.Kind.PROFESSIONAL)
-            _visit_history(su, crew, start, now, rng, per_week)
-            _alert_history(su, team, start, now, rng, policy, alerts_per_year)
+            _visit_history(su, crew, start, now, rng, per_week, loader)
+            msgs = list(Message.objects.filter(room=team).values_list("id", "created_at")[:5000])
+            _alert_history(su, team, start, now, rng, policy, alerts_per_year, msgs, loader)
+            loader.flush()
 
 
-def _visit_history(su, crew, start, now, rng, visits_per_week) -> None:
-    """Visits and observations (bots.synthetic), then the planned visits behind them.
+def _visit_history(su, crew, start, now, rng, visits_per_week, loader: BulkLoader) -> None:
+    """Visits and observations (bots.synthetic), then the planned visits behind them,
+    buffered in ``loader``.
 
     Each delivered visit gets a 30-minute planned window starting on the hour of its slot
-    (check-ins fall 20 min before to 40 min after it, so some are late); about 3% more
-    planned visits were missed (an afternoon slot nobody checked in to).
+    (check-ins fall 20 min before to 40 min after it, so some are late: ``late`` is set
+    from that window); about 3% more planned visits were missed (an afternoon slot nobody
+    checked in to).
     """
-    generate_history(su, crew, start, now, rng, visits_per_week=visits_per_week)
-    visits = list(Visit.objects.filter(service_user=su).only("id", "worker_id", "checked_in_at"))
+    visits = generate_history(
+        su, crew, start, now, rng, visits_per_week=visits_per_week, loader=loader
+    ).visit_rows
+    assert visits is not None
     planned = []
     for v in visits:
-        ws = (v.checked_in_at + dt.timedelta(minutes=20)).replace(minute=0, second=0, microsecond=0)
-        planned.append(_planned(su, v.worker_id, ws, start))
+        ws = (v["checked_in_at"] + dt.timedelta(minutes=20)).replace(
+            minute=0, second=0, microsecond=0
+        )
+        planned.append(_planned(su, v["worker_id"], ws, start))
     missed_days: set[dt.datetime] = set()
     for _ in range(int(len(visits) * 0.03)):
         day = start + dt.timedelta(days=rng.randrange(max(1, (now - start).days - 1)))
@@ -428,45 +489,27 @@ def _visit_history(su, crew, start, now, rng, visits_per_week) -> None:
         if ws not in missed_days and ws + dt.timedelta(hours=1) < now:
             missed_days.add(ws)
             pv = _planned(su, rng.choice(crew).id, ws, start)
-            pv.missed_flagged_at = pv.missed_check_at
+            pv["missed_flagged_at"] = pv["missed_check_at"]
             planned.append(pv)
-    created = PlannedVisit.objects.bulk_create(planned, batch_size=2000)
-    _link_planned(
-        [
-            (v.id, pv.id, v.checked_in_at > pv.window_end)
-            for v, pv in zip(visits, created, strict=False)
-        ]
-    )
+    for pv, pid in zip(planned, loader.ids(PlannedVisit, len(planned)), strict=True):
+        pv["id"] = pid
+        loader.add(PlannedVisit, pv)
+    for v, pv in zip(visits, planned, strict=False):  # the missed ones have no visit
+        v["planned_visit_id"] = pv["id"]
+        v["late"] = v["checked_in_at"] > pv["window_end"]
 
 
-def _link_planned(rows: list[tuple[int, int, bool]], batch: int = 2000) -> None:
-    """Set (planned_visit, late) on visits by id: one UPDATE ... FROM (VALUES ...) per
-    batch (PostgreSQL and SQLite >= 3.33); ``bulk_update``'s CASE chains were half the
-    build time at scale."""
-    table = Visit._meta.db_table
-    with connection.cursor() as cur:
-        for i in range(0, len(rows), batch):
-            chunk = rows[i : i + batch]
-            values = ", ".join(["(%s, %s, %s)"] * len(chunk))
-            params = [x for row in chunk for x in row]
-            cur.execute(
-                f"UPDATE {table} SET planned_visit_id = v.column2, late = v.column3 "  # noqa: S608
-                f"FROM (VALUES {values}) AS v WHERE {table}.id = v.column1",
-                params,
-            )
-
-
-def _planned(su, worker_id, window_start, created_at) -> PlannedVisit:
-    return PlannedVisit(
-        service_user=su,
-        worker_id=worker_id,
-        window_start=window_start,
-        window_end=window_start + dt.timedelta(minutes=30),
-        expected_minutes=30,
-        missed_check_at=window_start + dt.timedelta(minutes=60),
-        created_at=created_at,
-        updated_at=created_at,
-    )
+def _planned(su, worker_id, window_start, created_at) -> dict:
+    return {
+        "service_user_id": su.pk,
+        "worker_id": worker_id,
+        "window_start": window_start,
+        "window_end": window_start + dt.timedelta(minutes=30),
+        "expected_minutes": 30,
+        "missed_check_at": window_start + dt.timedelta(minutes=60),
+        "created_at": created_at,
+        "updated_at": created_at,
+    }
 
 
 CONCERNS = [
@@ -480,13 +523,13 @@ CONCERNS = [
 ]
 
 
-def _alert_history(su, team, start, now, rng, policy, per_year) -> None:
+def _alert_history(su, team, start, now, rng, policy, per_year, msgs, loader) -> None:
     """Resolved alerts with response times: open → acknowledged (median ~12 min, a long
     tail), → resolved; ~1 in 10 escalated to the council. Each has a flag on a team-room
-    message of its time and its timeline events (no message text anywhere)."""
+    message of its time (``msgs``: (id, created_at) in seq order) and its timeline events
+    (no message text anywhere). Rows are buffered in ``loader``."""
     years = (now - start).days / 365
     n = int(round(rng.gauss(per_year * years, 1))) if per_year else 0
-    msgs = list(Message.objects.filter(room=team).values_list("id", "created_at")[:5000])
     if n <= 0 or not msgs:
         return
     alerts, picks = [], []
@@ -497,49 +540,47 @@ def _alert_history(su, team, start, now, rng, policy, per_year) -> None:
         ack = opened + dt.timedelta(minutes=min(600, rng.lognormvariate(2.5, 0.9)))
         escalated = severity == "safeguarding" or ack - opened > dt.timedelta(minutes=45)
         alerts.append(
-            Alert(
-                service_user=su,
-                concern=concern,
-                severity=severity,
-                state=Alert.State.RESOLVED,
-                opened_at=opened,
-                acknowledged_at=ack,
-                resolved_at=ack + dt.timedelta(hours=2),
-                outcome="Synthetic history",
-                policy=policy,
-                next_step_at=None,
-                council_notified_at=opened + dt.timedelta(minutes=45) if escalated else None,
-            )
+            {
+                "service_user_id": su.pk,
+                "concern": concern,
+                "severity": severity,
+                "state": Alert.State.RESOLVED.value,
+                "opened_at": opened,
+                "acknowledged_at": ack,
+                "resolved_at": ack + dt.timedelta(hours=2),
+                "outcome": "Synthetic history",
+                "policy": policy,
+                "next_step_at": None,
+                "council_notified_at": opened + dt.timedelta(minutes=45) if escalated else None,
+            }
         )
         picks.append(mid)
-    alerts = Alert.objects.bulk_create(alerts)
-    Flag.objects.bulk_create(
-        [
-            Flag(
-                service_user=su,
-                message_id=mid,
-                rule="synthetic",
-                concern=a.concern,
-                severity=a.severity,
-                source="synthetic",
-                alert=a,
-                created_at=a.opened_at,
+    flagged: set[int] = set()
+    for a, aid, mid in zip(alerts, loader.ids(Alert, n), picks, strict=True):
+        a["id"] = aid
+        loader.add(Alert, a)
+        # One flag per (message, rule): a second alert drawn on the same message gets none.
+        if mid not in flagged:
+            flagged.add(mid)
+            loader.add(
+                Flag,
+                {
+                    "service_user_id": su.pk,
+                    "message_id": mid,
+                    "rule": "synthetic",
+                    "concern": a["concern"],
+                    "severity": a["severity"],
+                    "source": "synthetic",
+                    "alert_id": aid,
+                    "created_at": a["opened_at"],
+                },
             )
-            for a, mid in zip(alerts, picks, strict=True)
-        ],
-        ignore_conflicts=True,
-    )
-    AlertEvent.objects.bulk_create(
-        [
-            AlertEvent(alert=a, kind=kind, at=at)
-            for a in alerts
-            for kind, at in (
-                ("opened", a.opened_at),
-                ("acknowledged", a.acknowledged_at),
-                ("resolved", a.resolved_at),
-            )
-        ]
-    )
+        for kind, at in (
+            ("opened", a["opened_at"]),
+            ("acknowledged", a["acknowledged_at"]),
+            ("resolved", a["resolved_at"]),
+        ):
+            loader.add(AlertEvent, {"alert_id": aid, "kind": kind, "at": at})
 
 
 def demo_service_user() -> ServiceUser:

@@ -12,10 +12,12 @@ import datetime as dt
 from django import forms
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
+from pydantic import ValidationError as PydanticError
 
 from escalation.schemas import CONCERNS
 from rooms.bounds import date_in_range
 from rooms.models import FamilyBasis
+from rooms.network import FamilyBasisIn
 
 
 def bounded_date(value: dt.date) -> None:
@@ -26,29 +28,77 @@ def bounded_date(value: dt.date) -> None:
         raise ValidationError(str(exc)) from None
 
 
-class InviteForm(forms.Form):
+class BasisFields(forms.Form):
+    """The lawful basis for one family member (checked again by ``FamilyBasisIn``)."""
+
+    basis = forms.ChoiceField(
+        label="Lawful basis for sharing with them",
+        choices=[("", "— choose —"), *FamilyBasis.Basis.choices],
+    )
+    basis_notes = forms.CharField(
+        label="Notes (for consent: who agreed, when)", max_length=500, required=False
+    )
+    decision = forms.CharField(
+        label="Best-interests decision (who decided, what, why)",
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    lpa_reference = forms.CharField(
+        label="Lasting power of attorney reference", max_length=100, required=False
+    )
+    review_on = forms.DateField(
+        label="Review by",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[bounded_date],
+    )
+
+    def basis_in(self) -> FamilyBasisIn | None:
+        """The cleaned fields as ``rooms.network.FamilyBasisIn``; errors land on the form."""
+        d = self.cleaned_data
+        try:
+            return FamilyBasisIn(
+                basis=d["basis"],
+                notes=d.get("basis_notes", ""),
+                decision=d.get("decision", ""),
+                lpa_reference=d.get("lpa_reference", ""),
+                review_on=d["review_on"],
+            )
+        except PydanticError as exc:
+            for e in exc.errors():
+                self.add_error(None, e["msg"].removeprefix("Value error, "))
+            return None
+
+
+class InviteForm(BasisFields):
     display_name = forms.CharField(label="Their name", max_length=120)
     relationship = forms.CharField(
         label="Relationship (for example: daughter)", max_length=60, required=False
     )
     days = forms.IntegerField(label="Link valid for (days)", min_value=1, max_value=30, initial=7)
-    basis = forms.ChoiceField(
-        label="Lawful basis for sharing with family",
-        choices=[("", "— choose —"), *FamilyBasis.Basis.choices],
-        required=False,
-    )
-    basis_notes = forms.CharField(
-        label="Basis notes (who agreed, when)", max_length=500, required=False
+    history_before_join = forms.BooleanField(
+        label="The person agrees they see messages from before they joined", required=False
     )
 
-    def __init__(self, *args, basis_needed: bool, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.basis_needed = basis_needed
-        if not basis_needed:
-            del self.fields["basis"]
-            del self.fields["basis_notes"]
-        else:
-            self.fields["basis"].required = True
+    field_order = [
+        "display_name",
+        "relationship",
+        "days",
+        "basis",
+        "basis_notes",
+        "decision",
+        "lpa_reference",
+        "review_on",
+        "history_before_join",
+    ]
+
+
+class ReviewForm(forms.Form):
+    review_on = forms.DateField(
+        label="Next review by",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[bounded_date],
+    )
 
 
 class AcceptInviteForm(forms.Form):

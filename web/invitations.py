@@ -2,8 +2,10 @@
 
 ``check_*`` authorise through ``rooms.access`` (managing the family room) then act.
 Guarantees:
-- creating an invitation records the lawful basis first when none is active
-  (``rooms.network.do_record_family_basis``), in the same transaction;
+- an invitation carries the lawful basis the manager recorded for the invitee
+  (``rooms.network.FamilyBasisIn``, required) and the person's choice about earlier
+  history; redeeming records that basis for the new member
+  (``rooms.network.do_record_family_basis``) in the same transaction as the membership;
 - a token is 256 random bits; only its SHA-256 is stored;
 - redeeming is all or nothing (user, person, membership, ``used_at``) and single use: the
   invitation row is locked and ``used_at`` is set by compare-and-set, so two concurrent
@@ -24,10 +26,10 @@ from django.db import IntegrityError, transaction
 
 from cocare_chat import clock
 from rooms import audit
-from rooms.access import Action, access_room, family_basis_active, may_join
+from rooms.access import Action, access_room, may_join
 from rooms.errors import Invalid, NotFound
-from rooms.models import FamilyBasis, Person, Role, Room, ServiceUser
-from rooms.network import do_add_member, do_record_family_basis
+from rooms.models import Person, Role, Room, ServiceUser
+from rooms.network import FamilyBasisIn, do_add_member, do_record_family_basis
 from web.models import Invitation
 
 MAX_DAYS = 30
@@ -66,22 +68,27 @@ def check_create_invitation(
     display_name: str,
     relationship: str = "",
     days: int = 7,
-    basis: str | None = None,
-    basis_notes: str = "",
+    basis: FamilyBasisIn | None = None,
+    history_before_join: bool = False,
     now: dt.datetime | None = None,
 ) -> Issued:
+    """Issue a single-use link for a new family member, with their lawful basis."""
     room = access_manage_family(actor, su_id)
     if not 1 <= days <= MAX_DAYS:
         raise Invalid(f"An invitation lasts 1 to {MAX_DAYS} days.")
+    if basis is None:
+        raise Invalid("Record the lawful basis for sharing with this family member.")
     now = now or clock.now()
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
         su = ServiceUser.objects.select_for_update().get(pk=room.service_user_id)
-        if not family_basis_active(su.id):
-            if not basis:
-                raise Invalid("Record the lawful basis for sharing with family first.")
-            do_record_family_basis(su, basis, by=actor, notes=basis_notes, now=now)
         inv = Invitation.objects.create(
+            basis=basis.basis,
+            basis_notes=basis.notes,
+            basis_decision=basis.decision,
+            basis_lpa_reference=basis.lpa_reference,
+            basis_review_on=basis.review_on,
+            history_before_join=history_before_join,
             service_user=su,
             display_name=display_name.strip(),
             relationship=relationship.strip(),
@@ -142,8 +149,10 @@ def redeem_invitation(
 ) -> Person:
     """Create the family member's account, person and family-room membership, once.
 
-    Raises NotFound (unknown token), InvitationUnusable (used/expired/cancelled) or
-    Invalid (username taken, weak password, lawful basis revoked) — nothing written.
+    The lawful basis the manager recorded on the invitation is recorded for the new
+    member (recorded by the inviting manager) in the same transaction.
+    Raises NotFound (unknown token), InvitationUnusable (used/expired/cancelled, or no
+    basis on the invitation) or Invalid (username taken, weak password) — nothing written.
     """
     now = now or clock.now()
     User = get_user_model()
@@ -158,9 +167,7 @@ def redeem_invitation(
         status = inv.status(now)
         if status != "pending":
             raise InvitationUnusable(status)
-        if not FamilyBasis.objects.filter(
-            service_user_id=inv.service_user_id, revoked_at__isnull=True
-        ).exists():
+        if not inv.basis or inv.basis_review_on is None:
             raise InvitationUnusable("withdrawn")
         user = User(username=username)
         try:
@@ -179,10 +186,24 @@ def redeem_invitation(
         ):
             raise InvitationUnusable("used")
         room = family_room(inv.service_user_id)
+        basis = FamilyBasisIn(
+            basis=inv.basis,  # type: ignore[arg-type]
+            notes=inv.basis_notes,
+            decision=inv.basis_decision,
+            lpa_reference=inv.basis_lpa_reference,
+            review_on=inv.basis_review_on,
+        )
+        do_record_family_basis(room.service_user, person, basis, by=inv.created_by, now=now)
         # The tenancy rule decides here too: family of this service user, basis recorded.
         if not may_join(person, room, invited_for=inv.service_user_id):
             raise InvitationUnusable("withdrawn")
-        do_add_member(room, person, by=inv.created_by, now=now)
+        do_add_member(
+            room,
+            person,
+            by=inv.created_by,
+            now=now,
+            history_before_join=inv.history_before_join,
+        )
         audit.record(
             person,
             "invitation.redeem",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from rooms.models import Organisation, Person, Role, ServiceUser
+from rooms.models import FamilyBasis, Organisation, Person, Role, ServiceUser
 
 
 class Invitation(models.Model):
@@ -52,6 +52,15 @@ class Invitation(models.Model):
         Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # The lawful basis the manager recorded for this invitee (rooms.models.FamilyBasis);
+    # redeeming records it for the new member in the same transaction, or refuses.
+    basis = models.CharField(max_length=20, choices=FamilyBasis.Basis.choices, blank=True)
+    basis_notes = models.CharField(max_length=500, blank=True)
+    basis_decision = models.TextField(max_length=2000, blank=True)
+    basis_lpa_reference = models.CharField(max_length=100, blank=True)
+    basis_review_on = models.DateField(null=True, blank=True)
+    # The person's choice for this member: see family-room history from before joining.
+    history_before_join = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

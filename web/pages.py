@@ -34,6 +34,7 @@ def nav(person: Person | None) -> list[dict]:
         links.append({"href": "/alerts/", "label": "Alerts", "key": "alerts"})
     if person.role == Role.CARE_MANAGER:
         links.append({"href": "/exceptions/", "label": "Exceptions", "key": "exceptions"})
+        links.append({"href": "/escalation/rota/", "label": "On call", "key": "escalation"})
         links.append({"href": "/dashboards/provider/", "label": "Dashboards", "key": "dashboards"})
         links.append({"href": "/bridge/", "label": "Matrix", "key": "bridge"})
         links.append({"href": "/planning/import/", "label": "Import visits", "key": "planning"})

@@ -5,8 +5,11 @@ from web import (
     views,
     views_audit,
     views_concerns,
+    views_escalation,
     views_exceptions,
+    views_goals,
     views_invite,
+    views_keyinfo,
     views_manager,
     views_matrix,
     views_patterns,
@@ -23,6 +26,8 @@ urlpatterns = [
     path("dashboards/", include("web.dashboards.urls")),
     path("", views.home, name="home"),
     path("people/<id:su_id>/", views.service_user, name="service_user"),
+    path("people/<id:su_id>/key-info/", views_keyinfo.key_info, name="key_info"),
+    path("people/<id:su_id>/goals/", views_goals.goals, name="goals"),
     path("people/<id:su_id>/<str:tab>/", views.room, name="room"),
     path("people/<id:su_id>/manage/members/", views_manager.members, name="members"),
     path(
@@ -35,6 +40,11 @@ urlpatterns = [
         views_manager.member_remove,
         name="member_remove",
     ),
+    path(
+        "people/<id:su_id>/manage/members/<id:person_id>/<str:action>",
+        views_manager.member_basis,
+        name="member_basis",
+    ),
     path("people/<id:su_id>/manage/visits/", views_manager.visits, name="visits"),
     path(
         "people/<id:su_id>/manage/record-reads/",
@@ -45,6 +55,13 @@ urlpatterns = [
     path("alerts/<id:alert_id>/", views_manager.alert_page, name="alert"),
     path("alerts/<id:alert_id>/<str:action>", views_manager.alert_action, name="alert_action"),
     path("exceptions/", views_manager.exceptions, name="exceptions"),
+    path("escalation/rota/", views_escalation.rota_page, name="escalation_rota"),
+    path(
+        "escalation/rota/<id:shift_id>/remove",
+        views_escalation.rota_remove,
+        name="escalation_rota_remove",
+    ),
+    path("escalation/policy/", views_escalation.policy_page, name="escalation_policy"),
     path(
         "exceptions/<str:kind>/<id:failure_id>/reviewed",
         views_manager.failure_reviewed,

@@ -7,9 +7,11 @@ alerts); live data arrives over the websocket (docs/protocol.md) in the browser.
 from __future__ import annotations
 
 from django.db import connection
+from django.db.models import Count
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from bots.models import BotSession, PlannedVisit
@@ -18,6 +20,7 @@ from escalation.concerns import my_concerns
 from rooms import access, audit, search
 from rooms.errors import Invalid, NotFound
 from rooms.models import Membership, ReadPosition, Role, Room, ServiceUser
+from rooms.network import reviews_due
 from rooms.summaries import room_summaries
 from rooms.wire import person_wire
 from web.pages import page, person_page
@@ -65,10 +68,21 @@ def home(request):
             .order_by("window_start")
         )
         visits = [{"pv": pv, "status": visit_status(pv, now)} for pv in qs]
+    # Lawful bases whose review date has come, per service user (members page links).
+    due = list(
+        reviews_due(access.managed_service_users(person), timezone.localdate(now))
+        .values("service_user_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in due:
+        if row["service_user_id"] in people:
+            people[row["service_user_id"]]["reviews_due"] = row["n"]
     return page(
         request,
         "web/home.html",
         {
+            "reviews_due": sum(row["n"] for row in due),
             "people": sorted(people.values(), key=lambda e: e["su"].name),
             "visits": visits,
             "today": start,
@@ -158,6 +172,9 @@ def room(request, su_id: int, tab: str):
             "key_info": key_info_for(person, su_id),
             "manager": manager,
             "dashboard": person.role in (Role.CARE_MANAGER, Role.NURSE, Role.THERAPIST),
+            # Goals: the team reads them; the person and family they agreed may write.
+            "goals_link": person.role in access.KEY_INFO_ROLES
+            or access.may_write_goals(person, su),
             "my_concerns": len(my_concerns(person, service_user_id=su.id)),
         },
         active="home",

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
@@ -33,8 +34,24 @@ from rooms.errors import CoCareError, NotFound
 from rooms.failures import check_review_failure, failures_for
 from rooms.health import Thresholds, consumer_lag
 from rooms.models import FamilyBasis, Membership, Person, Role, Room
-from rooms.network import check_remove_member
-from web.forms import InviteForm, PlannedVisitForm, ReopenForm, ResolveForm
+from rooms.network import (
+    access_family_member,
+    check_record_family_basis,
+    check_remove_member,
+    check_review_family_basis,
+    check_revoke_family_basis,
+    check_set_goal_writer,
+    check_set_history_before_join,
+    family_bases,
+)
+from web.forms import (
+    BasisFields,
+    InviteForm,
+    PlannedVisitForm,
+    ReopenForm,
+    ResolveForm,
+    ReviewForm,
+)
 from web.invitations import access_manage_family, check_cancel_invitation, check_create_invitation
 from web.models import Invitation
 from web.pages import ALERT_ROLES, page, person_page
@@ -277,6 +294,31 @@ def failure_reviewed(request, kind: str, failure_id: int):
     return redirect("exceptions")
 
 
+def _family_rows(su, family_members: list[Membership], now: dt.datetime) -> list[dict]:
+    """Each family member with their own active basis (or none), review state and the
+    person's history choice for them."""
+    active = {
+        fb.person_id: fb
+        for fb in FamilyBasis.objects.filter(service_user=su, revoked_at__isnull=True)
+    }
+    today = timezone.localdate(now)
+    rows = []
+    for m in family_members:
+        if m.person.role != Role.FAMILY:
+            continue
+        fb = active.get(m.person_id)
+        rows.append(
+            {
+                "m": m,
+                "basis": fb,
+                "due": fb is not None and fb.review_on is not None and fb.review_on <= today,
+                "sees_earlier": m.history_before_join,
+                "form": None if fb else BasisFields(prefix=f"b{m.person_id}"),
+            }
+        )
+    return rows
+
+
 def _members_context(person, room: Room) -> dict:
     su = room.service_user
     now = clock.now()
@@ -289,17 +331,18 @@ def _members_context(person, room: Room) -> dict:
         )
         for kind, r in rooms.items()
     }
-    basis = FamilyBasis.objects.filter(service_user=su, revoked_at__isnull=True).first()
     invites = [
         {"inv": i, "status": i.status(now)}
         for i in Invitation.objects.filter(service_user=su).order_by("-created_at")[:50]
     ]
+    family_members = members.get(Room.Kind.FAMILY, [])
     return {
         "su": su,
         "team_members": members.get(Room.Kind.PROFESSIONAL, []),
-        "family_members": members.get(Room.Kind.FAMILY, []),
+        "family_members": family_members,
+        "family_rows": _family_rows(su, family_members, now),
+        "basis_record": list(family_bases(su)[:100]),
         "family_room": rooms.get(Room.Kind.FAMILY),
-        "basis": basis,
         "invites": invites,
     }
 
@@ -312,8 +355,8 @@ def members(request, su_id: int):
     audit.record(person, "members.read", service_user=room.service_user_id)
     ctx = _members_context(person, room)
     issued = None
-    form = InviteForm(request.POST or None, basis_needed=ctx["basis"] is None)
-    if request.method == "POST" and form.is_valid():
+    form = InviteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid() and (basis := form.basis_in()) is not None:
         d = form.cleaned_data
         try:
             issued = check_create_invitation(
@@ -322,8 +365,8 @@ def members(request, su_id: int):
                 display_name=d["display_name"],
                 relationship=d["relationship"],
                 days=d["days"],
-                basis=d.get("basis") or None,
-                basis_notes=d.get("basis_notes", ""),
+                basis=basis,
+                history_before_join=d["history_before_join"],
             )
         except CoCareError as exc:
             if isinstance(exc, NotFound):
@@ -331,14 +374,63 @@ def members(request, su_id: int):
             form.add_error(None, exc.message)
         else:
             ctx = _members_context(person, room)
-            form = InviteForm(basis_needed=False)
+            form = InviteForm()
     link = request.build_absolute_uri(f"/invite/{issued.token}/") if issued else None
     return page(
         request,
         "web/members.html",
-        {**ctx, "form": form, "link": link, "issued": issued},
+        {
+            **ctx,
+            "form": form,
+            "link": link,
+            "issued": issued,
+            "error": request.GET.get("error", "")[:200],
+            "done": request.GET.get("done", "")[:200],
+        },
         active="home",
     )
+
+
+@require_POST
+@person_page
+def member_basis(request, su_id: int, person_id: int, action: str):
+    """Record, review or revoke one family member's lawful basis, or set the person's
+    history choice for them (rooms.network ``check_*``: the one NotFound for refusals)."""
+    actor = request.person
+    back = reverse("members", args=[su_id])
+    # Authorise before reading the form, so a refusal never depends on what was posted.
+    access_family_member(actor, su_id, person_id)
+    try:
+        if action == "revoke":
+            check_revoke_family_basis(actor, su_id, person_id)
+            done = "Sharing stopped at once for that family member."
+        elif action == "record":
+            form = BasisFields(request.POST, prefix=f"b{person_id}")
+            basis = form.basis_in() if form.is_valid() else None
+            if basis is None:
+                errors = [str(e) for errs in form.errors.values() for e in errs]
+                return redirect(back + "?" + _q(error=" ".join(errors)[:200]))
+            check_record_family_basis(actor, su_id, person_id, basis)
+            done = "Lawful basis recorded."
+        elif action == "review":
+            form = ReviewForm(request.POST)
+            if not form.is_valid():
+                return redirect(back + "?" + _q(error="Choose the next review date."))
+            check_review_family_basis(actor, su_id, person_id, form.cleaned_data["review_on"])
+            done = "Review recorded."
+        elif action in ("goals-yes", "goals-no"):
+            check_set_goal_writer(actor, su_id, person_id, action == "goals-yes")
+            done = "Goal writing choice saved."
+        elif action in ("history-all", "history-from-join"):
+            check_set_history_before_join(actor, su_id, person_id, action == "history-all")
+            done = "History choice saved."
+        else:
+            raise NotFound("No such room or person.")
+    except CoCareError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return redirect(back + "?" + _q(error=exc.message))
+    return redirect(back + "?" + _q(done=done))
 
 
 @require_POST

@@ -43,6 +43,8 @@ STALE_VISIT = dt.timedelta(hours=12)
 class KeyInfo(Strict):
     first_visit: bool
     changed_since_last: dt.datetime | None = None
+    # Which fields changed since this worker's last visit (empty: not known, show all).
+    changed_fields: list[str] = Field(default_factory=list)
     preferences: str = ""
     what_matters: str = ""
     communication_needs: str = ""
@@ -144,39 +146,37 @@ def _notice(room: RoomKind, body: str, event: str, **data: object) -> Reply:
 
 
 def _key_info_reply(ev: CheckIn, session_id: int) -> Reply | None:
+    """First visit: the key-information card. A returning worker whose last visit was
+    before a change: a card with what changed since then (current values). Else nothing."""
     ki = ev.key_info
     name = ev.service_user_name
+    values = {
+        "preferences": ki.preferences,
+        "what_matters": ki.what_matters,
+        "communication_needs": ki.communication_needs,
+        "access_notes": ki.access_notes,
+    }
     if ki.first_visit:
-        fields = {
-            k: v
-            for k, v in (
-                ("preferences", ki.preferences),
-                ("what_matters", ki.what_matters),
-                ("communication_needs", ki.communication_needs),
-                ("access_notes", ki.access_notes),
-            )
-            if v
-        }
-        return Reply(
-            room="professional",
-            kind="card",
-            payload={
-                "card_id": f"s{session_id}key",
-                "card_type": "key_info",
-                "title": f"First visit to {name}: key information",
-                "options": [],
-                "data": fields,
-            },
-        )
-    if ki.changed_since_last is not None:
+        title = f"First visit to {name}: key information"
+        fields = {k: v for k, v in values.items() if v}
+    elif ki.changed_since_last is not None:
         when = ki.changed_since_last.strftime("%d %b")
-        return _notice(
-            "professional",
-            f"Since your last visit, {name}'s key information changed ({when}).",
-            "visit.key_info_changed",
-            session=session_id,
-        )
-    return None
+        title = f"Since your last visit, {name}'s key information changed ({when})"
+        shown = ki.changed_fields or list(values)
+        fields = {k: values[k] for k in shown if k in values and values[k]}
+    else:
+        return None
+    return Reply(
+        room="professional",
+        kind="card",
+        payload={
+            "card_id": f"s{session_id}key",
+            "card_type": "key_info",
+            "title": title,
+            "options": [],
+            "data": fields,
+        },
+    )
 
 
 def _location_exception(

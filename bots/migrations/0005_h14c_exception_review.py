@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("bots", "0004_h15b_checkout_reason"),
-        ("rooms", "0010_h14c_service_user_reference"),
+        ("rooms", "0015_h14c_service_user_reference"),
     ]
 
     operations = [

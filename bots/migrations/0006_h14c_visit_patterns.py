@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("bots", "0005_h14c_exception_review"),
-        ("rooms", "0011_h14c_retention_timer"),
+        ("rooms", "0016_h14c_retention_timer"),
     ]
 
     operations = [

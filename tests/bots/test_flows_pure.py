@@ -151,11 +151,21 @@ def test_first_visit_gets_the_key_information_card_others_a_reminder_or_nothing(
     assert cards[0].room == "professional"
     assert cards[0].payload["card_type"] == "key_info"
     assert cards[0].payload["data"]["access_notes"] == "Key safe 4411"
-    changed = flow.KeyInfo(first_visit=False, changed_since_last=T - dt.timedelta(days=1))
+    changed = flow.KeyInfo(
+        first_visit=False,
+        changed_since_last=T - dt.timedelta(days=1),
+        changed_fields=["access_notes"],
+        preferences="Tea, one sugar",
+        access_notes="Key safe 9902",
+    )
     out = flow.start_visit(checkin(key_info=changed), session_id=SID, worker_id=3)
-    assert any("key information changed" in b for b in bodies(out))
+    [card] = [r for r in out.replies if r.kind == "card"]
+    assert card.room == "professional" and "key information changed" in card.payload["title"]
+    # Only what changed since the worker's last visit, with its current value.
+    assert card.payload["data"] == {"access_notes": "Key safe 9902"}
     out = flow.start_visit(checkin(), session_id=SID, worker_id=3)
     assert not any("key information" in b.lower() for b in bodies(out))
+    assert not [r for r in out.replies if r.kind == "card"]
 
 
 def test_no_family_notice_without_a_family_basis():

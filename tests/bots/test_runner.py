@@ -115,7 +115,7 @@ def test_exempt_home_is_not_checked_nor_flagged(cast, frozen_clock):
 
 
 def test_no_family_notices_once_the_basis_is_revoked(cast, frozen_clock):
-    do_revoke_family_basis(cast.peggy, by=cast.carol)
+    do_revoke_family_basis(cast.peggy, cast.debbie, by=cast.carol)
     visit_and_checkout(cast, frozen_clock)
     assert [
         m for m in bot_entries(cast.family) if m.payload.get("event", "").startswith("visit.")
@@ -141,9 +141,9 @@ def test_replay_from_a_reset_cursor_posts_nothing_twice(cast, frozen_clock):
     run()
     before = list(Message.objects.order_by("id").values_list("id", "client_id"))
     state = (Observation.objects.count(), Visit.objects.count(), BotQuestion.objects.count())
-    BotConsumer().reset(0)
+    BotConsumer().reset()
     run()
-    BotConsumer().reset(0)
+    BotConsumer().reset()
     run(make_workers())
     assert list(Message.objects.order_by("id").values_list("id", "client_id")) == before
     assert (
@@ -222,7 +222,7 @@ def test_a_number_typed_before_a_card_was_posted_does_not_answer_it(cast, frozen
 def test_check_out_without_a_visit_gets_a_hint_once(cast, frozen_clock):
     say(cast.anna, cast.team, "check out")
     run()
-    BotConsumer().reset(0)
+    BotConsumer().reset()
     run()
     hints = bot_entries(cast.team, "system")
     assert len(hints) == 1

@@ -93,5 +93,5 @@ def test_only_the_providers_manager_writes_the_outcome(cast, frozen_clock, who):
 def test_a_family_member_whose_access_ended_sees_nothing_more(cast, frozen_clock):
     raise_concern(cast, cast.debbie)
     assert len(mine(cast.debbie)) == 1
-    do_revoke_family_basis(cast.peggy, by=cast.carol)
+    do_revoke_family_basis(cast.peggy, cast.debbie, by=cast.carol)
     assert mine(cast.debbie) == []

@@ -65,7 +65,7 @@ async def test_revoking_the_family_basis_while_connected_stops_delivery_at_once(
         person=cast.anna, room_id=cast.family.id, body="before revocation"
     )
     assert (await expect(debbie, "message"))["body"] == "before revocation"
-    await sync_to_async(do_revoke_family_basis)(cast.peggy, by=cast.carol)
+    await sync_to_async(do_revoke_family_basis)(cast.peggy, cast.debbie, by=cast.carol)
     await expect(debbie, "revoked", room=cast.family.id)
     await sync_to_async(check_post_message)(
         person=cast.anna, room_id=cast.family.id, body="after revocation"

@@ -11,6 +11,7 @@ The table is written out by hand from that rule, not derived from ``rooms.access
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -21,6 +22,7 @@ from escalation.models import Alert
 from rooms.assessors import do_allocate
 from rooms.models import AuditEvent, Membership, Message, Person, Role, Room
 from rooms.network import (
+    FamilyBasisIn,
     do_add_member,
     do_create_service_user,
     do_record_family_basis,
@@ -102,11 +104,15 @@ def _world(cast) -> dict[str, int]:
         council=cast.council,
         created_by=cast.carol,
     )
-    do_record_family_basis(arthur, "consent", by=cast.carol)
     # Arthur's manager is Carol too: she must be in his family room to invite.
     arthur_family = Room.objects.get(service_user=arthur, kind=FAMILY)
     do_add_member(arthur_family, cast.carol, by=cast.carol, notify=False)
-    issued = check_create_invitation(cast.carol, arthur.id, display_name="Alan Patel")
+    issued = check_create_invitation(
+        cast.carol,
+        arthur.id,
+        display_name="Alan Patel",
+        basis=FamilyBasisIn(basis="consent", review_on=T0.date() + dt.timedelta(days=365)),
+    )
     alan = redeem_invitation(issued.token, username="alan", password="lilac-harbour-71")
     ruth = person("ruth", "Ruth Assessor", Role.ASSESSOR, cast.council)
     do_allocate(ruth, cast.peggy, by=cast.colin, starts_on=T0.date())
@@ -205,7 +211,7 @@ def test_the_refusal_reads_the_same_for_every_actor(cast, unlimited):
 
 def test_family_without_a_recorded_basis_cannot_be_added_back(cast, unlimited):
     do_remove_member(cast.family, cast.debbie, by=cast.carol)
-    do_revoke_family_basis(cast.peggy, by=cast.carol)
+    do_revoke_family_basis(cast.peggy, cast.debbie, by=cast.carol)
     carol = client_for(cast.carol)
     unknown = _add(carol, cast.family.id, UNKNOWN_ID)
     before = _snapshot()
@@ -213,7 +219,7 @@ def test_family_without_a_recorded_basis_cannot_be_added_back(cast, unlimited):
     assert (r.status_code, r.content) == (404, unknown.content)
     assert _snapshot() == before
     # With a basis recorded again, she may be added back.
-    do_record_family_basis(cast.peggy, "consent", by=cast.carol)
+    do_record_family_basis(cast.peggy, cast.debbie, "consent", by=cast.carol)
     assert _add(carol, cast.family.id, cast.debbie.id).status_code == 201
     assert client_for(cast.debbie).get(f"/api/rooms/{cast.family.id}/messages").status_code == 200
 

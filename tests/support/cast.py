@@ -129,7 +129,7 @@ def build_cast(now: dt.datetime = T0) -> Cast:
     )
     team = Room.objects.get(service_user=peggy, kind="professional")
     family = Room.objects.get(service_user=peggy, kind="family")
-    do_record_family_basis(peggy, "consent", by=carol, now=now)
+    do_record_family_basis(peggy, debbie, "consent", by=carol, now=now)
     for p in (carol, anna, bot):
         do_add_member(team, p, by=carol, now=now, notify=False)
         do_add_member(family, p, by=carol, now=now, notify=False)
@@ -166,7 +166,7 @@ def build_cast(now: dt.datetime = T0) -> Cast:
     )
     reg_team = Room.objects.get(service_user=reg, kind="professional")
     reg_family = Room.objects.get(service_user=reg, kind="family")
-    do_record_family_basis(reg, "lpa", by=fiona, now=now)
+    do_record_family_basis(reg, rita, "lpa", by=fiona, lpa_reference="LPA-7001", now=now)
     for p in (fiona, wes, far_bot):
         do_add_member(reg_team, p, by=fiona, now=now, notify=False)
         do_add_member(reg_family, p, by=fiona, now=now, notify=False)

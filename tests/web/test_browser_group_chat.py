@@ -25,7 +25,7 @@ from bots.models import Visit
 from escalation.models import Alert
 from rooms.messages import post_message
 from rooms.models import Membership, Message, ReadPosition, Role
-from rooms.network import do_add_member
+from rooms.network import do_add_member, do_record_family_basis
 from tests.support.cast import build_cast, person
 from tests.web.browser import phone, shot, start_server
 
@@ -66,6 +66,7 @@ def online(page) -> None:
 
 def late_joiner(cast):
     dora = person("dora", "Dora Hughes", Role.FAMILY, None)
+    do_record_family_basis(cast.peggy, dora, "consent", by=cast.carol)
     do_add_member(cast.family, dora, by=cast.carol, notify=False)
     return dora
 

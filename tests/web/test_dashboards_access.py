@@ -95,11 +95,13 @@ def test_family_needs_consent_or_lpa_and_loses_it_on_revocation(world):
     )
     FamilyBasis.objects.filter(service_user=su).update(revoked_at=NOW)
     assert client_for(world.debbie).get(f"/dashboards/service-user/{su.pk}/").status_code == 404
-    do_record_family_basis(su, "best_interests", by=world.carol, now=NOW)
+    do_record_family_basis(
+        su, world.debbie, "best_interests", by=world.carol, decision="MDT, 2 Mar", now=NOW
+    )
     # A best-interests decision lets Debbie chat in the family room, not see the dashboard.
     assert client_for(world.debbie).get(f"/dashboards/service-user/{su.pk}/").status_code == 404
     FamilyBasis.objects.filter(service_user=su).update(revoked_at=NOW)
-    do_record_family_basis(su, "lpa", by=world.carol, now=NOW)
+    do_record_family_basis(su, world.debbie, "lpa", by=world.carol, lpa_reference="L1", now=NOW)
     assert client_for(world.debbie).get(f"/dashboards/service-user/{su.pk}/").status_code == 200
 
 

@@ -12,6 +12,7 @@ from django.test import Client
 
 from cocare_chat import clock
 from rooms.access import visible_rooms
+from rooms.messages import check_post_message
 from rooms.models import FamilyBasis, Membership, Person
 from rooms.network import do_revoke_family_basis
 from tests.support.cast import T0
@@ -28,10 +29,13 @@ def manager(cast) -> Client:
     return c
 
 
+BASIS = {"basis": "consent", "basis_notes": "Peggy agreed, 2 Mar", "review_on": "2027-03-02"}
+
+
 def invite(cast, **extra) -> str:
     r = manager(cast).post(
         f"/people/{cast.peggy.id}/manage/members/",
-        {"display_name": "Sam Hughes", "relationship": "grandson", "days": 7, **extra},
+        {"display_name": "Sam Hughes", "relationship": "grandson", "days": 7, **BASIS, **extra},
     )
     assert r.status_code == 200
     m = re.search(rb'value="(http://testserver/invite/[^"]+/)"', r.content)
@@ -106,24 +110,45 @@ def test_a_weak_password_or_taken_username_writes_nothing(cast):
     assert accept(url).status_code == 302  # the link still works afterwards
 
 
-def test_inviting_records_the_lawful_basis_when_none_is_active(cast):
-    do_revoke_family_basis(cast.peggy, by=cast.carol)
-    r = manager(cast).post(
-        f"/people/{cast.peggy.id}/manage/members/", {"display_name": "Sam Hughes", "days": 7}
-    )
+def test_inviting_needs_the_invitees_own_basis_which_accepting_records_for_them(cast):
+    c = manager(cast)
+    page = f"/people/{cast.peggy.id}/manage/members/"
+    r = c.post(page, {"display_name": "Sam Hughes", "days": 7})
     assert b"This field is required" in r.content and not Invitation.objects.exists()
-    url = invite(cast, basis="lpa", basis_notes="LPA for health and welfare, seen 2 Mar")
-    active = FamilyBasis.objects.get(service_user=cast.peggy, revoked_at__isnull=True)
-    assert active.basis == "lpa" and active.recorded_by == cast.carol
+    r = c.post(page, {"display_name": "Sam Hughes", "days": 7, **BASIS, "basis": "lpa"})
+    assert b"needs its reference" in r.content and not Invitation.objects.exists()
+    r = c.post(page, {"display_name": "Sam Hughes", "days": 7, **BASIS, "basis": "best_interests"})
+    assert b"needs the decision" in r.content and not Invitation.objects.exists()
+    url = invite(cast, basis="lpa", lpa_reference="LPA-HW-2231", basis_notes="seen 2 Mar")
+    assert not FamilyBasis.objects.filter(person__display_name="Sam Hughes").exists()
     assert accept(url).status_code == 302
+    sam = Person.objects.get(user__username="sam")
+    fb = FamilyBasis.objects.get(service_user=cast.peggy, person=sam, revoked_at__isnull=True)
+    assert (fb.basis, fb.lpa_reference, fb.recorded_by) == ("lpa", "LPA-HW-2231", cast.carol)
+    assert fb.review_on == dt.date(2027, 3, 2)
+    # Debbie's own basis is untouched: one row each.
+    assert FamilyBasis.objects.filter(person=cast.debbie, revoked_at__isnull=True).count() == 1
 
 
-def test_revoking_the_basis_makes_a_pending_link_unusable(cast):
+def test_revoking_another_members_basis_leaves_a_pending_link_usable(cast):
     url = invite(cast)
-    do_revoke_family_basis(cast.peggy, by=cast.carol)
-    r = accept(url)
-    assert r.status_code == 410
-    assert not Membership.objects.filter(person__display_name="Sam Hughes").exists()
+    do_revoke_family_basis(cast.peggy, cast.debbie, by=cast.carol)
+    assert accept(url).status_code == 302
+    sam = Person.objects.get(user__username="sam")
+    assert [r.kind for r in visible_rooms(sam)] == ["family"]
+    assert list(visible_rooms(cast.debbie)) == []
+
+
+def test_the_persons_history_choice_for_the_invitee_decides_what_they_see(cast):
+    check_post_message(person=cast.anna, room_id=cast.family.id, body="Peggy had a good day")
+    url = invite(cast, history_before_join="on")
+    assert accept(url).status_code == 302
+    m = Membership.objects.get(person__user__username="sam")
+    assert m.visible_from_seq == 0 and m.joined_seq > 0
+    url = invite(cast, display_name="Jo Hughes")
+    assert accept(url, username="jo").status_code == 302
+    m = Membership.objects.get(person__user__username="jo")
+    assert m.visible_from_seq == m.joined_seq > 0
 
 
 @pytest.mark.parametrize("who", ["anna", "debbie", "nadia", "colin", "other_manager"])

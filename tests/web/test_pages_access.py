@@ -123,7 +123,7 @@ def test_revoking_the_lawful_basis_closes_the_family_page_at_once(cast):
     url = f"/people/{cast.peggy.id}/family/"
     debbie = client(cast.debbie)
     assert debbie.get(url).status_code == 200
-    do_revoke_family_basis(cast.peggy, by=cast.carol)
+    do_revoke_family_basis(cast.peggy, cast.debbie, by=cast.carol)
     assert debbie.get(url).status_code == 404
     assert b"Peggy" not in debbie.get("/").content
 

@@ -108,7 +108,10 @@ def _service_user_level(person: Person, su: ServiceUser) -> Level | None:
     if (
         person.role == Role.FAMILY
         and FamilyBasis.objects.filter(
-            service_user=su, revoked_at__isnull=True, basis__in=FAMILY_DASHBOARD_BASES
+            service_user=su,
+            person=person,
+            revoked_at__isnull=True,
+            basis__in=FAMILY_DASHBOARD_BASES,
         ).exists()
     ):
         return Level.FAMILY

@@ -14,6 +14,7 @@ import datetime as dt
 from web.dashboards import queries as q
 from web.dashboards.access import Grant
 from web.dashboards.periods import Window, window
+from web.dashboards.replica import on_replica
 
 SCORE_AXIS = {"min": 0, "max": 4, "title": "Mean score (0 = good, 4 = most concerning)"}
 
@@ -106,6 +107,7 @@ def _alert_chart(a: dict, cid: str) -> dict:
     )
 
 
+@on_replica
 def service_user(grant: Grant, w: Window, now: dt.datetime) -> dict:
     su = grant.service_user
     scope = grant.scope
@@ -147,6 +149,7 @@ def service_user(grant: Grant, w: Window, now: dt.datetime) -> dict:
     return out
 
 
+@on_replica
 def summary(grant: Grant, now: dt.datetime) -> dict:
     """Re-assessment summary: the last 13 weeks against the 13 before, on one page."""
     su = grant.service_user
@@ -193,6 +196,7 @@ def summary(grant: Grant, now: dt.datetime) -> dict:
     }
 
 
+@on_replica
 def provider(grant: Grant, w: Window, now: dt.datetime) -> dict:
     scope = grant.scope
     visits = q.visit_series(scope, w)
@@ -224,6 +228,7 @@ def provider(grant: Grant, w: Window, now: dt.datetime) -> dict:
     }
 
 
+@on_replica
 def council(grant: Grant, w: Window, now: dt.datetime) -> dict:
     """Aggregates only: no person's name, no message, no per-person row."""
     scope = grant.scope

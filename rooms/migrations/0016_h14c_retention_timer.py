@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("rooms", "0010_h14c_service_user_reference"),
+        ("rooms", "0015_h14c_service_user_reference"),
     ]
 
     operations = [

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("rooms", "0009_merge_20261201_2005"),
+        ("rooms", "0014_merge_20261201_2023"),
     ]
 
     operations = [
