@@ -12,9 +12,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet
 
-from bots.models import BotQuestion, PlannedVisit
+from bots.models import BotQuestion, PlannedVisit, VisitPattern
+from bots.patterns import HORIZON_DAYS, PatternTicker, local_today
 from bots.runner import BotTicker
 from rooms.health import Finding, Thresholds, overdue
 from rooms.isolation import label_of, skipped_ids
@@ -35,11 +36,28 @@ def overdue_expiries(now: dt.datetime, grace: dt.timedelta) -> QuerySet:
     ).exclude(pk__in=skipped_ids(BotTicker.name, label_of(BotQuestion)))
 
 
+def overdue_patterns(now: dt.datetime, grace: dt.timedelta) -> QuerySet:
+    """Active patterns planned less far ahead than the ticker would have by ``now - grace``
+    (``VisitPattern.generated_until`` is the timer column)."""
+    behind = local_today(now - grace) + dt.timedelta(days=HORIZON_DAYS)
+    return (
+        VisitPattern.objects.filter(ended_at__isnull=True, generated_until__lt=behind)
+        .filter(Q(ends_on__isnull=True) | Q(ends_on__gt=F("generated_until")))
+        .exclude(pk__in=skipped_ids(PatternTicker.name, label_of(VisitPattern)))
+    )
+
+
 def checks(now: dt.datetime, thresholds: Thresholds) -> Iterable[Finding]:
     yield from overdue(
         "bots.ticker missed-visit checks",
         "planned visit(s)",
         overdue_missed_checks(now, thresholds.grace),
+        thresholds.grace,
+    )
+    yield from overdue(
+        "bots.patterns weekly patterns",
+        "pattern(s) not planned ahead",
+        overdue_patterns(now, thresholds.grace),
         thresholds.grace,
     )
     yield from overdue(

@@ -19,6 +19,35 @@ from django.db.models import Q
 from rooms.models import Message, Person, Room, ServiceUser
 
 
+class VisitPattern(models.Model):
+    """A weekly rota line: this worker visits this person on these weekdays at this time.
+
+    ``bots.patterns.PatternTicker`` plans visits from it ahead of time; ``generated_until``
+    is its timer column (the last local date planned). Changing a pattern ends it and
+    starts a new one, so every planned visit names the pattern it came from.
+    """
+
+    service_user = models.ForeignKey(
+        ServiceUser, on_delete=models.CASCADE, related_name="visit_patterns"
+    )
+    worker = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="visit_patterns")
+    weekdays = models.CharField(max_length=7)  # digits 0 (Monday) to 6 (Sunday)
+    start_time = models.TimeField()  # Europe/London
+    minutes = models.PositiveIntegerField()
+    visit_type = models.CharField(max_length=60, blank=True)
+    starts_on = models.DateField()
+    ends_on = models.DateField(null=True, blank=True)  # inclusive
+    generated_until = models.DateField(db_index=True)
+    created_by = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"pattern {self.pk} ({self.weekdays} {self.start_time:%H:%M})"
+
+
 class PlannedVisit(models.Model):
     """One scheduled visit: a time window, an expected length and the assigned worker."""
 
@@ -43,11 +72,22 @@ class PlannedVisit(models.Model):
     )
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
+    # Planned from a weekly pattern: unique per (pattern, local date), so a replayed or
+    # racing generator plans each date once.
+    pattern = models.ForeignKey(
+        VisitPattern, null=True, blank=True, on_delete=models.SET_NULL, related_name="planned"
+    )
+    pattern_date = models.DateField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
                 fields=["service_user", "worker", "window_start"], name="one_planned_visit_slot"
+            ),
+            models.UniqueConstraint(
+                fields=["pattern", "pattern_date"],
+                condition=Q(pattern__isnull=False),
+                name="one_planned_visit_per_pattern_date",
             ),
             models.CheckConstraint(
                 condition=Q(window_end__gt=models.F("window_start")), name="window_is_ordered"
@@ -97,6 +137,18 @@ class Visit(models.Model):
     # name) and at check-out. Both are kept; the exceptions page shows both.
     exception_reason = models.CharField(max_length=300, blank=True)
     checkout_reason = models.CharField(max_length=300, blank=True)
+    # A care manager's review of a location exception (bots/exceptions.py): accepted or
+    # disputed, with a note; who and when are shown on the exceptions page and audited.
+    exception_review = models.CharField(
+        max_length=10,
+        blank=True,
+        choices=[("accepted", "Accepted"), ("disputed", "Disputed")],
+    )
+    exception_review_note = models.CharField(max_length=300, blank=True)
+    exception_reviewed_by = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    exception_reviewed_at = models.DateTimeField(null=True, blank=True)
     duration_minutes = models.PositiveIntegerField(null=True, blank=True)
     travel_minutes = models.PositiveIntegerField(null=True, blank=True)
     late = models.BooleanField(default=False)

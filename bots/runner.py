@@ -42,6 +42,7 @@ from bots.models import (
     Visit,
 )
 from bots.parse import intent
+from bots.patterns import PatternTicker
 from bots.questionbank import load_bank
 from bots.taptime import bounded_tap_time, parse_tapped
 from cocare_chat.config import get_config
@@ -706,5 +707,6 @@ class BotTicker:
 
 
 def make_workers() -> list:
-    """Registered as ``bots`` in ``COCARE_WORKERS``: the consumer first, then the ticker."""
-    return [BotConsumer(), BotTicker()]
+    """Registered as ``bots`` in ``COCARE_WORKERS``: the consumer first, then the tickers
+    (bot timers; visits planned from weekly patterns)."""
+    return [BotConsumer(), BotTicker(), PatternTicker()]

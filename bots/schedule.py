@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from django.db import IntegrityError, transaction
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bots.models import Goal, PlannedVisit
+from bots.models import Goal, PlannedVisit, VisitPattern
 from cocare_chat import clock
 from cocare_chat.config import get_config
 from rooms import audit
@@ -119,6 +119,8 @@ def do_create_planned_visit(
     *,
     by: Person | None = None,
     now: dt.datetime | None = None,
+    pattern: VisitPattern | None = None,
+    pattern_date: dt.date | None = None,
 ) -> PlannedVisit:
     now = now or clock.now()
     worker = _worker_for(su, data.worker_id)
@@ -135,6 +137,8 @@ def do_create_planned_visit(
                 created_by=by,
                 created_at=now,
                 updated_at=now,
+                pattern=pattern,
+                pattern_date=pattern_date,
             )
             audit.record(
                 by, "planned_visit.create", service_user=su, target=f"planned:{pv.id}", now=now

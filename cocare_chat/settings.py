@@ -281,7 +281,11 @@ COCARE_WORKERS: dict[str, str] = {
     "careplan": "careplan.consumer.make_workers",
     "dashboards": "web.dashboards.rollup.make_workers",
     "sensors": "sensors.runner.make_workers",
+    "retention": "rooms.retention.make_workers",
 }
+
+# Retention of the other apps' records (rooms/retention.py runs these per provider policy).
+COCARE_RETENTION_PURGERS: list[str] = ["bots.retention.purge", "escalation.retention.purge"]
 
 # Health checks, by name (manage.py health; rooms/health.py). Each app contributes its
 # stuck timers; rooms checks the log consumers and recorded worker failures.

@@ -27,7 +27,13 @@ from django.utils.module_loading import import_string
 from rooms.isolation import RUN
 from rooms.logconsumer import LogConsumer
 from rooms.logorder import START, LogPos, after
-from rooms.models import ConsumerCursor, ConsumerFailure, Message, WorkerFailure
+from rooms.models import (
+    ConsumerCursor,
+    ConsumerFailure,
+    Message,
+    RetentionPolicy,
+    WorkerFailure,
+)
 from rooms.workers import load_workers
 
 
@@ -271,3 +277,9 @@ def core_checks(now: dt.datetime, thresholds: Thresholds) -> Iterable[Finding]:
     """Registered as ``rooms`` in ``COCARE_HEALTH_CHECKS``."""
     yield from consumer_checks(now, thresholds)
     yield from worker_failure_checks(now, thresholds)
+    yield from overdue(
+        "retention runs",
+        "provider polic(ies)",
+        RetentionPolicy.objects.filter(next_run_at__lt=now - thresholds.grace),
+        thresholds.grace,
+    )

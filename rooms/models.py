@@ -113,6 +113,9 @@ class ServiceUser(models.Model):
         default=False, help_text="Rural or no-signal home: location is not checked."
     )
     location_exempt_reason = models.CharField(max_length=200, blank=True)
+    # The provider's own reference for the person (natural key of the planned-visit CSV,
+    # bots/import_csv.py); unique within the provider when set.
+    reference = models.CharField(max_length=40, blank=True, default="")
     # The person's choice: family members see family-room history from when they joined.
     family_history_from_join = models.BooleanField(default=True)
     commissioned_hours_per_week = models.DecimalField(max_digits=5, decimal_places=2, default=0)
@@ -120,6 +123,15 @@ class ServiceUser(models.Model):
     # Care ended: both rooms are read-only from then on and the retention clock runs from
     # here (rooms.network.do_archive_service_user). Never cleared.
     archived_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "reference"],
+                condition=~Q(reference=""),
+                name="one_reference_per_provider",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.full_name
@@ -416,7 +428,12 @@ class RetentionPolicy(models.Model):
         Organisation, on_delete=models.CASCADE, related_name="retention_policy"
     )
     message_days = models.PositiveIntegerField(null=True, blank=True)
+    # Check-in/out positions are kept for a shorter period when set (null: message_days).
+    position_days = models.PositiveIntegerField(null=True, blank=True)
     updated_at = models.DateTimeField()
+    # Timer (DESIGN.md §3.5): when the retention worker next runs this provider's policy
+    # (rooms.retention.RetentionTicker claims due rows with skip_locked, moves it a day on).
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
 
 class LegalHold(models.Model):

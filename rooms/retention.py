@@ -18,7 +18,15 @@ entirely. For each expired entry, in one transaction:
 
 Idempotent: the redaction is keyed on its client id, and an already-empty entry is not
 selected again. The sequence, senders and times stay: the log keeps its shape, without the
-content. Run daily: ``manage.py apply_retention``.
+content. Run daily: ``manage.py apply_retention``, and scheduled per provider by the
+``retention`` worker (:class:`RetentionTicker`: the policy's ``next_run_at`` column).
+
+The other apps' records are covered by purgers named in
+``settings.COCARE_RETENTION_PURGERS`` (rooms imports none of them): each blanks the
+content of its rows older than the cutoff for one provider, skipping held service users,
+and keeps what the dashboards count (docs/security.md "Retention"): visits lose their
+positions and free text, alerts their outcome and notes; observations are scores only and
+stay, without who answered.
 """
 
 from __future__ import annotations
@@ -27,8 +35,10 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.utils.module_loading import import_string
 
 from rooms.attachments import delete_purged_objects, mark_purged
 from rooms.messages import REDACTABLE_KINDS, post_message
@@ -44,6 +54,7 @@ class RetentionResult:
     redactions: int = 0
     held: int = 0  # service users skipped under legal hold
     objects_deleted: int = 0  # attachments whose stored objects were deleted
+    records: int = 0  # other apps' rows blanked (visits, alerts, observations)
 
 
 def cutoff(policy: RetentionPolicy, now: dt.datetime) -> dt.datetime | None:
@@ -52,11 +63,23 @@ def cutoff(policy: RetentionPolicy, now: dt.datetime) -> dt.datetime | None:
     return now - dt.timedelta(days=policy.message_days)
 
 
-def expired(now: dt.datetime):
+def position_cutoff(policy: RetentionPolicy, now: dt.datetime) -> dt.datetime | None:
+    days = policy.position_days if policy.position_days is not None else policy.message_days
+    return None if days is None else now - dt.timedelta(days=days)
+
+
+def held_service_users():
+    return LegalHold.objects.filter(released_at__isnull=True).values("service_user_id")
+
+
+def expired(now: dt.datetime, provider_id: int | None = None):
     """Entries whose content has expired and is not yet purged, oldest first."""
-    held = LegalHold.objects.filter(released_at__isnull=True).values("service_user_id")
+    held = held_service_users()
     q = Q(pk__in=[])
-    for policy in RetentionPolicy.objects.exclude(message_days__isnull=True):
+    policies = RetentionPolicy.objects.exclude(message_days__isnull=True)
+    if provider_id is not None:
+        policies = policies.filter(provider_id=provider_id)
+    for policy in policies:
         q |= Q(
             room__service_user__provider_id=policy.provider_id, created_at__lt=cutoff(policy, now)
         )
@@ -93,18 +116,77 @@ def purge_one(msg: Message, now: dt.datetime) -> bool:
     return redacted
 
 
-def apply_retention(now: dt.datetime, limit: int = 10_000) -> RetentionResult:
-    """Purge up to ``limit`` expired entries. Safe to run concurrently with itself:
-    the redaction is keyed and the purge is a plain overwrite."""
+def purgers() -> list:
+    return [import_string(p) for p in getattr(settings, "COCARE_RETENTION_PURGERS", [])]
+
+
+def apply_retention(
+    now: dt.datetime, limit: int = 10_000, provider_id: int | None = None
+) -> RetentionResult:
+    """Purge up to ``limit`` expired entries (one provider's, or every provider's), then
+    the other apps' expired records. Safe to run concurrently with itself: the redaction
+    is keyed and every purge is a plain overwrite of content with blanks."""
     result = RetentionResult()
     result.held = LegalHold.objects.filter(released_at__isnull=True).count()
-    for msg in expired(now)[:limit]:
+    for msg in expired(now, provider_id)[:limit]:
         result.redactions += purge_one(msg, now)
         result.purged += 1
     # After the purge transactions committed; a failed delete is retried next run.
     result.objects_deleted = delete_purged_objects(now)
-    log.info("retention: purged %s entries (%s redactions)", result.purged, result.redactions)
+    policies = RetentionPolicy.objects.exclude(message_days__isnull=True)
+    if provider_id is not None:
+        policies = policies.filter(provider_id=provider_id)
+    for policy in policies:
+        content, positions = cutoff(policy, now), position_cutoff(policy, now)
+        if content is None or positions is None:
+            continue
+        for purge in purgers():
+            result.records += purge(
+                provider_id=policy.provider_id,
+                content_before=content,
+                positions_before=positions,
+                held=held_service_users(),
+                limit=limit,
+            )
+    log.info(
+        "retention: purged %s entries (%s redactions), %s records",
+        result.purged,
+        result.redactions,
+        result.records,
+    )
     return result
+
+
+RUN_EVERY = dt.timedelta(days=1)
+
+
+class RetentionTicker:
+    """The ``retention`` worker: runs each provider's policy when its ``next_run_at`` is
+    due, then moves it a day on. The row is claimed with ``skip_locked`` and moved on in
+    the same short transaction before the purge, so two workers never run one provider
+    at once; a crash mid-purge loses nothing (the purge is idempotent and the next run
+    finishes it)."""
+
+    name = "retention"
+
+    def run_once(self, now: dt.datetime) -> int:
+        with transaction.atomic():
+            policy = (
+                RetentionPolicy.objects.select_for_update(skip_locked=True)
+                .filter(next_run_at__lte=now)
+                .order_by("next_run_at")
+                .first()
+            )
+            if policy is None:
+                return 0
+            RetentionPolicy.objects.filter(pk=policy.pk).update(next_run_at=now + RUN_EVERY)
+        if policy.message_days is not None:
+            apply_retention(now, provider_id=policy.provider_id)
+        return 1
+
+
+def make_workers() -> list[RetentionTicker]:
+    return [RetentionTicker()]
 
 
 def place_hold(service_user, *, by, reason: str, now: dt.datetime) -> LegalHold:
@@ -123,8 +205,21 @@ def release_hold(service_user, *, now: dt.datetime) -> int:
     )
 
 
-def set_policy(provider, message_days: int | None, *, now: dt.datetime) -> RetentionPolicy:
+def set_policy(
+    provider,
+    message_days: int | None,
+    *,
+    now: dt.datetime,
+    position_days: int | None = None,
+) -> RetentionPolicy:
+    """Create or change a provider's policy; its first scheduled run is due at once."""
     policy, _ = RetentionPolicy.objects.update_or_create(
-        provider=provider, defaults={"message_days": message_days, "updated_at": now}
+        provider=provider,
+        defaults={
+            "message_days": message_days,
+            "position_days": position_days,
+            "updated_at": now,
+            "next_run_at": now,
+        },
     )
     return policy

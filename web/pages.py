@@ -25,6 +25,7 @@ def nav(person: Person | None) -> list[dict]:
     links = [{"href": "/", "label": "Home", "key": "home"}]
     if person.role in (Role.PROVIDER_ADMIN, Role.COUNCIL_ADMIN):
         links.append({"href": "/org/staff/", "label": "Staff", "key": "staff"})
+        links.append({"href": "/audit/", "label": "Audit", "key": "audit"})
     if person.role in (Role.PROVIDER_ADMIN, Role.CARE_MANAGER):
         links.append(
             {"href": "/org/service-users/", "label": "Service users", "key": "service_users"}
@@ -36,8 +37,12 @@ def nav(person: Person | None) -> list[dict]:
         links.append({"href": "/escalation/rota/", "label": "On call", "key": "escalation"})
         links.append({"href": "/dashboards/provider/", "label": "Dashboards", "key": "dashboards"})
         links.append({"href": "/bridge/", "label": "Matrix", "key": "bridge"})
+        links.append({"href": "/planning/import/", "label": "Import visits", "key": "planning"})
+        links.append({"href": "/retention/", "label": "Retention", "key": "retention"})
+        links.append({"href": "/audit/", "label": "Audit", "key": "audit"})
     elif person.role == Role.COMMISSIONER:
         links.append({"href": "/dashboards/council/", "label": "Dashboards", "key": "dashboards"})
+        links.append({"href": "/audit/", "label": "Audit", "key": "audit"})
     elif person.role == Role.ASSESSOR:
         links.append({"href": "/dashboards/", "label": "My cases", "key": "dashboards"})
     elif person.role == Role.SERVICE_USER and hasattr(person, "service_user_record"):

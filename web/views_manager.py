@@ -187,7 +187,7 @@ def exceptions(request):
     location = (
         Visit.objects.filter(service_user__in=sus, checked_in_at__gte=since)
         .filter(Q(checkin_location__in=bad) | Q(checkout_location__in=bad))
-        .select_related("service_user", "worker")
+        .select_related("service_user", "worker", "exception_reviewed_by")
         .order_by("-checked_in_at")[:100]
     )
     late = (
@@ -221,6 +221,7 @@ def exceptions(request):
             "missed": missed,
             "alerts": [alert_wire(a) for a in alerts],
             "days": EXCEPTION_DAYS,
+            "people": sus.order_by("full_name"),
             "error": request.GET.get("error", "")[:200],
             **_automatic_checks(person, sus, now, since),
         },
