@@ -335,6 +335,22 @@ def test_editing_details_is_audited_with_field_names_only(cast, admins):
     assert ev.target == "fields:checkin_radius_m,preferred_name" and "Peg" not in ev.target
 
 
+def test_null_details_clear_text_and_leave_numbers_as_they_were(cast, admins):
+    """Found by schemathesis: a null preferred name was a 500 (NOT NULL column)."""
+    radius = cast.peggy.checkin_radius_m
+    hours = cast.peggy.commissioned_hours_per_week
+    r = api(
+        client(cast.carol),
+        "patch",
+        f"/org/service-users/{cast.peggy.id}",
+        {"preferred_name": None, "checkin_radius_m": None, "commissioned_hours_per_week": None},
+    )
+    assert r.status_code == 200, r.content
+    cast.peggy.refresh_from_db()
+    assert cast.peggy.preferred_name == ""
+    assert (cast.peggy.checkin_radius_m, cast.peggy.commissioned_hours_per_week) == (radius, hours)
+
+
 def test_archiving_makes_the_rooms_read_only_with_a_clear_message(cast, admins, frozen_clock):
     r = client(admins.pam).post(f"/org/service-users/{cast.peggy.id}/archive")
     assert r.status_code == 302

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import models, transaction
 
 from bots.runner import bot_for
 from rooms.access import (
@@ -110,10 +110,16 @@ def check_update_service_user(
         fields["commissioned_hours_per_week"] = Decimal(
             str(fields["commissioned_hours_per_week"])
         ).quantize(Decimal("0.01"))
-    if fields.get("checkin_radius_m") is None:
-        fields.pop("checkin_radius_m", None)
-    if fields.get("commissioned_hours_per_week") is None:
-        fields.pop("commissioned_hours_per_week", None)
+    for name in [n for n, v in fields.items() if v is None]:
+        # null on a column that cannot hold it: text means "clear it", anything else
+        # (a number, a radius) means "leave it as it is".
+        field = ServiceUser._meta.get_field(name)
+        if field.null:
+            continue
+        if isinstance(field, (models.CharField, models.TextField)):
+            fields[name] = ""
+        else:
+            fields.pop(name)
     return do_update_service_user(su, by=actor, now=now, **fields)
 
 
