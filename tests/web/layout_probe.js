@@ -9,9 +9,10 @@
       && b.top < innerHeight && b.left < innerWidth; };
   const small = [];
   const targets = document.querySelectorAll(
-    'button, a[href], select, textarea, input:not([type=checkbox]):not([type=radio]), label.toggle, summary');
+    'button, a[href], select, textarea, input:not([type=checkbox]):not([type=radio]), label.toggle, label.camera, summary');
   for (const e of targets) {
-    if (!visible(e) || e.closest('dialog:not([open])') || e.closest('.menu[hidden]')) continue;
+    // A visually hidden input (the camera's file input) is tapped through its label, measured instead.
+    if (!visible(e) || e.closest('dialog:not([open])') || e.closest('.menu[hidden]') || e.matches('.sr-only')) continue;
     const b = e.getBoundingClientRect();
     if (b.width < 44 || b.height < 44) small.push(`${e.tagName} ${e.id || e.className || e.textContent.trim().slice(0, 20)} ${Math.round(b.width)}x${Math.round(b.height)}`);
   }

@@ -13,6 +13,7 @@
 //   and redirects to a short-lived signed URL; the full photo opens the same way.
 // - User data is only set with textContent / attributes (el()), never innerHTML.
 import { csrfToken, el, newClientId, timeOf } from "./socket.js";
+import { icon } from "./icons.js";
 
 const DB_NAME = "cocare-uploads";
 const STORE = "pending";
@@ -82,7 +83,7 @@ export function setupCapture({ room, composer, body, outbox, note }) {
     id: "camera", class: "sr-only",
   });
   const label = el("label", { for: "camera", class: "camera", title: "Take a photo" },
-    el("span", { "aria-hidden": "true", text: "📷" }),
+    icon("camera"),
     el("span", { class: "sr-only", text: "Take a photo" }));
   composer.prepend(label, input);
   const timers = new Map();
@@ -95,7 +96,7 @@ export function setupCapture({ room, composer, body, outbox, note }) {
     let li = pendingLi(job.cid);
     if (!li) {
       li = el("li", { class: "msg mine pending upload", dataset: { upload: job.cid } },
-        el("p", { class: "text", text: job.caption || `📷 ${job.name || "Photo"}` }),
+        el("p", { class: "text", text: job.caption || `Photo: ${job.name || "from the camera"}` }),
         el("span", { class: "state small" }));
       outbox.append(li);
     }
