@@ -14,3 +14,9 @@ cp node_modules/chart.js/dist/chart.umd.min.js "$VENDOR/chartjs/chart.umd.min.js
 cp node_modules/chart.js/LICENSE.md "$VENDOR/chartjs/LICENSE.md"
 node -e 'process.stdout.write(require("./node_modules/chart.js/package.json").version)' \
   > "$VENDOR/chartjs/VERSION"
+# axe-core: the accessibility checker the browser tests inject (tests/web/browser.py).
+if [ -f node_modules/axe-core/axe.min.js ]; then
+  mkdir -p "$VENDOR/axe-core"
+  cp node_modules/axe-core/axe.min.js "$VENDOR/axe-core/axe.min.js"
+  cp node_modules/axe-core/LICENSE "$VENDOR/axe-core/LICENSE" 2>/dev/null || true
+fi
