@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('rooms', '0007_h15b_search'),
+        ("rooms", "0007_h15b_search"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='person',
-            name='language',
-            field=models.CharField(choices=[('en-gb', 'English'), ('cy', 'Cymraeg')], default='en-gb', max_length=8),
+            model_name="person",
+            name="language",
+            field=models.CharField(
+                choices=[("en-gb", "English"), ("cy", "Cymraeg")], default="en-gb", max_length=8
+            ),
         ),
     ]
