@@ -14,6 +14,7 @@ from rooms.attachments_api import router as attachments_router
 from rooms.audit_api import router as audit_router
 from rooms.family_api import router as family_router
 from rooms.keyinfo_api import router as keyinfo_router
+from rooms.language_api import router as language_router
 from rooms.record_reads_api import router as record_reads_router
 from rooms.retention_api import router as retention_router
 from sensors.api import router as sensors_router
@@ -39,6 +40,7 @@ api.docs = LocalSwagger()  # assets from our own static files, not a CDN
 api.add_router("/planning", planning_router)
 api.add_router("/audit", audit_router)
 api.add_router("/retention", retention_router)
+api.add_router("/", language_router)
 
 urlpatterns = [
     path("admin/", admin.site.urls),

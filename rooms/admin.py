@@ -89,7 +89,8 @@ class PersonAdmin(admin.ModelAdmin):
     list_filter = ("role",)
     search_fields = ("display_name", "matrix_id")
     # Linked only by proof of ownership, from the app (bridge.linking; docs/matrix.md).
-    readonly_fields = ("matrix_id",)
+    # The language is the person's own choice (their settings page; rooms.language).
+    readonly_fields = ("matrix_id", "language")
 
     def get_readonly_fields(self, request, obj=None):
         # Role, organisation and login decide access: fixed once the person exists.

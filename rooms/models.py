@@ -74,6 +74,10 @@ class Person(models.Model):
     # Participants the code creates on first use (the system sender, each provider's visit
     # bot) are found by this key; unique, so two processes racing on first use make one row.
     system_key = models.CharField(max_length=60, null=True, blank=True, unique=True, editable=False)
+    # The language this person reads the pages and the bots' texts in (settings.LANGUAGES).
+    language = models.CharField(
+        max_length=8, choices=[("en-gb", "English"), ("cy", "Cymraeg")], default="en-gb"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

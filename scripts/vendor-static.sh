@@ -46,3 +46,10 @@ if grep -q 'gstatic.com' "$VENDOR/firebase/firebase-messaging.js" "$VENDOR/fireb
   echo "vendor-static: firebase still imports from gstatic.com" >&2
   exit 1
 fi
+
+# axe-core: the accessibility checker the browser tests inject (tests/web/browser.py).
+if [ -f node_modules/axe-core/axe.min.js ]; then
+  mkdir -p "$VENDOR/axe-core"
+  cp node_modules/axe-core/axe.min.js "$VENDOR/axe-core/axe.min.js"
+  cp node_modules/axe-core/LICENSE "$VENDOR/axe-core/LICENSE" 2>/dev/null || true
+fi

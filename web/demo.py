@@ -585,3 +585,14 @@ def _alert_history(su, team, start, now, rng, policy, per_year, msgs, loader) ->
 
 def demo_service_user() -> ServiceUser:
     return ServiceUser.objects.get(full_name="Margaret Hughes")
+
+
+def build_recent_history(weeks: int = 13, now: dt.datetime | None = None) -> None:
+    """A few months of visits, observations and alerts for the demo cast's service users
+    (once: skipped for anyone who already has visits), then the dashboards' rollups, so a
+    fresh ``./dev demo`` has dashboards with data."""
+    now = now or clock.now()
+    rng = random.Random(15)
+    policy = default_policy().model_dump(mode="json")
+    _history_for_demo_cast(now - dt.timedelta(weeks=weeks), now, rng, policy, 3.0)
+    refresh_all(now)

@@ -11,6 +11,7 @@ import functools
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponseForbidden
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 from rooms.errors import Forbidden, NotFound
 from rooms.models import Person, Role
@@ -22,38 +23,43 @@ def nav(person: Person | None) -> list[dict]:
     """Top-level links for this person's role (pages re-check access themselves)."""
     if person is None:
         return []
-    links = [{"href": "/", "label": "Home", "key": "home"}]
+    links = [{"href": "/", "label": _("Home"), "key": "home"}]
     if person.role in (Role.PROVIDER_ADMIN, Role.COUNCIL_ADMIN):
-        links.append({"href": "/org/staff/", "label": "Staff", "key": "staff"})
-        links.append({"href": "/audit/", "label": "Audit", "key": "audit"})
+        links.append({"href": "/org/staff/", "label": _("Staff"), "key": "staff"})
+        links.append({"href": "/audit/", "label": _("Audit"), "key": "audit"})
     if person.role in (Role.PROVIDER_ADMIN, Role.CARE_MANAGER):
         links.append(
-            {"href": "/org/service-users/", "label": "Service users", "key": "service_users"}
+            {"href": "/org/service-users/", "label": _("Service users"), "key": "service_users"}
         )
     if person.role in ALERT_ROLES:
-        links.append({"href": "/alerts/", "label": "Alerts", "key": "alerts"})
+        links.append({"href": "/alerts/", "label": _("Alerts"), "key": "alerts"})
     if person.role == Role.CARE_MANAGER:
-        links.append({"href": "/exceptions/", "label": "Exceptions", "key": "exceptions"})
-        links.append({"href": "/escalation/rota/", "label": "On call", "key": "escalation"})
-        links.append({"href": "/dashboards/provider/", "label": "Dashboards", "key": "dashboards"})
-        links.append({"href": "/bridge/", "label": "Matrix", "key": "bridge"})
-        links.append({"href": "/planning/import/", "label": "Import visits", "key": "planning"})
-        links.append({"href": "/retention/", "label": "Retention", "key": "retention"})
-        links.append({"href": "/audit/", "label": "Audit", "key": "audit"})
+        links.append({"href": "/exceptions/", "label": _("Exceptions"), "key": "exceptions"})
+        links.append({"href": "/escalation/rota/", "label": _("On call"), "key": "escalation"})
+        links.append(
+            {"href": "/dashboards/provider/", "label": _("Dashboards"), "key": "dashboards"}
+        )
+        links.append({"href": "/bridge/", "label": _("Matrix"), "key": "bridge"})
+        links.append({"href": "/planning/import/", "label": _("Import visits"), "key": "planning"})
+        links.append({"href": "/retention/", "label": _("Retention"), "key": "retention"})
+        links.append({"href": "/audit/", "label": _("Audit"), "key": "audit"})
     elif person.role == Role.COMMISSIONER:
-        links.append({"href": "/dashboards/council/", "label": "Dashboards", "key": "dashboards"})
-        links.append({"href": "/audit/", "label": "Audit", "key": "audit"})
+        links.append(
+            {"href": "/dashboards/council/", "label": _("Dashboards"), "key": "dashboards"}
+        )
+        links.append({"href": "/audit/", "label": _("Audit"), "key": "audit"})
     elif person.role == Role.ASSESSOR:
-        links.append({"href": "/dashboards/", "label": "My cases", "key": "dashboards"})
+        links.append({"href": "/dashboards/", "label": _("My cases"), "key": "dashboards"})
     elif person.role == Role.SERVICE_USER and hasattr(person, "service_user_record"):
         links.append(
             {
                 "href": f"/dashboards/service-user/{person.service_user_record.id}/",
-                "label": "My care",
+                "label": _("My care"),
                 "key": "dashboards",
             }
         )
-    links.append({"href": "/me/notifications/", "label": "Notifications", "key": "notifications"})
+    links.append({"href": "/me/notifications/", "label": _("Notifications"), "key": "notifications"})
+    links.append({"href": "/me/settings/", "label": _("Settings"), "key": "settings"})
     return links
 
 

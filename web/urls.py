@@ -1,5 +1,6 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 
 from web import (
     pwa,
@@ -18,6 +19,7 @@ from web import (
     views_push,
     views_record_reads,
     views_retention,
+    views_settings,
 )
 from web.staff import views as staff_views
 
@@ -104,6 +106,10 @@ urlpatterns = [
     path("people/<id:su_id>/<str:tab>/search/", views.room_search, name="room_search"),
     path("me/matrix/", views_matrix.my_matrix, name="my_matrix"),
     path("me/notifications/", views_push.notifications, name="notifications"),
+    path("me/settings/", views_settings.my_settings, name="my_settings"),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    # The bots' questions and sentences (locale/*/bots.po, from bots/questionbank/bank.yaml).
+    path("jsi18n/bots/", JavaScriptCatalog.as_view(domain="bots"), name="javascript-catalog-bots"),
     path(
         "people/<id:su_id>/manage/matrix/<id:person_id>/",
         views_matrix.member_matrix,

@@ -87,5 +87,37 @@ def phone(browser, server: ServerProcess, username: str | None, **extra):
 
 
 def shot(page, name: str, *, full_page: bool = False) -> None:
+    """Screenshot the page as it stands — after axe-core found nothing serious on it."""
+    assert_accessible(page, name)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
+
+
+# axe-core from npm, copied to web/vendor/ by scripts/vendor-static.sh and served by our
+# own server as a static file (never fetched from a CDN).
+AXE_URL = "/static/axe-core/axe.min.js"
+AXE_FILE = ROOT / "web" / "vendor" / "axe-core" / "axe.min.js"
+_AXE_RUN = """async () => {
+  const r = await window.axe.run(document, {resultTypes: ["violations"]});
+  return r.violations
+    .filter(v => v.impact === "serious" || v.impact === "critical")
+    .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.slice(0, 5).map(n => n.target.join(" "))}));
+}"""
+
+
+def assert_accessible(page, where: str = "") -> None:
+    """Run axe-core on the page as it stands: zero serious or critical violations."""
+    if not AXE_FILE.exists():
+        missing("axe-core (npm install; scripts/vendor-static.sh)")
+    if not page.evaluate("() => !!window.axe"):
+        from playwright.sync_api import Error as PlaywrightError
+
+        try:
+            page.add_script_tag(url=AXE_URL)
+        except PlaywrightError:
+            # The phone is offline (an outbox test): the same vendored file, from disk.
+            page.add_script_tag(path=str(AXE_FILE))
+        page.wait_for_function("() => !!window.axe")
+    found = page.evaluate(_AXE_RUN)
+    assert not found, f"axe on {where or page.url}: {found}"

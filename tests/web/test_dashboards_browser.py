@@ -14,7 +14,7 @@ from bots.models import PlannedVisit, Visit
 from cocare_chat import clock
 from rooms.models import Person
 from tests.support.live import login_cookies
-from tests.web.browser import SHOTS, start_server
+from tests.web.browser import SHOTS, assert_accessible, start_server
 from web.demo import DEMO_PASSWORD, build_demo, build_scale, demo_service_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -69,12 +69,14 @@ def test_three_dashboards_draw_real_charts_on_build_scale_data(browser):
         page.goto(f"/dashboards/service-user/{peggy.pk}/")
         expect(page.get_by_role("heading", name="Peggy", exact=True)).to_be_visible()
         assert_charts_drawn(page, {"su-visits", "su-punctuality", "su-domains", "su-alerts"})
+        assert_accessible(page, "dashboard-service-user")
         page.screenshot(path=str(SHOTS / "dashboard-service-user.png"), full_page=True)
 
         page.goto(f"/dashboards/service-user/{peggy.pk}/summary/")
         assert_charts_drawn(page, {"summary-domains"})
         page.emulate_media(media="print")
         expect(page.get_by_role("button", name="Print")).to_be_hidden()
+        assert_accessible(page, "dashboard-summary-print")
         page.screenshot(path=str(SHOTS / "dashboard-summary-print.png"), full_page=True)
         page.emulate_media(media="screen")
 
@@ -91,6 +93,7 @@ def test_three_dashboards_draw_real_charts_on_build_scale_data(browser):
                 "provider-domains",
             },
         )
+        assert_accessible(page, "dashboard-provider")
         page.screenshot(path=str(SHOTS / "dashboard-provider.png"), full_page=True)
         tile = page.locator("[data-live-url]")
         before = int(tile.locator("[data-live=delivered]").inner_text())
@@ -122,6 +125,7 @@ def test_three_dashboards_draw_real_charts_on_build_scale_data(browser):
         assert_charts_drawn(page, {"council-hours", "council-domains", "council-escalations"})
         expect(page.get_by_role("row", name="Synthetic Care 1")).to_be_visible()
         assert "Peggy" not in page.content() and "Worker" not in page.content()
+        assert_accessible(page, "dashboard-council")
         page.screenshot(path=str(SHOTS / "dashboard-council.png"), full_page=True)
         ctx.close()
     finally:

@@ -13,6 +13,7 @@ import datetime as dt
 
 from web.dashboards import queries as q
 from web.dashboards.access import Grant
+from web.dashboards.labels import definition as chart_definition
 from web.dashboards.periods import Window, window
 from web.dashboards.replica import on_replica
 
@@ -39,6 +40,7 @@ def chart(
         "stacked": stacked,
         "columns": [d["label"] for d in datasets],
         "table": table,
+        "definition": chart_definition(cid),
     }
 
 
@@ -55,7 +57,7 @@ def _visit_charts(v: dict, prefix: str) -> list[dict]:
                 {"label": "Delivered", "data": s["delivered"]},
                 {"label": "Unplanned", "data": s["unplanned"]},
             ],
-            y={"title": "Visits", "min": 0},
+            y={"title": "Visits", "min": 0, "integer": True},
         ),
         chart(
             f"{prefix}-punctuality",
@@ -103,7 +105,7 @@ def _alert_chart(a: dict, cid: str) -> dict:
                 "axis": "y1",
             },
         ],
-        y={"title": "Alerts", "min": 0, "y1": "Minutes"},
+        y={"title": "Alerts", "min": 0, "integer": True, "y1": "Minutes"},
     )
 
 
@@ -211,7 +213,7 @@ def provider(grant: Grant, w: Window, now: dt.datetime) -> dict:
             "bar",
             cont["labels"],
             [{"label": "People", "data": cont["people"]}],
-            y={"title": "People", "min": 0},
+            y={"title": "People", "min": 0, "integer": True},
         )
     )
     charts.append(_alert_chart(alerts, "provider-alerts"))
@@ -260,7 +262,7 @@ def council(grant: Grant, w: Window, now: dt.datetime) -> dict:
                 {"label": "Escalated to council", "data": alerts["series"]["escalated"]},
                 {"label": "Safeguarding", "data": alerts["series"]["safeguarding"]},
             ],
-            y={"title": "Alerts", "min": 0},
+            y={"title": "Alerts", "min": 0, "integer": True},
         ),
     ]
     # Drop per-person detail that aggregate helpers carry (hours has none; be explicit).

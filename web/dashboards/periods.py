@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from rooms.bounds import Id
 
@@ -34,6 +34,12 @@ class Filters(BaseModel):
     model_config = ConfigDict(extra="forbid")
     period: PeriodName | None = None
     provider: Id | None = None
+
+    @field_validator("period", "provider", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, v: object) -> object:
+        # A select's "All providers" option submits provider= (empty): that means no filter.
+        return None if v == "" else v
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from web.dashboards import data, exports
 from web.dashboards import queries as q
 from web.dashboards.access import Dashboard, authorise
 from web.dashboards.periods import PERIODS, Filters, window
+from web.pages import nav
 
 DEFAULT_PERIOD = {Dashboard.SERVICE_USER: "1y", Dashboard.PROVIDER: "13w", Dashboard.COUNCIL: "13w"}
 
@@ -32,12 +33,20 @@ def _person(request) -> Person | None:
     return Person.objects.filter(user=request.user).select_related("organisation").first()
 
 
+def _render(request, person: Person | None, template: str, ctx: dict, status: int = 200):
+    """A dashboard page with the site's navigation and sign-out, as every other page has."""
+    full = {"person": person, "nav": nav(person), "active": "dashboards", **ctx}
+    return render(request, template, full, status=status)
+
+
 def dashboard_view(fn):
-    """Validate filters, turn access errors into 404/403 and bad input into 400."""
+    """Validate filters, turn access errors into 404/403 and bad input into a 400 page
+    (with the navigation and a way back), never a bare text answer."""
 
     @login_required
     @wraps(fn)
     def wrapper(request, *args, **kwargs):
+        person = _person(request)
         try:
             filters = Filters.model_validate(dict(request.GET.items()))
         except ValidationError as e:
@@ -45,9 +54,17 @@ def dashboard_view(fn):
                 f"{'.'.join(str(x) for x in err['loc']) or 'query'}: {err['msg']}"
                 for err in e.errors()
             )
-            return HttpResponseBadRequest(f"Bad filter: {msg}", content_type="text/plain")
+            if "text/html" not in request.headers.get("Accept", ""):
+                return HttpResponseBadRequest(f"Bad filter: {msg}", content_type="text/plain")
+            return _render(
+                request,
+                person,
+                "web/dashboards/bad_filter.html",
+                {"message": msg, "back": request.path},
+                status=400,
+            )
         try:
-            return fn(request, _person(request), filters, *args, **kwargs)
+            return fn(request, person, filters, *args, **kwargs)
         except CoCareError as e:
             return HttpResponse(e.message, status=e.status, content_type="text/plain")
 
@@ -84,8 +101,9 @@ def service_user_page(request, person, filters, su_id: int):
     w = window(filters.period or DEFAULT_PERIOD[Dashboard.SERVICE_USER], clock.now())
     d = data.service_user(grant, w, clock.now())
     _read(person, grant, "dashboard.read")
-    return render(
+    return _render(
         request,
+        person,
         "web/dashboards/service_user.html",
         {
             "d": d,
@@ -120,8 +138,9 @@ def summary_page(request, person, filters, su_id: int):
     grant = _su_grant(person, filters, su_id, Dashboard.SUMMARY)
     s = data.summary(grant, clock.now())
     _read(person, grant, "dashboard.read")
-    return render(
+    return _render(
         request,
+        person,
         "web/dashboards/summary.html",
         {"s": s, "su": grant.service_user, "grant": grant, "now": clock.now()},
     )
@@ -148,8 +167,9 @@ def provider_page(request, person, filters):
     for r in d["continuity"]["least_continuity"]:
         r["name"] = names.get(r["service_user_id"], "")
     _read(person, grant, "dashboard.read")
-    return render(
+    return _render(
         request,
+        person,
         "web/dashboards/provider.html",
         {
             "d": d,
@@ -191,8 +211,9 @@ def council_page(request, person, filters):
     _read(person, grant, "dashboard.read")
     providers = grant.organisation.providers.order_by("name").values("id", "name")
     qs = f"?period={w.name}" + (f"&provider={filters.provider}" if filters.provider else "")
-    return render(
+    return _render(
         request,
+        person,
         "web/dashboards/council.html",
         {
             "d": d,
@@ -230,7 +251,7 @@ def index(request):
         return redirect("dashboards:service-user", person.service_user_record.pk)
     if person.role == Role.ASSESSOR:
         people = allocated_service_users(person).order_by("full_name")[:200]
-        return render(request, "web/dashboards/index.html", {"people": people})
+        return _render(request, person, "web/dashboards/index.html", {"people": people})
     sus = (
         ServiceUser.objects.filter(
             rooms__memberships__person=person, rooms__memberships__removed_at__isnull=True
@@ -245,4 +266,4 @@ def index(request):
         except CoCareError:
             continue
         visible.append(su)
-    return render(request, "web/dashboards/index.html", {"people": visible})
+    return _render(request, person, "web/dashboards/index.html", {"people": visible})

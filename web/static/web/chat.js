@@ -20,6 +20,19 @@ import { renderAttachment, setupCapture } from "./attachments.js";
 import { recall, remember } from "./offline-store.js";
 
 const cfg = JSON.parse(document.getElementById("chat-config").textContent);
+// The person's own language: Django's JavaScriptCatalog (/jsi18n/) defines gettext; without
+// it (offline before it loaded) the English text stands.
+const _ = (s) => (typeof window.gettext === "function" ? window.gettext(s) : s);
+const fmt = (s, obj) => s.replace(/%\((\w+)\)s/g, (all, k) => (k in obj ? String(obj[k]) : all));
+// A bot's question in the reader's language: the bank's text by its key (msgctxt "bot
+// question"), with the person's name put in; the posted English title when not translated.
+function questionTitle(p) {
+  const key = (p.data || {}).question_key;
+  if (!key || typeof window.pgettext !== "function") return p.title;
+  const text = window.pgettext("bot question", key);
+  if (text === key || text.includes("{goal}")) return p.title;
+  return text.replace("{name}", cfg.name);
+}
 const $ = (id) => document.getElementById(id);
 const OUTBOX_KEY = `cocare.outbox.${cfg.me.id}`;
 const RETRYABLE = new Set(["server_error", "rate_limited"]);
@@ -153,10 +166,10 @@ function onConnState(s) {
 function showConn() {
   const waiting = loadOutbox().length;
   const texts = {
-    offline: "You're offline. What you write is kept and sent when you're back.",
-    reconnecting: "Connection lost. Reconnecting…",
-    connecting: "Connecting…",
-    "signed-out": "You have been signed out. Sign in again to carry on.",
+    offline: _("You're offline. What you write is kept and sent when you're back."),
+    reconnecting: _("Connection lost. Reconnecting…"),
+    connecting: _("Connecting…"),
+    "signed-out": _("You have been signed out. Sign in again to carry on."),
   };
   let t = texts[state.conn] || "";
   if (state.conn !== "online" && waiting) t += ` ${waiting} waiting to send.`;
@@ -315,24 +328,24 @@ function actionsFor(m, li) {
   });
   toggle.append(icon("more"));
   const close = () => { menu.hidden = true; toggle.setAttribute("aria-expanded", "false"); };
-  menu.append(el("button", { type: "button", text: "Reply", onclick: () => { close(); startReply(m); } }));
+  menu.append(el("button", { type: "button", text: _("Reply"), onclick: () => { close(); startReply(m); } }));
   if (mine && isWords(m)) {
-    menu.append(el("button", { type: "button", text: "Edit", onclick: () => { close(); startEdit(m, li); } }));
+    menu.append(el("button", { type: "button", text: _("Edit"), onclick: () => { close(); startEdit(m, li); } }));
   }
   if (mine || cfg.can_moderate) {
-    const del = el("button", { type: "button", class: "danger", text: "Delete" });
+    const del = el("button", { type: "button", class: "danger", text: _("Delete") });
     del.addEventListener("click", () => {
       if (del.dataset.confirm) {
         close();
         enqueue({ type: "redact", room: cfg.room, client_id: newClientId(), target: m.seq });
       } else {
         del.dataset.confirm = "1";
-        del.textContent = "Tap again to delete";
+        del.textContent = _("Tap again to delete");
       }
     });
     menu.append(del);
   }
-  menu.append(el("button", { type: "button", text: "Raise concern", onclick: () => { close(); openConcern(m); } }));
+  menu.append(el("button", { type: "button", text: _("Raise concern"), onclick: () => { close(); openConcern(m); } }));
   return el("div", { class: "actions" }, toggle, menu);
 }
 
@@ -381,13 +394,26 @@ function renderRemoved(m) {
     el("span", { class: "text", text: "This entry was removed." }));
 }
 
+// The family's arrival/departure notices carry a name and a time; other bot notices are
+// fixed sentences looked up as they are (locale/*/bots.po).
+const NOTICE_PATTERNS = {
+  "visit.arrived": [/^(.+) arrived (.+)$/, () => _("%(who)s arrived %(at)s")],
+  "visit.left": [/^(.+) left (.+)$/, () => _("%(who)s left %(at)s")],
+};
+
+function noticeText(ev, body) {
+  const rule = NOTICE_PATTERNS[ev];
+  const m = rule && body.match(rule[0]);
+  return m ? fmt(rule[1](), { who: m[1], at: m[2] }) : _(body);
+}
+
 function renderNotice(m) {
   const ev = (m.payload && m.payload.event) || "";
   if (ev === "visit.dose_due") visitCards.onDosePrompt(m); // redraw the visit card's medicines
   const name = ev === "visit.arrived" ? "home" : ev === "visit.left" ? "leave" : ev.startsWith("alert.") ? "bell" : null;
   const cls = ev.startsWith("visit.") ? "notice visit" : ev.startsWith("alert.") ? "notice alert" : "notice";
   return el("li", { class: cls, dataset: { seq: m.seq, event: ev }, title: timeOf(m.created_at) },
-    name ? icon(name, { size: 20 }) : null, el("span", { text: m.body }));
+    name ? icon(name, { size: 20 }) : null, el("span", { text: noticeText(ev, m.body || "") }));
 }
 
 function canAnswer() {
@@ -412,18 +438,18 @@ function renderCard(m) {
   }
   const data = p.data || {};
   const li = el("li", { class: "card question", dataset: { seq: m.seq, card: p.card_id } });
-  if (data.n && data.of) li.append(el("p", { class: "small muted", text: `Question ${data.n} of ${data.of}` }));
-  const h = el("h3", { text: p.title, id: `card-${m.seq}` });
+  if (data.n && data.of) li.append(el("p", { class: "small muted", text: fmt(_("Question %(n)s of %(of)s"), data) }));
+  const h = el("h3", { text: questionTitle(p), id: `card-${m.seq}` });
   const group = el("div", { class: "options", role: "group", "aria-labelledby": `card-${m.seq}` });
   const card = { li, options: new Map(), answered: null };
   const allowed = canAnswer();
   for (const o of p.options || []) {
     const b = el("button", { type: "button", class: "option", "aria-pressed": "false", disabled: !allowed },
       el("span", { class: "emoji", "aria-hidden": "true" }, optionIcon(o.emoji || "")),
-      el("span", { class: "label", text: o.label }));
+      el("span", { class: "label", text: _(o.label) }));
     if (o.colour) b.style.setProperty("--opt", o.colour);
     b.addEventListener("click", () => answer(p.card_id, o.value));
-    card.options.set(o.value, { button: b, label: o.label, emoji: o.emoji || "" });
+    card.options.set(o.value, { button: b, label: _(o.label), emoji: o.emoji || "" });
     group.append(b);
   }
   li.append(h, group);
@@ -457,10 +483,10 @@ function renderAnswer(m) {
   markChosen(p.card_id, p.value);
   const card = state.cards.get(p.card_id);
   const opt = card && card.options.get(p.value);
-  const who = m.sender.id === cfg.me.id ? "You" : m.sender.name;
-  const what = opt ? opt.label : `option ${p.value}`;
+  const who = m.sender.id === cfg.me.id ? _("You") : m.sender.name;
+  const what = opt ? opt.label : `${p.value}`;
   const li = el("li", { class: "answer small", dataset: { seq: m.seq, id: m.id } },
-    el("span", { text: `${who} answered: ${what}` }));
+    el("span", { text: fmt(_("%(who)s answered: %(what)s"), { who, what }) }));
   if (m.redacted) return li;
   li.append(actionsFor({ ...m, kind: "answer", sender: m.sender }, li));
   return li;
@@ -579,9 +605,9 @@ function tickFor(seq) {
     eligible += 1;
     if ((state.reads.get(pid) || 0) >= seq) read += 1;
   }
-  if (eligible === 0 || read === 0) return { tick: "sent", text: "Sent" };
-  if (read === eligible) return { tick: "all", text: "Read by all" };
-  return { tick: "some", text: `Read by ${read} of ${eligible}` };
+  if (eligible === 0 || read === 0) return { tick: "sent", text: _("Sent") };
+  if (read === eligible) return { tick: "all", text: _("Read by all") };
+  return { tick: "some", text: fmt(_("Read by %(read)s of %(of)s"), { read, of: eligible }) };
 }
 
 function updateSeen() {

@@ -21,7 +21,9 @@
     var scales = {
       x: { stacked: !!spec.stacked, ticks: { maxRotation: 0, autoSkip: true, autoSkipPadding: 16, maxTicksLimit: 8 } },
       y: { stacked: !!spec.stacked, beginAtZero: true, min: spec.y.min, max: spec.y.max,
-           title: { display: !!spec.y.title, text: spec.y.title } }
+           title: { display: !!spec.y.title, text: spec.y.title },
+           // Counts (visits, people, alerts) step by whole numbers, never 0.2.
+           ticks: spec.y.integer ? { precision: 0 } : {} }
     };
     if (hasY1) {
       scales.y1 = { position: "right", beginAtZero: true, grid: { drawOnChartArea: false },
