@@ -58,7 +58,9 @@ def nav(person: Person | None) -> list[dict]:
                 "key": "dashboards",
             }
         )
-    links.append({"href": "/me/notifications/", "label": _("Notifications"), "key": "notifications"})
+    links.append(
+        {"href": "/me/notifications/", "label": _("Notifications"), "key": "notifications"}
+    )
     links.append({"href": "/me/settings/", "label": _("Settings"), "key": "settings"})
     return links
 
