@@ -594,5 +594,8 @@ def build_recent_history(weeks: int = 13, now: dt.datetime | None = None) -> Non
     now = now or clock.now()
     rng = random.Random(15)
     policy = default_policy().model_dump(mode="json")
-    _history_for_demo_cast(now - dt.timedelta(weeks=weeks), now, rng, policy, 3.0)
+    loader = BulkLoader()
+    with transaction.atomic():
+        _history_for_demo_cast(now - dt.timedelta(weeks=weeks), now, rng, policy, 3.0, loader)
+        loader.flush()
     refresh_all(now)

@@ -6,7 +6,9 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("bots", "0004_h15b_checkout_reason"),
+        # After both 0004s (not only h15b's): unapplying on SQLite remakes the table from this
+        # state, which must hold h15a's columns too (a branch-only state dropped them).
+        ("bots", "0005_h15a_merge_h15b"),
         ("rooms", "0015_h14c_service_user_reference"),
     ]
 

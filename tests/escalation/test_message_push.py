@@ -159,7 +159,7 @@ def test_a_replay_queues_nothing_twice(cast, frozen_clock):
     say(cast.anna, cast.family)
     run()
     consumer = MessagePush()
-    consumer.reset(0)
+    consumer.reset()
     consumer.run_once(clock.now())
     assert pushed_to() == ["debbie"]
 
@@ -186,7 +186,7 @@ def test_muted_and_quiet_hours_stop_message_pushes(cast, frozen_clock):
 def test_people_who_may_no_longer_read_the_room_get_no_push(cast, frozen_clock):
     device(cast.debbie)
     device(cast.margaret)
-    do_revoke_family_basis(cast.peggy, by=cast.carol)
+    do_revoke_family_basis(cast.peggy, cast.debbie, by=cast.carol)
     msg = say(cast.anna, cast.family)
     run()
     assert "debbie" not in pushed_to(msg)

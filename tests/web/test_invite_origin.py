@@ -24,7 +24,15 @@ def create(cast, name="Sam Hughes", days=7) -> str:
     c.force_login(cast.carol.user)
     r = c.post(
         f"/people/{cast.peggy.id}/manage/members/",
-        {"display_name": name, "relationship": "grandson", "days": days},
+        {
+            "display_name": name,
+            "relationship": "grandson",
+            "days": days,
+            # The invitee's own lawful basis, recorded with the invitation.
+            "basis": "consent",
+            "basis_notes": "Peggy agreed",
+            "review_on": "2027-03-02",
+        },
     )
     m = re.search(rb'value="http://testserver(/invite/[^"]+/)"', r.content)
     assert m, r.content.decode()[:1000]
