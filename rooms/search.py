@@ -108,6 +108,8 @@ def fts5_query(q: str) -> str:
 
 
 # ---- DDL for the migration (one place per backend) -------------------------------------
+# SQLite drops a table's triggers when a migration rebuilds it (an AlterField, a db_default):
+# such a migration must call drop_index + create_index after it (see rooms 0018).
 
 PG_INDEX = "rooms_message_search_gin"
 PG_CREATE = (
