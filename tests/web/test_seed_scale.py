@@ -81,9 +81,13 @@ def test_dashboard_rollups_over_seeded_history_agree_with_the_base_tables(seeded
         == Visit.objects.filter(planned_visit__window_start__lt=cutoff).count()
         > 0
     )
+    # Delivered minutes are the stored per-visit figure (careplan/delivered.py: the hours
+    # rules applied once), which the exports read too — not the raw durations.
     assert (
         totals["minutes"]
-        == Visit.objects.filter(checked_in_at__lt=cutoff).aggregate(m=Sum("duration_minutes"))["m"]
+        == Visit.objects.filter(checked_in_at__lt=cutoff).aggregate(
+            m=Sum("minutes__delivered_minutes")
+        )["m"]
     )
     assert totals["opened"] == Alert.objects.filter(opened_at__lt=cutoff).count()
     domains = DomainDay.objects.aggregate(n=Sum("n"), s=Sum("score_sum"))
