@@ -107,7 +107,8 @@ def setup_target(name: str, args, tag: str, cpus) -> tuple[list[h.Server], list[
         url = h.ensure_pg_database(args.database)
         env = h.cocare_env(url, redis=True, **args.env)
         h.migrate(env, root)
-        rooms = h.seed(env, R, M, tag, root)["rooms"]
+        # Both CoCare trees seed into the same database: their people need distinct names.
+        rooms = h.seed(env, R, M, tag + ("b" if name == "cocare2-before" else ""), root)["rooms"]
         servers = [
             h.daphne(f"fanout-daphne-{k}", env, cpus=cpus, root=root).start() for k in range(2)
         ]
