@@ -3,6 +3,8 @@
 Targets, driven with the same workload shape in one run:
 - ``cocare2``: two Daphne processes over Redis, PostgreSQL persistence (members spread
   over both processes, so most deliveries cross Redis);
+- ``cocare2-before``: the same as ``cocare2`` run from ``--before-root`` (an older tree), so
+  a change is measured before and after in one run, under the same machine load;
 - ``cocare1``: the embedded default, one Daphne process, SQLite, in-memory layer;
 - ``ceiling``: a bare ``websockets`` broadcast server (bench/ceiling_server.py);
 - ``synapse``: Synapse from PyPI on loopback, PUT /send and /sync long-poll.
@@ -61,7 +63,7 @@ LADDER = [
     32000,
     40000,
 ]
-START = {"cocare2": 100, "cocare1": 100, "ceiling": 2000, "synapse": 10}
+START = {"cocare2": 100, "cocare2-before": 100, "cocare1": 100, "ceiling": 2000, "synapse": 10}
 P99_LIMIT_MS = 100.0
 # Past the knee the ladder goes on while the system still keeps up (nothing lost, p99 under
 # a second): the "sustained" rate, a second comparison for systems whose p99 is never
@@ -98,14 +100,17 @@ def ws_specs(rooms: list[dict], senders: int, urls: list[str], cocare: bool) -> 
 
 def setup_target(name: str, args, tag: str, cpus) -> tuple[list[h.Server], list[ClientSpec], str]:
     R, M, S = args.rooms, args.members, args.senders
-    if name == "cocare2":
+    if name in ("cocare2", "cocare2-before"):
+        root = args.before_root if name == "cocare2-before" else args.server_root
+        if name == "cocare2-before" and root is None:
+            raise SystemExit("cocare2-before needs --before-root")
         url = h.ensure_pg_database(args.database)
         env = h.cocare_env(url, redis=True, **args.env)
-        h.migrate(env, args.server_root)
-        rooms = h.seed(env, R, M, tag, args.server_root)["rooms"]
+        h.migrate(env, root)
+        # Both CoCare trees seed into the same database: their people need distinct names.
+        rooms = h.seed(env, R, M, tag + ("b" if name == "cocare2-before" else ""), root)["rooms"]
         servers = [
-            h.daphne(f"fanout-daphne-{k}", env, cpus=cpus, root=args.server_root).start()
-            for k in range(2)
+            h.daphne(f"fanout-daphne-{k}", env, cpus=cpus, root=root).start() for k in range(2)
         ]
         urls = [f"ws://127.0.0.1:{s.port}/ws/" for s in servers]
         return servers, ws_specs(rooms, S, urls, cocare=True), "ws"
@@ -312,6 +317,12 @@ def run_step(gen: Generator, servers: list[h.Server], args, step: int, rate: flo
         "generator_send_lag_p99_ms": lag["p99_ms"],
         "generator_cores": g["cores"],
         "server_cores": s["cores"],
+        # CPU-normalised: deliveries per CPU-second of the target's server processes (for
+        # CoCare the Daphne processes; PostgreSQL and Redis are not counted). On a shared,
+        # loaded box this is the fairer comparison than the knee.
+        "deliveries_per_server_cpu_s": (
+            round(agg["received"] / (window or 1) / s["cores"]) if s["cores"] else None
+        ),
         "machine_busy_pct": round(100 * busy / total, 1) if total else 0.0,
         "loadavg": h.loadavg(),
         "quiesce_s": quiet_s,
@@ -387,13 +398,27 @@ def run_target(name: str, args, tag: str) -> dict:
         "sustained_deliveries_per_s": sus["deliveries_per_s"] if sus else 0.0,
         "sustained_p99_ms": sus["p99_ms"] if sus else None,
         "ladder_exhausted": bool(steps) and steps[-1]["sustained"],
+        # Median deliveries per server CPU-second over the steps that kept up (nothing
+        # lost, p99 under a second): the per-core figure docs/scaling.md sizes from.
+        "cpu_normalised": _median(
+            [st["deliveries_per_server_cpu_s"] for st in steps if st["sustained"]]
+        ),
     }
+
+
+def _median(xs: list) -> float | None:
+    xs = sorted(x for x in xs if x)
+    if not xs:
+        return None
+    mid = len(xs) // 2
+    return float(xs[mid]) if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
 
 
 # ---- report -------------------------------------------------------------------------------
 
 LABEL = {
     "cocare2": "CoCare, 2 Daphne + Redis + PostgreSQL",
+    "cocare2-before": "CoCare before (--before-root), 2 Daphne + Redis + PostgreSQL",
     "cocare1": "CoCare embedded (1 process, SQLite, in-memory layer)",
     "ceiling": "bare websockets broadcast (ceiling)",
     "synapse": "Synapse (PostgreSQL, /send + /sync)",
@@ -407,13 +432,23 @@ def ratios(results: dict) -> dict:
         ("sustained_deliveries_per_s", "sustained"),
     ):
         k = {n: r[key] for n, r in results.items()}
-        for ours in ("cocare2", "cocare1"):
+        for ours in ("cocare2", "cocare2-before", "cocare1"):
             if ours not in k:
                 continue
             if k.get("synapse"):
                 out[f"{ours}_vs_synapse_{label}"] = round(k[ours] / k["synapse"], 2)
             if k.get("ceiling"):
                 out[f"{ours}_vs_ceiling_{label}"] = round(k[ours] / k["ceiling"], 3)
+    if "cocare2" in results and "cocare2-before" in results:
+        a, b = results["cocare2"], results["cocare2-before"]
+        if b["knee_deliveries_per_s"]:
+            out["cocare2_after_vs_before_knee"] = round(
+                a["knee_deliveries_per_s"] / b["knee_deliveries_per_s"], 2
+            )
+        if a.get("cpu_normalised") and b.get("cpu_normalised"):
+            out["cocare2_after_vs_before_per_cpu_s"] = round(
+                a["cpu_normalised"] / b["cpu_normalised"], 2
+            )
     return out
 
 
@@ -443,14 +478,16 @@ def markdown(out: dict, command: str) -> str:
         f"{', pinned' if w['pinned'] else ''}. Deliveries = messages x (members - 1).",
         "",
         "| system | knee deliveries/s (p99 <= 100 ms) | p99 at knee (ms) | sustained "
-        "deliveries/s (p99 <= 1 s) | p99 there (ms) | ladder exhausted |",
-        "|---|---|---|---|---|---|",
+        "deliveries/s (p99 <= 1 s) | p99 there (ms) | ladder exhausted "
+        "| deliveries per server CPU-s (median, kept-up steps) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for n, r in out["results"].items():
         lines.append(
             f"| {LABEL[n]} | {r['knee_deliveries_per_s']} | {r['knee_p99_ms']} | "
             f"{r['sustained_deliveries_per_s']} | {r['sustained_p99_ms']} | "
-            f"{'yes (a lower bound)' if r['ladder_exhausted'] else 'no'} |"
+            f"{'yes (a lower bound)' if r['ladder_exhausted'] else 'no'} | "
+            f"{r.get('cpu_normalised')} |"
         )
     lines += [
         "",
@@ -466,8 +503,8 @@ def markdown(out: dict, command: str) -> str:
         "1-minute load average after the step):",
         "",
         "| system | offered/s | delivered/s | p50 | p95 | p99 | max | lost | dup | order "
-        "| gen cores | server cores | machine busy | load |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| gen cores | server cores | per server CPU-s | machine busy | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for n, r in out["results"].items():
         for s in r["steps"]:
@@ -475,7 +512,8 @@ def markdown(out: dict, command: str) -> str:
                 f"| {n} | {s['offered_deliveries_per_s']} | {s['deliveries_per_s']} | "
                 f"{s['p50_ms']} | {s['p95_ms']} | {s['p99_ms']} | {s['max_ms']} | {s['lost']} | "
                 f"{s['duplicates']} | {s['order_errors']} | {s['generator_cores']} | "
-                f"{s['server_cores']} | {s['machine_busy_pct']}% | {s['loadavg'][0]} |"
+                f"{s['server_cores']} | {s.get('deliveries_per_server_cpu_s')} | "
+                f"{s['machine_busy_pct']}% | {s['loadavg'][0]} |"
             )
     return "\n".join(lines)
 
@@ -510,6 +548,12 @@ def main(argv=None) -> dict:
         type=Path,
         default=None,
         help="run CoCare from another source tree (before/after comparisons)",
+    )
+    p.add_argument(
+        "--before-root",
+        type=Path,
+        default=None,
+        help="the tree target cocare2-before runs (e.g. a worktree of the commit you start from)",
     )
     p.add_argument(
         "--profile",

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from pydantic import ValidationError
@@ -99,10 +100,62 @@ def _authorise(
     return room.last_seq, m.visible_from_seq
 
 
-@_reader
-def _still_allowed(person: Person, room_id: int) -> bool:
-    room = Room.objects.select_related("service_user").filter(pk=room_id).first()
-    return room is not None and access.allowed(person, room, access.Action.SUBSCRIBE)
+_allowed_pairs = _reader(access.allowed_pairs)
+
+
+class AccessBatch:
+    """Per process: the access re-checks that sockets make on their own (the watch was
+    late) share one batched decision, ``rooms.access.allowed_pairs`` (two queries and one
+    thread hop for every socket due), instead of a thread hop and two queries each.
+
+    Profiled under fan-out load (docs/performance.md, "Fan-out path profiled"): on a
+    loaded box the watch's tick slips past ``ACCESS_TTL``, every subscribed socket then
+    re-checked alone, and those checks were ~20% of the web tier's samples. A check asked
+    for while a batch is in flight joins the next batch, which starts as soon as that one
+    ends, so every answer is decided after it was asked for: the bound holds as before.
+    """
+
+    def __init__(self) -> None:
+        self.waiting: dict[tuple[int, int], list[asyncio.Future[bool]]] = {}
+        self.runner: asyncio.Task[None] | None = None
+        self.batches = 0  # batched decisions made (tests, bench)
+
+    async def allowed(self, person_id: int, room_id: int) -> bool:
+        loop = asyncio.get_running_loop()
+        if self.runner is not None and self.runner.get_loop() is not loop:
+            # A previous event loop (tests run one per test) ended mid-batch.
+            self.runner = None
+            self.waiting = {}
+        fut: asyncio.Future[bool] = loop.create_future()
+        self.waiting.setdefault((person_id, room_id), []).append(fut)
+        if self.runner is None or self.runner.done():
+            self.runner = loop.create_task(self._run())
+        return await fut
+
+    async def _run(self) -> None:
+        while self.waiting:
+            batch, self.waiting = self.waiting, {}
+            try:
+                ok = await _allowed_pairs(set(batch))
+            except asyncio.CancelledError:
+                for futs in batch.values():
+                    for f in futs:
+                        f.cancel()
+                raise
+            except Exception as exc:  # each waiting socket sees the failure, as before
+                for futs in batch.values():
+                    for f in futs:
+                        if not f.done():
+                            f.set_exception(exc)
+                continue
+            self.batches += 1
+            for key, futs in batch.items():
+                for f in futs:
+                    if not f.done():
+                        f.set_result(key in ok)
+
+
+ACCESS_BATCH = AccessBatch()
 
 
 @_reader
@@ -179,6 +232,17 @@ class RoomsSocket(AsyncWebsocketConsumer):
         await self.channel_layer.group_discard(publish.person_group(person.id), self.channel_name)
         for room_id in list(self.subs):
             await self.channel_layer.group_discard(publish.room_group(room_id), self.channel_name)
+
+    async def dispatch(self, message):
+        """As channels' ``AsyncConsumer.dispatch``, without its per-event
+        ``aclose_old_connections()``: that is a hop onto the process's one shared sync
+        thread for every delivery to every socket (profiled: the per-delivery thread
+        hop). This consumer touches the database only through ``database_sync_to_async``,
+        which closes stale connections in its own thread before and after each call."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     # ---- client frames -------------------------------------------------------------
 
@@ -437,7 +501,7 @@ class RoomsSocket(AsyncWebsocketConsumer):
         now = time.monotonic()
         if now - sub.checked_at < ACCESS_TTL:
             return True
-        if await _still_allowed(self.person, room_id):
+        if await ACCESS_BATCH.allowed(self.person.id, room_id):
             sub.checked_at = now
             return True
         await self._unsubscribe(room_id)
