@@ -45,7 +45,7 @@ async def test_checks_due_together_share_one_decision_with_each_answer_its_own(a
     assert got == [want for _, _, want in asks]
     assert batch.batches == 1
 
-    await sync_to_async(do_revoke_family_basis)(c.peggy, by=c.carol)
+    await sync_to_async(do_revoke_family_basis)(c.peggy, c.debbie, by=c.carol)
     assert await batch.allowed(c.debbie.id, c.family.id) is False
     assert batch.batches == 2
 
@@ -71,7 +71,7 @@ async def test_sockets_due_at_once_deliver_to_members_and_cut_off_the_revoked(ac
     # The hint is lost and every socket's decision has lapsed: the batched fallback alone
     # must cut Debbie off while the others still get the message.
     monkeypatch.setattr(publish, "access_changed_on_commit", lambda *a, **k: None)
-    await sync_to_async(do_revoke_family_basis)(c.peggy, by=c.carol)
+    await sync_to_async(do_revoke_family_basis)(c.peggy, c.debbie, by=c.carol)
     monkeypatch.setattr(socket, "ACCESS_TTL", 0.0)
     await post(person=c.anna, room_id=c.family.id, body="after the basis ended")
     for who in ("anna", "carol"):
