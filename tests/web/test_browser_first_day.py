@@ -166,6 +166,8 @@ def test_the_api_docs_page_loads_everything_from_our_own_server(live):
     page.goto("/api/docs")
     expect(page.get_by_text("organisation set-up").first).to_be_visible()
     expect(page.get_by_text("/api/org/service-users").first).to_be_visible()
-    shot(page, "14a-05-api-docs-local")
+    # Swagger UI nests its "try it out" controls inside the operation's summary button: that
+    # markup is the bundle's own (web/static/web/api-docs.css fixes what CSS can — contrast).
+    shot(page, "14a-05-api-docs-local", axe_exempt=frozenset({"nested-interactive"}))
     assert requests and all(u.startswith(server.url) for u in requests), requests
     assert not failed, failed
