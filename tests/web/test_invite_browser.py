@@ -31,9 +31,14 @@ def test_invitation_created_on_the_page_is_completed_in_a_fresh_browser_and_she_
         cctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
         carol.goto(f"/people/{cast.peggy.id}/")
         carol.get_by_role("link", name="Members").click()
-        carol.get_by_label("Their name").fill("Sam Hughes")
-        carol.get_by_label("Relationship (for example: daughter)").fill("grandson")
-        carol.get_by_role("button", name="Create invitation link").click()
+        form = carol.get_by_role("region", name="Invite a family member or friend")
+        form.get_by_label("Their name").fill("Sam Hughes")
+        form.get_by_label("Relationship (for example: daughter)").fill("grandson")
+        # His own lawful basis, recorded with the invitation (per family member).
+        form.get_by_label("Lawful basis for sharing with them").select_option("consent")
+        form.get_by_label("Notes (for consent: who agreed, when)").fill("Peggy agreed today")
+        form.get_by_label("Review by").fill("2027-06-01")
+        form.get_by_role("button", name="Create invitation link").click()
         expect(carol.get_by_role("heading", name="Invitation ready for Sam Hughes")).to_be_visible()
         link = carol.get_by_label("Invitation link").input_value()
         assert re.fullmatch(rf"{re.escape(server.url)}/invite/[\w-]{{40,}}/", link), link
