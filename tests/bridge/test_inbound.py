@@ -144,7 +144,9 @@ def test_reply_edit_and_redaction_map_to_cocare_seqs(linked):
     )
     reply.refresh_from_db()
     assert reply.redacted_at is not None
-    kinds = list(Message.objects.filter(sender=linked.nadia).values_list("kind", flat=True))
+    kinds = list(
+        Message.objects.filter(sender=linked.nadia).order_by("id").values_list("kind", flat=True)
+    )
     assert kinds == ["text", "edit", "redaction"]
 
 
