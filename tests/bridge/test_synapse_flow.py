@@ -80,7 +80,9 @@ def test_a_linked_nurse_sees_cocare_messages_by_puppet_in_order_and_answers_as_h
     )
     run(nurse.room_redact(room_id, reply_event))
     wait_until(lambda: Message.objects.get(pk=reply.pk).redacted_at, what="redaction")
-    assert list(Message.objects.filter(sender=cast.nadia).values_list("kind", flat=True)) == [
+    assert list(
+        Message.objects.filter(sender=cast.nadia).order_by("id").values_list("kind", flat=True)
+    ) == [
         "text",
         "edit",
         "redaction",
