@@ -425,6 +425,7 @@ def test_api_docs_page_names_no_other_host_and_its_assets_are_ours(cast):
     assert sorted(assets) == [
         "swagger-ui/swagger-ui-bundle.js",
         "swagger-ui/swagger-ui.css",
+        "web/api-docs.css",
         "web/api-docs.js",
     ]
     for a in assets:
