@@ -550,18 +550,7 @@ def do_set_history_before_join(
     """
     now = now or clock.now()
     with transaction.atomic():
-        m = (
-            Membership.objects.select_for_update()
-            .filter(
-                room__service_user=service_user,
-                room__kind=Room.Kind.FAMILY,
-                person=member,
-                removed_at__isnull=True,
-            )
-            .first()
-        )
-        if m is None or member.role != Role.FAMILY:
-            raise NotFound("That person is not a member of this room.")
+        m = _locked_family_membership(service_user, member)
         m.history_before_join = sees_earlier
         m.visible_from_seq = 0 if sees_earlier else m.joined_seq
         m.save(update_fields=["visible_from_seq", "history_before_join"])
@@ -573,6 +562,23 @@ def do_set_history_before_join(
             now=now,
         )
         publish.access_changed_on_commit(member.id, m.room_id)
+    return m
+
+
+def _locked_family_membership(service_user: ServiceUser, member: Person) -> Membership:
+    """The member's active family-room membership, row-locked to commit; NotFound otherwise."""
+    m = (
+        Membership.objects.select_for_update()
+        .filter(
+            room__service_user=service_user,
+            room__kind=Room.Kind.FAMILY,
+            person=member,
+            removed_at__isnull=True,
+        )
+        .first()
+    )
+    if m is None or member.role != Role.FAMILY:
+        raise NotFound("That person is not a member of this room.")
     return m
 
 
@@ -589,18 +595,7 @@ def do_set_goal_writer(
     NotFound when the member holds no family-room membership."""
     now = now or clock.now()
     with transaction.atomic():
-        m = (
-            Membership.objects.select_for_update()
-            .filter(
-                room__service_user=service_user,
-                room__kind=Room.Kind.FAMILY,
-                person=member,
-                removed_at__isnull=True,
-            )
-            .first()
-        )
-        if m is None or member.role != Role.FAMILY:
-            raise NotFound("That person is not a member of this room.")
+        m = _locked_family_membership(service_user, member)
         m.may_write_goals = agreed
         m.save(update_fields=["may_write_goals"])
         audit.record(
