@@ -104,11 +104,15 @@ def setup_target(name: str, args, tag: str, cpus) -> tuple[list[h.Server], list[
         root = args.before_root if name == "cocare2-before" else args.server_root
         if name == "cocare2-before" and root is None:
             raise SystemExit("cocare2-before needs --before-root")
-        url = h.ensure_pg_database(args.database)
+        # The older tree gets its own fresh database: its migrations cannot follow a schema
+        # the newer tree already moved on (a shared database failed its seed).
+        before = name == "cocare2-before"
+        url = h.ensure_pg_database(
+            f"{args.database}_before" if before else args.database, fresh=before
+        )
         env = h.cocare_env(url, redis=True, **args.env)
         h.migrate(env, root)
-        # Both CoCare trees seed into the same database: their people need distinct names.
-        rooms = h.seed(env, R, M, tag + ("b" if name == "cocare2-before" else ""), root)["rooms"]
+        rooms = h.seed(env, R, M, tag + ("b" if before else ""), root)["rooms"]
         servers = [
             h.daphne(f"fanout-daphne-{k}", env, cpus=cpus, root=root).start() for k in range(2)
         ]
