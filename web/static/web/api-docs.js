@@ -6,6 +6,10 @@
   var csrf = document.body.dataset.csrfToken;
   config.dom_id = "#swagger-ui";
   config.presets = [SwaggerUIBundle.presets.apis];
+  // Deep links render each operation's path as a link inside its summary button (a link
+  // nested in a button: axe "nested-interactive", swagger-ui issue #9570); without them the
+  // path is plain text and the button is the only control.
+  config.deepLinking = false;
   if (csrf) {
     // The API signs in with the Django session, so unsafe methods need the CSRF token.
     config.requestInterceptor = function (req) {
