@@ -11,7 +11,7 @@
 //   nothing missed while disconnected is skipped and nothing is shown twice.
 // - User data is only ever set with textContent (see el() in socket.js), never innerHTML.
 // - Older history is fetched by scrolling up (GET .../messages?before_seq=), never before
-//   this member's visible_from; ticks on my messages come from read positions of the
+//   this member's visible_from; ticks on my messages come from delivered and read positions of the
 //   people who can see each message (a late joiner whose history starts after it does
 //   not count).
 import { Socket, csrfToken, el, newClientId, timeOf } from "./socket.js";
@@ -51,7 +51,9 @@ const state = {
   cards: new Map(),
   inflight: new Set(),
   reads: new Map(Object.entries(cfg.reads).map(([k, v]) => [Number(k), v])),
+  delivered: new Map(Object.entries(cfg.delivered || {}).map(([k, v]) => [Number(k), v])),
   readSent: 0,
+  deliveredSent: 0,
   replyTo: null,
   editing: null,
   typingClear: null,
@@ -226,6 +228,12 @@ function handle(f) {
       break;
     case "read":
       if (f.room === cfg.room) { state.reads.set(f.person, f.seq); updateSeen(); }
+      break;
+    case "delivered":
+      if (f.room === cfg.room) {
+        state.delivered.set(f.person, Math.max(f.seq, state.delivered.get(f.person) || 0));
+        updateSeen();
+      }
       break;
     case "revoked":
       if (f.room === cfg.room) {
@@ -617,33 +625,62 @@ function showTyping(person) {
 
 // ---- read state -----------------------------------------------------------------------
 
+// Delivered: everything this page has received (on screen or not: scrolled up, in the
+// background, the phone locked) — sent at once. Read: only what has been on screen in a
+// visible page — the newest entry whose top is inside the message list, or everything
+// when the list is at the bottom.
 let readTimer = null;
 function scheduleRead() {
   clearTimeout(readTimer);
   readTimer = setTimeout(() => {
-    if (!state.subscribed || document.visibilityState !== "visible") return;
-    if (state.lastSeq > state.readSent) {
-      state.readSent = state.lastSeq;
-      sock.send({ type: "read", room: cfg.room, seq: state.lastSeq });
+    if (!state.subscribed) return;
+    if (state.lastSeq > state.deliveredSent) {
+      state.deliveredSent = state.lastSeq;
+      sock.send({ type: "delivered", room: cfg.room, seq: state.lastSeq });
+    }
+    if (document.visibilityState !== "visible") return;
+    const seen = seenSeq();
+    if (seen > state.readSent) {
+      state.readSent = seen;
+      sock.send({ type: "read", room: cfg.room, seq: seen });
     }
   }, 400);
 }
 document.addEventListener("visibilitychange", scheduleRead);
+$("log").addEventListener("scroll", scheduleRead, { passive: true });
 
-// Ticks on my messages, from read positions: "sent" (stored), "some" (read by some of
-// the people who can see it), "all" (read by all of them). Who can see a message: the
-// members in cfg.receipts whose history starts before it (visible_from < seq).
+function seenSeq() {
+  if (isNearBottom()) return state.lastSeq;
+  const bottom = $("log").getBoundingClientRect().bottom;
+  const items = $("messages").children;
+  for (let i = items.length - 1; i >= 0; i--) {
+    const seq = Number(items[i].dataset.seq);
+    if (seq && items[i].getBoundingClientRect().top < bottom) return Math.min(seq, state.lastSeq);
+  }
+  return 0;
+}
+
+// Ticks on my messages: "sent" (stored), "delivered" (on the phone of every person who can
+// see it), "some" (read by some of them), "all" (read by all of them). Who can see a
+// message: the members in cfg.receipts whose history starts before it (visible_from <
+// seq) — a later joiner never counts, and a member who left is not in cfg.receipts.
+// Reading implies receiving.
 function tickFor(seq) {
   let eligible = 0;
   let read = 0;
+  let got = 0;
   for (const [pid, from] of receipts) {
     if (pid === cfg.me.id || from >= seq) continue;
     eligible += 1;
-    if ((state.reads.get(pid) || 0) >= seq) read += 1;
+    const r = state.reads.get(pid) || 0;
+    if (r >= seq) read += 1;
+    if (Math.max(r, state.delivered.get(pid) || 0) >= seq) got += 1;
   }
-  if (eligible === 0 || read === 0) return { tick: "sent", text: _("Sent") };
+  if (eligible === 0) return { tick: "sent", text: _("Sent") };
   if (read === eligible) return { tick: "all", text: _("Read by all") };
-  return { tick: "some", text: fmt(_("Read by %(read)s of %(of)s"), { read, of: eligible }) };
+  if (read > 0) return { tick: "some", text: fmt(_("Read by %(read)s of %(of)s"), { read, of: eligible }) };
+  if (got === eligible) return { tick: "delivered", text: _("Delivered") };
+  return { tick: "sent", text: _("Sent") };
 }
 
 function updateSeen() {
