@@ -9,10 +9,12 @@ check out.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Literal
 
-from bots.geo import Position, parse_position
+from bots.geo import Position, fresh_position, parse_position
+from bots.taptime import parse_tapped
 
 _TAIL = r"(?:\s+(?:now|please|here))*[\s.!👋✅]*"
 _CHECK_IN = re.compile(
@@ -30,11 +32,16 @@ Intent = Literal["check_in", "check_out", "number", "text"]
 
 
 def intent(
-    body: str, payload: dict[str, object] | None
+    body: str, payload: dict[str, object] | None, received: dt.datetime | None = None
 ) -> tuple[Intent, Position | None, int | None]:
-    """(intent, position if the entry carried one, number if it is just a number)."""
+    """(intent, position if the entry carried one, number if it is just a number).
+
+    The position is judged by its fix time against the tap time and ``received`` (when
+    the entry arrived): one that is not fresh comes back marked ``stale`` (bots/geo.py)."""
     payload = payload or {}
-    position = parse_position(payload.get("location"))
+    position = fresh_position(
+        parse_position(payload.get("location")), parse_tapped(payload), received
+    )
     has_location = "location" in payload
     text = (body or "").strip()
     command = _LEAD.sub("", text)  # "📍 Check in" from a button

@@ -360,7 +360,7 @@ class BotConsumer(LogConsumer):
         su = ServiceUser.objects.select_related("provider").get(pk=msg.room.service_user_id)
         worker = msg.sender
         at = msg.created_at
-        what, position, number = intent(msg.body, msg.payload)
+        what, position, number = intent(msg.body, msg.payload, msg.created_at)
         session = self._open_session(su, worker)
         if session is not None and session.last_message_id >= msg.id:
             return

@@ -68,12 +68,20 @@ class Read(Frame):
     seq: Seq
 
 
+class Delivered(Frame):
+    """The client has received the room's entries up to ``seq`` (docs/protocol.md)."""
+
+    type: Literal["delivered"]
+    room: RoomId
+    seq: Seq
+
+
 class Ping(Frame):
     type: Literal["ping"]
 
 
 ClientFrame = Annotated[
-    Subscribe | Unsubscribe | Send | Edit | Redact | Typing | Read | Ping,
+    Subscribe | Unsubscribe | Send | Edit | Redact | Typing | Read | Delivered | Ping,
     Field(discriminator="type"),
 ]
 client_frame = TypeAdapter(ClientFrame)

@@ -306,9 +306,13 @@ class Message(models.Model):
 
 
 class ReadPosition(models.Model):
+    """How far one member has read a room (``seq``) and how far their phone has received it
+    (``delivered_seq``, never below ``seq``). Both only move forwards (rooms/reads.py)."""
+
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="read_positions")
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="read_positions")
     seq = models.BigIntegerField(default=0)
+    delivered_seq = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField()
 
     class Meta:

@@ -117,6 +117,18 @@ class SignalPayload(Strict):
         return self
 
 
+def _iso_text(value: object) -> object:
+    """Only an ISO 8601 string: not a number of seconds, not a boolean."""
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date and time with its UTC offset")
+    return value
+
+
+# The moment a button was tapped on the phone (its own clock, with a UTC offset). Kept as
+# the sender's claim; consumers bound it against the arrival time (bots/taptime.py).
+TapTime = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(in_range)]
+
+
 class Location(Strict):
     """A phone's position (check-in/out button): WGS84 degrees and accuracy in metres.
 
@@ -130,18 +142,10 @@ class Location(Strict):
     lat: FiniteFloat = Field(ge=-90, le=90)
     lon: FiniteFloat = Field(ge=-180, le=180)
     accuracy: FiniteFloat = Field(ge=0, le=20_000_000)
-
-
-def _iso_text(value: object) -> object:
-    """Only an ISO 8601 string: not a number of seconds, not a boolean."""
-    if not isinstance(value, str):
-        raise ValueError("must be an ISO 8601 date and time with its UTC offset")
-    return value
-
-
-# The moment a button was tapped on the phone (its own clock, with a UTC offset). Kept as
-# the sender's claim; consumers bound it against the arrival time (bots/taptime.py).
-TapTime = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(in_range)]
+    # When the phone took the fix (Geolocation ``timestamp``): the bots believe a position
+    # only if it was taken within ~10 s of the tap (bots/geo.py ``fresh_position``).
+    # (ISO text only, as ``tapped_at``: this model's strict mode would refuse the text.)
+    fixed_at: Annotated[TapTime, Field(strict=False)] | None = None
 
 
 class TextPayload(Strict):

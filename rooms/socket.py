@@ -32,6 +32,7 @@ from rooms import access, audit, bounds, publish, ratelimit, sessions
 from rooms.accesswatch import WATCH
 from rooms.errors import CoCareError
 from rooms.frames import (
+    Delivered,
     Edit,
     Ping,
     Read,
@@ -44,7 +45,7 @@ from rooms.frames import (
 )
 from rooms.messages import check_post_message, history
 from rooms.models import Person, Room
-from rooms.reads import check_mark_read
+from rooms.reads import check_mark_delivered, check_mark_read
 from rooms.throttle import TokenBucket
 from rooms.wire import for_member, message_wire, person_wire, rooms_wire
 
@@ -316,6 +317,11 @@ class RoomsSocket(AsyncWebsocketConsumer):
         elif isinstance(f, Read):
             seq = await database_sync_to_async(_mark_read)(self.person, self.session, f.room, f.seq)
             await self._send({"type": "read_ok", "room": f.room, "seq": seq, "ref": f.ref})
+        elif isinstance(f, Delivered):
+            seq = await database_sync_to_async(_mark_delivered)(
+                self.person, self.session, f.room, f.seq
+            )
+            await self._send({"type": "delivered_ok", "room": f.room, "seq": seq, "ref": f.ref})
         elif isinstance(f, Ping):
             await self._send({"type": "pong", "ref": f.ref})
 
@@ -456,6 +462,19 @@ class RoomsSocket(AsyncWebsocketConsumer):
                 }
             )
 
+    async def room_delivered(self, event):
+        """As ``room_read``: only to sockets subscribed to the room, access re-checked."""
+        sub = self.subs.get(event["room"])
+        if sub is not None and await self._recheck(event["room"], sub):
+            await self._send(
+                {
+                    "type": "delivered",
+                    "room": event["room"],
+                    "person": event["person"],
+                    "seq": event["seq"],
+                }
+            )
+
     async def access_changed(self, event):
         room_id = event["room"]
         sub = self.subs.get(room_id)
@@ -548,6 +567,13 @@ def _limited_post(*, person: Person, session: sessions.SessionRef | None, **kw):
 def _mark_read(person: Person, session: sessions.SessionRef | None, room_id: int, seq: int) -> int:
     sessions.require_alive(session)
     return check_mark_read(person, room_id, seq)
+
+
+def _mark_delivered(
+    person: Person, session: sessions.SessionRef | None, room_id: int, seq: int
+) -> int:
+    sessions.require_alive(session)
+    return check_mark_delivered(person, room_id, seq)
 
 
 def _describe(exc: ValidationError) -> str:

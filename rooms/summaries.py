@@ -104,19 +104,26 @@ def summary_wire(s: RoomSummary) -> dict:
 def receipts(room: Room) -> list[dict]:
     """Who in the room counts for ticks: active human members, each with the seq their
     history starts after (``visible_from``) and how far they have read. A member whose
-    ``visible_from`` is at or after a message's seq never saw it and does not count."""
+    ``visible_from`` is at or after a message's seq never saw it and does not count.
+    ``delivered_seq`` is how far their phone has received the room (never below ``read_seq``)."""
     members = (
         Membership.objects.filter(room=room, removed_at__isnull=True)
         .exclude(person__role=Role.BOT)
         .select_related("person")
     )
-    reads = dict(ReadPosition.objects.filter(room=room).values_list("person_id", "seq"))
+    positions = {
+        p: (seq, delivered)
+        for p, seq, delivered in ReadPosition.objects.filter(room=room).values_list(
+            "person_id", "seq", "delivered_seq"
+        )
+    }
     return [
         {
             "person": m.person_id,
             "name": m.person.display_name,
             "visible_from": m.visible_from_seq,
-            "read_seq": reads.get(m.person_id, 0),
+            "read_seq": positions.get(m.person_id, (0, 0))[0],
+            "delivered_seq": positions.get(m.person_id, (0, 0))[1],
         }
         for m in members
     ]

@@ -132,7 +132,9 @@ def room(request, su_id: int, tab: str):
     members = Membership.objects.filter(room=room_obj, removed_at__isnull=True).select_related(
         "person"
     )
-    reads = dict(ReadPosition.objects.filter(room=room_obj).values_list("person_id", "seq"))
+    positions = list(
+        ReadPosition.objects.filter(room=room_obj).values_list("person_id", "seq", "delivered_seq")
+    )
     manager = access.is_provider_manager(person, su)
     can_check_in = person.role == Role.CARE_WORKER and tab == "team"
     share_room = None
@@ -150,7 +152,8 @@ def room(request, su_id: int, tab: str):
         "can_note": tab == "team",
         "can_moderate": manager,
         "members": {str(m.person_id): m.person.display_name for m in members},
-        "reads": {str(k): v for k, v in reads.items()},
+        "reads": {str(p): seq for p, seq, _ in positions},
+        "delivered": {str(p): delivered for p, _, delivered in positions},
         "visible_from": membership.visible_from_seq,
         "head_seq": room_obj.last_seq,
         # Who counts for ticks: people (not bots) with the seq their history starts after.

@@ -124,3 +124,26 @@ def assert_accessible(page, where: str = "", *, exempt: frozenset = frozenset())
         page.wait_for_function("() => !!window.axe")
     found = [v for v in page.evaluate(_AXE_RUN) if v["id"] not in exempt]
     assert not found, f"axe on {where or page.url}: {found}"
+
+
+_OUTBOX_READ = """(person) => new Promise((resolve, reject) => {
+  const req = indexedDB.open("cocare");
+  req.onerror = () => reject(req.error);
+  req.onsuccess = () => {
+    const db = req.result;
+    if (!db.objectStoreNames.contains("outbox")) { db.close(); resolve([]); return; }
+    const r = db.transaction("outbox").objectStore("outbox")
+      .getAll(IDBKeyRange.bound([person, ""], [person, "\\uffff"]));
+    r.onsuccess = () => {
+      db.close();
+      resolve(r.result.map((row) => row.entry).sort((a, b) => a.n - b.n));
+    };
+    r.onerror = () => { db.close(); reject(r.error); };
+  };
+})"""
+
+
+def outbox_entries(page, person_id: int) -> list[dict]:
+    """What the phone's outbox (IndexedDB ``cocare``/``outbox``) holds for a person, in
+    the order it will be sent — read as the page's own storage, not through the app."""
+    return page.evaluate(_OUTBOX_READ, person_id)

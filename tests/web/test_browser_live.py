@@ -19,7 +19,7 @@ from rooms.messages import post_message
 from rooms.models import Message
 from rooms.retention import apply_retention, set_policy
 from tests.support.cast import build_cast
-from tests.web.browser import phone, shot, start_server
+from tests.web.browser import outbox_entries, phone, shot, start_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -109,7 +109,7 @@ def test_messages_typed_offline_are_delivered_once_when_back(browser, live):
         send(anna, t)
     expect(anna.locator("#outbox li")).to_have_count(2)
     expect(anna.locator("#conn")).to_contain_text("2 waiting to send")
-    outbox = anna.evaluate(f"JSON.parse(localStorage.getItem('cocare.outbox.{cast.anna.id}'))")
+    outbox = outbox_entries(anna, cast.anna.id)
     assert [e["frame"]["body"] for e in outbox] == texts
     # Meanwhile Debbie writes; Anna must get it on resume (after_seq), once.
     send(debbie, "Thank you Anna!")
@@ -129,7 +129,7 @@ def test_messages_typed_offline_are_delivered_once_when_back(browser, live):
     assert [m.body for m in rows] == texts  # once each, in the order typed
     assert len({m.client_id for m in rows}) == 2 and all(m.sender_id == cast.anna.id for m in rows)
     assert [c["frame"]["client_id"] for c in outbox] == [m.client_id for m in rows]
-    assert anna.evaluate(f"localStorage.getItem('cocare.outbox.{cast.anna.id}')") == "[]"
+    assert outbox_entries(anna, cast.anna.id) == []
 
 
 def test_notices_and_cards_removed_by_retention_vanish_from_an_open_page(browser, live):

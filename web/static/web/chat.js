@@ -2,22 +2,25 @@
 //
 // Guarantees kept here:
 // - Nothing the person writes is lost: every frame that changes the record (send, edit,
-//   redact, card answer, check-in/out) goes into a localStorage outbox keyed by its
-//   client id *before* it is sent, and leaves the outbox only when the server acks it.
+//   redact, card answer, check-in/out) goes into the IndexedDB outbox (offline-store.js)
+//   keyed by its client id, committed *before* it is sent and before the composer clears,
+//   and leaves the outbox only when the server acks it.
 //   After a reconnect the outbox is sent again with the same client ids, so the server's
 //   (sender, client_id) key turns any repeat into a duplicate ack — never a second message.
 // - A resumed subscription asks for entries after the last seq shown (after_seq), so
 //   nothing missed while disconnected is skipped and nothing is shown twice.
 // - User data is only ever set with textContent (see el() in socket.js), never innerHTML.
 // - Older history is fetched by scrolling up (GET .../messages?before_seq=), never before
-//   this member's visible_from; ticks on my messages come from read positions of the
+//   this member's visible_from; ticks on my messages come from delivered and read positions of the
 //   people who can see each message (a late joiner whose history starts after it does
 //   not count).
 import { Socket, csrfToken, el, newClientId, timeOf } from "./socket.js";
 import { icon, optionIcon } from "./icons.js";
 import { createVisitCards } from "./visitcard.js";
 import { renderAttachment, setupCapture } from "./attachments.js";
-import { recall, remember } from "./offline-store.js";
+import {
+  migrateOutbox, nextOrder, onOutboxChange, outboxAdd, outboxAll, outboxMutate, recall, remember,
+} from "./offline-store.js";
 
 const cfg = JSON.parse(document.getElementById("chat-config").textContent);
 // The person's own language: Django's JavaScriptCatalog (/jsi18n/) defines gettext; without
@@ -34,7 +37,6 @@ function questionTitle(p) {
   return text.replace("{name}", cfg.name);
 }
 const $ = (id) => document.getElementById(id);
-const OUTBOX_KEY = `cocare.outbox.${cfg.me.id}`;
 const RETRYABLE = new Set(["server_error", "rate_limited"]);
 const members = new Map(Object.entries(cfg.members).map(([k, v]) => [Number(k), v]));
 // People who count for ticks, with the seq their history starts after (visible_from).
@@ -49,7 +51,9 @@ const state = {
   cards: new Map(),
   inflight: new Set(),
   reads: new Map(Object.entries(cfg.reads).map(([k, v]) => [Number(k), v])),
+  delivered: new Map(Object.entries(cfg.delivered || {}).map(([k, v]) => [Number(k), v])),
   readSent: 0,
+  deliveredSent: 0,
   replyTo: null,
   editing: null,
   typingClear: null,
@@ -58,31 +62,58 @@ const state = {
   oldest: cfg.start_seq + 1, // the oldest seq this page has asked for
   loadingOlder: false,
   visitOpen: Boolean(cfg.visit_open),
+  waiting: 0, // entries in the outbox, for the connection line
+  submitting: false,
 };
 
 // ---- outbox ----------------------------------------------------------------------------
 
-function loadOutbox() {
-  try { return JSON.parse(localStorage.getItem(OUTBOX_KEY)) || []; } catch { return []; }
-}
+// Without a usable IndexedDB (some private modes) the outbox lives in this page only:
+// messages are still sent, but a reload before they are acked loses them.
+const memoryOutbox = [];
+let durable = true;
+// First load: entries an earlier version kept in localStorage move to IndexedDB once.
+const outboxReady = migrateOutbox(cfg.me.id).then(() => outboxAll(cfg.me.id)).catch(() => {
+  durable = false;
+});
 
-function mutateOutbox(fn) {
-  const list = loadOutbox();
-  fn(list);
-  localStorage.setItem(OUTBOX_KEY, JSON.stringify(list));
+async function loadOutbox() {
+  await outboxReady;
+  let list = memoryOutbox.slice();
+  if (durable) { try { list = await outboxAll(cfg.me.id); } catch { /* keep the page's copy */ } }
+  state.waiting = list.length;
   return list;
 }
 
-function enqueue(frame, after = null) {
-  const entry = { cid: frame.client_id, frame, after, at: Date.now() };
-  mutateOutbox((list) => list.push(entry));
-  if (frame.room === cfg.room) renderPending(entry);
+async function mutateOutbox(fn) {
+  await outboxReady;
+  let list;
+  if (durable) list = await outboxMutate(cfg.me.id, fn);
+  else { fn(memoryOutbox); list = memoryOutbox; }
+  state.waiting = list.length;
+  return list;
+}
+
+// Resolves once the entry is committed (or, without IndexedDB, held by the page).
+// ``twin`` (the family copy of a team message) is written in the same transaction and
+// waits for the original's ack, so an ack can never arrive before its twin is stored.
+async function enqueue(frame, twin = null) {
+  const entries = [{ cid: frame.client_id, frame, after: null, at: Date.now(), n: nextOrder() }];
+  if (twin) entries.push({ cid: twin.client_id, frame: twin, after: frame.client_id, at: Date.now(), n: nextOrder() });
+  await outboxReady;
+  if (durable) {
+    try { await outboxAdd(cfg.me.id, entries); } catch { durable = false; memoryOutbox.push(...entries); }
+  } else {
+    memoryOutbox.push(...entries);
+  }
+  state.waiting += entries.length;
+  for (const entry of entries) if (entry.frame.room === cfg.room) renderPending(entry);
   flush();
 }
 
-function flush() {
+async function flush() {
+  const list = await loadOutbox();
   if (!sock.ready || !state.subscribed) { showConn(); return; }
-  const list = loadOutbox();
   const waiting = new Set(list.map((e) => e.cid));
   for (const e of list) {
     if (state.inflight.has(e.cid)) continue;
@@ -92,10 +123,9 @@ function flush() {
   showConn();
 }
 
-function onAck(f) {
-  state.inflight.delete(f.client_id);
+async function onAck(f) {
   let entry = null;
-  mutateOutbox((list) => {
+  await mutateOutbox((list) => {
     const i = list.findIndex((e) => e.cid === f.client_id);
     if (i >= 0) entry = list.splice(i, 1)[0];
     for (const e of list) {
@@ -105,6 +135,8 @@ function onAck(f) {
       }
     }
   });
+  // Only now (removed on disk) may a flush stop skipping it, or it would go out again.
+  state.inflight.delete(f.client_id);
   const li = pendingLi(f.client_id);
   if (li) {
     if (state.bySeq.has(f.seq) && f.room === cfg.room) li.remove();
@@ -114,15 +146,15 @@ function onAck(f) {
   flush();
 }
 
-function onSendError(f) {
-  state.inflight.delete(f.client_id);
-  if (RETRYABLE.has(f.code)) { setTimeout(flush, 3000); return; }
+async function onSendError(f) {
+  if (RETRYABLE.has(f.code)) { state.inflight.delete(f.client_id); setTimeout(flush, 3000); return; }
   // Refused for good (invalid, forbidden, not found, conflict): say so, keep the text.
-  mutateOutbox((list) => {
+  await mutateOutbox((list) => {
     for (let i = list.length - 1; i >= 0; i--) {
       if (list[i].cid === f.client_id || list[i].after === f.client_id) list.splice(i, 1);
     }
   });
+  state.inflight.delete(f.client_id);
   const li = pendingLi(f.client_id);
   if (li) {
     li.classList.add("failed");
@@ -164,7 +196,7 @@ function onConnState(s) {
 }
 
 function showConn() {
-  const waiting = loadOutbox().length;
+  const waiting = state.waiting;
   const texts = {
     offline: _("You're offline. What you write is kept and sent when you're back."),
     reconnecting: _("Connection lost. Reconnecting…"),
@@ -196,6 +228,12 @@ function handle(f) {
       break;
     case "read":
       if (f.room === cfg.room) { state.reads.set(f.person, f.seq); updateSeen(); }
+      break;
+    case "delivered":
+      if (f.room === cfg.room) {
+        state.delivered.set(f.person, Math.max(f.seq, state.delivered.get(f.person) || 0));
+        updateSeen();
+      }
       break;
     case "revoked":
       if (f.room === cfg.room) {
@@ -524,32 +562,38 @@ $("context-cancel").addEventListener("click", () => {
   clearContext();
 });
 
-$("composer").addEventListener("submit", (e) => {
+$("composer").addEventListener("submit", async (e) => {
   e.preventDefault();
-  const body = $("body").value.trim();
-  if (!body) return;
+  const typed = $("body").value;
+  const body = typed.trim();
+  if (!body || state.submitting) return;
+  state.submitting = true;
+  try { await submit(typed, body); } finally { state.submitting = false; }
+});
+
+async function submit(typed, body) {
+  // The composer clears only once the outbox has the message on disk.
   if (state.editing) {
-    enqueue({ type: "edit", room: cfg.room, client_id: newClientId(), target: state.editing, body });
+    await enqueue({ type: "edit", room: cfg.room, client_id: newClientId(), target: state.editing, body });
   } else {
     const cid = newClientId();
     const asNote = $("as-note");
     const kind = cfg.can_note && asNote && asNote.checked ? "note" : "text";
     const frame = { type: "send", room: cfg.room, client_id: cid, kind, body };
     if (state.replyTo) frame.reply_to = state.replyTo;
-    enqueue(frame);
-    if (asNote) asNote.checked = false;
     const share = $("share");
-    if (cfg.share_room && share && share.checked && kind === "text") {
-      // The family twin: sent once the team message is acked, carrying its id.
-      enqueue({ type: "send", room: cfg.share_room, client_id: `${cid}.f`, kind: "text", body,
-        payload: {} }, cid);
-      share.checked = false;
-    }
+    const twin = cfg.share_room && share && share.checked && kind === "text";
+    if (asNote) asNote.checked = false;
+    if (twin) share.checked = false;
+    clearContext();
+    // The family twin: sent once the team message is acked, carrying its id.
+    await enqueue(frame, twin ? { type: "send", room: cfg.share_room, client_id: `${cid}.f`,
+      kind: "text", body, payload: {} } : null);
   }
-  $("body").value = "";
+  if ($("body").value === typed) $("body").value = "";
   autosize();
   clearContext();
-});
+}
 
 $("body").addEventListener("keydown", (e) => {
   if (e.key === "Enter" && !e.shiftKey && !e.isComposing && window.matchMedia("(pointer: fine)").matches) {
@@ -581,33 +625,62 @@ function showTyping(person) {
 
 // ---- read state -----------------------------------------------------------------------
 
+// Delivered: everything this page has received (on screen or not: scrolled up, in the
+// background, the phone locked) — sent at once. Read: only what has been on screen in a
+// visible page — the newest entry whose top is inside the message list, or everything
+// when the list is at the bottom.
 let readTimer = null;
 function scheduleRead() {
   clearTimeout(readTimer);
   readTimer = setTimeout(() => {
-    if (!state.subscribed || document.visibilityState !== "visible") return;
-    if (state.lastSeq > state.readSent) {
-      state.readSent = state.lastSeq;
-      sock.send({ type: "read", room: cfg.room, seq: state.lastSeq });
+    if (!state.subscribed) return;
+    if (state.lastSeq > state.deliveredSent) {
+      state.deliveredSent = state.lastSeq;
+      sock.send({ type: "delivered", room: cfg.room, seq: state.lastSeq });
+    }
+    if (document.visibilityState !== "visible") return;
+    const seen = seenSeq();
+    if (seen > state.readSent) {
+      state.readSent = seen;
+      sock.send({ type: "read", room: cfg.room, seq: seen });
     }
   }, 400);
 }
 document.addEventListener("visibilitychange", scheduleRead);
+$("log").addEventListener("scroll", scheduleRead, { passive: true });
 
-// Ticks on my messages, from read positions: "sent" (stored), "some" (read by some of
-// the people who can see it), "all" (read by all of them). Who can see a message: the
-// members in cfg.receipts whose history starts before it (visible_from < seq).
+function seenSeq() {
+  if (isNearBottom()) return state.lastSeq;
+  const bottom = $("log").getBoundingClientRect().bottom;
+  const items = $("messages").children;
+  for (let i = items.length - 1; i >= 0; i--) {
+    const seq = Number(items[i].dataset.seq);
+    if (seq && items[i].getBoundingClientRect().top < bottom) return Math.min(seq, state.lastSeq);
+  }
+  return 0;
+}
+
+// Ticks on my messages: "sent" (stored), "delivered" (on the phone of every person who can
+// see it), "some" (read by some of them), "all" (read by all of them). Who can see a
+// message: the members in cfg.receipts whose history starts before it (visible_from <
+// seq) — a later joiner never counts, and a member who left is not in cfg.receipts.
+// Reading implies receiving.
 function tickFor(seq) {
   let eligible = 0;
   let read = 0;
+  let got = 0;
   for (const [pid, from] of receipts) {
     if (pid === cfg.me.id || from >= seq) continue;
     eligible += 1;
-    if ((state.reads.get(pid) || 0) >= seq) read += 1;
+    const r = state.reads.get(pid) || 0;
+    if (r >= seq) read += 1;
+    if (Math.max(r, state.delivered.get(pid) || 0) >= seq) got += 1;
   }
-  if (eligible === 0 || read === 0) return { tick: "sent", text: _("Sent") };
+  if (eligible === 0) return { tick: "sent", text: _("Sent") };
   if (read === eligible) return { tick: "all", text: _("Read by all") };
-  return { tick: "some", text: fmt(_("Read by %(read)s of %(of)s"), { read, of: eligible }) };
+  if (read > 0) return { tick: "some", text: fmt(_("Read by %(read)s of %(of)s"), { read, of: eligible }) };
+  if (got === eligible) return { tick: "delivered", text: _("Delivered") };
+  return { tick: "sent", text: _("Sent") };
 }
 
 function updateSeen() {
@@ -651,8 +724,11 @@ function visitButton(which) {
     (pos) => {
       const age = Date.now() - pos.timestamp;
       if (age > POSITION_MAX_AGE_MS + 5000) { send(null); return; }
+      // The fix time goes too: the server believes the position only if it was taken
+      // within ~10 s of the tap (bots/geo.py), whatever this page decided.
       send({ lat: pos.coords.latitude, lon: pos.coords.longitude,
-        accuracy: Math.round(pos.coords.accuracy * 10) / 10 });
+        accuracy: Math.round(pos.coords.accuracy * 10) / 10,
+        fixed_at: new Date(pos.timestamp).toISOString() });
     },
     () => send(null),
     { enableHighAccuracy: true, timeout: 15000, maximumAge: POSITION_MAX_AGE_MS });
@@ -763,9 +839,12 @@ function scrollDown(force) {
   log.scrollTop = log.scrollHeight;
 }
 
-window.addEventListener("storage", (e) => { if (e.key === OUTBOX_KEY) showConn(); });
+onOutboxChange(() => loadOutbox().then(showConn)); // another page of this phone
 
-for (const entry of loadOutbox()) if (entry.frame.room === cfg.room) renderPending(entry);
+loadOutbox().then((list) => {
+  for (const entry of list) if (entry.frame.room === cfg.room) renderPending(entry);
+  showConn();
+});
 setupCapture({ room: cfg.room, composer: $("composer"), body: $("body"), outbox: $("outbox"), note });
 sock.start();
 

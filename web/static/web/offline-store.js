@@ -1,10 +1,20 @@
-// The last messages seen in each room, kept on the phone (IndexedDB) so a room opens
-// offline with them. Only what this person was already shown is stored — entries the
-// server sent to this page — keyed by (person, room, seq), so a replay overwrites and
-// never duplicates. Cleared on sign-out (pwa.js). Every call is best effort: a browser
-// without IndexedDB (private mode) simply has nothing offline.
+// What the phone keeps in IndexedDB (database "cocare"):
+//
+// - `messages`: the last messages seen in each room, so a room opens offline with them.
+//   Only what this person was already shown is stored — entries the server sent to this
+//   page — keyed by (person, room, seq), so a replay overwrites and never duplicates.
+//   Cleared on sign-out (pwa.js). Best effort: without IndexedDB there is nothing offline.
+// - `outbox` (version 2): every frame that changes the record (send, edit, redact, card
+//   answer, check-in/out with its tap time), keyed by (person, client id), stored *before*
+//   it is sent and removed only on the server's ack. A write resolves only once its
+//   transaction has committed, so the composer clears only when the message is on disk.
+//   Outbox entries survive sign-out (they are this person's unsent words; only their own
+//   page shows or sends them) just as the localStorage outbox did, which is migrated here
+//   once (`migrateOutbox`).
 const DB = "cocare";
 const STORE = "messages";
+const OUTBOX = "outbox";
+const VERSION = 2;
 const KEEP = 200; // per room
 
 let opening = null;
@@ -12,13 +22,22 @@ function db() {
   if (!("indexedDB" in self)) return Promise.reject(new Error("no indexedDB"));
   if (!opening) {
     opening = new Promise((resolve, reject) => {
-      const req = indexedDB.open(DB, 1);
-      req.onupgradeneeded = () => {
-        const s = req.result.createObjectStore(STORE, { keyPath: ["person", "room", "seq"] });
-        s.createIndex("room", ["person", "room"]);
+      const req = indexedDB.open(DB, VERSION);
+      req.onupgradeneeded = (ev) => {
+        const d = req.result;
+        if (ev.oldVersion < 1) {
+          const s = d.createObjectStore(STORE, { keyPath: ["person", "room", "seq"] });
+          s.createIndex("room", ["person", "room"]);
+        }
+        if (ev.oldVersion < 2) d.createObjectStore(OUTBOX, { keyPath: ["person", "cid"] });
       };
-      req.onsuccess = () => resolve(req.result);
-      req.onerror = () => reject(req.error);
+      req.onsuccess = () => {
+        const d = req.result;
+        // A newer page (after an update) upgrading the database must not be blocked by us.
+        d.onversionchange = () => { d.close(); opening = null; };
+        resolve(d);
+      };
+      req.onerror = () => { opening = null; reject(req.error); };
     });
   }
   return opening;
@@ -77,14 +96,91 @@ export async function recall(person, room, afterSeq) {
   }
 }
 
-export function forgetAll() {
-  return new Promise((resolve) => {
-    if (!("indexedDB" in self)) { resolve(); return; }
-    const go = () => {
-      const r = indexedDB.deleteDatabase(DB);
-      r.onsuccess = r.onerror = r.onblocked = () => resolve();
-    };
-    if (opening) opening.then((d) => { d.close(); opening = null; go(); }, go);
-    else go();
+// Sign-out: the kept messages go; the outbox stays (see the top of this file).
+export async function forgetAll() {
+  try {
+    const d = await db();
+    const tx = d.transaction(STORE, "readwrite");
+    tx.objectStore(STORE).clear();
+    await done(tx);
+  } catch { /* nothing kept */ }
+}
+
+// ---- the outbox ---------------------------------------------------------------------
+
+let counter = 0;
+const personRange = (person) => IDBKeyRange.bound([person, ""], [person, "\uffff"]);
+const inOrder = (list) => list.sort((a, b) => a.n - b.n);
+const changed = "BroadcastChannel" in self ? new BroadcastChannel("cocare-outbox") : null;
+
+// Other pages of this phone hear when the outbox changes (the count of waiting messages).
+export function onOutboxChange(fn) {
+  if (changed) changed.onmessage = fn;
+}
+
+// This person's waiting entries, oldest first. Rejects when IndexedDB is unusable.
+export async function outboxAll(person) {
+  const d = await db();
+  const tx = d.transaction(OUTBOX, "readonly");
+  const rows = await new Promise((resolve, reject) => {
+    const r = tx.objectStore(OUTBOX).getAll(personRange(person));
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
   });
+  return inOrder(rows.map((row) => row.entry));
+}
+
+// Add entries in one transaction; resolves once they are committed to disk.
+export async function outboxAdd(person, entries) {
+  const d = await db();
+  const tx = d.transaction(OUTBOX, "readwrite");
+  for (const entry of entries) tx.objectStore(OUTBOX).put({ person, cid: entry.cid, n: entry.n, entry });
+  await done(tx);
+  if (changed) changed.postMessage("changed");
+}
+
+// A new entry's place in the queue: the tap order on this phone.
+export function nextOrder() {
+  counter = (counter + 1) % 1000;
+  return Date.now() * 1000 + counter;
+}
+
+// Read-modify-write of this person's whole outbox in one transaction (so two pages of
+// the same phone cannot interleave): ``fn`` changes the list in place.
+export async function outboxMutate(person, fn) {
+  const d = await db();
+  const tx = d.transaction(OUTBOX, "readwrite");
+  const store = tx.objectStore(OUTBOX);
+  const list = await new Promise((resolve, reject) => {
+    const r = store.getAll(personRange(person));
+    r.onsuccess = () => resolve(inOrder(r.result.map((row) => row.entry)));
+    r.onerror = () => reject(r.error);
+  });
+  fn(list);
+  store.delete(personRange(person));
+  for (const e of list) store.put({ person, cid: e.cid, n: e.n, entry: e });
+  await done(tx);
+  if (changed) changed.postMessage("changed");
+  return list;
+}
+
+// Once per phone and person: entries an earlier version kept in localStorage move here
+// with their client ids (so a message already sent before the update is a duplicate ack,
+// never a second message); the localStorage key is removed only after the commit.
+export async function migrateOutbox(person) {
+  const key = `cocare.outbox.${person}`;
+  let old;
+  try { old = JSON.parse(localStorage.getItem(key) || "null"); } catch { old = null; }
+  if (!Array.isArray(old)) { if (old !== null) localStorage.removeItem(key); return 0; }
+  const d = await db();
+  const tx = d.transaction(OUTBOX, "readwrite");
+  old.forEach((e, i) => {
+    if (!e || typeof e.cid !== "string" || !e.frame) return;
+    const entry = { cid: e.cid, frame: e.frame, after: e.after || null, at: e.at || 0,
+      n: (e.at || 0) * 1000 + i };
+    tx.objectStore(OUTBOX).put({ person, cid: entry.cid, n: entry.n, entry });
+  });
+  await done(tx);
+  localStorage.removeItem(key);
+  return old.length;
 }
