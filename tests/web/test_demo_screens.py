@@ -364,7 +364,9 @@ def test_a_visit_day_on_the_demo_walked_as_anna_debbie_and_carol_live_it(browser
 
         # Debbie worries about something she heard and raises a concern from the header.
         _send(debbie, "Mum sounded tired on the phone this morning")
-        expect(debbie.locator("li.msg.mine", has_text="sounded tired")).to_have_count(1)
+        # Sent (it has its place in the room), not only shown as pending on her phone.
+        sent = debbie.locator("#messages li.msg.mine[data-seq]", has_text="sounded tired")
+        expect(sent).to_have_count(1)
         debbie.get_by_role("button", name="Raise a concern").click()
         expect(debbie.locator("#concern-about")).to_contain_text("sounded tired")
         debbie.get_by_label("What kind of concern?").select_option(label="Change in wellbeing")
@@ -404,8 +406,9 @@ def test_a_visit_day_on_the_demo_walked_as_anna_debbie_and_carol_live_it(browser
         debbie.context.set_offline(False)
         expect(debbie.locator("#outbox li")).to_have_count(0)
         expect(debbie.locator("#conn")).to_have_text("")
-        expect(debbie.locator("#messages li.msg.mine", has_text=text)).to_have_count(1)
-        expect(anna.locator("#messages li.msg", has_text=text)).to_have_count(1)
+        expect(debbie.locator("#messages li.msg.mine[data-seq]", has_text=text)).to_have_count(1)
+        expect(debbie.locator("li.msg.pending")).to_have_count(0)
+        expect(anna.locator("#messages li.msg[data-seq]", has_text=text)).to_have_count(1)
         _walk_shot(debbie, "11-family-after-reconnect")
         assert Message.objects.filter(room=family, body=text).count() == 1
 
