@@ -133,9 +133,19 @@ def test_every_page_of_every_demo_role_passes_axe_and_the_readme_screens(browser
                 page.wait_for_load_state("load")
                 assert_accessible(page, f"{who} {url}")
                 if url.count("/") == 4 and url.startswith("/people/"):  # a room page
-                    if who == "anna" and url.endswith("/team/"):
+                    # Peggy's rooms (Anna also has Arthur's and Edith's): one picture each.
+                    # Pictured once connected, with the demo's messages on screen.
+                    if who == "anna" and url == f"/people/{peggy.pk}/team/":
+                        expect(page.locator("#conn")).to_have_text("")
+                        expect(page.locator("#messages li.msg.note")).to_contain_text(
+                            "Dressing changed on left shin"
+                        )
                         _shot(page, "demo-04-team-room")
-                    if who == "debbie":
+                    if who == "debbie" and url == f"/people/{peggy.pk}/family/":
+                        expect(page.locator("#conn")).to_have_text("")
+                        expect(page.locator("#messages li.msg").last).to_contain_text(
+                            "sitting in the garden"
+                        )
                         _shot(page, "demo-05-family-room")
                     continue  # a room's own links are its tabs and search: next page
                 todo += [u for u in _links(page) if u not in seen]
