@@ -31,6 +31,8 @@ ARGS = [
 # Every run saves its screenshots under var/ (ignored by git); the README's pictures in
 # docs/screenshots/ are refreshed on purpose with COCARE_UPDATE_SCREENSHOTS=1.
 SHOTS = ROOT / ("docs" if os.environ.get("COCARE_UPDATE_SCREENSHOTS") else "var") / "screenshots"
+# A check's own pictures (its test cast, not the demo's): always under var/, never in docs/.
+SCRATCH = ROOT / "var" / "screenshots"
 HOME = {"latitude": 53.4808, "longitude": -2.2426, "accuracy": 12}
 PHONE = {
     "viewport": {"width": 390, "height": 844},
@@ -86,11 +88,22 @@ def phone(browser, server: ServerProcess, username: str | None, **extra):
     return ctx, page
 
 
-def shot(page, name: str, *, full_page: bool = False, axe_exempt: frozenset = frozenset()) -> None:
-    """Screenshot the page as it stands — after axe-core found nothing serious on it."""
+def shot(
+    page,
+    name: str,
+    *,
+    full_page: bool = False,
+    axe_exempt: frozenset = frozenset(),
+    scratch: bool = False,
+) -> None:
+    """Screenshot the page as it stands — after axe-core found nothing serious on it.
+
+    ``scratch`` keeps the picture under var/ only: the README's pictures come from the demo's
+    data (tests/web/test_demo_screens.py), not from a test's own cast."""
     assert_accessible(page, name, exempt=axe_exempt)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
+    where = SCRATCH if scratch else SHOTS
+    where.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(where / f"{name}.png"), full_page=full_page)
 
 
 # axe-core from npm, copied to web/vendor/ by scripts/vendor-static.sh and served by our

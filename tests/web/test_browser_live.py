@@ -62,14 +62,14 @@ def test_managers_open_inbox_shows_a_raised_concern_live_and_acknowledges_it(bro
     mine.get_by_role("button", name="Raise concern").click()
     debbie.get_by_label("What kind of concern?").select_option("wellbeing_change")
     debbie.get_by_label("Why?").fill("Not like her; she usually chats for ages.")
-    shot(debbie, "07-family-raise-concern")
+    shot(debbie, "cast-07-family-raise-concern", scratch=True)
     debbie.get_by_role("button", name="Raise concern").click()
     expect(debbie.get_by_text("Concern raised")).to_be_visible()
 
     item = carol.locator("li.alert-item", has_text="Peggy")
     expect(item).to_contain_text("wellbeing change")
     expect(carol.locator("#live")).to_contain_text("New alert: Peggy")
-    shot(carol, "08-manager-inbox-live-alert")
+    shot(carol, "cast-08-manager-inbox-live-alert", scratch=True)
     alert = Alert.objects.get()
     assert alert.state == "open"
     assert Flag.objects.get().raised_by == cast.debbie
@@ -82,7 +82,7 @@ def test_managers_open_inbox_shows_a_raised_concern_live_and_acknowledges_it(bro
     carol.locator("li.alert-item a.alert-link").click()
     expect(carol.get_by_role("heading", name=re.compile("Peggy"))).to_be_visible()
     expect(carol.locator("ol.context li.flagged")).to_contain_text("sounded tired")
-    shot(carol, "09-manager-alert-page", full_page=True)
+    shot(carol, "cast-09-manager-alert-page", full_page=True, scratch=True)
 
 
 def test_messages_typed_offline_are_delivered_once_when_back(browser, live):
@@ -113,7 +113,7 @@ def test_messages_typed_offline_are_delivered_once_when_back(browser, live):
     assert [e["frame"]["body"] for e in outbox] == texts
     # Meanwhile Debbie writes; Anna must get it on resume (after_seq), once.
     send(debbie, "Thank you Anna!")
-    shot(anna, "10-offline-outbox")
+    shot(anna, "cast-10-offline-outbox", scratch=True)
     assert not Message.objects.filter(body__in=texts).exists()
 
     anna.context.set_offline(False)
@@ -123,7 +123,7 @@ def test_messages_typed_offline_are_delivered_once_when_back(browser, live):
         expect(debbie.locator("#messages li.msg", has_text=t)).to_have_count(1)
     expect(anna.locator("#messages li.msg", has_text="Thank you Anna!")).to_have_count(1)
     expect(anna.locator("#conn")).to_have_text("")
-    shot(debbie, "11-family-after-reconnect")
+    shot(debbie, "cast-11-family-after-reconnect", scratch=True)
 
     rows = list(Message.objects.filter(body__in=texts).order_by("seq"))
     assert [m.body for m in rows] == texts  # once each, in the order typed

@@ -48,12 +48,12 @@ def test_care_worker_visit_on_a_phone_and_family_sees_it_live(browser):
         # Anna signs in on her phone and opens today's visit.
         actx, anna = phone(browser, server, None)
         anna.goto("/login/")
-        shot(anna, "01-sign-in")
+        shot(anna, "cast-01-sign-in", scratch=True)
         anna.get_by_label("Username").fill("anna")
         anna.get_by_label("Password").fill(PASSWORD)
         anna.get_by_role("button", name="Sign in").click()
         expect(anna.get_by_role("heading", name="Today's visits")).to_be_visible()
-        shot(anna, "02-home-care-worker")
+        shot(anna, "cast-02-home-care-worker", scratch=True)
         anna.get_by_role("link", name=re.compile("Peggy")).first.click()
         expect(anna).to_have_url(re.compile(r"/team/$"))
         no_sideways_scroll(anna)
@@ -88,7 +88,7 @@ def test_care_worker_visit_on_a_phone_and_family_sees_it_live(browser):
         key = anna.locator("li.keyinfo-card")
         expect(key).to_contain_text("Tea, one sugar")
         expect(anna.locator("li.notice", has_text="checked in")).to_be_visible()
-        shot(anna, "03-checked-in-key-info")
+        shot(anna, "cast-03-checked-in-key-info", scratch=True)
         arrived = debbie.locator("li.notice.visit", has_text="Anna arrived")
         expect(arrived).to_have_count(1)
 
@@ -98,16 +98,16 @@ def test_care_worker_visit_on_a_phone_and_family_sees_it_live(browser):
             card = anna.locator("li.card.question").nth(n - 1)
             expect(card).to_contain_text(f"Question {n} of 3")
             if n == 1:
-                shot(anna, "04-bot-card")
+                shot(anna, "cast-04-bot-card", scratch=True)
             card.locator("button.option").first.click()
             expect(card).to_have_class(re.compile(r"\banswered\b"))
         expect(anna.locator("li.notice", has_text="that's all for today")).to_be_visible()
-        shot(anna, "05-cards-answered")
+        shot(anna, "cast-05-cards-answered", scratch=True)
 
         left = debbie.locator("li.notice.visit", has_text="Anna left")
         expect(left).to_have_count(1)
         expect(arrived).to_have_count(1)
-        shot(debbie, "06-family-arrival-departure")
+        shot(debbie, "cast-06-family-arrival-departure", scratch=True)
 
         team_msg = Message.objects.get(room=cast.team, body="Peggy is in good spirits today")
         twin = Message.objects.get(room=cast.family, body="Peggy is in good spirits today")

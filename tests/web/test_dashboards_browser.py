@@ -1,6 +1,7 @@
 """Done means (issue 6, item 3): the three dashboards render real Chart.js charts on data
 from ``build_scale`` — every chart canvas has a Chart instance and non-blank pixels — and
-the provider's "today" tile updates live. Screenshots: docs/screenshots/dashboard-*.png.
+the provider's "today" tile updates live. Screenshots (of this synthetic scale, not the
+README's): var/screenshots/scale-dashboard-*.png.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from bots.models import PlannedVisit, Visit
 from cocare_chat import clock
 from rooms.models import Person
 from tests.support.live import login_cookies
-from tests.web.browser import SHOTS, assert_accessible, start_server
+from tests.web.browser import SCRATCH, assert_accessible, start_server
 from web.demo import DEMO_PASSWORD, build_demo, build_scale, demo_service_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -63,21 +64,21 @@ def test_three_dashboards_draw_real_charts_on_build_scale_data(browser):
     build_scale(6, 1.0, messages_per_week=2)
     peggy = demo_service_user()
     server = start_server()
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    SCRATCH.mkdir(parents=True, exist_ok=True)
     try:
         ctx, page = signed_in(browser, server, "carol")
         page.goto(f"/dashboards/service-user/{peggy.pk}/")
         expect(page.get_by_role("heading", name="Peggy", exact=True)).to_be_visible()
         assert_charts_drawn(page, {"su-visits", "su-punctuality", "su-domains", "su-alerts"})
         assert_accessible(page, "dashboard-service-user")
-        page.screenshot(path=str(SHOTS / "dashboard-service-user.png"), full_page=True)
+        page.screenshot(path=str(SCRATCH / "scale-dashboard-service-user.png"), full_page=True)
 
         page.goto(f"/dashboards/service-user/{peggy.pk}/summary/")
         assert_charts_drawn(page, {"summary-domains"})
         page.emulate_media(media="print")
         expect(page.get_by_role("button", name="Print")).to_be_hidden()
-        assert_accessible(page, "dashboard-summary-print")
-        page.screenshot(path=str(SHOTS / "dashboard-summary-print.png"), full_page=True)
+        assert_accessible(page, "summary print view")
+        page.screenshot(path=str(SCRATCH / "scale-dashboard-summary-print.png"), full_page=True)
         page.emulate_media(media="screen")
 
         # Provider dashboard; the "today" tile polls every 30 s: fast-forward the page clock.
@@ -94,7 +95,7 @@ def test_three_dashboards_draw_real_charts_on_build_scale_data(browser):
             },
         )
         assert_accessible(page, "dashboard-provider")
-        page.screenshot(path=str(SHOTS / "dashboard-provider.png"), full_page=True)
+        page.screenshot(path=str(SCRATCH / "scale-dashboard-provider.png"), full_page=True)
         tile = page.locator("[data-live-url]")
         before = int(tile.locator("[data-live=delivered]").inner_text())
         now = clock.now()
@@ -126,7 +127,7 @@ def test_three_dashboards_draw_real_charts_on_build_scale_data(browser):
         expect(page.get_by_role("row", name="Synthetic Care 1")).to_be_visible()
         assert "Peggy" not in page.content() and "Worker" not in page.content()
         assert_accessible(page, "dashboard-council")
-        page.screenshot(path=str(SHOTS / "dashboard-council.png"), full_page=True)
+        page.screenshot(path=str(SCRATCH / "scale-dashboard-council.png"), full_page=True)
         ctx.close()
     finally:
         server.stop()
