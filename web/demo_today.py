@@ -39,13 +39,15 @@ def _slot(now: dt.datetime, minutes: int) -> dt.datetime:
 def plan_today(now: dt.datetime | None = None) -> int:
     """Plan the demo workers' visits for the rest of today; returns how many were added.
 
-    A slot that would run past midnight is left out (it would be tomorrow's visit)."""
+    The visit open now is always planned, even when it runs past midnight (or began just
+    before it), so the demo has something to do at any hour; a later slot that would run
+    past midnight is left out (it would be tomorrow's visit). Idempotent: nothing is added
+    while a demo visit still overlaps today."""
     now = now or clock.now()
     today = now.astimezone(LOCAL_TZ).date()
-    midnight = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), LOCAL_TZ)
-    if PlannedVisit.objects.filter(
-        notes=NOTE, window_start__gte=dt.datetime.combine(today, dt.time(), LOCAL_TZ)
-    ).exists():
+    day_start = dt.datetime.combine(today, dt.time(), LOCAL_TZ)
+    midnight = day_start + dt.timedelta(days=1)
+    if PlannedVisit.objects.filter(notes=NOTE, window_end__gt=day_start).exists():
         return 0  # seeded earlier today
     added = 0
     for username, full_name, offset, minutes in TODAY:
@@ -55,7 +57,7 @@ def plan_today(now: dt.datetime | None = None) -> int:
             continue
         start = _slot(now, offset)
         end = start + dt.timedelta(minutes=minutes)
-        if end > midnight:
+        if end > midnight and offset > 0:
             continue
         data = PlannedVisitIn(
             worker_id=worker.pk,

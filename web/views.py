@@ -61,7 +61,9 @@ def home(request):
             PlannedVisit.objects.filter(
                 worker=person,
                 status=PlannedVisit.Status.PLANNED,
-                window_start__gte=start,
+                # Overlapping today, not only starting today: a night visit that began
+                # before midnight is still today's work until it ends.
+                window_end__gt=start,
                 window_start__lt=end,
             )
             .select_related("service_user", "visit")

@@ -73,3 +73,45 @@ def test_late_in_the_evening_only_visits_that_end_today_are_planned():
     assert len(ends) < 5  # the 02:00 visit (+240 min) is tomorrow's, not planned
     assert not Visit.objects.exists()  # no history asked for
     assert plan_today() == 0  # already planned today
+
+
+@pytest.mark.parametrize("hh_mm", [(23, 50), (0, 5)])
+def test_around_midnight_the_visit_open_now_is_planned_and_on_annas_home(hh_mm):
+    """At 23:50 the open visit runs past midnight; at 00:05 it began yesterday. Either way
+    Anna can check in now, and her home page lists it as today's work."""
+    now = dt.datetime(2026, 3, 4, *hh_mm, tzinfo=LOCAL_TZ)
+    clock.freeze(now)
+    call_command("seed_demo", "--quiet", "--history-weeks", "0")
+    anna = Person.objects.get(user__username="anna")
+    open_now = PlannedVisit.objects.get(
+        worker=anna, window_start__lte=now, window_end__gt=now, notes__startswith="Planned by"
+    )
+    assert open_now.service_user.full_name == "Margaret Hughes"
+    home = _page("anna", "/")
+    assert "No visits planned for you today" not in home
+    assert open_now.window_start.astimezone(LOCAL_TZ).strftime("%H:%M") in home
+    assert plan_today() == 0  # ./dev demo's second run adds nothing
+
+
+def test_a_night_visit_that_began_yesterday_is_on_the_home_of_the_day_it_ends_in():
+    clock.freeze(dt.datetime(2026, 3, 3, 12, 0, tzinfo=LOCAL_TZ))
+    call_command("seed_demo", "--quiet", "--history-weeks", "0")
+    anna = Person.objects.get(user__username="anna")
+    PlannedVisit.objects.filter(worker=anna).delete()
+    from bots.schedule import PlannedVisitIn, do_create_planned_visit
+    from rooms.models import ServiceUser
+
+    su = ServiceUser.objects.get(full_name="Arthur Patel")
+    start = dt.datetime(2026, 3, 3, 23, 30, tzinfo=LOCAL_TZ)
+    data = PlannedVisitIn(
+        worker_id=anna.pk,
+        window_start=start,
+        window_end=start + dt.timedelta(hours=1),
+        expected_minutes=60,
+        notes="Night visit",
+    )
+    do_create_planned_visit(su, data, now=clock.now())
+    clock.freeze(dt.datetime(2026, 3, 4, 0, 10, tzinfo=LOCAL_TZ))
+    assert "23:30" in _page("anna", "/")
+    clock.freeze(dt.datetime(2026, 3, 5, 0, 10, tzinfo=LOCAL_TZ))  # the next night
+    assert "No visits planned for you today" in _page("anna", "/")
