@@ -168,3 +168,29 @@ def test_no_visible_english_literal_is_left_unmarked(rel):
         if BARE.search(line)
     ]
     assert not lines, "\n".join(lines)
+
+
+@pytest.mark.django_db
+def test_pages_before_sign_in_follow_the_browser_and_a_person_their_own_choice(cast):
+    """Not signed in: the browser's Accept-Language among ours, else English (and caches
+    are told the page varies by it). Signed in: Person.language, whatever the browser."""
+    from django.test import Client
+
+    c = Client()
+    r = c.get("/login/", HTTP_ACCEPT_LANGUAGE="cy,en-GB;q=0.8")
+    assert r.headers["Content-Language"] == "cy"
+    assert "Accept-Language" in r.headers["Vary"]
+    page = r.content.decode()
+    assert "Enw defnyddiwr" in page and "Username" not in page
+    r = c.get("/invite/not-a-real-token/", HTTP_ACCEPT_LANGUAGE="cy")
+    assert "Nid yw’r ddolen wahoddiad hon yn ddilys" in r.content.decode()
+    for header in ("fr-FR,de;q=0.5", "", "*", "cy-x-" + "a" * 300):
+        r = c.get("/login/", HTTP_ACCEPT_LANGUAGE=header)
+        assert r.status_code == 200, header
+        if header.startswith("cy"):
+            continue  # an odd but Welsh tag may well read Welsh; it must just not fail
+        assert r.headers["Content-Language"] == "en-gb", header
+        assert "Username" in r.content.decode()
+    c.force_login(cast.anna.user)  # English by choice, on a Welsh browser
+    r = c.get("/", HTTP_ACCEPT_LANGUAGE="cy")
+    assert r.headers["Content-Language"] == "en-gb"
