@@ -14,6 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils.translation import gettext, gettext_noop
 from pydantic import BaseModel, ConfigDict, Field
 
 from bots.models import Goal, Observation
@@ -26,7 +27,13 @@ from rooms.models import Person, ServiceUser
 from rooms.network import do_update_service_user
 
 PROGRESS_POINTS = 6
-SCORE_WORDS = {0: "very good", 1: "good", 2: "so-so", 3: "not good", 4: "bad"}
+SCORE_WORDS = {
+    0: gettext_noop("very good"),
+    1: gettext_noop("good"),
+    2: gettext_noop("so-so"),
+    3: gettext_noop("not good"),
+    4: gettext_noop("bad"),
+}
 
 
 class WhatMattersIn(BaseModel):
@@ -41,7 +48,8 @@ class Point:
 
     @property
     def words(self) -> str:
-        return SCORE_WORDS.get(self.score, str(self.score))
+        """In the reader's language (the active one)."""
+        return gettext(SCORE_WORDS[self.score]) if self.score in SCORE_WORDS else str(self.score)
 
 
 @dataclass(frozen=True)
@@ -51,12 +59,15 @@ class GoalProgress:
 
     @property
     def trend(self) -> str:
+        """In the reader's language (the active one)."""
         if len(self.points) < 2:
-            return "not enough answers yet" if not self.points else "one answer so far"
+            if not self.points:
+                return gettext("not enough answers yet")
+            return gettext("one answer so far")
         now, before = self.points[0].score, self.points[1].score
         if now < before:
-            return "better"
-        return "worse" if now > before else "the same"
+            return gettext("better")
+        return gettext("worse") if now > before else gettext("the same")
 
 
 def progress(su: ServiceUser, *, include_ended: bool = True) -> list[GoalProgress]:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from bots.models import Goal, Visit
 from careplan import access
@@ -431,12 +432,17 @@ def do_record_dose(
             )
             decision = prn_allowed(ref.spec.prn, given, given_at)
             if not decision.allowed:
+                # The care worker reads this on the card, in their own language.
                 when = (
-                    f" Next possible at {local_hhmm(decision.next_allowed_at)}."
+                    " "
+                    + gettext("Next possible at %(time)s.")
+                    % {"time": local_hhmm(decision.next_allowed_at)}
                     if decision.next_allowed_at
                     else ""
                 )
-                raise Conflict(f"Not allowed now: {decision.reason}{when}")
+                raise Conflict(
+                    gettext("Not allowed now: %(why)s") % {"why": decision.reason} + when
+                )
         record = MedicineRecord.objects.create(
             medicine=med,
             visit=visit,

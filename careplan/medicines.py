@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
+from django.utils.translation import gettext, gettext_noop, ngettext
 from pydantic import Field, field_validator, model_validator
 
 from careplan.common import (
@@ -51,14 +52,14 @@ DoseReason = Literal[
     "asleep", "away", "unwell", "no_stock", "withheld", "swallowing", "late_visit", "other"
 ]
 DOSE_REASONS: dict[str, str] = {
-    "asleep": "Asleep",
-    "away": "Not at home / in hospital",
-    "unwell": "Unwell / vomiting",
-    "no_stock": "None in stock",
-    "withheld": "Withheld on clinical advice",
-    "swallowing": "Could not swallow",
-    "late_visit": "Visit too late for the dose",
-    "other": "Other (see note)",
+    "asleep": gettext_noop("Asleep"),
+    "away": gettext_noop("Not at home / in hospital"),
+    "unwell": gettext_noop("Unwell / vomiting"),
+    "no_stock": gettext_noop("None in stock"),
+    "withheld": gettext_noop("Withheld on clinical advice"),
+    "swallowing": gettext_noop("Could not swallow"),
+    "late_visit": gettext_noop("Visit too late for the dose"),
+    "other": gettext_noop("Other (see note)"),
 }
 # MAR chart codes (the legend is printed with the chart).
 CODES: dict[str, str] = {"given": "G", "refused": "R", "not_given": "N", "missed": "M"}
@@ -223,10 +224,13 @@ def prn_allowed(rule: PrnRule, given: list[dt.datetime], at: dt.datetime) -> Prn
         if len(times) >= n:
             candidates.append(times[-n] + DAY)
         nxt = max(candidates)
+    # Shown to the care worker on the card: in the request's language (web.language).
     if too_close:
-        why = f"At least {rule.min_interval_minutes} minutes between doses."
+        why = gettext("At least %(n)s minutes between doses.") % {"n": rule.min_interval_minutes}
     else:
-        why = f"At most {n} dose{'s' if n > 1 else ''} in 24 hours."
+        why = ngettext("At most %(n)s dose in 24 hours.", "At most %(n)s doses in 24 hours.", n) % {
+            "n": n
+        }
     return PrnDecision(allowed=False, reason=why, next_allowed_at=nxt)
 
 

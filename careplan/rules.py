@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
+from django.utils.translation import gettext_noop
 from pydantic import Field, model_validator
 
 from careplan.common import LOCAL_TZ, FlagOut, Key, LocalTime, Strict, Text, parse_hhmm
@@ -28,11 +29,11 @@ from rooms.bounds import Id
 # visit may run out of time; or it may be unsafe / impossible).
 NotDoneReason = Literal["declined", "done_by_other", "not_needed", "no_time", "unable"]
 NOT_DONE_REASONS: dict[str, str] = {
-    "declined": "Declined",
-    "done_by_other": "Done by someone else",
-    "not_needed": "Not needed today",
-    "no_time": "Not enough time",
-    "unable": "Unable (unsafe or no equipment)",
+    "declined": gettext_noop("Declined"),
+    "done_by_other": gettext_noop("Done by someone else"),
+    "not_needed": gettext_noop("Not needed today"),
+    "no_time": gettext_noop("Not enough time"),
+    "unable": gettext_noop("Unable (unsafe or no equipment)"),
 }
 # An essential task not done is always flagged; how urgently depends on why. Declining is
 # the person's right but a pattern matters; "no time" is the provider's failure; "unable"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.utils.translation import gettext
+
 from bots.models import Visit
 from careplan.common import LOCAL_TZ, local_date, local_hhmm
 from careplan.medicines import DOSE_REASONS, TOLERANCE, doses_due, mar_chart
@@ -153,8 +155,9 @@ def visit_record_wire(visit: Visit, now: dt.datetime, end: dt.datetime) -> dict:
             for r in doses.filter(visit=visit, scheduled_for__isnull=True).order_by("given_at")
         ],
         # the one-tap lists the worker's card offers (labels from the rules, one source)
-        "not_done_reasons": NOT_DONE_REASONS,
-        "dose_reasons": DOSE_REASONS,
+        # ... in the reader's language (the request's, web.language.PersonLanguageMiddleware)
+        "not_done_reasons": {k: gettext(v) for k, v in NOT_DONE_REASONS.items()},
+        "dose_reasons": {k: gettext(v) for k, v in DOSE_REASONS.items()},
         "open": visit.checked_out_at is None,
     }
 

@@ -20,6 +20,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_noop
 
 from escalation import timeline
 from escalation.directory import policy_for
@@ -30,23 +31,23 @@ from rooms.errors import Conflict, Invalid
 from rooms.models import Message, Person, Room, ServiceUser
 
 LABELS = {
-    "falls": "fall",
-    "eating_drinking": "not eating or drinking",
-    "confusion": "confusion",
-    "breathing": "breathing",
-    "chest_pain": "chest pain",
-    "injury": "injury or bruising",
-    "medication": "medication refused or missed",
-    "safeguarding": "safeguarding",
-    "wellbeing_change": "wellbeing change",
-    "location_exception": "visit location",
-    "missed_visit": "missed visit",
-    "late_visit": "late visit",
-    "care_task": "essential care task not done",
-    "other": "concern",
-    "pendant_pressed": "pendant pressed",
-    "door_at_night": "door opened at night",
-    "no_movement": "no movement",
+    "falls": gettext_noop("fall"),
+    "eating_drinking": gettext_noop("not eating or drinking"),
+    "confusion": gettext_noop("confusion"),
+    "breathing": gettext_noop("breathing"),
+    "chest_pain": gettext_noop("chest pain"),
+    "injury": gettext_noop("injury or bruising"),
+    "medication": gettext_noop("medication refused or missed"),
+    "safeguarding": gettext_noop("safeguarding"),
+    "wellbeing_change": gettext_noop("wellbeing change"),
+    "location_exception": gettext_noop("visit location"),
+    "missed_visit": gettext_noop("missed visit"),
+    "late_visit": gettext_noop("late visit"),
+    "care_task": gettext_noop("essential care task not done"),
+    "other": gettext_noop("concern"),
+    "pendant_pressed": gettext_noop("pendant pressed"),
+    "door_at_night": gettext_noop("door opened at night"),
+    "no_movement": gettext_noop("no movement"),
 }
 
 

@@ -8,16 +8,19 @@ only the raiser's own concerns, about service users whose rooms they can still r
 
 from __future__ import annotations
 
+from django.utils.translation import gettext, gettext_noop
+
 from escalation.alerts import LABELS
 from escalation.models import Alert, Flag
 from rooms.access import visible_rooms
 from rooms.models import Person
 
-# Plain words for the raiser; "open" means nobody has picked it up yet.
+# Plain words for the raiser; "open" means nobody has picked it up yet. Shown in the
+# reader's language (the request's, web.language); the outcome is the manager's own words.
 STATUS_TEXT = {
-    Alert.State.OPEN: "Raised — the care manager has been alerted",
-    Alert.State.ACKNOWLEDGED: "Acknowledged — the care manager is looking into it",
-    Alert.State.RESOLVED: "Resolved",
+    Alert.State.OPEN: gettext_noop("Raised — the care manager has been alerted"),
+    Alert.State.ACKNOWLEDGED: gettext_noop("Acknowledged — the care manager is looking into it"),
+    Alert.State.RESOLVED: gettext_noop("Resolved"),
 }
 
 
@@ -43,11 +46,13 @@ def my_concerns(
                 "service_user": f.service_user_id,
                 "name": f.service_user.name,
                 "concern": f.concern,
-                "label": LABELS.get(f.concern, f.concern.replace("_", " ")),
+                "label": gettext(LABELS[f.concern])
+                if f.concern in LABELS
+                else f.concern.replace("_", " "),
                 "reason": f.reason,
                 "raised_at": f.created_at.isoformat(),
                 "state": a.state,
-                "status": STATUS_TEXT.get(a.state, a.state),
+                "status": gettext(STATUS_TEXT[a.state]) if a.state in STATUS_TEXT else a.state,
                 "acknowledged": a.acknowledged_at is not None,
                 "resolved_at": a.resolved_at.isoformat() if resolved and a.resolved_at else None,
                 "outcome": a.raiser_outcome if resolved else "",

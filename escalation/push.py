@@ -11,7 +11,8 @@ the outbox (backoff in columns), so a slow FCM never blocks the worker for secon
 
 The payload is always an opaque notification id and generic text — never the concern or
 any message content. A message push names only the room ("New message in Peggy's family
-room", :class:`RoomPush`); an alert push names nothing.
+room", :class:`RoomPush`); an alert push names nothing. The text is in the recipient's
+language (``Person.language``), chosen when the push is built: the phone shows it as sent.
 """
 
 from __future__ import annotations
@@ -24,12 +25,15 @@ from pathlib import Path
 
 import firebase_admin
 import requests
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext, gettext_noop
 from firebase_admin import credentials, exceptions, messaging
 
 from cocare_chat.config import get_config
 
 GENERIC_TITLE = "CoCare"
-GENERIC_BODY = "You have a new alert in CoCare"
+GENERIC_BODY = gettext_noop("You have a new alert in CoCare")
 APP_NAME = "cocare-push"
 
 _lock = threading.Lock()
@@ -51,12 +55,17 @@ class RoomPush:
     service_user_id: int
     service_user_name: str
     family: bool
+    language: str = settings.LANGUAGE_CODE  # the recipient's (Person.language)
 
     @property
     def body(self) -> str:
-        return (
-            f"New message in {self.service_user_name}'s {'family' if self.family else 'team'} room"
-        )
+        with translation.override(self.language):
+            text = (
+                gettext("New message in %(name)s's family room")
+                if self.family
+                else gettext("New message in %(name)s's team room")
+            )
+        return text % {"name": self.service_user_name}
 
     @property
     def url(self) -> str:
@@ -80,12 +89,25 @@ def payload_for(notification_id: int, room: RoomPush | None = None) -> dict[str,
     }
 
 
-def send(token: str, notification_id: int, room: RoomPush | None = None) -> PushResult:
+def alert_body(language: str = settings.LANGUAGE_CODE) -> str:
+    """The one line an alert push says, in the recipient's language; names nothing."""
+    with translation.override(language):
+        return gettext(GENERIC_BODY)
+
+
+def send(
+    token: str,
+    notification_id: int,
+    room: RoomPush | None = None,
+    language: str = settings.LANGUAGE_CODE,
+) -> PushResult:
+    """Send one push; ``language`` is the recipient's, for an alert's line (a message's
+    line is in ``room``)."""
     backend = get_config().push_backend
     if backend == "outbox":
         return PushResult(ok=True, code="recorded")
     if backend == "fcm":
-        return _send_fcm(token, notification_id, room)
+        return _send_fcm(token, notification_id, room, language)
     return PushResult(ok=False, code="unknown_backend")
 
 
@@ -129,7 +151,12 @@ def _point_at(app: firebase_admin.App, endpoint: str) -> None:
 PERMANENT = (messaging.UnregisteredError, messaging.SenderIdMismatchError)
 
 
-def _send_fcm(token: str, notification_id: int, room: RoomPush | None = None) -> PushResult:
+def _send_fcm(
+    token: str,
+    notification_id: int,
+    room: RoomPush | None = None,
+    language: str = settings.LANGUAGE_CODE,
+) -> PushResult:
     with warnings.catch_warnings():
         # Devices register FCM registration tokens (the v1 API's ``token`` target); the
         # library's suggested ``fid`` is a different identifier (installation ids).
@@ -138,7 +165,7 @@ def _send_fcm(token: str, notification_id: int, room: RoomPush | None = None) ->
             token=token,
             data=payload_for(notification_id, room),
             notification=messaging.Notification(
-                title=GENERIC_TITLE, body=room.body if room else GENERIC_BODY
+                title=GENERIC_TITLE, body=room.body if room else alert_body(language)
             ),
         )
     try:

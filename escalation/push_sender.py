@@ -79,7 +79,9 @@ class PushSender:
         if claimed is None:
             return 0
         if claimed.message_id is None:
-            result = push.send(claimed.device.token, claimed.id)
+            result = push.send(
+                claimed.device.token, claimed.id, language=claimed.recipient.language
+            )
         else:
             room = claimed.message.room
             result = push.send(
@@ -89,6 +91,7 @@ class PushSender:
                     service_user_id=room.service_user_id,
                     service_user_name=room.service_user.name,
                     family=room.kind == Room.Kind.FAMILY,
+                    language=claimed.recipient.language,
                 ),
             )
         self._store(claimed, result, now)
@@ -104,7 +107,7 @@ class PushSender:
         with transaction.atomic():
             row = (
                 Notification.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("device", "message__room__service_user")
+                .select_related("device", "recipient", "message__room__service_user")
                 .filter(pk=nid, status=Notification.Status.PENDING, next_attempt_at__lte=now)
                 .first()
             )

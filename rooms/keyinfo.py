@@ -16,6 +16,7 @@ import datetime as dt
 
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils.translation import gettext_noop
 from pydantic import BaseModel, ConfigDict, Field
 
 from cocare_chat import clock
@@ -26,10 +27,10 @@ from rooms.network import KEY_INFO_FIELDS, do_update_service_user
 
 NOT_FOUND = "No such person."
 LABELS = {
-    "preferences": "Preferences",
-    "what_matters": "What matters",
-    "communication_needs": "Communication",
-    "access_notes": "Access",
+    "preferences": gettext_noop("Preferences"),
+    "what_matters": gettext_noop("What matters"),
+    "communication_needs": gettext_noop("Communication"),
+    "access_notes": gettext_noop("Access"),
 }
 
 

@@ -26,6 +26,7 @@ BANK = ROOT / "bots" / "questionbank" / "bank.yaml"
 SENTENCES = [
     "Thank you — your view helps us get the care right.",
     "There is no open visit to check out of — check in first.",
+    "Thanks — reason noted for the care manager.",
 ]
 
 

@@ -326,10 +326,10 @@ def test_a_push_that_raises_is_recorded_retried_and_failed_while_others_are_sent
     ]
     real = push.send
 
-    def send(token, nid):
+    def send(token, nid, *args, **kwargs):
         if nid == rows[0].pk:
             raise KeyError("bad row")
-        return real(token, nid)
+        return real(token, nid, *args, **kwargs)
 
     monkeypatch.setattr(push, "send", send)
     for _ in range(3):

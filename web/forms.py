@@ -12,6 +12,7 @@ import datetime as dt
 from django import forms
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy
 from pydantic import ValidationError as PydanticError
 
 from escalation.schemas import CONCERNS
@@ -103,19 +104,27 @@ class ReviewForm(forms.Form):
 
 class AcceptInviteForm(forms.Form):
     username = forms.CharField(
-        label="Choose a username", max_length=150, validators=[UnicodeUsernameValidator()]
+        label=gettext_lazy("Choose a username"),
+        max_length=150,
+        validators=[UnicodeUsernameValidator()],
     )
     password = forms.CharField(
-        label="Choose a password", widget=forms.PasswordInput, max_length=128, strip=False
+        label=gettext_lazy("Choose a password"),
+        widget=forms.PasswordInput,
+        max_length=128,
+        strip=False,
     )
     password2 = forms.CharField(
-        label="Type the password again", widget=forms.PasswordInput, max_length=128, strip=False
+        label=gettext_lazy("Type the password again"),
+        widget=forms.PasswordInput,
+        max_length=128,
+        strip=False,
     )
 
     def clean(self):
         data = super().clean()
         if data.get("password") and data.get("password") != data.get("password2"):
-            self.add_error("password2", "The two passwords are different.")
+            self.add_error("password2", gettext_lazy("The two passwords are different."))
         return data
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django import forms
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import ensure_csrf_cookie
 from pydantic import ValidationError
 
@@ -24,12 +25,14 @@ from web.pages import page, person_page
 
 
 class GoalForm(forms.Form):
-    text = forms.CharField(label="A goal, in their words", min_length=3, max_length=200)
+    text = forms.CharField(
+        label=gettext_lazy("A goal, in their words"), min_length=3, max_length=200
+    )
 
 
 class WhatMattersForm(forms.Form):
     what_matters = forms.CharField(
-        label="What matters to me",
+        label=gettext_lazy("What matters to me"),
         max_length=4000,
         required=False,
         widget=forms.Textarea({"rows": 3}),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.contrib.auth import login
 from django.shortcuts import redirect
+from django.utils.translation import gettext, gettext_noop
 from django.views.decorators.cache import never_cache
 
 from cocare_chat import clock
@@ -25,12 +26,17 @@ from web.staff.views import accept_account
 # refuses ("This page had gone stale"), so nobody could accept an invitation.
 REFERRER_POLICY = "same-origin"
 GONE = {
-    "used": "This invitation has already been used. If that was you, sign in instead.",
-    "expired": "This invitation has expired. Ask the care manager for a new link.",
-    "cancelled": "This invitation was withdrawn. Ask the care manager if you think this is "
-    "a mistake.",
-    "withdrawn": "Sharing with family is not currently recorded for this person, so the "
-    "invitation cannot be used. Ask the care manager.",
+    "used": gettext_noop(
+        "This invitation has already been used. If that was you, sign in instead."
+    ),
+    "expired": gettext_noop("This invitation has expired. Ask the care manager for a new link."),
+    "cancelled": gettext_noop(
+        "This invitation was withdrawn. Ask the care manager if you think this is a mistake."
+    ),
+    "withdrawn": gettext_noop(
+        "Sharing with family is not currently recorded for this person, so the "
+        "invitation cannot be used. Ask the care manager."
+    ),
 }
 
 
@@ -40,7 +46,10 @@ REFERRER_POLICY = "same-origin"
 
 def _gone(request, status: str):
     resp = page(
-        request, "web/invite_gone.html", {"message": GONE[status], "status": status}, status=410
+        request,
+        "web/invite_gone.html",
+        {"message": gettext(GONE[status]), "status": status},
+        status=410,
     )
     resp["Referrer-Policy"] = REFERRER_POLICY
     return resp
@@ -54,7 +63,9 @@ def accept(request, token: str):
             request,
             "web/invite_gone.html",
             {
-                "message": "This invitation link is not valid. Check that you copied all of it.",
+                "message": gettext(
+                    "This invitation link is not valid. Check that you copied all of it."
+                ),
                 "status": "invalid",
             },
             status=404,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django import forms
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.csrf import ensure_csrf_cookie
 from pydantic import ValidationError
 
@@ -82,8 +83,8 @@ def key_info(request, su_id: int):
     history = [
         {
             "v": v,
-            "changed": [LABELS[f] for f in v.changed_fields.split(",") if f in LABELS],
-            "values": [(LABELS[f], getattr(v, f)) for f in LABELS],
+            "changed": [gettext(LABELS[f]) for f in v.changed_fields.split(",") if f in LABELS],
+            "values": [(gettext(LABELS[f]), getattr(v, f)) for f in LABELS],
         }
         for v in versions(su)
     ]
@@ -94,7 +95,7 @@ def key_info(request, su_id: int):
             "su": su,
             "manage": manage,
             "form": form,
-            "current": [(LABELS[f], getattr(su, f)) for f in LABELS],
+            "current": [(gettext(LABELS[f]), getattr(su, f)) for f in LABELS],
             "history": history,
             "saved": request.GET.get("saved") == "1",
         },

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django import forms
 from django.shortcuts import redirect
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import ensure_csrf_cookie
 from pydantic import ValidationError
 
@@ -23,12 +24,18 @@ from web.pages import page, person_page
 
 
 class PreferenceForm(forms.Form):
-    messages_muted = forms.BooleanField(label="Mute notifications for new messages", required=False)
+    messages_muted = forms.BooleanField(
+        label=gettext_lazy("Mute notifications for new messages"), required=False
+    )
     quiet_from = forms.TimeField(
-        label="Quiet from", required=False, widget=forms.TimeInput(attrs={"type": "time"})
+        label=gettext_lazy("Quiet from"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}),
     )
     quiet_until = forms.TimeField(
-        label="Quiet until", required=False, widget=forms.TimeInput(attrs={"type": "time"})
+        label=gettext_lazy("Quiet until"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}),
     )
 
 

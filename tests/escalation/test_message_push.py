@@ -18,7 +18,7 @@ from escalation.models import Notification, PushPreference
 from escalation.push_sender import PushSender
 from escalation.quiet import in_quiet_hours, wants_message_push
 from rooms.messages import check_post_message
-from rooms.models import Message, PushDevice
+from rooms.models import Message, Person, PushDevice
 from rooms.network import check_remove_member, do_revoke_family_basis
 from tests.bots.helpers import HOME
 from tests.bots.helpers import run as bot_run
@@ -286,3 +286,40 @@ def test_with_firebase_configured_the_page_offers_to_turn_push_on(cast, monkeypa
     page = client(cast.anna).get("/me/notifications/").content.decode()
     assert "Turn on notifications" in page and 'src="/static/web/push.js"' in page
     assert '"projectId": "cocare-test"' in page
+
+
+@pytestmark_db
+def test_the_push_text_is_in_each_recipients_language_and_stays_generic(
+    cast, frozen_clock, monkeypatch
+):
+    """Built when the push is sent, from the recipient's own ``Person.language``: Debbie
+    reads Welsh, Carol English — and neither text carries the body, the sender or a
+    condition (the alert line too)."""
+    Person.objects.filter(pk=cast.debbie.pk).update(language="cy")
+    device(cast.debbie)
+    device(cast.carol)
+    sent = {}
+
+    def fake_send(token, nid, room=None, language="en-gb"):
+        sent[token] = (nid, room, language)
+        return push.PushResult(ok=True, code="recorded")
+
+    monkeypatch.setattr(push, "send", fake_send)
+    say(cast.anna, cast.family)
+    run()
+    PushSender().run_once(clock.now())
+    nid, welsh, _ = sent[f"tok-{cast.debbie.id}-1"]
+    assert welsh.body == f"Neges newydd yn ystafell deulu {cast.peggy.name}"
+    _, english, _ = sent[f"tok-{cast.carol.id}-1"]
+    assert english.body == f"New message in {cast.peggy.name}'s family room"
+    for room in (welsh, english):
+        wire = json.dumps(push.payload_for(nid, room)).lower()
+        for secret in ("mum", "stairs", "hurts", cast.anna.display_name.lower()):
+            assert secret not in wire, secret
+    team = push.RoomPush(service_user_id=7, service_user_name="Peggy", family=False, language="cy")
+    assert push.payload_for(41, team)["body"] == "Neges newydd yn ystafell tîm Peggy"
+    # An alert says only that there is one, in the recipient's words; an unknown language
+    # (never stored: the field is a choice) would fall back to English, not fail.
+    assert push.alert_body("cy") == "Mae gennych rybudd newydd yn CoCare"
+    assert push.alert_body("en-gb") == "You have a new alert in CoCare"
+    assert push.alert_body("xx") == "You have a new alert in CoCare"

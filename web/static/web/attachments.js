@@ -14,6 +14,7 @@
 // - User data is only set with textContent / attributes (el()), never innerHTML.
 import { csrfToken, el, newClientId, timeOf } from "./socket.js";
 import { icon } from "./icons.js";
+import { _, fmt } from "./i18n.js";
 
 const DB_NAME = "cocare-uploads";
 const STORE = "pending";
@@ -53,7 +54,7 @@ export function renderAttachment(m, me) {
     dataset: { seq: m.seq, id: m.id, attachment: p.attachment },
   });
   li.append(el("div", { class: "meta" },
-    el("span", { class: "who", text: mine ? "You" : m.sender.name }),
+    el("span", { class: "who", text: mine ? _("You") : m.sender.name }),
     el("time", { datetime: m.created_at, text: timeOf(m.created_at) })));
   const href = `/attachments/${p.attachment}/`;
   if (p.thumb) {
@@ -63,14 +64,14 @@ export function renderAttachment(m, me) {
       el("img", {
         class: "thumb",
         src: `/attachments/${p.attachment}/thumb/`,
-        alt: `Photo from ${mine ? "you" : m.sender.name}${m.body ? `: ${m.body}` : ""}`,
+        alt: `${mine ? _("Photo from you") : fmt(_("Photo from %(who)s"), { who: m.sender.name })}${m.body ? `: ${m.body}` : ""}`,
         width: Math.round(w * scale),
         height: Math.round(h * scale),
         loading: "lazy",
       })));
   } else {
     li.append(el("a", { class: "file", href, target: "_blank", rel: "noopener",
-      text: `📄 Document (${sizeText(p.size || 0)})` }));
+      text: `📄 ${fmt(_("Document (%(size)s)"), { size: sizeText(p.size || 0) })}` }));
   }
   if (m.body) li.append(el("p", { class: "text", text: m.body }));
   return li;
@@ -82,9 +83,9 @@ export function setupCapture({ room, composer, body, outbox, note }) {
     type: "file", accept: "image/*,application/pdf", capture: "environment",
     id: "camera", class: "sr-only",
   });
-  const label = el("label", { for: "camera", class: "camera", title: "Take a photo" },
+  const label = el("label", { for: "camera", class: "camera", title: _("Take a photo") },
     icon("camera"),
-    el("span", { class: "sr-only", text: "Take a photo" }));
+    el("span", { class: "sr-only", text: _("Take a photo") }));
   composer.prepend(label, input);
   const timers = new Map();
 
@@ -92,21 +93,21 @@ export function setupCapture({ room, composer, body, outbox, note }) {
     return outbox.querySelector(`li[data-upload="${CSS.escape(cid)}"]`);
   }
 
-  function showPending(job, state) {
+  function showPending(job, state, failed = false) {
     let li = pendingLi(job.cid);
     if (!li) {
       li = el("li", { class: "msg mine pending upload", dataset: { upload: job.cid } },
-        el("p", { class: "text", text: job.caption || `Photo: ${job.name || "from the camera"}` }),
+        el("p", { class: "text", text: job.caption || fmt(_("Photo: %(name)s"), { name: job.name || _("from the camera") }) }),
         el("span", { class: "state small" }));
       outbox.append(li);
     }
     li.querySelector(".state").textContent = state;
-    li.classList.toggle("failed", state.startsWith("Not sent"));
+    li.classList.toggle("failed", !!failed);
   }
 
   async function attempt(job) {
     clearTimeout(timers.get(job.cid));
-    showPending(job, job.tries ? `Sending photo again (try ${job.tries + 1})…` : "Sending photo…");
+    showPending(job, job.tries ? fmt(_("Sending photo again (try %(n)s)…"), { n: job.tries + 1 }) : _("Sending photo…"));
     const form = new FormData();
     form.append("client_id", job.cid);
     form.append("caption", job.caption || "");
@@ -125,18 +126,18 @@ export function setupCapture({ room, composer, body, outbox, note }) {
       return;
     }
     if (resp && resp.status !== 429 && resp.status < 500) {
-      let message = "The photo could not be sent.";
+      let message = _("The photo could not be sent.");
       try { message = (await resp.json()).message || message; } catch { /* keep default */ }
       await idb("readwrite", (s) => s.delete(job.cid));
-      showPending(job, `Not sent: ${message}`);
-      note(`Not sent: ${message}`);
+      showPending(job, fmt(_("Not sent: %(why)s"), { why: message }), true);
+      note(fmt(_("Not sent: %(why)s"), { why: message }));
       return;
     }
     job.tries = (job.tries || 0) + 1;
     const delay = Math.min(RETRY_MAX_MS, 1000 * 2 ** Math.min(job.tries, 5));
     showPending(job, navigator.onLine === false
-      ? "Waiting for signal — the photo is kept and sent when you're back."
-      : "Connection lost — trying again…");
+      ? _("Waiting for signal — the photo is kept and sent when you're back.")
+      : _("Connection lost — trying again…"));
     timers.set(job.cid, setTimeout(() => attempt(job), delay));
   }
 

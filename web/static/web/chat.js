@@ -21,12 +21,10 @@ import { renderAttachment, setupCapture } from "./attachments.js";
 import {
   migrateOutbox, nextOrder, onOutboxChange, outboxAdd, outboxAll, outboxMutate, recall, remember,
 } from "./offline-store.js";
+import { _, fmt, pgettext } from "./i18n.js";
 
 const cfg = JSON.parse(document.getElementById("chat-config").textContent);
-// The person's own language: Django's JavaScriptCatalog (/jsi18n/) defines gettext; without
-// it (offline before it loaded) the English text stands.
-const _ = (s) => (typeof window.gettext === "function" ? window.gettext(s) : s);
-const fmt = (s, obj) => s.replace(/%\((\w+)\)s/g, (all, k) => (k in obj ? String(obj[k]) : all));
+// The person's own language: i18n.js (Django's JavaScriptCatalog, English without it).
 // A bot's question in the reader's language: the bank's text by its key (msgctxt "bot
 // question"), with the person's name put in; the posted English title when not translated.
 function questionTitle(p) {
@@ -141,7 +139,7 @@ async function onAck(f) {
   if (li) {
     if (state.bySeq.has(f.seq) && f.room === cfg.room) li.remove();
     else if (entry && entry.frame.type !== "send") li.remove();
-    else { li.classList.add("sent"); li.querySelector(".state").replaceChildren(icon("check", { size: 16 }), "Sent"); }
+    else { li.classList.add("sent"); li.querySelector(".state").replaceChildren(icon("check", { size: 16 }), _("Sent")); }
   }
   flush();
 }
@@ -158,9 +156,9 @@ async function onSendError(f) {
   const li = pendingLi(f.client_id);
   if (li) {
     li.classList.add("failed");
-    li.querySelector(".state").textContent = `Not sent: ${f.message}`;
+    li.querySelector(".state").textContent = fmt(_("Not sent: %(why)s"), { why: f.message });
   } else {
-    note(`Not sent: ${f.message}`);
+    note(fmt(_("Not sent: %(why)s"), { why: f.message }));
   }
   flush();
 }
@@ -175,7 +173,7 @@ function renderPending(entry) {
   if (pendingLi(entry.cid)) return;
   const li = el("li", { class: "msg mine pending", dataset: { cid: entry.cid } },
     el("p", { class: "text", text: fr.body }),
-    el("span", { class: "state small" }, icon("clock", { size: 16 }), "Waiting to send"));
+    el("span", { class: "state small" }, icon("clock", { size: 16 }), _("Waiting to send")));
   $("outbox").append(li);
   scrollDown(true);
 }
@@ -204,7 +202,7 @@ function showConn() {
     "signed-out": _("You have been signed out. Sign in again to carry on."),
   };
   let t = texts[state.conn] || "";
-  if (state.conn !== "online" && waiting) t += ` ${waiting} waiting to send.`;
+  if (state.conn !== "online" && waiting) t += ` ${fmt(_("%(n)s waiting to send."), { n: waiting })}`;
   $("conn").textContent = t;
   $("conn").dataset.state = state.conn;
 }
@@ -238,7 +236,7 @@ function handle(f) {
     case "revoked":
       if (f.room === cfg.room) {
         $("composer").hidden = true;
-        note("You no longer have access to this room.");
+        note(_("You no longer have access to this room."));
       }
       break;
     case "error":
@@ -291,11 +289,11 @@ function renderEntry(m) {
 async function loadOlder() {
   if (state.loadingOlder || state.oldest <= cfg.visible_from + 1) return;
   state.loadingOlder = true;
-  $("older").textContent = "Loading earlier messages…";
+  $("older").textContent = _("Loading earlier messages…");
   try {
     const r = await fetch(`/api/rooms/${cfg.room}/messages?before_seq=${state.oldest}&limit=${OLDER_PAGE}`,
       { credentials: "same-origin" });
-    if (!r.ok) { $("older").textContent = "Earlier messages could not be loaded."; return; }
+    if (!r.ok) { $("older").textContent = _("Earlier messages could not be loaded."); return; }
     const page = await r.json();
     const log = $("log");
     const fromBottom = log.scrollHeight - log.scrollTop;
@@ -312,10 +310,10 @@ async function loadOlder() {
     state.oldest = page.messages.length ? page.messages[0].seq : cfg.visible_from + 1;
     if (!page.more) state.oldest = Math.min(state.oldest, cfg.visible_from + 1);
     log.scrollTop = log.scrollHeight - fromBottom; // keep what the person was reading in place
-    $("older").textContent = state.oldest <= cfg.visible_from + 1 ? "Start of the conversation" : "";
+    $("older").textContent = state.oldest <= cfg.visible_from + 1 ? _("Start of the conversation") : "";
     updateSeen();
   } catch {
-    $("older").textContent = "Earlier messages could not be loaded (no connection).";
+    $("older").textContent = _("Earlier messages could not be loaded (no connection).");
   } finally {
     state.loadingOlder = false;
   }
@@ -330,20 +328,22 @@ function renderText(m) {
     dataset: { seq: m.seq, id: m.id },
   });
   li.append(el("div", { class: "meta" },
-    el("span", { class: "who", text: mine ? "You" : m.sender.name }),
-    m.kind === "note" ? el("span", { class: "badge", text: "Clinical note" }) : null,
+    el("span", { class: "who", text: mine ? _("You") : m.sender.name }),
+    m.kind === "note" ? el("span", { class: "badge", text: _("Clinical note") }) : null,
     el("time", { datetime: m.created_at, text: timeOf(m.created_at) }),
     mine && !m.redacted ? el("span", { class: "ticks", dataset: { tick: "sent" } }) : null));
   if (m.reply_to) {
     const orig = state.bySeq.get(m.reply_to);
-    const quoted = orig ? `${orig.wire.sender.name}: ${orig.wire.body || "(deleted)"}` : "an earlier message";
+    const quoted = orig ? `${orig.wire.sender.name}: ${orig.wire.body || _("(deleted)")}` : _("an earlier message");
     li.append(el("blockquote", { class: "quote" }, icon("reply", { size: 16 }), ` ${quoted}`));
   }
-  li.append(el("p", { class: "text", text: m.redacted ? "This message was deleted." : m.body }));
+  li.append(el("p", { class: "text", text: m.redacted ? _("This message was deleted.") : wordsOf(m) }));
   const extras = [];
-  if (m.edited && !m.redacted) extras.push("edited");
-  if (m.payload && m.payload.location) extras.push(`location shared (±${Math.round(m.payload.location.accuracy)} m)`);
-  if (m.payload && m.payload.shared_from) extras.push("shared from the team");
+  if (m.edited && !m.redacted) extras.push(_("edited"));
+  if (m.payload && m.payload.location) {
+    extras.push(fmt(_("location shared (±%(m)s m)"), { m: Math.round(m.payload.location.accuracy) }));
+  }
+  if (m.payload && m.payload.shared_from) extras.push(_("shared from the team"));
   li.append(el("span", { class: "extras small", text: extras.join(" · ") }));
   if (!m.redacted) li.append(actionsFor(m, li));
   return li;
@@ -355,7 +355,7 @@ function actionsFor(m, li) {
   const menu = el("div", { class: "menu", id: menuId, hidden: true });
   const toggle = el("button", {
     type: "button", class: "more", "aria-expanded": "false", "aria-controls": menuId,
-    "aria-label": `Actions for ${mine ? "your" : `${m.sender.name}'s`} message`,
+    "aria-label": mine ? _("Actions for your message") : fmt(_("Actions for %(who)s's message"), { who: m.sender.name }),
     onclick: () => {
       const open = menu.hidden;
       document.querySelectorAll(".menu:not([hidden])").forEach((x) => { x.hidden = true; });
@@ -395,7 +395,7 @@ function applyEdit(m) {
   if (t.li) {
     t.li.querySelector(".text").textContent = m.body;
     const ex = t.li.querySelector(".extras");
-    if (ex && !ex.textContent.includes("edited")) ex.textContent = ["edited", ex.textContent].filter(Boolean).join(" · ");
+    if (ex && !ex.textContent.includes(_("edited"))) ex.textContent = [_("edited"), ex.textContent].filter(Boolean).join(" · ");
   }
 }
 
@@ -413,7 +413,7 @@ function applyRedaction(m) {
     t.li = removed;
   } else if (t.li) {
     t.li.classList.add("deleted");
-    t.li.querySelector(".text").textContent = "This message was deleted.";
+    t.li.querySelector(".text").textContent = _("This message was deleted.");
     const a = t.li.querySelector(".actions");
     if (a) a.remove();
     const tk = t.li.querySelector(".ticks");
@@ -429,20 +429,85 @@ function isWords(m) {
 
 function renderRemoved(m) {
   return el("li", { class: "notice deleted", dataset: { seq: m.seq } },
-    el("span", { class: "text", text: "This entry was removed." }));
+    el("span", { class: "text", text: _("This entry was removed.") }));
 }
 
-// The family's arrival/departure notices carry a name and a time; other bot notices are
-// fixed sentences looked up as they are (locale/*/bots.po).
+// Bots post one English sentence to a room whose readers may read different languages;
+// each page says it in its reader's language. A sentence with a name, a time or a number
+// in it is matched by its event's patterns (bots/flows/checkin.py, careplan/prompts.py)
+// and rebuilt from the translated template; a fixed sentence is looked up as it is
+// (locale/*/bots.po). Anything not matched stays as posted — never a wrong translation.
+const WHERE = [
+  [/^at home$/, () => _("at home")],
+  [/^about (\d+) m from home \(±(\d+) m\)$/, () => _("about %(1)s m from home (±%(2)s m)")],
+  [/^no location shared$/, () => _("no location shared")],
+  [/^location not checked \(exempt\)$/, () => _("location not checked (exempt)")],
+  [/^no home location on record$/, () => _("no home location on record")],
+];
+const where = (text) => {
+  for (const [re, t] of WHERE) {
+    const m = re.exec(text);
+    if (m) return fmt(t(), { 1: m[1], 2: m[2] });
+  }
+  return text;
+};
 const NOTICE_PATTERNS = {
-  "visit.arrived": [/^(.+) arrived (.+)$/, () => _("%(who)s arrived %(at)s")],
-  "visit.left": [/^(.+) left (.+)$/, () => _("%(who)s left %(at)s")],
+  "visit.arrived": [[/^(.+) arrived (.+)$/, () => _("%(1)s arrived %(2)s")]],
+  "visit.left": [[/^(.+) left (.+)$/, () => _("%(1)s left %(2)s")]],
+  "visit.checked_in": [[/^(.+) checked in (\d\d:\d\d) \((.+)\)\.$/, () => _("%(1)s checked in %(2)s (%(3)s)."), where]],
+  "visit.checked_out": [[/^(.+) checked out (\d\d:\d\d) after (\d+) min \((.+)\)\.$/,
+    () => _("%(1)s checked out %(2)s after %(3)s min (%(4)s)."), where]],
+  "visit.reason_requested": [
+    [/^I couldn't confirm the check-in at (.+)'s home \((.+)\)\. That's fine — please send a short reason\.$/,
+      () => _("I couldn't confirm the check-in at %(1)s's home (%(2)s). That's fine — please send a short reason."), where],
+    [/^I couldn't confirm the check-out at (.+)'s home \((.+)\)\. That's fine — please send a short reason\.$/,
+      () => _("I couldn't confirm the check-out at %(1)s's home (%(2)s). That's fine — please send a short reason."), where],
+    [/^I couldn't confirm the check-out at (.+)'s home \((.+)\)\. That's fine — please send a short reason for the check-in and the check-out\.$/,
+      () => _("I couldn't confirm the check-out at %(1)s's home (%(2)s). That's fine — please send a short reason for the check-in and the check-out."), where],
+  ],
+  "visit.dose_due": [
+    [/^A medicine is due now \((\d\d:\d\d)\) — record it on the visit card\.$/,
+      () => _("A medicine is due now (%(1)s) — record it on the visit card.")],
+    [/^(\d+) medicines are due now \((\d\d:\d\d)\) — record them on the visit card\.$/,
+      () => _("%(1)s medicines are due now (%(2)s) — record them on the visit card.")],
+  ],
+  "bot.hint": [
+    [/^You already checked out at (\d\d:\d\d)\.$/, () => _("You already checked out at %(1)s.")],
+    [/^You're already checked in \(since (\d\d:\d\d)\)\.$/, () => _("You're already checked in (since %(1)s).")],
+    [/^Please tap an answer, or reply with a number from 1 to (\d+)\.$/,
+      () => _("Please tap an answer, or reply with a number from 1 to %(1)s.")],
+  ],
+  "bot.thanks": [[/^Thank you, (.+) — that's all for today\.$/, () => _("Thank you, %(1)s — that's all for today.")]],
 };
 
 function noticeText(ev, body) {
-  const rule = NOTICE_PATTERNS[ev];
-  const m = rule && body.match(rule[0]);
-  return m ? fmt(rule[1](), { who: m[1], at: m[2] }) : _(body);
+  for (const [re, template, last] of NOTICE_PATTERNS[ev] || []) {
+    const m = re.exec(body);
+    if (!m) continue;
+    const parts = Object.fromEntries(m.slice(1).map((v, i) => [i + 1, v]));
+    // The location's description is the last part (bots/geo.py describe()).
+    if (last) parts[m.length - 1] = last(parts[m.length - 1]);
+    return fmt(template(), parts);
+  }
+  return _(body);
+}
+
+// The visit buttons post the words "Check in" / "Check out" (the bot reads English); a
+// reader sees them in their language. Anything else a person wrote stays as written.
+function wordsOf(m) {
+  const tapped = m.kind === "text" && m.payload && m.payload.tapped_at;
+  if (tapped && m.body === "Check in") return _("Check in");
+  if (tapped && m.body === "Check out") return _("Check out");
+  return m.body;
+}
+
+// The key-information card's title (bots/flows/checkin.py), in the reader's language.
+function keyInfoTitle(title) {
+  let m = /^First visit to (.+): key information$/.exec(title || "");
+  if (m) return fmt(_("First visit to %(1)s: key information"), { 1: m[1] });
+  m = /^Since your last visit, (.+)'s key information changed \((.+)\)$/.exec(title || "");
+  if (m) return fmt(_("Since your last visit, %(1)s's key information changed (%(2)s)"), { 1: m[1], 2: m[2] });
+  return title || _("Key information");
 }
 
 function renderNotice(m) {
@@ -467,12 +532,12 @@ function renderCard(m) {
   if (p.card_type === "key_info") {
     const d = p.data || {};
     const dl = el("dl");
-    for (const [k, label] of [["preferences", "Preferences"], ["what_matters", "What matters"],
-      ["communication_needs", "Communication"], ["access_notes", "Access"]]) {
+    for (const [k, label] of [["preferences", _("Preferences")], ["what_matters", _("What matters")],
+      ["communication_needs", _("Communication")], ["access_notes", _("Access")]]) {
       if (d[k]) dl.append(el("dt", { text: label }), el("dd", { text: String(d[k]) }));
     }
     return el("li", { class: "card keyinfo-card", dataset: { seq: m.seq } },
-      el("h3", { text: p.title || "Key information" }), dl);
+      el("h3", { text: keyInfoTitle(p.title) }), dl);
   }
   const data = p.data || {};
   const li = el("li", { class: "card question", dataset: { seq: m.seq, card: p.card_id } });
@@ -535,14 +600,14 @@ function renderAnswer(m) {
 function startReply(m) {
   state.editing = null;
   state.replyTo = m.seq;
-  showContext(`Replying to ${m.sender.name}: ${m.body || ""}`.slice(0, 120));
+  showContext(fmt(_("Replying to %(who)s: %(what)s"), { who: m.sender.name, what: m.body || "" }).slice(0, 120));
 }
 
 function startEdit(m) {
   state.replyTo = null;
   state.editing = m.seq;
   $("body").value = state.bySeq.get(m.seq)?.wire.body || m.body;
-  showContext("Editing your message");
+  showContext(_("Editing your message"));
 }
 
 function showContext(text) {
@@ -701,12 +766,14 @@ function updateSeen() {
 
 function visitButton(which) {
   const btn = $(which === "in" ? "check-in" : "check-out");
+  // The words posted stay English (the visit bot reads them, bots/parse.py); each reader's
+  // page shows them in their own language (wordsOf).
   const body = which === "in" ? "Check in" : "Check out";
   btn.disabled = true;
   // The tap time goes with the entry: offline, it may reach the server much later, and the
   // visit keeps this time (bounded by the server, bots/taptime.py).
   const tappedAt = new Date().toISOString();
-  note("Getting your location…");
+  note(_("Getting your location…"));
   const send = (loc) => {
     const frame = { type: "send", room: cfg.room, client_id: newClientId(), kind: "text", body,
       payload: { tapped_at: tappedAt } };
@@ -714,8 +781,9 @@ function visitButton(which) {
     enqueue(frame);
     btn.disabled = false;
     showVisitState(which === "in");
-    note(loc ? `${body}: location sent (accurate to ±${Math.round(loc.accuracy)} m).`
-      : "Location unavailable: sent without it.");
+    const what = which === "in" ? _("Check in") : _("Check out");
+    note(loc ? fmt(_("%(what)s: location sent (accurate to ±%(m)s m)."), { what, m: Math.round(loc.accuracy) })
+      : _("Location unavailable: sent without it."));
   };
   if (!navigator.geolocation) { send(null); return; }
   // A fresh position only (at most ~10 s old): a cached fix from the street outside the
@@ -765,8 +833,8 @@ function openConcern(m) {
   concernFor = m;
   $("concern-error").textContent = "";
   $("concern-reason").value = "";
-  const about = m ? `${m.sender.id === cfg.me.id ? "You" : m.sender.name}: ${m.body || ""}`.slice(0, 140) : "";
-  $("concern-about").textContent = about ? `About: ${about}` : "";
+  const about = m ? `${m.sender.id === cfg.me.id ? _("You") : m.sender.name}: ${m.body || ""}`.slice(0, 140) : "";
+  $("concern-about").textContent = about ? fmt(_("About: %(what)s"), { what: about }) : "";
   $("concern-dialog").showModal();
   $("concern-reason").focus();
 }
@@ -785,7 +853,7 @@ function latestEntry() {
 
 $("raise-concern").addEventListener("click", () => {
   const m = latestEntry();
-  if (!m) { note("There is nothing in this room yet to raise a concern about."); return; }
+  if (!m) { note(_("There is nothing in this room yet to raise a concern about.")); return; }
   openConcern(m);
 });
 
@@ -796,7 +864,7 @@ $("concern-cancel").addEventListener("click", () => $("concern-dialog").close())
 $("concern-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const reason = $("concern-reason").value.trim();
-  if (!reason || !concernFor) { $("concern-error").textContent = "Say why you are concerned."; return; }
+  if (!reason || !concernFor) { $("concern-error").textContent = _("Say why you are concerned."); return; }
   $("concern-send").disabled = true;
   try {
     const r = await fetch("/api/alerts/concerns", {
@@ -807,12 +875,12 @@ $("concern-form").addEventListener("submit", async (e) => {
     const out = await r.json().catch(() => ({}));
     if (r.ok) {
       $("concern-dialog").close();
-      note("Concern raised. The care manager has been alerted — see Your concerns for the outcome.");
+      note(_("Concern raised. The care manager has been alerted — see Your concerns for the outcome."));
     } else {
-      $("concern-error").textContent = out.message || "That did not work; try again.";
+      $("concern-error").textContent = out.message || _("That did not work; try again.");
     }
   } catch {
-    $("concern-error").textContent = "No connection: try again when you have signal.";
+    $("concern-error").textContent = _("No connection: try again when you have signal.");
   } finally {
     $("concern-send").disabled = false;
   }

@@ -8,6 +8,7 @@
 // this phone. With no Firebase configuration the server renders "not set up" and this
 // script does nothing.
 import { csrfToken } from "./socket.js";
+import { _, fmt } from "./i18n.js";
 
 const cfgEl = document.getElementById("push-config");
 const cfg = cfgEl ? JSON.parse(cfgEl.textContent) : null;
@@ -21,12 +22,12 @@ function show() {
   $("push-on").hidden = on;
   $("push-off").hidden = !on;
   if (!("Notification" in window) || !("serviceWorker" in navigator)) {
-    say("This browser cannot show notifications.");
+    say(_("This browser cannot show notifications."));
     $("push-on").hidden = true;
   } else if (Notification.permission === "denied") {
-    say("Notifications are blocked for CoCare in this browser's settings.");
+    say(_("Notifications are blocked for CoCare in this browser's settings."));
   } else {
-    say(on ? "Notifications are on for this phone." : "Notifications are off for this phone.");
+    say(on ? _("Notifications are on for this phone.") : _("Notifications are off for this phone."));
   }
 }
 
@@ -42,7 +43,7 @@ async function turnOn() {
   $("push-on").disabled = true;
   try {
     if ((await Notification.requestPermission()) !== "granted") { show(); return; }
-    say("Setting up…");
+    say(_("Setting up…"));
     // The browser's push service may never answer (no signal): give up after 20 s.
     const t = await Promise.race([token(), new Promise((_, no) => setTimeout(() => no(new Error("timeout")), 20000))]);
     const r = await fetch("/api/push-devices", {
@@ -51,13 +52,13 @@ async function turnOn() {
       body: JSON.stringify({ token: t, platform: "web" }),
     });
     const out = await r.json().catch(() => ({}));
-    if (!r.ok) { say(`Could not turn on notifications: ${out.message || r.status}`); return; }
+    if (!r.ok) { say(fmt(_("Could not turn on notifications: %(why)s"), { why: out.message || r.status })); return; }
     localStorage.setItem(KEY, String(out.id));
     show();
   } catch (err) {
     // The error's name and code only (e.g. "messaging/token-subscribe-failed").
     console.warn("push registration failed:", err && (err.code || err.name), err && err.message);
-    say("Could not reach the notification service. Try again when you have signal.");
+    say(_("Could not reach the notification service. Try again when you have signal."));
   } finally {
     $("push-on").disabled = false;
   }
@@ -70,7 +71,7 @@ async function turnOff() {
     method: "DELETE", credentials: "same-origin", headers: { "X-CSRFToken": csrfToken() },
   }).catch(() => null);
   if (r && (r.ok || r.status === 404)) { localStorage.removeItem(KEY); show(); }
-  else say("Could not turn notifications off: try again when you have signal.");
+  else say(_("Could not turn notifications off: try again when you have signal."));
 }
 
 if (cfg && cfg.configured) {

@@ -10,12 +10,47 @@
 //   VERSION) so they open offline; anything else offline gets a small "you're offline"
 //   page. Nothing under /api/ or /ws/ and no POST is ever cached or answered from cache.
 // - Push: the notification text comes from the push (generic only: "New message in
-//   Peggy's family room" — never a message body or a condition, escalation/push.py); a tap
-//   opens the room the push names, and only a path on this site.
+//   Peggy's family room" — never a message body or a condition, escalation/push.py), in
+//   the recipient's language; a tap opens the room the push names, and only a path on
+//   this site.
+// - Language: the worker has no gettext catalogue, so its own few words (the offline page,
+//   the fallback notification line) are here in English and Welsh, chosen by the
+//   Content-Language of the last page the person opened (kept in the pages cache, so it is
+//   forgotten with them on sign-out). The page catalogues (/jsi18n/) are kept like the
+//   pages, so a room opened offline still speaks the person's language.
 /* global VERSION, SHELL */
 const SHELL_CACHE = `cocare-shell-${VERSION}`;
 const PAGES_CACHE = `cocare-pages-${VERSION}`;
 const KEPT_PAGES = /^\/(?:people\/\d+\/(?:team|family)\/)?$/;
+const KEPT_CATALOGUES = /^\/jsi18n\/(?:bots\/)?$/;
+const LANG_KEY = "/__cocare-language";
+const WORDS = {
+  en: {
+    lang: "en-GB",
+    title: "Offline · CoCare",
+    heading: "You're offline",
+    text: "This page has not been opened on this phone before, so there is no copy of it here. Rooms you have opened are still available: go back, or open the home page.",
+    home: "Home",
+    fallback: "Something new in CoCare",
+  },
+  cy: {
+    lang: "cy",
+    title: "All-lein · CoCare",
+    heading: "Rydych chi all-lein",
+    text: "Nid yw'r dudalen hon wedi'i hagor ar y ffôn hwn o'r blaen, felly does dim copi ohoni yma. Mae'r ystafelloedd rydych chi wedi'u hagor ar gael o hyd: ewch yn ôl, neu agorwch yr hafan.",
+    home: "Hafan",
+    fallback: "Rhywbeth newydd yn CoCare",
+  },
+};
+
+async function words() {
+  try {
+    const hit = await (await caches.open(PAGES_CACHE)).match(LANG_KEY);
+    return (hit && WORDS[(await hit.text()).trim()]) || WORDS.en;
+  } catch {
+    return WORDS.en;
+  }
+}
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(SHELL_CACHE).then((c) => c.addAll(SHELL)));
@@ -41,7 +76,7 @@ self.addEventListener("fetch", (event) => {
   if (req.method !== "GET") return;
   const url = new URL(req.url);
   if (url.origin !== self.location.origin) return;
-  if (req.mode === "navigate") event.respondWith(page(req, url));
+  if (req.mode === "navigate" || KEPT_CATALOGUES.test(url.pathname)) event.respondWith(page(req, url));
   else if (url.pathname.startsWith("/static/")) event.respondWith(shell(req));
 });
 
@@ -49,12 +84,15 @@ async function page(req, url) {
   const cache = await caches.open(PAGES_CACHE);
   try {
     const resp = await fetch(req);
-    if (resp.ok && resp.type === "basic" && KEPT_PAGES.test(url.pathname)) {
-      await cache.put(url.pathname, resp.clone());
-    }
+    const keep = KEPT_PAGES.test(url.pathname) || KEPT_CATALOGUES.test(url.pathname);
+    if (resp.ok && resp.type === "basic" && keep) await cache.put(url.pathname, resp.clone());
+    const lang = req.mode === "navigate" && resp.ok && resp.headers.get("Content-Language");
+    if (lang) await cache.put(LANG_KEY, new Response(lang === "cy" ? "cy" : "en"));
     return resp;
   } catch {
-    return (await cache.match(url.pathname)) || offlinePage();
+    const kept = await cache.match(url.pathname);
+    if (kept) return kept;
+    return req.mode === "navigate" ? offlinePage(await words()) : new Response("", { status: 503 });
   }
 }
 
@@ -65,13 +103,12 @@ async function shell(req) {
   return fetch(req);
 }
 
-function offlinePage() {
-  const html = `<!doctype html><html lang="en-GB"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>Offline · CoCare</title>
+function offlinePage(w) {
+  const html = `<!doctype html><html lang="${w.lang}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>${w.title}</title>
 <link rel="stylesheet" href="/static/web/app.css"></head><body><main id="main" class="narrow">
-<h1>You're offline</h1><p>This page has not been opened on this phone before, so there is no
-copy of it here. Rooms you have opened are still available: go back, or open the home page.</p>
-<p><a href="/">Home</a></p></main></body></html>`;
+<h1>${w.heading}</h1><p>${w.text}</p>
+<p><a href="/">${w.home}</a></p></main></body></html>`;
   return new Response(html, { status: 503, headers: { "Content-Type": "text/html; charset=utf-8" } });
 }
 
@@ -95,13 +132,12 @@ self.addEventListener("push", (event) => {
   const data = msg.data || {};
   const n = msg.notification || {};
   const title = String(data.title || n.title || "CoCare").slice(0, 100);
-  const body = String(data.body || n.body || "Something new in CoCare").slice(0, 200);
   const link = data.url || (msg.fcmOptions && msg.fcmOptions.link) || (data.kind === "alert" ? "/alerts/" : "/");
   const path = safePath(link);
-  event.waitUntil(self.registration.showNotification(title, {
-    body, tag: data.tag || path, data: { url: path },
+  event.waitUntil(words().then((w) => self.registration.showNotification(title, {
+    body: String(data.body || n.body || w.fallback).slice(0, 200), tag: data.tag || path, data: { url: path },
     icon: "/static/web/icons/icon-192.png", badge: "/static/web/icons/favicon-32.png",
-  }));
+  })));
 });
 
 async function openPath(path) {

@@ -17,9 +17,28 @@
 // - What is shown comes from the server's answers (the record, then each POST's reply);
 //   user data is set with textContent only (el()).
 import { csrfToken, el, newClientId } from "./socket.js";
+import { _, fmt, ngettext, pgettext } from "./i18n.js";
 
 const RETRY_MS = 4000;
-const OUTCOME_LABEL = { given: "Given", refused: "Refused", not_given: "Not given", missed: "Missed" };
+const OUTCOME_LABEL = () => ({ given: _("Given"), refused: _("Refused"), not_given: _("Not given"), missed: _("Missed") });
+const SAVING = () => _(" (saving…)");
+
+// The card's title is posted once, in English, by the bot ("Morning visit: 3 tasks — tap
+// each one when done"); each reader's page says it in their own language. The visit
+// type's name is the plan's (a default name is translated, a manager's own label is not).
+const TITLE = /^(.+) visit: (\d+) tasks? — tap each one when done$/;
+// The default visit types' names (careplan/rules.py DEFAULT_VISIT_TYPES, capitalised).
+const VISIT_TYPES = () => ({
+  Morning: pgettext("visit type", "Morning"), Lunch: pgettext("visit type", "Lunch"),
+  Tea: pgettext("visit type", "Tea"), Bed: pgettext("visit type", "Bed"),
+});
+function cardTitle(title) {
+  const m = TITLE.exec(title || "");
+  if (!m) return title || _("Visit tasks");
+  const n = Number(m[2]);
+  return fmt(ngettext("%(visit)s visit: %(n)s task — tap each one when done",
+    "%(visit)s visit: %(n)s tasks — tap each one when done", n), { visit: VISIT_TYPES()[m[1]] || m[1], n });
+}
 
 export function createVisitCards({ me, teamRoom, canRecord, note }) {
   const queueKey = `cocare.visitrecord.${me}`;
@@ -37,11 +56,11 @@ export function createVisitCards({ me, teamRoom, canRecord, note }) {
     const labels = new Map((p.options || []).map((o) => [o.value, o.label]));
     const li = el("li", { class: "card visit-card", dataset: { seq: m.seq, card: p.card_id, visit: data.visit } });
     const hid = `vc-${m.seq}`;
-    li.append(el("h3", { id: hid, text: p.title || "Visit tasks" }));
+    li.append(el("h3", { id: hid, text: cardTitle(p.title) }));
     const list = el("ul", { class: "vc-tasks", "aria-labelledby": hid });
     const card = { li, visit: data.visit, tasks: new Map(), doses: null, reasons: data.not_done_reasons || {}, doseReasons: {}, prnRefused: new Map() };
     for (const t of data.tasks || []) {
-      const row = taskRow(card, t, labels.get(t.value) || `Task ${t.value + 1}`);
+      const row = taskRow(card, t, labels.get(t.value) || fmt(_("Task %(n)s"), { n: t.value + 1 }));
       list.append(row.li);
     }
     li.append(list);
@@ -55,9 +74,9 @@ export function createVisitCards({ me, teamRoom, canRecord, note }) {
   function taskRow(card, t, label) {
     const li = el("li", { class: "vc-task", dataset: { task: t.id } });
     const status = el("span", { class: "vc-status small", role: "status" });
-    const done = el("button", { type: "button", class: "vc-done", "aria-pressed": "false", disabled: !canRecord, text: "Done" });
-    const notDone = el("button", { type: "button", class: "vc-notdone", "aria-pressed": "false", "aria-expanded": "false", disabled: !canRecord, text: "Not done" });
-    const reasons = el("div", { class: "vc-reasons", role: "group", "aria-label": `Why was “${label}” not done?`, hidden: true });
+    const done = el("button", { type: "button", class: "vc-done", "aria-pressed": "false", disabled: !canRecord, text: _("Done") });
+    const notDone = el("button", { type: "button", class: "vc-notdone", "aria-pressed": "false", "aria-expanded": "false", disabled: !canRecord, text: _("Not done") });
+    const reasons = el("div", { class: "vc-reasons", role: "group", "aria-label": fmt(_("Why was “%(task)s” not done?"), { task: label }), hidden: true });
     for (const [key, text] of Object.entries(card.reasons)) {
       reasons.append(el("button", { type: "button", class: "vc-reason", dataset: { reason: key }, text,
         onclick: () => { reasons.hidden = true; notDone.setAttribute("aria-expanded", "false");
@@ -77,7 +96,7 @@ export function createVisitCards({ me, teamRoom, canRecord, note }) {
         done.setAttribute("aria-pressed", String(!!rec && rec.done));
         notDone.setAttribute("aria-pressed", String(!!rec && !rec.done));
         const why = rec && !rec.done ? ` — ${card.reasons[rec.reason] || rec.reason}` : "";
-        status.textContent = rec ? `${rec.done ? "✓ Done" : "✗ Not done"}${why}${pending ? " (saving…)" : ""}` : "";
+        status.textContent = rec ? `${rec.done ? _("✓ Done") : _("✗ Not done")}${why}${pending ? SAVING() : ""}` : "";
       } };
     card.tasks.set(t.id, row);
     return row;
@@ -99,7 +118,7 @@ export function createVisitCards({ me, teamRoom, canRecord, note }) {
     const meds = rec.as_needed || [];
     if (!meds.length || !rec.open) return;
     const hid = `vcp-${card.visit}`;
-    card.doses.append(el("h4", { id: hid, text: "As needed" }));
+    card.doses.append(el("h4", { id: hid, text: _("As needed") }));
     const list = el("ul", { class: "vc-tasks", "aria-labelledby": hid });
     const given = rec.as_needed_records || [];
     for (const m of meds) {
@@ -107,18 +126,18 @@ export function createVisitCards({ me, teamRoom, canRecord, note }) {
       const li = el("li", { class: "vc-task vc-prn", dataset: { medicine: m.medicine } });
       const status = el("span", { class: "vc-status small", role: "status" });
       const why = el("input", { type: "text", class: "vc-prn-why", maxlength: "200", required: true,
-        "aria-label": `Why was ${m.name} needed?`, placeholder: "Why was it needed?" });
+        "aria-label": fmt(_("Why was %(medicine)s needed?"), { medicine: m.name }), placeholder: _("Why was it needed?") });
       const form = el("form", { class: "vc-prn-form", hidden: true },
-        why, el("button", { type: "submit", class: "vc-prn-given", text: "Given" }));
+        why, el("button", { type: "submit", class: "vc-prn-given", text: _("Given") }));
       const open = el("button", { type: "button", class: "vc-prn-open", "aria-expanded": "false",
-        disabled: !canRecord, text: "Give…" });
+        disabled: !canRecord, text: _("Give…") });
       open.addEventListener("click", () => {
         form.hidden = !form.hidden;
         open.setAttribute("aria-expanded", String(!form.hidden));
         if (!form.hidden) why.focus();
       });
       const row = { li, status, label, show(r, pending = false) {
-        status.textContent = r ? `Given${r.prn_reason ? ` — ${r.prn_reason}` : ""}${pending ? " (saving…)" : ""}` : "";
+        status.textContent = r ? `${_("Given")}${r.prn_reason ? ` — ${r.prn_reason}` : ""}${pending ? SAVING() : ""}` : "";
         if (r && !pending) { form.hidden = true; why.value = ""; open.setAttribute("aria-expanded", "false"); }
       } };
       form.addEventListener("submit", (e) => {
@@ -127,7 +146,7 @@ export function createVisitCards({ me, teamRoom, canRecord, note }) {
         if (!reason) { why.reportValidity(); return; }
         record(card, "doses", { medicine: m.medicine, outcome: "given", prn_reason: reason }, row);
       });
-      const rule = `at most ${m.max_doses_24h} in 24 h, ${m.min_interval_minutes} min apart`;
+      const rule = fmt(_("at most %(max)s in 24 h, %(gap)s min apart"), { max: m.max_doses_24h, gap: m.min_interval_minutes });
       const mine = given.filter((r) => r.medicine === m.medicine);
       li.append(el("span", { class: "vc-label" }, label, el("span", { class: "small muted", text: ` (${rule})` })),
         el("div", { class: "vc-buttons", role: "group", "aria-label": label }, open), form, status);
@@ -143,10 +162,10 @@ export function createVisitCards({ me, teamRoom, canRecord, note }) {
   function drawDue(card, rec) {
     if (!(rec.doses_due || []).length) return;
     const hid = `vcd-${card.visit}`;
-    card.doses.append(el("h4", { id: hid, text: "Medicines due" }));
+    card.doses.append(el("h4", { id: hid, text: _("Medicines due") }));
     const list = el("ul", { class: "vc-tasks", "aria-labelledby": hid });
     for (const d of rec.doses_due) {
-      const label = `${d.time} ${d.name} — ${d.dose}${d.time_critical ? " (time-critical)" : ""}`;
+      const label = `${d.time} ${d.name} — ${d.dose}${d.time_critical ? ` (${_("time-critical")})` : ""}`;
       const li = el("li", { class: "vc-task vc-dose", dataset: { medicine: d.medicine, scheduled: d.scheduled_for } });
       const status = el("span", { class: "vc-status small", role: "status" });
       const reasons = el("div", { class: "vc-reasons", role: "group", hidden: true });
@@ -156,7 +175,7 @@ export function createVisitCards({ me, teamRoom, canRecord, note }) {
         li.classList.toggle("is-done", !!r && r.outcome === "given");
         li.classList.toggle("is-notdone", !!r && r.outcome !== "given");
         const why = r && r.reason ? ` — ${card.doseReasons[r.reason] || r.reason}` : "";
-        status.textContent = r ? `${OUTCOME_LABEL[r.outcome] || r.outcome}${why}${pending ? " (saving…)" : ""}` : "";
+        status.textContent = r ? `${OUTCOME_LABEL()[r.outcome] || r.outcome}${why}${pending ? SAVING() : ""}` : "";
         for (const b of buttons.children) {
           b.setAttribute("aria-pressed", String(!!r && b.dataset.outcome === r.outcome));
           if (r && !pending) b.disabled = true; // a MAR entry is not overwritten
@@ -165,7 +184,8 @@ export function createVisitCards({ me, teamRoom, canRecord, note }) {
       } };
       const openReasons = (outcome) => {
         reasons.replaceChildren();
-        reasons.setAttribute("aria-label", `Why was ${d.time} ${d.name} ${outcome === "refused" ? "refused" : "not given"}?`);
+        reasons.setAttribute("aria-label", fmt(outcome === "refused" ? _("Why was %(time)s %(medicine)s refused?")
+          : _("Why was %(time)s %(medicine)s not given?"), { time: d.time, medicine: d.name }));
         for (const [key, text] of Object.entries(card.doseReasons)) {
           if (key === "other") continue; // needs a written note: not a one-tap answer
           reasons.append(el("button", { type: "button", class: "vc-reason", dataset: { reason: key }, text,
@@ -176,14 +196,14 @@ export function createVisitCards({ me, teamRoom, canRecord, note }) {
         reasons.scrollIntoView({ block: "nearest" });
       };
       buttons.append(
-        el("button", { type: "button", dataset: { outcome: "given" }, disabled: !canRecord, text: "Given",
+        el("button", { type: "button", dataset: { outcome: "given" }, disabled: !canRecord, text: _("Given"),
           onclick: () => { reasons.hidden = true; record(card, "doses", body("given"), row); } }),
-        el("button", { type: "button", dataset: { outcome: "refused" }, disabled: !canRecord, text: "Refused",
+        el("button", { type: "button", dataset: { outcome: "refused" }, disabled: !canRecord, text: _("Refused"),
           onclick: () => openReasons("refused") }),
-        el("button", { type: "button", dataset: { outcome: "not_given" }, disabled: !canRecord, text: "Not given",
+        el("button", { type: "button", dataset: { outcome: "not_given" }, disabled: !canRecord, text: _("Not given"),
           onclick: () => openReasons("not_given") }));
       li.append(el("span", { class: "vc-label" }, `${d.time} ${d.name} — ${d.dose}`,
-        d.time_critical ? el("strong", { class: "vc-critical", text: " · time-critical" }) : null),
+        d.time_critical ? el("strong", { class: "vc-critical", text: ` · ${_("time-critical")}` }) : null),
       buttons, reasons, status);
       if (d.record) row.show(d.record);
       list.append(li);
@@ -197,7 +217,13 @@ export function createVisitCards({ me, teamRoom, canRecord, note }) {
       const r = await fetch(`/api/careplan/visits/${card.visit}/record`, { credentials: "same-origin" });
       if (!r.ok) return; // not a reader of this record: the card stays a plain list
       const rec = await r.json();
-      if (rec.not_done_reasons && !Object.keys(card.reasons).length) card.reasons = rec.not_done_reasons;
+      // The record's reasons are in the reader's language (the card's are the bot's English).
+      if (rec.not_done_reasons) {
+        card.reasons = rec.not_done_reasons;
+        for (const b of card.li.querySelectorAll(".vc-task[data-task] .vc-reason")) {
+          if (card.reasons[b.dataset.reason]) b.textContent = card.reasons[b.dataset.reason];
+        }
+      }
       for (const t of rec.tasks || []) {
         const row = card.tasks.get(t.id);
         if (row && t.record) row.show(t.record);
@@ -266,7 +292,7 @@ export function createVisitCards({ me, teamRoom, canRecord, note }) {
         }
         // Refused for good (404 after the visit, 409 already recorded or an as-needed
         // dose over its limits, 422): say so on the row and in the page's note.
-        const why = `Not recorded: ${out.message || "refused"}`;
+        const why = fmt(_("Not recorded: %(why)s"), { why: out.message || _("refused") });
         if (row) row.status.textContent = why;
         if (card && prn) card.prnRefused.set(q.body.medicine, why);
         note(why);
