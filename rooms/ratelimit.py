@@ -13,6 +13,8 @@ Guarantees:
   working — a rate limit must never take messaging down with it. It is logged by scope,
   never with the key's content.
 - a limit of 0 turns the scope off;
+- on Redis a hit is one round trip (``_count``: INCR, and EXPIRE on the hit that created
+  the counter, in one script), so the send limit adds one round trip to a post;
 - keys carry no username or address in clear text: each is an HMAC (key derived from
   ``SECRET_KEY``) of scope and key, so what sits on Redis cannot be read back or
   enumerated without the secret.
