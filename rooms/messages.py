@@ -285,6 +285,7 @@ SELECT (SELECT count(*) FROM r), i.id, i.seq, i.txid FROM (SELECT 1) one LEFT JO
 # path. Replies, edits and redactions read their referenced entry, which must not happen
 # before access is decided (it would tell a non-member which seqs exist).
 _GRANTED_KINDS = frozenset({Message.Kind.TEXT, Message.Kind.NOTE, Message.Kind.ANSWER})
+_MAX_ID = 2**63 - 1  # ids are bigint; others go to the ORM, which answers "no such room"
 
 
 def _post_granted(
@@ -384,7 +385,12 @@ def check_post_message(
     - an edit only of one's own message; a redaction of one's own, or by the provider's
       care manager (moderation).
     """
-    if kind in _GRANTED_KINDS and reply_to_seq is None and target_seq is None:
+    if (
+        kind in _GRANTED_KINDS
+        and reply_to_seq is None
+        and target_seq is None
+        and 0 < room_id <= _MAX_ID  # a raw statement must not see an id no column holds
+    ):
         # The common case, access decided inside the write (``_post_granted``); whatever
         # it did not write comes to the general path below for its answer.
         posted = _post_granted(person, room_id, kind, body or "", payload, client_id, now)

@@ -161,6 +161,10 @@ def test_a_note_goes_only_to_the_team_room_and_a_retry_leaves_no_gap(cast):
     with pytest.raises(CoCareError) as err:
         check_post_message(person=anna, room_id=cast.family.id, body="x", client_id="n1")
     assert err.value.code == "conflict"
+    # Room ids no column can hold answer like a missing room (never a database error).
+    for odd in (0, -1, 2**63, 10**30):
+        with pytest.raises(NotFound):
+            check_post_message(person=anna, room_id=odd, body="x")
     # A structural error from a non-member answers like a missing room (access first).
     with pytest.raises(NotFound):
         check_post_message(person=cast.far_worker, room_id=cast.team.id, body="  ")
