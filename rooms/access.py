@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -251,6 +252,55 @@ def access_room(person: Person | None, room_id: int, action: Action) -> tuple[Ro
         # for people — messages, attachments and answers alike.
         raise Forbidden(ARCHIVED, code="archived")
     return room, m
+
+
+def _sql_list(values: frozenset[str]) -> str:
+    # Role and kind names are fixed identifiers of this module (ROOM_ROLES), never input.
+    return ", ".join(f"'{v}'" for v in sorted(values))
+
+
+def _post_grant_sql() -> str:
+    """:func:`access_room` for ``Action.POST`` as one SQL query (written from ``ROOM_ROLES``
+    and :func:`grants`, so the rule table stays the one source).
+
+    Parameters ``[person_id, room_id]``; yields one row ``(room id, room kind)`` exactly
+    when the person may post in the room now: an active membership, a role the room's kind
+    admits, a service user only in their own rooms, a family member only with their own
+    unrevoked lawful basis, and the service user not archived. Refusals yield no row — the
+    caller then asks :func:`access_room` which error to give (tests/test_access_post_sql.py
+    proves the two agree).
+    """
+    kind_role = " OR ".join(
+        f"(r.kind = '{kind}' AND p.role IN ({_sql_list(roles)}))"
+        for kind, roles in sorted(ROOM_ROLES.items())
+    )
+    # Built only from table names and this module's role/kind names; values are parameters.
+    return f"""
+SELECT r.id, r.kind FROM {Room._meta.db_table} r
+JOIN {Membership._meta.db_table} m ON m.room_id = r.id
+JOIN {Person._meta.db_table} p ON p.id = m.person_id
+JOIN {ServiceUser._meta.db_table} su ON su.id = r.service_user_id
+WHERE m.person_id = %s AND r.id = %s AND m.removed_at IS NULL AND su.archived_at IS NULL
+  AND ({kind_role})
+  AND (p.role <> '{Role.SERVICE_USER}' OR su.person_id = p.id)
+  AND (p.role <> '{Role.FAMILY}' OR EXISTS (
+    SELECT 1 FROM {FamilyBasis._meta.db_table} b
+    WHERE b.service_user_id = su.id AND b.person_id = p.id AND b.revoked_at IS NULL))
+"""  # noqa: S608
+
+
+# Built once at import: the hot path (every post) only formats parameters into it.
+POST_GRANT_SQL = _post_grant_sql()
+
+
+def may_post(person_id: int, room_id: int) -> str | None:
+    """The room's kind if ``person_id`` may post in ``room_id`` now, else None — one
+    query, :data:`POST_GRANT_SQL` (``rooms.messages`` runs the same rule inside its
+    insert on PostgreSQL)."""
+    with connection.cursor() as cur:
+        cur.execute(POST_GRANT_SQL, [person_id, room_id])
+        row = cur.fetchone()
+    return None if row is None else row[1]
 
 
 def visible_rooms(person: Person) -> QuerySet[Room]:

@@ -13,6 +13,8 @@ Guarantees:
   working — a rate limit must never take messaging down with it. It is logged by scope,
   never with the key's content.
 - a limit of 0 turns the scope off;
+- on Redis a hit is one round trip (``_count``: INCR, and EXPIRE on the hit that created
+  the counter, in one script), so the send limit adds one round trip to a post;
 - keys carry no username or address in clear text: each is an HMAC (key derived from
   ``SECRET_KEY``) of scope and key, so what sits on Redis cannot be read back or
   enumerated without the secret.
@@ -23,10 +25,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.utils.connection import ConnectionProxy
 from django.utils.crypto import salted_hmac
 
 from cocare_chat import clock
@@ -77,17 +82,44 @@ def hit(scope: str, key: str | int, now: dt.datetime | None = None) -> int:
     now = now or clock.now()
     k, retry = _key(scope, key, lim.window, now)
     try:
-        cache.add(k, 0, timeout=lim.window + 1)
-        n = cache.incr(k)
-    except ValueError:  # expired between add and incr
-        cache.set(k, 1, timeout=lim.window + 1)
-        n = 1
+        n = _count(k, lim.window + 1)
     except Exception as exc:
         log.warning("rate limit cache unavailable (%s): %s", scope, type(exc).__name__)
         return 0
     if n > lim.count:
         raise _limited(scope, retry)
     return n
+
+
+# INCR, and on the hit that created the counter its expiry, atomically: what ``add`` +
+# ``incr`` did in two round trips. INCR keeps an existing key's expiry.
+_COUNT_LUA = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+_count_script: Any = None
+
+
+def _count(k: str, timeout: int) -> int:
+    """Add one to the counter ``k`` (created with ``timeout`` seconds to live); its new
+    value. On Django's Redis cache: one round trip (a script, by its SHA once loaded),
+    where ``add`` + ``incr`` were two, on every send. Any other cache: ``add`` + ``incr``."""
+    global _count_script
+    backend = caches[DEFAULT_CACHE_ALIAS] if isinstance(cache, ConnectionProxy) else cache
+    if not isinstance(backend, RedisCache):
+        try:
+            cache.add(k, 0, timeout=timeout)
+            return cache.incr(k)
+        except ValueError:  # expired between add and incr
+            cache.set(k, 1, timeout=timeout)
+            return 1
+    full_key = backend.make_and_validate_key(k)
+    # Django's RedisCache keeps its redis-py client behind ``_cache`` (no public accessor).
+    client = backend._cache.get_client(full_key, write=True)  # type: ignore[attr-defined]
+    if _count_script is None:
+        _count_script = client.register_script(_COUNT_LUA)
+    return int(_count_script(keys=[full_key], args=[timeout], client=client))
 
 
 def release(scope: str, key: str | int, now: dt.datetime) -> None:

@@ -394,9 +394,19 @@ class RoomsSocket(AsyncWebsocketConsumer):
     async def _post(self, f, **kw) -> None:
         # Off the shared sync thread: one socket still posts in order (frames are handled
         # one at a time), while different sockets no longer queue behind each other.
-        posted = await database_sync_to_async(_limited_post, thread_sensitive=False)(
-            person=self.person, session=self.session, room_id=f.room, client_id=f.client_id, **kw
-        )
+        # The post's hints are handed to this loop without the worker thread waiting for
+        # them (rooms.publish.SEND_LOOP): the thread is free as soon as it has committed.
+        token = publish.SEND_LOOP.set(asyncio.get_running_loop())
+        try:
+            posted = await database_sync_to_async(_limited_post, thread_sensitive=False)(
+                person=self.person,
+                session=self.session,
+                room_id=f.room,
+                client_id=f.client_id,
+                **kw,
+            )
+        finally:
+            publish.SEND_LOOP.reset(token)
         m = posted.message
         await self._send(
             {
